@@ -1,0 +1,218 @@
+"""The `frontdesk` command: serve, demo, migrate, create-operator, create-site.
+
+Every setting is a flag here and a FRONTDESK_* environment variable (flags win).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import getpass
+import os
+import secrets
+import sys
+from typing import Any, AsyncIterator, Sequence
+
+from . import __version__
+from .config import Settings, SettingsError
+from .errors import FrontdeskError
+
+DEMO_SITE_NAME = "Demo site"
+
+
+def _settings_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(add_help=False)
+    group = parser.add_argument_group("settings (each also a FRONTDESK_* environment variable)")
+    for f in Settings.fields():
+        default = "(empty)" if f.default == "" else f.default
+        group.add_argument(
+            "--" + f.name.replace("_", "-"),
+            dest=f.name,
+            default=argparse.SUPPRESS,  # so a flag before or after the command both count
+            metavar=Settings.env_name(f.name),
+            help=f"{f.metadata['help']} Default: {default}.",
+        )
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    settings_parent = _settings_parser()
+    parser = argparse.ArgumentParser(
+        prog="frontdesk",
+        description="Frontdesk: a self-hosted front desk (live chat widget and operator console) for websites.",
+        parents=[settings_parent],
+        epilog="Run `frontdesk COMMAND --help` for a command's own options.",
+    )
+    parser.add_argument("--version", action="version", version=f"frontdesk {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    commands.add_parser("serve", parents=[settings_parent], help="Run the server (migrates the database first).")
+    commands.add_parser("migrate", parents=[settings_parent], help="Create or upgrade the database schema.")
+
+    demo = commands.add_parser(
+        "demo", parents=[settings_parent],
+        help="Run the server and a demo website on a second port, with a demo site and operator.",
+    )
+    demo.add_argument("--demo-port", type=int, default=None, help="Port of the demo website. Default: server port + 1.")
+    demo.add_argument("--operator-email", default="operator@example.com", help="Demo operator's email.")
+    demo.add_argument("--operator-password", default=None, help="Demo operator's password. Default: a new random one.")
+
+    operator = commands.add_parser("create-operator", parents=[settings_parent], help="Add an operator.")
+    operator.add_argument("email", help="The operator's email (their login).")
+    operator.add_argument("--name", default=None, help="Display name shown to visitors.")
+    operator.add_argument("--role", choices=("admin", "agent"), default="admin", help="Role. Default: admin.")
+    operator.add_argument(
+        "--password", default=None,
+        help="Password (at least 8 characters). Default: FRONTDESK_OPERATOR_PASSWORD, else asked for.",
+    )
+
+    site = commands.add_parser("create-site", parents=[settings_parent], help="Add a site and print its key.")
+    site.add_argument("name", help="The site's name, shown in the widget.")
+    site.add_argument("--origin", action="append", required=True,
+                      help="An origin allowed to embed the widget, like https://shop.example.com (repeatable).")
+    site.add_argument("--color", default="#2563eb", help="Widget colour as #rrggbb. Default: #2563eb.")
+    site.add_argument("--position", choices=("right", "left"), default="right", help="Launcher corner.")
+    site.add_argument("--language", choices=("en", "ru"), default=None, help="Force the widget's language.")
+    site.add_argument("--greeting", default=None, help="First words the widget shows.")
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    names = {f.name for f in Settings.fields()}
+    return Settings.from_env(**{k: v for k, v in vars(args).items() if k in names and v is not None})
+
+
+@contextlib.asynccontextmanager
+async def opened(settings: Settings) -> AsyncIterator[Any]:
+    """Migrated database and a running writer, for commands that change data."""
+    from .state import AppState
+    from .store import migrate
+    from .store.db import Database
+
+    db = Database(settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    try:
+        await migrate.upgrade(db)
+    finally:
+        await db.close()
+    state = await AppState.open(settings)
+    try:
+        yield state
+    finally:
+        await state.close()
+
+
+async def _migrate(settings: Settings) -> None:
+    from .store import migrate
+    from .store.db import Database
+
+    db = Database(settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    try:
+        revision = await migrate.upgrade(db)
+    finally:
+        await db.close()
+    print(f"database schema at revision {revision}")
+
+
+def _uvicorn_server(app: Any, settings: Settings, port: int) -> Any:
+    import uvicorn
+
+    config = uvicorn.Config(
+        app, host=settings.host, port=port, log_level=settings.log_level, lifespan="on",
+        ws="websockets-sansio", ws_max_size=settings.max_frame_bytes, ws_per_message_deflate=False,
+        server_header=False,
+    )
+    return uvicorn.Server(config)
+
+
+async def _serve(settings: Settings) -> None:
+    from .app import create_app
+
+    await _migrate(settings)
+    await _uvicorn_server(create_app(settings), settings, settings.port).serve()
+
+
+async def _create_operator(settings: Settings, args: argparse.Namespace) -> None:
+    from .services import operators
+
+    password = args.password or os.environ.get("FRONTDESK_OPERATOR_PASSWORD")
+    if password is None:
+        password = getpass.getpass("Password for the new operator: ")
+    async with opened(settings) as state:
+        operator = await operators.create_operator(
+            state.writer, state.signer, args.email, password, name=args.name, role=args.role
+        )
+    print(f"operator {operator.email} created (id {operator.id}, role {operator.role})")
+
+
+async def _create_site(settings: Settings, args: argparse.Namespace) -> None:
+    from .services import sites
+    from .web.console.pages import snippet
+
+    async with opened(settings) as state:
+        site = await sites.create_site(
+            state.writer, args.name, args.origin, color=args.color, position=args.position,
+            language=args.language, greeting=args.greeting,
+        )
+    base = settings.public_url.rstrip("/") or f"http://{settings.host}:{settings.port}"
+    print(f"site {site.name!r} created\nkey: {site.key}\nsnippet: {snippet(base, site.key)}")
+
+
+async def _demo(settings: Settings, args: argparse.Namespace) -> None:
+    from .app import create_app
+    from .demo import create_demo_app, prepare_demo
+
+    demo_port = args.demo_port or settings.port + 1
+    password = args.operator_password or secrets.token_urlsafe(9)
+    async with opened(settings) as state:
+        site = await prepare_demo(state, demo_port, args.operator_email, password)
+    server_url = f"http://{settings.host}:{settings.port}"
+    demo_url = f"http://{settings.host}:{demo_port}"
+    server = _uvicorn_server(create_app(settings), settings, settings.port)
+    demo = _uvicorn_server(create_demo_app(server_url, site.key), settings, demo_port)
+    serving = asyncio.gather(server.serve(), demo.serve())
+    while not (server.started and demo.started) and not serving.done():
+        await asyncio.sleep(0.05)
+    if server.started and demo.started:
+        print(
+            "\nFrontdesk demo is running.\n"
+            f"  Demo website (the visitor's side): {demo_url}/\n"
+            f"  Operator console:                  {server_url}/console/\n"
+            f"  Operator email:                    {args.operator_email}\n"
+            f"  Operator password:                 {password}\n"
+            "Press Ctrl+C to stop.\n",
+            flush=True,
+        )
+    await serving
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = settings_from(args)
+        if args.command == "serve":
+            asyncio.run(_serve(settings))
+        elif args.command == "migrate":
+            asyncio.run(_migrate(settings))
+        elif args.command == "demo":
+            asyncio.run(_demo(settings, args))
+        elif args.command == "create-operator":
+            asyncio.run(_create_operator(settings, args))
+        elif args.command == "create-site":
+            asyncio.run(_create_site(settings, args))
+    except SettingsError as exc:
+        parser.exit(2, f"frontdesk: error: {exc}\n")
+    except FrontdeskError as exc:
+        field = f" ({exc.field})" if exc.field else ""
+        from .catalogs import Catalogs
+
+        message = Catalogs().first("en", exc.message_keys, **exc.params)
+        parser.exit(2, f"frontdesk: error{field}: {message}\n")
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

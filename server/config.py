@@ -1,0 +1,121 @@
+"""Settings: every FRONTDESK_* variable is declared once here, with its default and help.
+
+The CLI builds its flags from these fields and the README's configuration table is
+checked against them by a test, so a setting cannot go undocumented.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used; the message names it."""
+
+
+def _setting(default: Any, help: str, *, secret: bool = False) -> Any:
+    return field(default=default, metadata={"help": help, "secret": secret})
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = _setting("127.0.0.1", "Interface the server listens on.")
+    port: int = _setting(8000, "Port the server listens on.")
+    data_dir: str = _setting("frontdesk-data", "Directory for the SQLite database and the generated secret key.")
+    database_url: str = _setting(
+        "", "Database URL: sqlite:///path/to.db or postgresql://user@host/db. Empty: SQLite in the data directory."
+    )
+    secret_key: str = _setting(
+        "", "Key that signs visitor tokens and sessions. Empty: generated once and kept in the data directory.",
+        secret=True,
+    )
+    public_url: str = _setting(
+        "", "Public base URL of this server (e.g. https://chat.example.com), used in the snippet. Empty: taken from each request."
+    )
+    log_level: str = _setting("info", "Log level: debug, info, warning, error.")
+    max_body_bytes: int = _setting(65536, "Largest HTTP request body accepted, in bytes.")
+    max_frame_bytes: int = _setting(65536, "Largest websocket frame accepted, in bytes.")
+    max_message_chars: int = _setting(5000, "Longest chat message, in characters.")
+    login_attempts_per_minute: int = _setting(5, "Failed console logins allowed per email (and 4x per IP address) a minute.")
+    visitor_token_days: int = _setting(365, "Days a visitor token stays valid after the visitor's last visit.")
+    sqlite_synchronous: str = _setting(
+        "FULL", "SQLite synchronous pragma (FULL keeps acked messages across power loss; NORMAL only across crashes)."
+    )
+    commit_batch_max: int = _setting(256, "Most writes the group-commit writer puts in one transaction.")
+
+    @classmethod
+    def env_name(cls, name: str) -> str:
+        return "FRONTDESK_" + name.upper()
+
+    @classmethod
+    def fields(cls) -> tuple[dataclasses.Field[Any], ...]:
+        return dataclasses.fields(cls)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+        """Defaults, then FRONTDESK_* variables, then explicit overrides (CLI flags, tests)."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in cls.fields():
+            raw = environ.get(cls.env_name(f.name))
+            if raw is not None:
+                values[f.name] = _coerce(f, raw, cls.env_name(f.name))
+        for name, value in overrides.items():
+            if value is None:
+                continue
+            f = next((f for f in cls.fields() if f.name == name), None)
+            if f is None:
+                raise SettingsError(f"unknown setting {name!r}")
+            values[name] = _coerce(f, value, "--" + name.replace("_", "-")) if isinstance(value, str) else value
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if not (0 < self.port < 65536):
+            raise SettingsError(f"FRONTDESK_PORT: {self.port} is not a port number (1-65535)")
+        for name in ("max_body_bytes", "max_frame_bytes", "max_message_chars", "login_attempts_per_minute",
+                     "visitor_token_days", "commit_batch_max"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"{self.env_name(name)}: must be at least 1")
+        if self.sqlite_synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+            raise SettingsError("FRONTDESK_SQLITE_SYNCHRONOUS: must be OFF, NORMAL, FULL or EXTRA")
+        if self.log_level.lower() not in {"debug", "info", "warning", "error"}:
+            raise SettingsError("FRONTDESK_LOG_LEVEL: must be debug, info, warning or error")
+        url = self.resolved_database_url
+        if not (url.startswith("sqlite") or url.startswith("postgres")):
+            raise SettingsError("FRONTDESK_DATABASE_URL: only sqlite:/// and postgresql:// URLs are supported")
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return "sqlite:///" + str(Path(self.data_dir).resolve() / "frontdesk.db")
+
+    def resolved_secret_key(self) -> str:
+        """The configured key, or one generated on first start and kept in the data directory."""
+        if self.secret_key:
+            return self.secret_key
+        path = Path(self.data_dir) / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key)
+        return key
+
+
+def _coerce(f: dataclasses.Field[Any], raw: Any, label: str) -> Any:
+    if f.type in ("int", int):
+        try:
+            return int(raw)
+        except (TypeError, ValueError):
+            raise SettingsError(f"{label}: expected a whole number, got {raw!r}") from None
+    return str(raw)

@@ -1,0 +1,45 @@
+"""`frontdesk demo`: a sample third-party website on its own origin, and the data it needs."""
+
+from __future__ import annotations
+
+from jinja2 import Environment, FileSystemLoader, TemplateNotFound, select_autoescape
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from .assets import asset_path
+from .services import operators, sites
+from .state import AppState
+from .store.sites import Site
+
+DEMO_SITE_NAME = "Demo site"
+PAGES = {"": "index.html", "index.html": "index.html", "pricing.html": "pricing.html", "contact.html": "contact.html"}
+
+
+async def prepare_demo(state: AppState, demo_port: int, email: str, password: str) -> Site:
+    """The demo site (allowed on the demo port) and an operator with this password."""
+    origins = [f"http://127.0.0.1:{demo_port}", f"http://localhost:{demo_port}"]
+    existing = [s for s in await sites.list_sites(state.db) if s.name == DEMO_SITE_NAME and s.allowed_origins == tuple(origins)]
+    site = existing[0] if existing else await sites.create_site(
+        state.writer, DEMO_SITE_NAME, origins, greeting="Hi! Ask us anything — we usually answer within minutes."
+    )
+    if await operators.set_password(state.writer, state.signer, email, password) is None:
+        await operators.create_operator(state.writer, state.signer, email, password, name="Demo Operator")
+    return site
+
+
+def create_demo_app(frontdesk_url: str, site_key: str) -> Starlette:
+    env = Environment(loader=FileSystemLoader(str(asset_path("demo_site"))), autoescape=select_autoescape(default=True))
+
+    async def page(request: Request) -> Response:
+        name = PAGES.get(request.path_params.get("page", ""))
+        if name is None:
+            return HTMLResponse("Not found", status_code=404)
+        try:
+            template = env.get_template(name)
+        except TemplateNotFound:
+            return HTMLResponse("Not found", status_code=404)
+        return HTMLResponse(template.render(frontdesk_url=frontdesk_url, site_key=site_key))
+
+    return Starlette(routes=[Route("/", page), Route("/{page}", page)])

@@ -1,0 +1,1 @@
+"""Live delivery: the hub (channels of JSON messages) and operator presence."""

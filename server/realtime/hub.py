@@ -1,0 +1,42 @@
+"""The hub contract: publish JSON-able dicts to channels; subscribe to some channels.
+
+Two methods and a subscription, so the in-process hub and a Redis pub/sub hub are
+interchangeable (the shape of httpx's transport base). Messages handed to subscribers
+are shared: consumers must not mutate them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class SubscriberTooSlow(Exception):
+    """A subscriber fell too far behind; it should drop its client, which resumes by seq."""
+
+
+class Subscription(Protocol):
+    async def add(self, channel: str) -> None: ...
+
+    async def get(self) -> dict[str, Any]: ...
+
+    async def close(self) -> None: ...
+
+
+class Hub(Protocol):
+    async def publish(self, channel: str, message: dict[str, Any]) -> None: ...
+
+    def subscription(self) -> Subscription: ...
+
+    async def close(self) -> None: ...
+
+
+# Channel names, in one place.
+OPERATORS = "operators"
+
+
+def conversation_channel(conversation_id: str) -> str:
+    return f"conversation:{conversation_id}"
+
+
+def site_channel(site_id: int) -> str:
+    return f"site:{site_id}"

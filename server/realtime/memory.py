@@ -1,0 +1,57 @@
+"""The in-process hub: one node, no dependencies (the default)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from .hub import SubscriberTooSlow
+
+_QUEUE_LIMIT = 2000
+
+
+class MemorySubscription:
+    def __init__(self, hub: "MemoryHub") -> None:
+        self._hub = hub
+        self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(_QUEUE_LIMIT)
+        self._channels: set[str] = set()
+        self.overflowed = False
+
+    async def add(self, channel: str) -> None:
+        self._channels.add(channel)
+        self._hub._subscribers.setdefault(channel, set()).add(self)
+
+    def deliver(self, message: dict[str, Any]) -> None:
+        try:
+            self._queue.put_nowait(message)
+        except asyncio.QueueFull:
+            self.overflowed = True
+
+    async def get(self) -> dict[str, Any]:
+        if self.overflowed:
+            raise SubscriberTooSlow()
+        return await self._queue.get()
+
+    async def close(self) -> None:
+        for channel in self._channels:
+            subs = self._hub._subscribers.get(channel)
+            if subs is not None:
+                subs.discard(self)
+                if not subs:
+                    del self._hub._subscribers[channel]
+        self._channels.clear()
+
+
+class MemoryHub:
+    def __init__(self) -> None:
+        self._subscribers: dict[str, set[MemorySubscription]] = {}
+
+    async def publish(self, channel: str, message: dict[str, Any]) -> None:
+        for sub in tuple(self._subscribers.get(channel, ())):
+            sub.deliver(message)
+
+    def subscription(self) -> MemorySubscription:
+        return MemorySubscription(self)
+
+    async def close(self) -> None:
+        self._subscribers.clear()

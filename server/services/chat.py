@@ -1,0 +1,146 @@
+"""Chat: messages in conversations, stored exactly once, replayable by seq."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import NotFound
+from ..store import conversations as store
+from ..store.conversations import Message
+from ..store.db import Database, iso
+from ..store.operators import Operator
+from ..store.outbox import last_event_id
+from ..store.writer import GroupWriter, Tx
+from . import events, fields
+
+PREVIEW_CHARS = 140
+
+
+@dataclass(frozen=True)
+class Ack:
+    client_id: str
+    conversation_id: str
+    seq: int
+    created_at: str | None
+
+    def frame(self) -> dict[str, Any]:
+        return {
+            "type": "ack", "id": self.client_id, "seq": self.seq,
+            "conversation_id": self.conversation_id, "created_at": self.created_at,
+        }
+
+
+def check_message(client_id: Any, body: Any, *, max_chars: int) -> tuple[str, str]:
+    clean_body = fields.text(body, "body", max_chars=max_chars)
+    assert clean_body is not None
+    return fields.client_id(client_id), clean_body
+
+
+async def _store_message(
+    tx: Tx, conversation: Any, client_id: str, body: str, *, author_kind: str, author_id: str | None,
+    author_name: str | None, new_conversation: bool = False,
+) -> Ack:
+    existing = await store.find_message_by_client_id(tx.conn, conversation.id, client_id)
+    if existing is not None:  # a re-send: same ack, nothing new
+        return Ack(client_id, conversation.id, existing.seq, iso(existing.created_at))
+    seq = await store.next_seq(tx.conn, conversation.id)
+    message = await store.insert_message(
+        tx.conn, conversation_id=conversation.id, seq=seq, client_id=client_id, author_kind=author_kind,
+        author_id=author_id, author_name=author_name, body=body,
+    )
+    unread = conversation.unread_count + 1 if author_kind == "visitor" else 0
+    await store.update_conversation(
+        tx.conn, conversation.id, last_message_at=message.created_at, last_message_preview=body[:PREVIEW_CHARS],
+        unread_count=unread,
+    )
+    summary = await store.get_summary(tx.conn, conversation.id)
+    if new_conversation:
+        await tx.append_event(
+            events.CONVERSATION_CREATED, {"conversation": summary}, site_id=conversation.site_id,
+            conversation_id=conversation.id,
+        )
+    await tx.append_event(
+        events.MESSAGE_CREATED,
+        {"conversation_id": conversation.id, "message": message.public(), "conversation": summary},
+        site_id=conversation.site_id, conversation_id=conversation.id,
+    )
+    return Ack(client_id, conversation.id, seq, iso(message.created_at))
+
+
+async def send_visitor_message(
+    writer: GroupWriter, site_id: int, visitor_id: str, client_id: str, body: str, *, visitor_name: str | None = None
+) -> Ack:
+    """Into the visitor's open conversation, opening one with their first message."""
+
+    async def job(tx: Tx) -> Ack:
+        conversation = await store.latest_open_conversation(tx.conn, visitor_id)
+        created = conversation is None
+        if created:
+            conversation_id = uuid.uuid4().hex
+            await store.insert_conversation(tx.conn, id=conversation_id, site_id=site_id, visitor_id=visitor_id)
+            conversation = await store.get_conversation_row(tx.conn, conversation_id)
+        return await _store_message(
+            tx, conversation, client_id, body, author_kind="visitor", author_id=visitor_id,
+            author_name=visitor_name, new_conversation=created,
+        )
+
+    return await writer.run(job)
+
+
+async def send_operator_message(
+    writer: GroupWriter, operator: Operator, conversation_id: Any, client_id: str, body: str
+) -> Ack:
+    if not isinstance(conversation_id, str) or len(conversation_id) > 64:
+        raise NotFound(field="conversation_id")
+
+    async def job(tx: Tx) -> Ack:
+        conversation = await store.get_conversation_row(tx.conn, conversation_id)
+        if conversation is None:
+            raise NotFound(field="conversation_id")
+        return await _store_message(
+            tx, conversation, client_id, body, author_kind="operator", author_id=str(operator.id),
+            author_name=operator.name,
+        )
+
+    return await writer.run(job)
+
+
+async def mark_read(writer: GroupWriter, conversation_id: Any) -> None:
+    if not isinstance(conversation_id, str) or len(conversation_id) > 64:
+        raise NotFound(field="conversation_id")
+
+    async def job(tx: Tx) -> None:
+        conversation = await store.get_conversation_row(tx.conn, conversation_id)
+        if conversation is None:
+            raise NotFound(field="conversation_id")
+        if conversation.unread_count:
+            await store.update_conversation(tx.conn, conversation_id, unread_count=0)
+            summary = await store.get_summary(tx.conn, conversation_id)
+            await tx.append_event(
+                events.CONVERSATION_UPDATED, {"conversation": summary}, site_id=conversation.site_id,
+                conversation_id=conversation_id,
+            )
+
+    await writer.run(job)
+
+
+async def messages_after(db: Database, conversation_id: str, after_seq: int) -> list[Message]:
+    async with db.connect() as conn:
+        return await store.list_messages(conn, conversation_id, after_seq=after_seq)
+
+
+async def conversation_messages(db: Database, conversation_id: str) -> list[Message]:
+    async with db.connect() as conn:
+        if await store.get_conversation_row(conn, conversation_id) is None:
+            raise NotFound()
+        return await store.list_messages(conn, conversation_id)
+
+
+async def inbox(db: Database) -> tuple[list[dict[str, Any]], int]:
+    """Conversation summaries, newest first, and the event id they are current to."""
+    async with db.connect() as conn:
+        # Read the position first: an event committed in between is replayed, not missed.
+        position = await last_event_id(conn)
+        return await store.list_summaries(conn), position

@@ -1,0 +1,1 @@
+"""Storage: schema, queries per aggregate, the group-commit writer, migrations."""

@@ -1,0 +1,143 @@
+"""Queries for conversations and their messages (one aggregate: messages live in one)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, desc, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .db import iso, utcnow
+from .schema import conversations, messages, sites, visitors
+
+
+@dataclass(frozen=True)
+class Message:
+    seq: int
+    client_id: str
+    author_kind: str
+    author_name: str | None
+    body: str
+    created_at: datetime
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "client_id": self.client_id,
+            "author": {"kind": self.author_kind, "name": self.author_name},
+            "body": self.body,
+            "created_at": iso(self.created_at),
+        }
+
+
+def _message(row: Any) -> Message:
+    return Message(row.seq, row.client_id, row.author_kind, row.author_name, row.body, row.created_at)
+
+
+async def insert_conversation(conn: AsyncConnection, *, id: str, site_id: int, visitor_id: str) -> None:
+    await conn.execute(
+        insert(conversations).values(
+            id=id, site_id=site_id, visitor_id=visitor_id, status="open", created_at=utcnow(), unread_count=0, last_seq=0
+        )
+    )
+
+
+async def get_conversation_row(conn: AsyncConnection, conversation_id: str) -> Any:
+    return (await conn.execute(select(conversations).where(conversations.c.id == conversation_id))).first()
+
+
+async def latest_open_conversation(conn: AsyncConnection, visitor_id: str) -> Any:
+    return (
+        await conn.execute(
+            select(conversations)
+            .where(and_(conversations.c.visitor_id == visitor_id, conversations.c.status == "open"))
+            .order_by(desc(conversations.c.created_at))
+            .limit(1)
+        )
+    ).first()
+
+
+async def next_seq(conn: AsyncConnection, conversation_id: str) -> int:
+    """Take the conversation's next seq; the row update serialises concurrent writers."""
+    result = await conn.execute(
+        update(conversations)
+        .where(conversations.c.id == conversation_id)
+        .values(last_seq=conversations.c.last_seq + 1)
+        .returning(conversations.c.last_seq)
+    )
+    return result.scalar_one()
+
+
+async def find_message_by_client_id(conn: AsyncConnection, conversation_id: str, client_id: str) -> Message | None:
+    row = (
+        await conn.execute(
+            select(messages).where(and_(messages.c.conversation_id == conversation_id, messages.c.client_id == client_id))
+        )
+    ).first()
+    return _message(row) if row else None
+
+
+async def insert_message(conn: AsyncConnection, **values: Any) -> Message:
+    values.setdefault("created_at", utcnow())
+    await conn.execute(insert(messages).values(**values))
+    return Message(
+        values["seq"], values["client_id"], values["author_kind"], values.get("author_name"), values["body"],
+        values["created_at"],
+    )
+
+
+async def update_conversation(conn: AsyncConnection, conversation_id: str, **values: Any) -> None:
+    await conn.execute(update(conversations).where(conversations.c.id == conversation_id).values(**values))
+
+
+async def list_messages(conn: AsyncConnection, conversation_id: str, *, after_seq: int = 0, limit: int = 1000) -> list[Message]:
+    rows = await conn.execute(
+        select(messages)
+        .where(and_(messages.c.conversation_id == conversation_id, messages.c.seq > after_seq))
+        .order_by(messages.c.seq)
+        .limit(limit)
+    )
+    return [_message(r) for r in rows]
+
+
+def _summary_query() -> Any:
+    return select(
+        conversations,
+        sites.c.name.label("site_name"),
+        visitors.c.name.label("visitor_name"),
+        visitors.c.email.label("visitor_email"),
+        visitors.c.phone.label("visitor_phone"),
+    ).select_from(conversations.join(sites).join(visitors))
+
+
+def summary_from_row(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "site": {"id": row.site_id, "name": row.site_name},
+        "visitor": {"id": row.visitor_id, "name": row.visitor_name, "email": row.visitor_email, "phone": row.visitor_phone},
+        "status": row.status,
+        "created_at": iso(row.created_at),
+        "last_message_at": iso(row.last_message_at),
+        "last_message_preview": row.last_message_preview,
+        "unread_count": row.unread_count,
+        "last_seq": row.last_seq,
+    }
+
+
+async def get_summary(conn: AsyncConnection, conversation_id: str) -> dict[str, Any] | None:
+    row = (await conn.execute(_summary_query().where(conversations.c.id == conversation_id))).first()
+    return summary_from_row(row) if row else None
+
+
+async def list_summaries(conn: AsyncConnection, *, limit: int = 200) -> list[dict[str, Any]]:
+    rows = await conn.execute(
+        _summary_query().order_by(desc(conversations.c.last_message_at), desc(conversations.c.created_at)).limit(limit)
+    )
+    return [summary_from_row(r) for r in rows]
+
+
+async def list_summaries_for_visitor(conn: AsyncConnection, visitor_id: str) -> list[dict[str, Any]]:
+    rows = await conn.execute(_summary_query().where(conversations.c.visitor_id == visitor_id))
+    return [summary_from_row(r) for r in rows]

@@ -1,0 +1,54 @@
+"""The events table: appended inside a change's transaction, read to resume."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .db import utcnow
+from .schema import events
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    id: int
+    type: str
+    site_id: int | None
+    conversation_id: str | None
+    payload: dict[str, Any]
+
+    def frame(self) -> dict[str, Any]:
+        """The event as clients and webhooks see it."""
+        return {"event_id": self.id, "type": self.type, **self.payload}
+
+
+async def insert_event(
+    conn: AsyncConnection, type: str, payload: dict[str, Any], *, site_id: int | None, conversation_id: str | None
+) -> StoredEvent:
+    result = await conn.execute(
+        insert(events)
+        .values(
+            type=type,
+            site_id=site_id,
+            conversation_id=conversation_id,
+            payload=json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
+            created_at=utcnow(),
+        )
+        .returning(events.c.id)
+    )
+    return StoredEvent(result.scalar_one(), type, site_id, conversation_id, payload)
+
+
+async def events_after(conn: AsyncConnection, after_id: int, *, limit: int = 1000) -> list[StoredEvent]:
+    rows = await conn.execute(select(events).where(events.c.id > after_id).order_by(events.c.id).limit(limit))
+    return [
+        StoredEvent(r.id, r.type, r.site_id, r.conversation_id, json.loads(r.payload)) for r in rows
+    ]
+
+
+async def last_event_id(conn: AsyncConnection) -> int:
+    return (await conn.execute(select(func.coalesce(func.max(events.c.id), 0)))).scalar_one()

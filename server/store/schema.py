@@ -1,0 +1,108 @@
+"""Every table, in one place (SQLAlchemy Core). Migrations in ``migrations/`` build it."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit key.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+Timestamp = DateTime(timezone=True)
+
+sites = Table(
+    "sites",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("allowed_origins", Text, nullable=False),  # JSON list of "scheme://host[:port]"
+    Column("color", String(16), nullable=False),
+    Column("position", String(8), nullable=False),
+    Column("language", String(8), nullable=True),  # forced widget language, or NULL
+    Column("greeting", Text, nullable=True),
+    Column("created_at", Timestamp, nullable=False),
+)
+
+operators = Table(
+    "operators",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("email", String(254), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("password_hash", String(255), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+)
+
+visitors = Table(
+    "visitors",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("site_id", Integer, ForeignKey("sites.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=True),
+    Column("email", String(254), nullable=True),
+    Column("phone", String(32), nullable=True),
+    Column("language", String(8), nullable=True),
+    Column("ip", String(45), nullable=True),
+    Column("user_agent", String(512), nullable=True),
+    Column("last_page_url", String(2048), nullable=True),
+    Column("first_seen_at", Timestamp, nullable=False),
+    Column("last_seen_at", Timestamp, nullable=False),
+)
+
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("site_id", Integer, ForeignKey("sites.id"), nullable=False),
+    Column("visitor_id", String(32), ForeignKey("visitors.id"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("last_message_at", Timestamp, nullable=True),
+    Column("last_message_preview", String(200), nullable=True),
+    Column("unread_count", Integer, nullable=False, default=0),
+    Column("last_seq", Integer, nullable=False, default=0),
+    Index("ix_conversations_visitor", "visitor_id", "created_at"),
+    Index("ix_conversations_site_recent", "site_id", "last_message_at"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("conversation_id", String(32), ForeignKey("conversations.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("client_id", String(64), nullable=False),
+    Column("author_kind", String(16), nullable=False),  # visitor | operator
+    Column("author_id", String(64), nullable=True),
+    Column("author_name", String(200), nullable=True),
+    Column("body", Text, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    UniqueConstraint("conversation_id", "seq", name="uq_messages_conversation_seq"),
+    UniqueConstraint("conversation_id", "client_id", name="uq_messages_conversation_client"),
+)
+
+# The transactional outbox: one row per state change, written in the change's transaction.
+events = Table(
+    "events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("type", String(64), nullable=False),
+    Column("site_id", Integer, nullable=True),
+    Column("conversation_id", String(32), nullable=True),
+    Column("payload", Text, nullable=False),  # JSON
+    Column("created_at", Timestamp, nullable=False),
+)

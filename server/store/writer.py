@@ -1,0 +1,128 @@
+"""One writer per node: commits whatever is waiting in one transaction (group commit).
+
+A disk sync per message caps a durable relay at a small fraction of what sockets carry;
+batching the waiting writes into one transaction keeps "stored before acked" at a
+fraction of the cost. Jobs are functions of a transaction; a batch in which any job
+fails is rolled back and its jobs are run again one transaction each, so one bad write
+only fails itself. Jobs must therefore be safe to run again after a rollback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Generic, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .db import Database
+from .outbox import StoredEvent, insert_event
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Tx:
+    """What a job gets: the connection, and a way to append events to the outbox."""
+
+    def __init__(self, conn: AsyncConnection, dialect: str) -> None:
+        self.conn = conn
+        self.dialect = dialect
+        self.events: list[StoredEvent] = []
+
+    async def append_event(
+        self, type: str, payload: dict[str, Any], *, site_id: int | None = None, conversation_id: str | None = None
+    ) -> StoredEvent:
+        stored = await insert_event(self.conn, type, payload, site_id=site_id, conversation_id=conversation_id)
+        self.events.append(stored)
+        return stored
+
+
+Job = Callable[[Tx], Awaitable[T]]
+OnCommit = Callable[[list[StoredEvent]], Awaitable[None]]
+
+
+@dataclass
+class _Pending(Generic[T]):
+    job: Job[T]
+    future: asyncio.Future[T]
+    events: list[StoredEvent] = field(default_factory=list)
+
+
+class GroupWriter:
+    def __init__(self, db: Database, *, max_batch: int = 256, on_commit: OnCommit | None = None) -> None:
+        self._db = db
+        self._max_batch = max_batch
+        self._on_commit = on_commit
+        self._queue: asyncio.Queue[_Pending[Any]] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self.batches = 0
+        self.writes = 0
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="frontdesk-writer")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    def submit(self, job: Job[T]) -> asyncio.Future[T]:
+        """Queue ``job`` for the next batch now; the future resolves after its commit.
+
+        Jobs are committed in the order they were submitted.
+        """
+        if self._task is None:
+            raise RuntimeError("writer is not started")
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Pending(job, future))
+        return future
+
+    async def run(self, job: Job[T]) -> T:
+        """Run ``job`` in the next committed batch; returns after the commit."""
+        return await asyncio.shield(self.submit(job))
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self._max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            await self._commit(batch)
+
+    async def _commit(self, batch: list[_Pending[Any]]) -> None:
+        try:
+            results = await self._transaction(batch)
+        except Exception as exc:
+            if len(batch) == 1:
+                if not batch[0].future.done():
+                    batch[0].future.set_exception(exc)
+                return
+            # Isolate the failing job: each one alone in its own transaction.
+            for pending in batch:
+                await self._commit([pending])
+            return
+        self.batches += 1
+        self.writes += len(batch)
+        events = [e for p in batch for e in p.events]
+        if events and self._on_commit is not None:
+            try:
+                await self._on_commit(events)
+            except Exception:  # live delivery failing must not un-ack a stored write
+                log.exception("publishing committed events failed")
+        for pending, result in zip(batch, results):
+            if not pending.future.done():
+                pending.future.set_result(result)
+
+    async def _transaction(self, batch: list[_Pending[Any]]) -> list[Any]:
+        results = []
+        async with self._db.begin() as conn:
+            for pending in batch:
+                tx = Tx(conn, self._db.dialect)
+                results.append(await pending.job(tx))
+                pending.events = tx.events
+        return results

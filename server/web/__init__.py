@@ -1,0 +1,1 @@
+"""HTTP and websocket endpoints: parse, identify the caller, call one service, render."""

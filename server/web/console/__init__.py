@@ -1,0 +1,1 @@
+"""The operator console: login, inbox, sites."""

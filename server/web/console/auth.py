@@ -1,0 +1,59 @@
+"""Console sign-in and sign-out."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from ...errors import FrontdeskError, RateLimited
+from ...services import operators
+from ..context import app_state, client_ip, language
+from .auth_cookies import SESSION_COOKIE, csrf_ok, current_operator, form_data, secure_cookies
+from .rendering import render_page
+
+
+async def login_page(request: Request) -> Response:
+    if await current_operator(request):
+        return RedirectResponse("/console/", status_code=303)
+    return await render_page(request, "console/login.html", {"email": "", "error": None}, operator=None)
+
+
+async def login(request: Request) -> Response:
+    state = app_state(request)
+    lang = language(request)
+    form = await form_data(request)
+    email = form.get("email", "")[:254]
+    if not csrf_ok(request, form):
+        error, status = state.catalogs.translate(lang, "csrf.failed"), 403
+    else:
+        try:
+            operator = await operators.login(
+                state.db, state.signer, state.limiter, email, form.get("password", ""), ip=client_ip(request),
+                attempts_per_minute=state.settings.login_attempts_per_minute,
+            )
+        except RateLimited:
+            error, status = state.catalogs.translate(lang, "login.rate_limited"), 429
+        except FrontdeskError:
+            error, status = state.catalogs.translate(lang, "login.invalid"), 401
+        else:
+            response = RedirectResponse("/console/", status_code=303)
+            response.set_cookie(
+                SESSION_COOKIE, state.signer.session_cookie(operator.id, operator.password_hash),
+                max_age=state.signer.session_max_age, httponly=True, samesite="lax", secure=secure_cookies(request), path="/",
+            )
+            return response
+    return await render_page(
+        request, "console/login.html", {"email": email, "error": error}, operator=None, status_code=status
+    )
+
+
+async def logout(request: Request) -> Response:
+    form = await form_data(request)
+    if not csrf_ok(request, form):
+        lang = language(request)
+        error = app_state(request).catalogs.translate(lang, "csrf.failed")
+        return await render_page(request, "console/login.html", {"email": "", "error": error}, operator=None,
+                                 status_code=403)
+    response = RedirectResponse("/console/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response

@@ -1,0 +1,66 @@
+"""Console screens: the inbox and the sites list (with each site's snippet)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from ...services import sites
+from ..context import app_state, base_url, language
+from .auth_cookies import csrf_token, current_operator
+from .rendering import render_page
+
+
+@dataclass(frozen=True)
+class SiteRow:
+    name: str
+    key: str
+    allowed_origins: list[str]
+    snippet: str
+
+
+def snippet(base: str, key: str) -> str:
+    """The one tag a site owner pastes."""
+    return f'<script async src="{base}/embed.js" data-site-key="{key}"></script>'
+
+
+def console_data(request: Request, operator: Any, page: str) -> dict[str, Any]:
+    lang = language(request)
+    return {
+        "i18n": app_state(request).catalogs.messages[lang],
+        "operator": operator.public() if operator else None,
+        "csrf_token": csrf_token(request)[0],
+        "page": page,
+        "lang": lang,
+    }
+
+
+async def inbox(request: Request) -> Response:
+    operator = await current_operator(request)
+    if operator is None:
+        return RedirectResponse("/console/login", status_code=303)
+    return await render_page(
+        request, "console/inbox.html", {"console_data": console_data(request, operator, "inbox")}, operator=operator
+    )
+
+
+async def sites_page(request: Request) -> Response:
+    operator = await current_operator(request)
+    if operator is None:
+        return RedirectResponse("/console/login", status_code=303)
+    base = base_url(request)
+    rows = [
+        asdict(SiteRow(s.name, s.key, list(s.allowed_origins), snippet(base, s.key)))
+        for s in await sites.list_sites(app_state(request).db)
+    ]
+    return await render_page(
+        request, "console/sites.html",
+        {"sites": rows, "console_data": console_data(request, operator, "sites")}, operator=operator,
+    )
+
+
+async def home(request: Request) -> Response:
+    return RedirectResponse("/console/", status_code=303)

@@ -1,0 +1,110 @@
+"""The operator socket: hello → replay stored events after after_event → live; reply → ack."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from starlette.websockets import WebSocket
+
+from ..errors import BadFrame, FrontdeskError, InvalidToken
+from ..realtime.hub import OPERATORS, conversation_channel
+from ..services import chat
+from ..store.operators import Operator
+from ..store.outbox import events_after, last_event_id
+from .console.auth_cookies import current_operator
+from .context import app_state, language, own_origin
+from .sockets import Disconnected, FrameSocket, refuse
+
+HELLO_TIMEOUT = 15.0
+
+
+class OperatorConnection:
+    def __init__(self, socket: FrameSocket, operator: Operator) -> None:
+        self.socket = socket
+        self.state = socket.state
+        self.operator = operator
+        self.sent_event = 0
+        self.subscription = self.state.hub.subscription()
+
+    def forward(self, frame: dict[str, Any]) -> None:
+        event_id = frame.get("event_id")
+        if event_id is not None:
+            if event_id <= self.sent_event:
+                return
+            self.sent_event = event_id
+        self.socket.send(frame)
+
+    async def replay(self, after: int) -> None:
+        self.sent_event = after
+        while True:
+            async with self.state.db.connect() as conn:
+                batch = await events_after(conn, self.sent_event)
+            for event in batch:
+                self.forward(event.frame())
+            if len(batch) < 1000:
+                return
+
+    async def handle(self, frame: dict[str, Any]) -> None:
+        kind = frame["type"]
+        if kind == "message.send":
+            client_id, body = chat.check_message(
+                frame.get("id"), frame.get("body"), max_chars=self.state.settings.max_message_chars
+            )
+            self.socket.spawn(self._send(frame.get("conversation_id"), client_id, body))
+        elif kind == "typing":
+            conversation_id = frame.get("conversation_id")
+            if isinstance(conversation_id, str) and len(conversation_id) <= 64:
+                await self.state.hub.publish(
+                    conversation_channel(conversation_id),
+                    {"type": "typing", "conversation_id": conversation_id, "typing": bool(frame.get("typing"))},
+                )
+        elif kind == "conversation.read":
+            await chat.mark_read(self.state.writer, frame.get("conversation_id"))
+        elif kind == "ping":
+            self.socket.send({"type": "pong"})
+        else:
+            raise BadFrame(field="type")
+
+    async def _send(self, conversation_id: Any, client_id: str, body: str) -> None:
+        try:
+            ack = await chat.send_operator_message(self.state.writer, self.operator, conversation_id, client_id, body)
+        except FrontdeskError as exc:
+            self.socket.send(self.socket.error_frame(exc, client_id))
+            return
+        self.socket.send(ack.frame())
+
+
+async def console_socket(websocket: WebSocket) -> None:
+    state = app_state(websocket)
+    lang = language(websocket)
+    # Only our own pages may open it: no cross-site websocket hijacking with the cookie.
+    operator = await current_operator(websocket) if websocket.headers.get("origin") == own_origin(websocket) else None
+    if operator is None:
+        await refuse(websocket)
+        return
+    await websocket.accept()
+    socket = FrameSocket(websocket, state, lang)
+    try:
+        hello = await asyncio.wait_for(socket.receive_frame(), HELLO_TIMEOUT)
+        if hello.get("type") != "hello":
+            raise BadFrame(field="type")
+    except (FrontdeskError, asyncio.TimeoutError) as exc2:
+        error = exc2 if isinstance(exc2, FrontdeskError) else InvalidToken()
+        await websocket.send_json(socket.error_frame(error))
+        await websocket.close(code=4400)
+        return
+    except Disconnected:
+        return
+    connection = OperatorConnection(socket, operator)
+    await connection.subscription.add(OPERATORS)
+    after = hello.get("after_event")
+    async with state.db.connect() as conn:
+        position = await last_event_id(conn)
+    socket.send({"type": "welcome", "operator": operator.public(), "last_event_id": position})
+    await connection.replay(after if isinstance(after, int) and after >= 0 else position)
+    await state.presence.connected(operator.id)
+    try:
+        await socket.serve(connection.handle, connection.subscription, connection.forward)
+    finally:
+        await state.presence.disconnected(operator.id)

@@ -1,0 +1,26 @@
+"""Errors as JSON, in the caller's language: {"error": {"code", "message", "field"}}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import HTTPConnection
+from starlette.responses import JSONResponse
+
+from ..errors import FrontdeskError
+from .context import app_state, language
+
+
+def error_body(conn: HTTPConnection, exc: FrontdeskError, lang: str | None = None) -> dict[str, Any]:
+    lang = lang or language(conn)
+    message = app_state(conn).catalogs.first(lang, exc.message_keys, **exc.params)
+    body: dict[str, Any] = {"code": exc.code, "message": message}
+    if exc.field:
+        body["field"] = exc.field
+    return body
+
+
+def error_response(
+    conn: HTTPConnection, exc: FrontdeskError, *, headers: dict[str, str] | None = None, lang: str | None = None
+) -> JSONResponse:
+    return JSONResponse({"error": error_body(conn, exc, lang)}, status_code=exc.status, headers=headers)

@@ -1,0 +1,34 @@
+"""The one explicit list of routes."""
+
+from __future__ import annotations
+
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+
+from ..assets import asset_path
+from . import assets, console_api, console_ws, health, widget_api, widget_ws
+from .console import auth, pages
+
+
+def routes() -> list[Route | WebSocketRoute | Mount]:
+    return [
+        Route("/healthz", health.healthz),
+        Route("/embed.js", assets.embed_js),
+        Route("/widget/panel.html", assets.panel),
+        Mount("/widget", app=StaticFiles(directory=str(asset_path("widget"))), name="widget"),
+        Mount("/static", app=StaticFiles(directory=str(asset_path("static"))), name="static"),
+        Route("/api/widget/v1/sites/{key}/config", widget_api.site_config, methods=["GET"]),
+        Route("/api/widget/v1/sites/{key}/visitors", widget_api.start_visitor, methods=["POST"]),
+        Route("/api/widget/v1/sites/{key}/{rest:path}", widget_api.preflight, methods=["OPTIONS"]),
+        WebSocketRoute("/ws/visitor", widget_ws.visitor_socket),
+        Route("/", pages.home),
+        Route("/console/", pages.inbox),
+        Route("/console", pages.inbox),
+        Route("/console/login", auth.login_page, methods=["GET"]),
+        Route("/console/login", auth.login, methods=["POST"]),
+        Route("/console/logout", auth.logout, methods=["POST"]),
+        Route("/console/sites", pages.sites_page),
+        Route("/api/console/v1/conversations", console_api.conversations),
+        Route("/api/console/v1/conversations/{conversation_id}/messages", console_api.conversation_messages),
+        WebSocketRoute("/ws/console", console_ws.console_socket),
+    ]

@@ -1,0 +1,88 @@
+"""Widget HTTP: site config for embed.js (CORS) and the panel's visitor session."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from ..errors import BadFrame, Forbidden, FrontdeskError, Invalid, NotFound
+from ..services import sites, visitors
+from ..store.sites import Site
+from .context import app_state, client_ip, language, own_origin
+from .responses import error_response
+
+
+def _cors(request: Request, site: Site | None) -> dict[str, str]:
+    origin = request.headers.get("origin")
+    if site is not None and origin and sites.origin_allowed(site, origin, own_origin(request)):
+        return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+    # The caller may still read the error: it says which origin was refused.
+    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"} if origin else {}
+
+
+async def _site_for(request: Request) -> Site:
+    site = await sites.site_by_key(app_state(request).db, request.path_params["key"])
+    if site is None:
+        raise NotFound("site_not_found")
+    if not sites.origin_allowed(site, request.headers.get("origin"), own_origin(request)):
+        raise Forbidden("origin_not_allowed", origin=request.headers.get("origin") or "-")
+    return site
+
+
+async def site_config(request: Request) -> Response:
+    site: Site | None = None
+    try:
+        site = await _site_for(request)
+    except FrontdeskError as exc:
+        return error_response(request, exc, headers=_cors(request, site))
+    body = {"site": site.public(), "operators_online": app_state(request).presence.online()}
+    return JSONResponse(body, headers={**_cors(request, site), "Cache-Control": "no-store"})
+
+
+async def preflight(request: Request) -> Response:
+    site = await sites.site_by_key(app_state(request).db, request.path_params["key"])
+    headers = _cors(request, site)
+    if site is not None and "Access-Control-Allow-Origin" in headers and sites.origin_allowed(
+        site, request.headers.get("origin"), own_origin(request)
+    ):
+        headers.update({"Access-Control-Allow-Methods": "GET, POST", "Access-Control-Allow-Headers": "Content-Type",
+                        "Access-Control-Max-Age": "600"})
+        return Response(status_code=204, headers=headers)
+    return Response(status_code=403)
+
+
+async def read_json(request: Request) -> dict[str, Any]:
+    try:
+        data = json.loads(await request.body() or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise BadFrame() from None
+    if not isinstance(data, dict):
+        raise Invalid(field="body")
+    return data
+
+
+async def start_visitor(request: Request) -> Response:
+    state = app_state(request)
+    site: Site | None = None
+    lang = language(request)
+    try:
+        site = await _site_for(request)
+        data = await read_json(request)
+        lang = language(request, data.get("language") if isinstance(data.get("language"), str) else None)
+        page = data.get("page") if isinstance(data.get("page"), dict) else {}
+        session = await visitors.start_session(
+            state.writer, state.signer, site, data.get("token"), language=data.get("language"),
+            page_url=page.get("url"), ip=client_ip(request), user_agent=request.headers.get("user-agent"),
+        )
+    except FrontdeskError as exc:
+        return error_response(request, exc, headers=_cors(request, site), lang=lang)
+    body = {
+        "token": session.token,
+        "visitor": session.visitor.public(),
+        "conversation": session.conversation,
+        "operators_online": state.presence.online(),
+    }
+    return JSONResponse(body, headers={**_cors(request, site), "Cache-Control": "no-store"})

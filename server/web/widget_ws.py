@@ -1,0 +1,125 @@
+"""The visitor socket: hello → welcome + replay after last_seq → live; send → ack."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from starlette.websockets import WebSocket
+
+from ..errors import BadFrame, FrontdeskError, InvalidToken
+from ..realtime.hub import conversation_channel
+from ..realtime.presence import PRESENCE
+from ..security import VisitorClaim
+from ..services import chat, sites, visitors
+from ..store.sites import Site
+from .context import app_state, language, own_origin
+from .sockets import Disconnected, FrameSocket, refuse
+
+HELLO_TIMEOUT = 15.0
+CLOSE_INVALID_TOKEN = 4401
+
+
+class VisitorConnection:
+    def __init__(self, socket: FrameSocket, site: Site, claim: VisitorClaim, visitor_name: str | None) -> None:
+        self.socket = socket
+        self.state = socket.state
+        self.site = site
+        self.claim = claim
+        self.visitor_name = visitor_name
+        self.conversation_id: str | None = None
+        self.sent_seq = 0  # highest seq this client has been sent
+        self.subscription = self.state.hub.subscription()
+
+    async def follow(self, conversation_id: str) -> None:
+        """Subscribe to the conversation, then send what the client lacks (no gap, no double)."""
+        if self.conversation_id == conversation_id:
+            return
+        self.conversation_id = conversation_id
+        await self.subscription.add(conversation_channel(conversation_id))
+        for message in await chat.messages_after(self.state.db, conversation_id, self.sent_seq):
+            self.send_message(conversation_id, message.public())
+
+    def send_message(self, conversation_id: str, message: dict[str, Any]) -> None:
+        if message["seq"] <= self.sent_seq:
+            return
+        self.sent_seq = message["seq"]
+        self.socket.send({"type": "message.created", "conversation_id": conversation_id, "message": message})
+
+    def forward(self, frame: dict[str, Any]) -> None:
+        if frame.get("type") == "message.created":
+            self.send_message(frame["conversation_id"], frame["message"])
+        else:
+            self.socket.send(frame)
+
+    async def handle(self, frame: dict[str, Any]) -> None:
+        kind = frame["type"]
+        if kind == "message.send":
+            client_id, body = chat.check_message(
+                frame.get("id"), frame.get("body"), max_chars=self.state.settings.max_message_chars
+            )
+            self.socket.spawn(self._send(client_id, body))
+        elif kind == "typing":
+            if self.conversation_id:
+                await self.state.hub.publish(
+                    "operators",
+                    {"type": "typing", "conversation_id": self.conversation_id, "typing": bool(frame.get("typing"))},
+                )
+        elif kind == "visitor.identify":
+            data = {k: frame[k] for k in ("name", "email", "phone") if k in frame}
+            visitor = await visitors.identify(self.state.writer, self.claim, data)
+            self.visitor_name = visitor.name
+            self.socket.send({"type": "ack", "id": frame.get("id")})
+        elif kind == "ping":
+            self.socket.send({"type": "pong"})
+        elif kind == "hello":
+            raise BadFrame(field="type")
+        else:
+            raise BadFrame(field="type")
+
+    async def _send(self, client_id: str, body: str) -> None:
+        try:
+            ack = await chat.send_visitor_message(
+                self.state.writer, self.site.id, self.claim.visitor_id, client_id, body, visitor_name=self.visitor_name
+            )
+        except FrontdeskError as exc:
+            self.socket.send(self.socket.error_frame(exc, client_id))
+            return
+        self.socket.send(ack.frame())
+        await self.follow(ack.conversation_id)
+
+
+async def visitor_socket(websocket: WebSocket) -> None:
+    state = app_state(websocket)
+    lang = language(websocket)
+    site = await sites.site_by_key(state.db, websocket.query_params.get("site", ""))
+    if site is None or not sites.origin_allowed(site, websocket.headers.get("origin"), own_origin(websocket)):
+        await refuse(websocket)
+        return
+    await websocket.accept()
+    socket = FrameSocket(websocket, state, lang)
+    try:
+        hello = await asyncio.wait_for(socket.receive_frame(), HELLO_TIMEOUT)
+        if hello.get("type") != "hello":
+            raise InvalidToken()
+        visitor, conversation = await visitors.check_visitor(state.db, state.signer, site, hello.get("token"))
+    except (FrontdeskError, asyncio.TimeoutError) as exc:
+        error = exc if isinstance(exc, FrontdeskError) else InvalidToken()
+        await websocket.send_json(socket.error_frame(error))
+        await websocket.close(code=CLOSE_INVALID_TOKEN)
+        return
+    except Disconnected:
+        return
+    last_seq = hello.get("last_seq")
+    connection = VisitorConnection(socket, site, VisitorClaim(visitor.id, site.id), visitor.name)
+    connection.sent_seq = last_seq if isinstance(last_seq, int) and last_seq >= 0 else 0
+    await connection.subscription.add(PRESENCE)
+    socket.send({
+        "type": "welcome",
+        "visitor": visitor.public(),
+        "conversation": conversation,
+        "operators_online": state.presence.online(),
+    })
+    if conversation is not None:
+        await connection.follow(conversation["id"])
+    await socket.serve(connection.handle, connection.subscription, connection.forward)

@@ -1,0 +1,25 @@
+"""Publishes committed events on the hub: the only place stored events go live.
+
+Operators get every event (with its event_id, to resume from); a visitor's socket gets
+only the messages of their own conversation, without the operator-side summary.
+"""
+
+from __future__ import annotations
+
+from ..realtime.hub import OPERATORS, Hub, conversation_channel
+from ..services import events as catalogue
+from ..store.outbox import StoredEvent
+
+
+def visitor_frame(event: StoredEvent) -> dict[str, object] | None:
+    if event.type == catalogue.MESSAGE_CREATED:
+        return {"type": event.type, "conversation_id": event.conversation_id, "message": event.payload["message"]}
+    return None
+
+
+async def publish_committed(hub: Hub, events: list[StoredEvent]) -> None:
+    for event in events:
+        await hub.publish(OPERATORS, event.frame())
+        frame = visitor_frame(event)
+        if frame is not None and event.conversation_id:
+            await hub.publish(conversation_channel(event.conversation_id), frame)

@@ -1,0 +1,91 @@
+"""Protocol clients that speak like the widget and the console do."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import uuid
+from typing import Any
+
+import httpx
+import websockets
+
+from tests.servers import ServerProcess
+
+TIMEOUT = 10.0
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class FrameClient:
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        await self.ws.send(json.dumps(frame))
+
+    async def recv(self) -> dict[str, Any]:
+        return json.loads(await asyncio.wait_for(self.ws.recv(), TIMEOUT))
+
+    async def recv_until(self, predicate: Any) -> dict[str, Any]:
+        """Frames until one matches; the others are kept in .seen."""
+        while True:
+            frame = await self.recv()
+            self.seen.append(frame)
+            if predicate(frame):
+                return frame
+
+    @property
+    def seen(self) -> list[dict[str, Any]]:
+        if not hasattr(self, "_seen"):
+            self._seen: list[dict[str, Any]] = []
+        return self._seen
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+
+async def start_visitor(server: ServerProcess, site_key: str, origin: str, token: str | None = None) -> dict[str, Any]:
+    async with httpx.AsyncClient() as client:
+        response = await client.post(
+            f"{server.url}/api/widget/v1/sites/{site_key}/visitors", json={"token": token}, headers={"Origin": origin}
+        )
+    response.raise_for_status()
+    return response.json()
+
+
+async def connect_visitor(
+    server: ServerProcess, site_key: str, origin: str, token: str, last_seq: int = 0
+) -> tuple[FrameClient, dict[str, Any]]:
+    ws = await websockets.connect(f"{server.ws_url}/ws/visitor?site={site_key}", origin=origin)
+    client = FrameClient(ws)
+    await client.send({"type": "hello", "token": token, "last_seq": last_seq})
+    welcome = await client.recv()
+    assert welcome["type"] == "welcome", welcome
+    return client, welcome
+
+
+async def console_login(server: ServerProcess, email: str, password: str) -> httpx.AsyncClient:
+    """An httpx client holding a console session, logged in through the form."""
+    client = httpx.AsyncClient(base_url=server.url)
+    page = await client.get("/console/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token, "login form has no CSRF token"
+    response = await client.post("/console/login", data={"email": email, "password": password, "csrf_token": token.group(1)})
+    assert response.status_code == 303, response.text
+    return client
+
+
+async def connect_operator(server: ServerProcess, http: httpx.AsyncClient, after_event: int | None = None) -> FrameClient:
+    cookie = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
+    ws = await websockets.connect(
+        f"{server.ws_url}/ws/console", origin=server.origin, additional_headers={"Cookie": cookie}
+    )
+    client = FrameClient(ws)
+    await client.send({"type": "hello", "after_event": after_event})
+    welcome = await client.recv()
+    assert welcome["type"] == "welcome", welcome
+    return client

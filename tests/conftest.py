@@ -1,0 +1,110 @@
+"""Fixtures: real servers per backend (SQLite, PostgreSQL), factories, protocol clients."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from tests.servers import (
+    REQUIRE_SERVICES,
+    ServerProcess,
+    create_scratch_database,
+    drop_database,
+    postgres_available,
+)
+
+BACKENDS = ["sqlite", "postgres"]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Browser tests are slowest: run them last so a protocol failure shows first.
+    items.sort(key=lambda item: "browser" in item.keywords)
+
+
+class Backend:
+    """Where a test server keeps its data."""
+
+    def __init__(self, name: str, tmp: Path) -> None:
+        self.name = name
+        self.tmp = tmp
+        self.pg_name: str | None = None
+        if name == "postgres":
+            why = postgres_available()
+            if why is not None:
+                if REQUIRE_SERVICES:
+                    pytest.fail(f"PostgreSQL is required here (FRONTDESK_REQUIRE_SERVICES=1) but: {why}")
+                pytest.skip(f"PostgreSQL not reachable on 127.0.0.1:5432 ({why}); set it up to run these tests")
+            self.url, self.pg_name = create_scratch_database()
+        else:
+            self.url = f"sqlite:///{tmp / 'frontdesk.db'}"
+
+    def env(self) -> dict[str, str]:
+        return {
+            "FRONTDESK_DATABASE_URL": self.url,
+            "FRONTDESK_DATA_DIR": str(self.tmp),
+            "FRONTDESK_SECRET_KEY": "test-secret-" + self.tmp.name,
+            "FRONTDESK_LOG_LEVEL": "warning",
+            "FRONTDESK_LOGIN_ATTEMPTS_PER_MINUTE": "5",
+        }
+
+    def close(self) -> None:
+        if self.pg_name:
+            drop_database(self.pg_name)
+
+
+def start_server(backend: Backend, **extra_env: str) -> ServerProcess:
+    from server.cli import main
+
+    # Migrate the way a user would, then serve.
+    env = {**backend.env(), **extra_env}
+    import os
+
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        assert main(["migrate"]) == 0
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return ServerProcess(env=env, log_path=backend.tmp / "server.log").start()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+    b = Backend(request.param, tmp_path_factory.mktemp(request.param))
+    yield b
+    b.close()
+
+
+@pytest.fixture(scope="session")
+def server(backend: Backend) -> Iterator[ServerProcess]:
+    """A shared server per backend; tests make their own sites, so they don't collide."""
+    proc = start_server(backend)
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="session")
+def sqlite_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+    b = Backend("sqlite", tmp_path_factory.mktemp("sqlite-only"))
+    yield b
+    b.close()
+
+
+@pytest.fixture(scope="session")
+def sqlite_server(sqlite_backend: Backend) -> Iterator[ServerProcess]:
+    """For tests about the web layer that do not depend on the database backend."""
+    proc = start_server(sqlite_backend)
+    yield proc
+    proc.stop()
+
+
+_sequence = itertools.count(1)
+
+
+@pytest.fixture
+def seq() -> int:
+    return next(_sequence)
