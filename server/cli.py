@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import getpass
 import os
-import secrets
 import sys
 from typing import Any, AsyncIterator, Sequence
 
@@ -163,9 +162,8 @@ async def _demo(settings: Settings, args: argparse.Namespace) -> None:
     from .demo import create_demo_app, prepare_demo
 
     demo_port = args.demo_port or settings.port + 1
-    password = args.operator_password or secrets.token_urlsafe(9)
     async with opened(settings) as state:
-        site = await prepare_demo(state, demo_port, args.operator_email, password)
+        site, password = await prepare_demo(state, demo_port, args.operator_email, args.operator_password)
     server_url = f"http://{settings.host}:{settings.port}"
     demo_url = f"http://{settings.host}:{demo_port}"
     server = _uvicorn_server(create_app(settings), settings, settings.port)

@@ -119,3 +119,13 @@ def _coerce(f: dataclasses.Field[Any], raw: Any, label: str) -> Any:
         except (TypeError, ValueError):
             raise SettingsError(f"{label}: expected a whole number, got {raw!r}") from None
     return str(raw)
+
+
+def markdown_table() -> str:
+    """The README's configuration table (a test keeps the README equal to it)."""
+    lines = ["| Variable | Flag | Default | What it sets |", "|---|---|---|---|"]
+    for f in Settings.fields():
+        default = f"`{f.default}`" if f.default != "" else "(empty)"
+        flag = "--" + f.name.replace("_", "-")
+        lines.append(f"| `{Settings.env_name(f.name)}` | `{flag}` | {default} | {f.metadata['help']} |")
+    return "\n".join(lines)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import secrets
+from pathlib import Path
+
 from jinja2 import Environment, FileSystemLoader, TemplateNotFound, select_autoescape
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -17,16 +20,29 @@ DEMO_SITE_NAME = "Demo site"
 PAGES = {"": "index.html", "index.html": "index.html", "pricing.html": "pricing.html", "contact.html": "contact.html"}
 
 
-async def prepare_demo(state: AppState, demo_port: int, email: str, password: str) -> Site:
-    """The demo site (allowed on the demo port) and an operator with this password."""
+async def prepare_demo(state: AppState, demo_port: int, email: str, password: str | None) -> tuple[Site, str]:
+    """The demo site (allowed on the demo port) and an operator; returns the site and password.
+
+    Without a password given, the one from the last demo run in this data directory is
+    kept (so open console sessions survive a restart), or a new one is made.
+    """
     origins = [f"http://127.0.0.1:{demo_port}", f"http://localhost:{demo_port}"]
     existing = [s for s in await sites.list_sites(state.db) if s.name == DEMO_SITE_NAME and s.allowed_origins == tuple(origins)]
     site = existing[0] if existing else await sites.create_site(
         state.writer, DEMO_SITE_NAME, origins, greeting="Hi! Ask us anything — we usually answer within minutes."
     )
+    remembered = Path(state.settings.data_dir) / "demo-operator-password"
+    if password is None and remembered.exists():
+        kept = remembered.read_text().strip()
+        if await operators.authenticate(state.db, state.signer, email, kept) is not None:
+            return site, kept
+    password = password or secrets.token_urlsafe(9)
     if await operators.set_password(state.writer, state.signer, email, password) is None:
         await operators.create_operator(state.writer, state.signer, email, password, name="Demo Operator")
-    return site
+    remembered.parent.mkdir(parents=True, exist_ok=True)
+    remembered.write_text(password)
+    remembered.chmod(0o600)
+    return site, password
 
 
 def create_demo_app(frontdesk_url: str, site_key: str) -> Starlette:

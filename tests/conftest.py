@@ -108,3 +108,13 @@ _sequence = itertools.count(1)
 @pytest.fixture
 def seq() -> int:
     return next(_sequence)
+
+
+@pytest.fixture(params=BACKENDS)
+def own_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerProcess]:
+    """A server of the test's own, on a fresh database (for tests that kill it)."""
+    b = Backend(request.param, tmp_path)
+    proc = start_server(b)
+    yield proc
+    proc.stop()
+    b.close()

@@ -109,7 +109,11 @@ def _summary_query() -> Any:
         visitors.c.name.label("visitor_name"),
         visitors.c.email.label("visitor_email"),
         visitors.c.phone.label("visitor_phone"),
-    ).select_from(conversations.join(sites).join(visitors))
+    ).select_from(
+        conversations.join(sites, conversations.c.site_id == sites.c.id).join(
+            visitors, conversations.c.visitor_id == visitors.c.id
+        )
+    )
 
 
 def summary_from_row(row: Any) -> dict[str, Any]:

@@ -1,0 +1,106 @@
+"""Widget HTTP endpoints: origins, site keys, tokens, sizes, malformed bodies."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.factories import make_site
+from tests.servers import ServerProcess
+
+
+async def test_config_for_an_allowed_origin(server: ServerProcess) -> None:
+    site = await make_site(server, origins=["https://shop.example.com", "http://localhost:3000"], language="ru")
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        response = await client.get(
+            f"/api/widget/v1/sites/{site.key}/config", headers={"Origin": "http://localhost:3000"}
+        )
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == "http://localhost:3000"
+    body = response.json()
+    assert body["site"]["name"] == site.name and body["site"]["language"] == "ru"
+    assert set(body) == {"site", "operators_online"}
+
+
+@pytest.mark.parametrize(
+    ("origin", "path_key", "status", "code"),
+    [
+        ("http://evil.test", None, 403, "origin_not_allowed"),
+        (None, None, 403, "origin_not_allowed"),
+        ("https://shop.example.com.evil.test", None, 403, "origin_not_allowed"),
+        ("http://shop.example.com", None, 403, "origin_not_allowed"),  # scheme differs
+        ("https://shop.example.com", "fd_doesnotexist", 404, "site_not_found"),
+        ("https://shop.example.com", "x" * 500, 404, "site_not_found"),
+    ],
+)
+async def test_config_refusals_are_clear(
+    sqlite_server: ServerProcess, origin: str | None, path_key: str | None, status: int, code: str
+) -> None:
+    site = await make_site(sqlite_server, origins=["https://shop.example.com"])
+    headers = {"Origin": origin} if origin else {}
+    async with httpx.AsyncClient(base_url=sqlite_server.url) as client:
+        response = await client.get(f"/api/widget/v1/sites/{path_key or site.key}/config", headers=headers)
+    assert response.status_code == status
+    error = response.json()["error"]
+    assert error["code"] == code and len(error["message"]) > 10
+
+
+async def test_error_message_in_russian(sqlite_server: ServerProcess) -> None:
+    site = await make_site(sqlite_server)
+    async with httpx.AsyncClient(base_url=sqlite_server.url) as client:
+        response = await client.get(
+            f"/api/widget/v1/sites/{site.key}/config", headers={"Origin": "http://evil.test", "Accept-Language": "ru-RU,ru;q=0.9"}
+        )
+    assert any("\u0400" <= ch <= "\u04ff" for ch in response.json()["error"]["message"])
+
+
+async def test_visitor_session_is_kept_by_token(server: ServerProcess) -> None:
+    site = await make_site(server)
+    origin = site.allowed_origins[0]
+    async with httpx.AsyncClient(base_url=server.url, headers={"Origin": origin}) as client:
+        first = (await client.post(f"/api/widget/v1/sites/{site.key}/visitors", json={"token": None})).json()
+        again = (await client.post(f"/api/widget/v1/sites/{site.key}/visitors", json={"token": first["token"]})).json()
+        other = (await client.post(f"/api/widget/v1/sites/{site.key}/visitors", json={})).json()
+    assert again["visitor"]["id"] == first["visitor"]["id"]
+    assert other["visitor"]["id"] != first["visitor"]["id"]
+    assert first["conversation"] is None
+
+
+@pytest.mark.parametrize(
+    ("content", "status", "code"),
+    [
+        (b"{not json", 400, "bad_frame"),
+        (b"[1, 2]", 400, "invalid"),
+        (b'{"token": "' + b"a" * 600 + b'"}', 401, "invalid_token"),
+        (b'{"token": 42}', 401, "invalid_token"),
+        (b'{"token": null, "page": "' + b"p" * 70_000 + b'"}', 413, "too_large"),
+    ],
+)
+async def test_bad_visitor_bodies(sqlite_server: ServerProcess, content: bytes, status: int, code: str) -> None:
+    site = await make_site(sqlite_server)
+    async with httpx.AsyncClient(base_url=sqlite_server.url) as client:
+        response = await client.post(
+            f"/api/widget/v1/sites/{site.key}/visitors", content=content,
+            headers={"Origin": site.allowed_origins[0], "Content-Type": "application/json"},
+        )
+    assert response.status_code == status
+    assert response.json()["error"]["code"] == code
+
+
+async def test_panel_may_be_framed_only_by_the_sites_origins(sqlite_server: ServerProcess) -> None:
+    site = await make_site(sqlite_server, origins=["https://shop.example.com", "http://localhost:3000"])
+    async with httpx.AsyncClient(base_url=sqlite_server.url) as client:
+        panel = await client.get(f"/widget/panel.html?site={site.key}")
+        unknown = await client.get("/widget/panel.html?site=fd_nope")
+    csp = panel.headers["content-security-policy"]
+    assert "frame-ancestors https://shop.example.com http://localhost:3000" in csp
+    assert "script-src 'self'" in csp
+    assert "frame-ancestors 'none'" in unknown.headers["content-security-policy"]
+
+
+async def test_embed_script_is_served_as_javascript(sqlite_server: ServerProcess) -> None:
+    async with httpx.AsyncClient(base_url=sqlite_server.url) as client:
+        response = await client.get("/embed.js")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/javascript")
+    assert "Frontdesk" in response.text
