@@ -1,0 +1,105 @@
+"""The Redis hub: several nodes share channels through Redis pub/sub.
+
+One pub/sub connection per node, not per socket: local subscribers register with an
+in-process hub, and the node subscribes in Redis to a channel while at least one local
+subscriber wants it. `add()` returns only once Redis has confirmed the subscription, so
+a socket that subscribes and then replays from the database cannot miss a message
+published in between.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from redis.asyncio import Redis
+
+from .memory import MemoryHub, MemorySubscription
+
+log = logging.getLogger(__name__)
+
+
+class RedisSubscription(MemorySubscription):
+    def __init__(self, hub: "RedisHub") -> None:
+        super().__init__(hub.local)
+        self._redis_hub = hub
+
+    async def add(self, channel: str) -> None:
+        await super().add(channel)
+        await self._redis_hub._want(channel)
+
+    async def close(self) -> None:
+        channels = list(self._channels)
+        await super().close()
+        for channel in channels:
+            await self._redis_hub._maybe_drop(channel)
+
+
+class RedisHub:
+    def __init__(self, url: str, *, prefix: str = "frontdesk:") -> None:
+        self.redis: Redis = Redis.from_url(url)
+        self.prefix = prefix
+        self.local = MemoryHub()
+        self._pubsub = self.redis.pubsub()
+        self._confirmed: dict[str, asyncio.Future[None]] = {}
+        self._reader: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        await self.redis.ping()
+        # A pub/sub connection needs one subscription before it can be read from.
+        await self._subscribe("_hub")
+        self._reader = asyncio.create_task(self._read(), name="frontdesk-redis-hub")
+        await self._confirmed["_hub"]
+
+    async def publish(self, channel: str, message: dict[str, Any]) -> None:
+        await self.redis.publish(self.prefix + channel, json.dumps(message, separators=(",", ":")))
+
+    def subscription(self) -> RedisSubscription:
+        return RedisSubscription(self)
+
+    async def _subscribe(self, channel: str) -> None:
+        self._confirmed[channel] = asyncio.get_running_loop().create_future()
+        await self._pubsub.subscribe(self.prefix + channel)
+
+    async def _want(self, channel: str) -> None:
+        async with self._lock:
+            if channel not in self._confirmed:
+                await self._subscribe(channel)
+            confirmed = self._confirmed[channel]
+        await asyncio.wait_for(asyncio.shield(confirmed), 10)
+
+    async def _maybe_drop(self, channel: str) -> None:
+        async with self._lock:
+            if channel in self._confirmed and not self.local._subscribers.get(channel):
+                del self._confirmed[channel]
+                await self._pubsub.unsubscribe(self.prefix + channel)
+
+    async def _read(self) -> None:
+        while True:
+            try:
+                message = await self._pubsub.get_message(timeout=None)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # connection lost: redis-py reconnects and re-subscribes on next read
+                log.exception("redis hub read failed; retrying")
+                await asyncio.sleep(0.5)
+                continue
+            if message is None:
+                continue
+            channel = message["channel"].decode()[len(self.prefix):]
+            if message["type"] == "subscribe":
+                future = self._confirmed.get(channel)
+                if future is not None and not future.done():
+                    future.set_result(None)
+            elif message["type"] == "message":
+                await self.local.publish(channel, json.loads(message["data"]))
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            await asyncio.gather(self._reader, return_exceptions=True)
+        await self._pubsub.aclose()
+        await self.redis.aclose()
