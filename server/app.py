@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from .config import Settings
+from .realtime.single_node import SingleNodeLock
 from .state import AppState
 from .web.body_limit import BodyLimitMiddleware
 from .web.routes import routes
@@ -22,11 +23,21 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.fd = await AppState.open(settings)
+        state = await AppState.open(settings)
+        lock = None
+        try:
+            if not settings.redis_url:
+                lock = await SingleNodeLock.acquire(state.db)
+        except Exception:
+            await state.close()
+            raise
+        app.state.fd = state
         try:
             yield
         finally:
-            await app.state.fd.close()
+            if lock is not None:
+                await lock.release()
+            await state.close()
 
     async def not_found(request: Request, exc: Exception) -> Response:
         if request.url.path.startswith("/api/"):

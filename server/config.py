@@ -30,6 +30,10 @@ class Settings:
     database_url: str = _setting(
         "", "Database URL: sqlite:///path/to.db or postgresql://user@host/db. Empty: SQLite in the data directory."
     )
+    redis_url: str = _setting(
+        "", "Redis URL (redis://host:6379/0) for the live hub, presence and rate limits of several nodes. "
+        "Empty: in-process (one process only)."
+    )
     secret_key: str = _setting(
         "", "Key that signs visitor tokens and sessions. Empty: generated once and kept in the data directory.",
         secret=True,
@@ -87,6 +91,8 @@ class Settings:
             raise SettingsError("FRONTDESK_SQLITE_SYNCHRONOUS: must be OFF, NORMAL, FULL or EXTRA")
         if self.log_level.lower() not in {"debug", "info", "warning", "error"}:
             raise SettingsError("FRONTDESK_LOG_LEVEL: must be debug, info, warning or error")
+        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise SettingsError("FRONTDESK_REDIS_URL: must start with redis://, rediss:// or unix://")
         url = self.resolved_database_url
         if not (url.startswith("sqlite") or url.startswith("postgres")):
             raise SettingsError("FRONTDESK_DATABASE_URL: only sqlite:/// and postgresql:// URLs are supported")

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import uuid
+
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
 
 from .catalogs import Catalogs
 from .config import Settings
 from .realtime.hub import Hub
 from .realtime.memory import MemoryHub
-from .realtime.presence import MemoryPresence
+from .realtime.presence import MemoryPresence, RedisPresence
+from .realtime.redis import RedisHub
 from .security import Signer
 from .store import migrate
 from .store.db import Database
@@ -29,7 +33,7 @@ class AppState:
     db: Database
     writer: GroupWriter
     hub: Hub
-    presence: MemoryPresence
+    presence: MemoryPresence | RedisPresence
     signer: Signer
     catalogs: Catalogs
     limiter: MovingWindowRateLimiter
@@ -43,7 +47,23 @@ class AppState:
             raise SchemaOutdated(
                 f"the database schema is at {current or 'nothing'}, the code needs {head}: run `frontdesk migrate`"
             )
-        hub = MemoryHub()
+        hub: Hub
+        presence: MemoryPresence | RedisPresence
+        if settings.redis_url:
+            redis_hub = RedisHub(settings.redis_url)
+            await redis_hub.start()
+            hub = redis_hub
+            presence = RedisPresence(
+                redis_hub.redis, redis_hub, redis_hub.local, node_id=uuid.uuid4().hex, prefix=redis_hub.prefix
+            )
+            limits_storage = storage_from_string(
+                "async+" + settings.redis_url, implementation="redispy", key_prefix="frontdesk-limits"
+            )
+        else:
+            hub = MemoryHub()
+            presence = MemoryPresence(hub)
+            limits_storage = MemoryStorage()
+        await presence.start()
 
         async def on_commit(events: list) -> None:  # type: ignore[type-arg]
             await publish_committed(hub, events)
@@ -55,13 +75,14 @@ class AppState:
             db=db,
             writer=writer,
             hub=hub,
-            presence=MemoryPresence(hub),
+            presence=presence,
             signer=Signer(settings.resolved_secret_key(), visitor_token_days=settings.visitor_token_days),
             catalogs=Catalogs(),
-            limiter=MovingWindowRateLimiter(MemoryStorage()),
+            limiter=MovingWindowRateLimiter(limits_storage),  # type: ignore[arg-type]
         )
 
     async def close(self) -> None:
         await self.writer.stop()
+        await self.presence.close()
         await self.hub.close()
         await self.db.close()

@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Generic, TypeVar
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .db import Database
@@ -21,6 +22,7 @@ from .outbox import StoredEvent, insert_event
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+WRITE_ORDER_LOCK = 720_517_002  # PostgreSQL advisory lock key (any fixed number)
 
 
 class Tx:
@@ -121,6 +123,11 @@ class GroupWriter:
     async def _transaction(self, batch: list[_Pending[Any]]) -> list[Any]:
         results = []
         async with self._db.begin() as conn:
+            if self._db.dialect == "postgresql":
+                # Writers of all nodes take turns, so event ids commit in id order and a
+                # reader resuming "after event N" can never skip one committed late.
+                # (SQLite's single write lock gives the same order by itself.)
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITE_ORDER_LOCK})
             for pending in batch:
                 tx = Tx(conn, self._db.dialect)
                 results.append(await pending.job(tx))

@@ -13,6 +13,7 @@ from .console import auth, pages
 def routes() -> list[Route | WebSocketRoute | Mount]:
     return [
         Route("/healthz", health.healthz),
+        Route("/readyz", health.readyz),
         Route("/embed.js", assets.embed_js),
         Route("/widget/panel.html", assets.panel),
         Mount("/widget", app=StaticFiles(directory=str(asset_path("widget"))), name="widget"),

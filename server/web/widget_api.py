@@ -15,19 +15,27 @@ from .context import app_state, client_ip, language, own_origin
 from .responses import error_response
 
 
-def _cors(request: Request, site: Site | None) -> dict[str, str]:
+def _cors(request: Request) -> dict[str, str]:
+    # Echoed for refused origins too, so embed.js can read and print the error; what a
+    # refused origin may read is only that error.
     origin = request.headers.get("origin")
-    if site is not None and origin and sites.origin_allowed(site, origin, own_origin(request)):
-        return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
-    # The caller may still read the error: it says which origin was refused.
     return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"} if origin else {}
+
+
+def request_origin(request: Request) -> str | None:
+    """The caller's origin. Browsers omit Origin on same-origin GETs (the panel's own
+    config call) but say so in Sec-Fetch-Site."""
+    origin = request.headers.get("origin")
+    if origin is None and request.headers.get("sec-fetch-site") == "same-origin":
+        return own_origin(request)
+    return origin
 
 
 async def _site_for(request: Request) -> Site:
     site = await sites.site_by_key(app_state(request).db, request.path_params["key"])
     if site is None:
         raise NotFound("site_not_found")
-    if not sites.origin_allowed(site, request.headers.get("origin"), own_origin(request)):
+    if not sites.origin_allowed(site, request_origin(request), own_origin(request)):
         raise Forbidden("origin_not_allowed", origin=request.headers.get("origin") or "-")
     return site
 
@@ -37,15 +45,15 @@ async def site_config(request: Request) -> Response:
     try:
         site = await _site_for(request)
     except FrontdeskError as exc:
-        return error_response(request, exc, headers=_cors(request, site))
+        return error_response(request, exc, headers=_cors(request))
     body = {"site": site.public(), "operators_online": app_state(request).presence.online()}
-    return JSONResponse(body, headers={**_cors(request, site), "Cache-Control": "no-store"})
+    return JSONResponse(body, headers={**_cors(request), "Cache-Control": "no-store"})
 
 
 async def preflight(request: Request) -> Response:
     site = await sites.site_by_key(app_state(request).db, request.path_params["key"])
-    headers = _cors(request, site)
-    if site is not None and "Access-Control-Allow-Origin" in headers and sites.origin_allowed(
+    headers = _cors(request)
+    if site is not None and sites.origin_allowed(
         site, request.headers.get("origin"), own_origin(request)
     ):
         headers.update({"Access-Control-Allow-Methods": "GET, POST", "Access-Control-Allow-Headers": "Content-Type",
@@ -78,11 +86,11 @@ async def start_visitor(request: Request) -> Response:
             page_url=page.get("url"), ip=client_ip(request), user_agent=request.headers.get("user-agent"),
         )
     except FrontdeskError as exc:
-        return error_response(request, exc, headers=_cors(request, site), lang=lang)
+        return error_response(request, exc, headers=_cors(request), lang=lang)
     body = {
         "token": session.token,
         "visitor": session.visitor.public(),
         "conversation": session.conversation,
         "operators_online": state.presence.online(),
     }
-    return JSONResponse(body, headers={**_cors(request, site), "Cache-Control": "no-store"})
+    return JSONResponse(body, headers={**_cors(request), "Cache-Control": "no-store"})

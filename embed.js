@@ -1,0 +1,88 @@
+/* Frontdesk loader, see docs/realtime.md */
+(function(w,d){
+var F=w.Frontdesk,s=d.currentScript,x=d.querySelectorAll('script[src$="embed.js"]');
+if(F&&F.fd)return;
+s=s||x[x.length-1];
+var FD=s.src.slice(0,s.src.indexOf('/',8)),key=s.getAttribute('data-site-key'),lang=s.getAttribute('data-lang')||'',
+ q=F&&F.q||[],on={},out=[],unread=0,open=0,T,cfg,side,host,root,btn,dot,ifr,mq,geo,want,i;
+function emit(t,v){for(var h=on[t]||[],k=0;k<h.length;k++)h[k](v);}
+function post(t,m){
+ if(t)m=m||{},m.fd=1,m.type=t,out[out.length]=m;
+ for(var k=0;geo&&k<out.length;k++)ifr.contentWindow.postMessage(out[k],FD);
+ if(geo)out=[];
+}
+function api(c,a,b){
+ if(c=='open'||c=='close')set(c=='open');
+ if(c=='identify')post(c,{data:a});
+ if(c=='on'&&b)(on[a]=on[a]||[])[on[a].length]=b;
+}
+function render(){
+ btn.ariaLabel=T[open];
+ btn.ariaExpanded=!!open;
+ dot.textContent=unread||'';
+ dot.style.cssText='position:absolute;border:2px solid #fff;border-radius:12px;font:700 12px/20px sans-serif;color:#fff;text-align:center;display:'+
+  (unread||cfg.operators_online?'block':'none')+(unread?';top:-4px;right:-4px;min-width:20px;height:20px;background:#d00':';top:2px;right:2px;width:10px;height:10px;background:#080');
+ if(ifr)ifr.inert=ifr.ariaHidden=!open,ifr.style.cssText='all:initial;position:fixed;background:#fff;box-shadow:0 4px 16px #0005;'+
+  (open&&geo?geo[mq.matches?'full':side]:'width:0;height:0;visibility:hidden');
+}
+function make(){
+ if(ifr)return;
+ ifr=root.appendChild(d.createElement('iframe'));
+ ifr.title='Chat';
+ ifr.referrerPolicy='no-referrer-when-downgrade';
+ ifr.src=FD+'/widget/panel.html?site='+key+'&origin='+encodeURIComponent(location.origin)+'&lang='+lang;
+ render();
+}
+function set(v){
+ var f=d.activeElement==host,t=v?'open':'close';
+ if(!btn)return want=v;
+ if(open==v)return;
+ open=+v;
+ make();
+ render();
+ post(t);
+ v?ifr.focus():f&&btn.focus();
+ emit(t);
+}
+function start(){
+ var c=cfg.site.color,g;
+ side=cfg.site.position=='left'?'left':'right';
+ T=(lang||cfg.site.language||navigator.language).slice(0,2)=='ru'?['\u041e\u0442\u043a\u0440\u044b\u0442\u044c \u0447\u0430\u0442','\u0417\u0430\u043a\u0440\u044b\u0442\u044c \u0447\u0430\u0442']:['Open chat','Close chat'];
+ (host=d.createElement('frontdesk-widget')).style.cssText='all:initial!important;position:fixed!important;visibility:hidden!important;z-index:2147483000!important';
+ root=host.attachShadow({mode:'open'});
+ (btn=root.appendChild(d.createElement('button'))).style.cssText='all:initial;position:fixed;bottom:16px;'+side+
+  ':16px;width:56px;height:56px;border-radius:50%;cursor:pointer;box-shadow:0 4px 16px #0005;outline-offset:3px;background:'+c;
+ g=btn.appendChild(d.createElementNS('http://www.w3.org/2000/svg','svg'));
+ g.appendChild(d.createElementNS(g.namespaceURI,'path')).setAttribute('d','M5 6h16v12H10l-5 4z');
+ g.style.cssText='display:block;margin:15px;width:26px;height:26px;fill:#fff';
+ dot=btn.appendChild(d.createElement('span'));
+ btn.onclick=function(){set(!open);};
+ btn.onpointerenter=make;
+ btn.onfocus=btn.onblur=function(e){make();btn.style.outline=e.type=='focus'?'3px solid '+c:0;};
+ (mq=w.matchMedia('(max-width:479px)')).onchange=render;
+ render();
+ d.documentElement.appendChild(host);
+ if(want)set(1);
+ g=function(){(w.requestIdleCallback||setTimeout)(make);};
+ d.readyState=='complete'?g():w.addEventListener('load',g);
+}
+w.addEventListener('message',function(e){
+ var m=e.data,t=m&&m.fd===1&&m.type;
+ if(!ifr||e.origin!==FD||e.source!==ifr.contentWindow)return;
+ if(t=='ready')geo=m.css,post(),render(),open&&ifr.focus();
+ if(t=='close')set(0);
+ if(t=='message')emit(t,m.data);
+ if(t=='unread')unread=m.count|0,render();
+});
+for(i=0;i<q.length;i++)api(q[i][0],q[i][1],q[i][2]);
+api.fd=1;
+w.Frontdesk=api;
+x=new XMLHttpRequest();
+x.open('GET',FD+'/api/widget/v1/sites/'+key+'/config');
+x.responseType='json';
+x.onloadend=function(r){
+ r=x.response||{};
+ x.status<300&&r.site?(cfg=r,start()):console.error('Frontdesk: '+(r.error?r.error.message:'HTTP '+x.status));
+};
+x.send();
+})(window,document);

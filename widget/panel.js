@@ -1,0 +1,687 @@
+/* Frontdesk chat panel. Runs in an iframe on the Frontdesk origin, under a strict CSP.
+ *
+ * Server side: the widget HTTP API and the visitor websocket of docs/realtime.md.
+ *   - every message gets its client id before it is sent and waits in the outbox
+ *     (localStorage) until acked; the outbox is re-sent, in order, after every welcome;
+ *   - on (re)connect we say the highest seq we hold and de-duplicate by seq and client id.
+ * Host side: embed.js on the site's page, over postMessage with exact origins both ways.
+ *   panel -> host: ready {css}, close, message {data: {conversation_id, message}}, unread {count}
+ *   host -> panel: open, close, identify {data: {name, email, phone}}
+ * Anything a person typed is put in the DOM with textContent, never parsed as HTML.
+ */
+(function () {
+  'use strict';
+
+  var params = new URLSearchParams(location.search);
+  var SITE = params.get('site') || '';
+  var HOST_ORIGIN = params.get('origin') || '';
+  var FORCED_LANG = params.get('lang') || '';
+  var LANGS = ['en', 'ru'];
+  var MAX_CHARS = 5000;
+  var API = '/api/widget/v1/sites/' + encodeURIComponent(SITE);
+  var FRAMED = window.parent !== window;
+
+  // How embed.js places this iframe on the host page when open (kept here so that the
+  // loader stays tiny): above the launcher, or full screen on a phone.
+  var GEOMETRY = {
+    right: 'bottom:88px;right:16px;width:min(380px,100vw - 32px);height:min(600px,100vh - 104px);border-radius:12px',
+    left: 'bottom:88px;left:16px;width:min(380px,100vw - 32px);height:min(600px,100vh - 104px);border-radius:12px',
+    full: 'inset:0;width:100%;height:100%'
+  };
+
+  var BACKOFF_MIN = 500, BACKOFF_MAX = 15000, ACK_TIMEOUT = 10000, PING_EVERY = 25000;
+  var TYPING_EVERY = 2000, TYPING_IDLE = 3000, TYPING_SHOWN = 5000;
+
+  var ui = {};
+  var catalog = {};
+  var lang = 'en';
+  var site = null;
+  var token = null;
+  var online = false;
+  var problem = '';          // a connection or start-up problem shown in the notice bar
+  var ready = false;         // catalog loaded, visitor known: the UI is usable
+  var isOpen = !FRAMED;      // opened on the host page (or shown on its own)
+
+  var ws = null, welcomed = false, attempt = 0, hadLoss = false;
+  var retryTimer = 0, ackTimer = 0, pingTimer = 0, pongTimer = 0, problemTimer = 0;
+  var conversationId = null;
+  var maxSeq = 0;            // highest seq received from the stream: our last_seq
+  var liveFrom = null;       // seqs up to this were history when this page loaded
+  var bySeq = {}, byId = {}, posted = {};
+  var waiting = {};          // client ids sent on this socket, not acked yet
+  var identifies = [];       // visitor.identify frames, kept until acked
+  var seen = null;           // highest seq the visitor has had in front of them
+  var unreadPosted = -1;
+  var typingSentAt = 0, typingOn = false, typingStopTimer = 0, typingHideTimer = 0;
+
+  // ---- storage: localStorage when it works, memory when it does not; never throws
+
+  var storage = (function () {
+    var prefix = 'fd:' + SITE + ':', memory = {}, broken = false;
+    return {
+      get: function (key) {
+        if (!broken) {
+          try { return (memory[key] = localStorage.getItem(prefix + key)); } catch (e) { broken = true; }
+        }
+        return key in memory ? memory[key] : null;
+      },
+      set: function (key, value) {
+        memory[key] = value;
+        if (broken) return;
+        try {
+          if (value == null) localStorage.removeItem(prefix + key);
+          else localStorage.setItem(prefix + key, value);
+        } catch (e) { broken = true; }
+      }
+    };
+  })();
+
+  // The outbox is re-read from storage on every change so that two tabs do not
+  // overwrite each other's pending messages.
+  function readOutbox() {
+    var list;
+    try { list = JSON.parse(storage.get('outbox') || '[]'); } catch (e) { return []; }
+    return Array.isArray(list) ? list.filter(function (item) {
+      return item && typeof item.id === 'string' && typeof item.body === 'string';
+    }) : [];
+  }
+  function writeOutbox(list) { storage.set('outbox', list.length ? JSON.stringify(list) : null); }
+  function outboxAdd(item) { var list = readOutbox(); list.push(item); writeOutbox(list); }
+  function outboxRemove(id) {
+    var list = readOutbox(), kept = list.filter(function (item) { return item.id !== id; });
+    if (kept.length !== list.length) writeOutbox(kept);
+  }
+
+  function uuid() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    var b = crypto.getRandomValues(new Uint8Array(16)), h = '';
+    b[6] = (b[6] & 15) | 64;
+    b[8] = (b[8] & 63) | 128;
+    for (var i = 0; i < 16; i++) h += (b[i] + 256).toString(16).slice(1) + ([3, 5, 7, 9].indexOf(i) >= 0 ? '-' : '');
+    return h;
+  }
+
+  // ---- translations
+
+  function tr(key, vars) {
+    var text = catalog[key] || '';
+    return vars ? text.replace(/\{(\w+)\}/g, function (all, name) { return name in vars ? vars[name] : all; }) : text;
+  }
+
+  function pickLanguage(candidates) {
+    for (var i = 0; i < candidates.length; i++) {
+      var code = String(candidates[i] || '').slice(0, 2).toLowerCase();
+      if (LANGS.indexOf(code) >= 0) return code;
+    }
+    return 'en';
+  }
+
+  function translatePage() {
+    document.documentElement.lang = lang;
+    document.title = tr('title');
+    each('[data-i18n]', function (el) { el.textContent = tr(el.getAttribute('data-i18n')); });
+    each('[data-i18n-label]', function (el) { el.setAttribute('aria-label', tr(el.getAttribute('data-i18n-label'))); });
+    each('[data-i18n-title]', function (el) { el.title = tr(el.getAttribute('data-i18n-title')); });
+    each('[data-i18n-placeholder]', function (el) { el.placeholder = tr(el.getAttribute('data-i18n-placeholder')); });
+  }
+
+  function each(selector, fn) { Array.prototype.forEach.call(document.querySelectorAll(selector), fn); }
+
+  // ---- HTTP
+
+  function request(method, path, body) {
+    var headers = {'Accept-Language': lang};
+    if (body) headers['Content-Type'] = 'application/json';
+    return fetch(path, {
+      method: method, headers: headers, body: body ? JSON.stringify(body) : undefined,
+      credentials: 'omit', cache: 'no-store'
+    }).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (data) {
+        return {status: response.status, ok: response.ok, data: data || {}};
+      });
+    });
+  }
+
+  // An HTTP error that waiting will not fix (unknown site, refused origin, ...).
+  function Refused(response) {
+    var error = response.data.error || {};
+    this.message = error.message || tr('unavailable');
+    this.code = error.code || 'http_' + response.status;
+  }
+
+  function loadCatalog() {
+    return fetch('/widget/i18n/' + lang + '.json').then(function (response) {
+      if (!response.ok) throw new Error('catalog ' + response.status);
+      return response.json();
+    }).then(function (data) { catalog = data; });
+  }
+
+  function register(retried) {
+    return request('POST', API + '/visitors', {
+      token: token || storage.get('token'), language: lang, page: {url: document.referrer, title: ''}
+    }).then(function (response) {
+      if (response.status === 401 && !retried) {
+        token = null;
+        storage.set('token', null);
+        return register(true);
+      }
+      if (!response.ok || !response.data.token) throw new Refused(response);
+      token = response.data.token;
+      storage.set('token', token);
+      if (response.data.conversation) conversationId = response.data.conversation.id;
+      setOnline(response.data.operators_online);
+    });
+  }
+
+  // Site config (name, colour, greeting, language), then the catalog and the visitor.
+  function start() {
+    lang = pickLanguage([FORCED_LANG].concat(navigator.languages || [navigator.language]));
+    request('GET', API + '/config').then(function (response) {
+      if (response.ok && response.data.site) {
+        site = response.data.site;
+        setOnline(response.data.operators_online);
+      }
+      lang = pickLanguage([FORCED_LANG, site && site.language].concat(navigator.languages || [navigator.language]));
+      var visitor = register(false).catch(function (error) { return error; });
+      return Promise.all([loadCatalog(), visitor]);
+    }).then(function (results) {
+      if (results[1] instanceof Refused) return fail(results[1].message);
+      if (results[1]) throw results[1];
+      show();
+      connect();
+    }).catch(function () {
+      // The network or the server is down: try again, as the socket would.
+      retryTimer = setTimeout(start, backoff());
+    });
+  }
+
+  function fail(message) {
+    problem = message;
+    ui.input.disabled = ui.send.disabled = true;
+    if (ready) updateNotice();
+    else show();
+  }
+
+  // ---- the websocket
+
+  function backoff() {
+    var delay = Math.min(BACKOFF_MAX, BACKOFF_MIN * Math.pow(2, attempt++));
+    return delay * (0.7 + Math.random() * 0.6);
+  }
+
+  function connect() {
+    clearTimeout(retryTimer);
+    if (ws) return;
+    if (!token) {
+      register(true).then(connect, function (error) {
+        if (error instanceof Refused) fail(error.message);
+        else retryTimer = setTimeout(connect, backoff());
+      });
+      return;
+    }
+    var url = (location.protocol === 'https:' ? 'wss:' : 'ws:') + '//' + location.host +
+      '/ws/visitor?site=' + encodeURIComponent(SITE) + '&lang=' + lang;
+    var socket = ws = new WebSocket(url);
+    var helloTimer = setTimeout(function () { if (ws === socket && !welcomed) drop(); }, ACK_TIMEOUT);
+    welcomed = false;
+    socket.onopen = function () {
+      socket.send(JSON.stringify({type: 'hello', token: token, last_seq: maxSeq}));
+    };
+    socket.onmessage = function (event) {
+      if (ws !== socket) return;
+      var frame;
+      try { frame = JSON.parse(event.data); } catch (e) { return; }
+      if (frame && typeof frame === 'object') handle(frame);
+    };
+    socket.onclose = function (event) {
+      clearTimeout(helloTimer);
+      if (ws !== socket) return;
+      ws = null;
+      lost(event.code);
+    };
+  }
+
+  // Give up on this socket now (no ack, no pong) and reconnect.
+  function drop() {
+    var socket = ws;
+    if (!socket) return;
+    ws = null;
+    socket.onclose = null;
+    try { socket.close(); } catch (e) { /* already closing */ }
+    lost(0);
+  }
+
+  function lost(code) {
+    welcomed = false;
+    hadLoss = true;
+    waiting = {};
+    clearTimeout(ackTimer);
+    ackTimer = 0;
+    clearInterval(pingTimer);
+    clearTimeout(pongTimer);
+    showTyping(false);
+    Object.keys(byId).forEach(function (id) {
+      var m = byId[id];
+      if (!m.seq && m.state === 'sending') setState(m, 'retrying');
+    });
+    if (!problemTimer) problemTimer = setTimeout(function () { problem = tr('reconnecting'); updateNotice(); }, 2000);
+    if (code === 4401) { // the token was refused: start over as a new visitor
+      token = null;
+      storage.set('token', null);
+      maxSeq = 0;
+    }
+    retryTimer = setTimeout(connect, backoff());
+  }
+
+  function sendFrame(frame) {
+    if (!ws || !welcomed) return false;
+    ws.send(JSON.stringify(frame));
+    return true;
+  }
+
+  // A frame that must be acked: if no ack comes within ACK_TIMEOUT, reconnect.
+  function sendTracked(frame) {
+    if (!sendFrame(frame)) return;
+    waiting[frame.id] = true;
+    if (!ackTimer) ackTimer = setTimeout(drop, ACK_TIMEOUT);
+  }
+
+  function acked(id) {
+    delete waiting[id];
+    clearTimeout(ackTimer);
+    ackTimer = Object.keys(waiting).length ? setTimeout(drop, ACK_TIMEOUT) : 0;
+  }
+
+  function handle(frame) {
+    clearTimeout(pongTimer);
+    switch (frame.type) {
+      case 'welcome': return onWelcome(frame);
+      case 'ack': return onAck(frame);
+      case 'message.created': return onMessage(frame);
+      case 'typing': return showTyping(!!frame.typing);
+      case 'presence': return setOnline(frame.operators_online);
+      case 'error': return onError(frame);
+    }
+  }
+
+  function onWelcome(frame) {
+    welcomed = true;
+    attempt = 0;
+    hadLoss = false;
+    clearTimeout(problemTimer);
+    problemTimer = 0;
+    problem = '';
+    if (frame.conversation) conversationId = frame.conversation.id;
+    if (liveFrom === null) {
+      liveFrom = frame.conversation ? frame.conversation.last_seq || 0 : 0;
+      if (seen === null) storage.set('seen', String(seen = liveFrom));
+    }
+    setOnline(frame.operators_online);
+    // Re-send everything not acked yet, oldest first (a repeated id is harmless).
+    readOutbox().forEach(function (item) {
+      var m = byId[item.id] || addPending(item);
+      if (m.seq) outboxRemove(m.id);
+      else if (m.state !== 'failed') transmit(m);
+    });
+    identifies.forEach(sendTracked);
+    clearInterval(pingTimer);
+    pingTimer = setInterval(function () {
+      if (sendFrame({type: 'ping'})) pongTimer = setTimeout(drop, ACK_TIMEOUT);
+    }, PING_EVERY);
+  }
+
+  function onAck(frame) {
+    acked(frame.id);
+    identifies = identifies.filter(function (f) { return f.id !== frame.id; });
+    var m = byId[frame.id];
+    if (!m) return;
+    outboxRemove(m.id);
+    if (frame.conversation_id) conversationId = frame.conversation_id;
+    if (!m.seq && typeof frame.seq === 'number') {
+      m.seq = frame.seq;
+      bySeq[m.seq] = m;
+    }
+    if (frame.created_at) m.at = frame.created_at;
+    setState(m, 'sent');
+  }
+
+  function onMessage(frame) {
+    var x = frame.message;
+    if (!x || typeof x.seq !== 'number') return;
+    if (frame.conversation_id) conversationId = frame.conversation_id;
+    if (x.seq > maxSeq) maxSeq = x.seq;
+    var m = bySeq[x.seq] || (x.client_id && byId[x.client_id]);
+    if (m) { // our own message coming back: merge
+      if (!m.seq) m.seq = x.seq;
+      bySeq[x.seq] = m;
+      m.at = x.created_at || m.at;
+      if (m.state !== 'sent') {
+        outboxRemove(m.id);
+        acked(m.id);
+      }
+      setState(m, 'sent');
+    } else {
+      var author = x.author || {};
+      m = {
+        seq: x.seq, id: x.client_id || null, mine: author.kind === 'visitor', name: author.name,
+        body: String(x.body), at: x.created_at, state: 'sent'
+      };
+      bySeq[m.seq] = m;
+      if (m.id) byId[m.id] = m;
+      draw(m);
+    }
+    if (!m.mine) showTyping(false);
+    if (x.seq > liveFrom && !posted[x.seq]) {
+      posted[x.seq] = true;
+      toHost('message', {data: {conversation_id: conversationId, message: x}});
+    }
+    updateUnread();
+  }
+
+  function onError(frame) {
+    if (frame.code === 'invalid_token') return; // the close (4401) that follows starts over
+    if (frame.id) acked(frame.id);
+    var before = identifies.length;
+    identifies = identifies.filter(function (f) { return f.id !== frame.id; });
+    if (identifies.length !== before) return; // the host page's data: not the visitor's to fix
+    var m = frame.id && byId[frame.id];
+    if (m && !m.seq) {
+      if (frame.code === 'rate_limited') {
+        setState(m, 'retrying');
+        setTimeout(function () { if (!m.seq) transmit(m); }, 5000);
+      } else {
+        outboxRemove(m.id);
+        setState(m, 'failed');
+      }
+    }
+    showError(frame.message || tr('unavailable'));
+  }
+
+  // ---- messages in the thread
+
+  function addPending(item) {
+    var m = {id: item.id, mine: true, body: item.body, at: item.created_at, state: 'sending'};
+    byId[m.id] = m;
+    draw(m);
+    return m;
+  }
+
+  function transmit(m) {
+    setState(m, welcomed || !hadLoss ? 'sending' : 'retrying');
+    sendTracked({type: 'message.send', id: m.id, body: m.body});
+  }
+
+  function setState(m, state) {
+    m.state = state;
+    draw(m);
+  }
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text != null) node.textContent = text;
+    return node;
+  }
+
+  function time(iso) {
+    var date = iso ? new Date(iso) : null;
+    return date && !isNaN(date) ? date.toLocaleTimeString(lang, {hour: 'numeric', minute: '2-digit'}) : '';
+  }
+
+  var STATE_TEXT = {sending: 'sending', sent: 'sent', retrying: 'retrying', failed: 'not_sent'};
+
+  function draw(m) {
+    if (!ui.thread) return;
+    var isNew = !m.li;
+    if (isNew) {
+      m.li = el('li');
+      m.li.appendChild(el('p', m.mine ? 'visually-hidden' : 'who', m.mine ? tr('you') + ':' : m.name || tr('operator')));
+      m.li.appendChild(el('p', 'bubble', m.body));
+      m.meta = m.li.appendChild(el('p', 'meta'));
+    }
+    m.li.className = 'msg ' + (m.mine ? 'me' : 'op') + (m.state === 'retrying' || m.state === 'failed' ? ' ' + m.state : '');
+    var parts = [time(m.at)];
+    if (m.mine) parts.push(tr(STATE_TEXT[m.state]));
+    m.meta.textContent = parts.filter(Boolean).join(' · ');
+    place(m.li, m.seq, isNew || m.mine);
+  }
+
+  // Keep the thread in seq order; messages without a seq yet (pending) stay at the end.
+  function place(li, seq, scroll) {
+    var thread = ui.thread, list = ui.list, ref = null;
+    var atBottom = thread.scrollHeight - thread.scrollTop - thread.clientHeight < 80;
+    if (seq) {
+      for (var node = list.firstChild; node; node = node.nextSibling) {
+        if (node !== li && (node.fdSeq === undefined || node.fdSeq > seq)) { ref = node; break; }
+      }
+    }
+    li.fdSeq = seq || undefined;
+    if (li.parentNode !== list || (seq && li.nextSibling !== ref)) list.insertBefore(li, ref);
+    if (scroll && atBottom) thread.scrollTop = thread.scrollHeight;
+  }
+
+  function drawGreeting() {
+    if (!site || !site.greeting) return;
+    var li = el('li', 'msg op');
+    li.appendChild(el('p', 'who', site.name || tr('operator')));
+    li.appendChild(el('p', 'bubble', site.greeting));
+    li.fdSeq = 0;
+    ui.list.insertBefore(li, ui.list.firstChild);
+  }
+
+  // ---- header, notices, typing, errors
+
+  function setOnline(value) {
+    online = !!value;
+    if (!ui.head) return;
+    ui.head.classList.toggle('online', online);
+    ui.status.textContent = ready ? tr(online ? 'online' : 'offline') : '';
+    updateNotice();
+  }
+
+  function updateNotice() {
+    var text = problem || (ready && !online ? tr('offline_note') : '');
+    ui.notice.textContent = text;
+    ui.notice.hidden = !text;
+    ui.notice.classList.toggle('problem', !!problem);
+  }
+
+  function showTyping(on) {
+    clearTimeout(typingHideTimer);
+    if (!ui.typing) return;
+    ui.typing.hidden = !on;
+    ui.typing.textContent = on ? tr('typing') : '';
+    if (on) typingHideTimer = setTimeout(function () { showTyping(false); }, TYPING_SHOWN);
+  }
+
+  var errorKind = '';
+  function showError(text, kind) {
+    errorKind = text ? kind || 'server' : '';
+    ui.error.textContent = text || '';
+    ui.error.hidden = !text;
+    ui.input.setAttribute('aria-invalid', kind === 'length' ? 'true' : 'false');
+  }
+
+  // ---- unread count for the launcher badge
+
+  function updateUnread() {
+    if (isOpen && document.visibilityState !== 'hidden' && maxSeq > (seen || 0)) {
+      seen = maxSeq;
+      storage.set('seen', String(seen));
+    }
+    var count = 0;
+    Object.keys(bySeq).forEach(function (seq) { if (!bySeq[seq].mine && +seq > (seen || 0)) count++; });
+    if (count !== unreadPosted) {
+      unreadPosted = count;
+      toHost('unread', {count: count});
+    }
+  }
+
+  // ---- composer
+
+  function chars(text) { return Array.from(text).length; } // code points, as the server counts
+
+  function checkLength() {
+    var count = chars(ui.input.value.trim());
+    if (count > MAX_CHARS) showError(tr('too_long', {count: count, max: MAX_CHARS}), 'length');
+    else if (errorKind) showError('');
+    return count <= MAX_CHARS;
+  }
+
+  function autosize() {
+    var input = ui.input;
+    input.style.height = 'auto';
+    input.style.height = Math.min(input.scrollHeight + 2, 140) + 'px';
+  }
+
+  function submit() {
+    var body = ui.input.value.trim();
+    if (!body || !ready || ui.input.disabled) return;
+    if (!checkLength()) return ui.input.focus();
+    stopTyping();
+    var m = {id: uuid(), mine: true, body: body, at: new Date().toISOString(), state: 'sending'};
+    byId[m.id] = m;
+    outboxAdd({id: m.id, body: m.body, created_at: m.at});
+    ui.input.value = '';
+    autosize();
+    showError('');
+    draw(m);
+    ui.thread.scrollTop = ui.thread.scrollHeight;
+    transmit(m);
+  }
+
+  function typing() {
+    if (!ui.input.value.trim()) return stopTyping();
+    var now = Date.now();
+    if (now - typingSentAt >= TYPING_EVERY && sendFrame({type: 'typing', typing: true})) {
+      typingSentAt = now;
+      typingOn = true;
+    }
+    clearTimeout(typingStopTimer);
+    typingStopTimer = setTimeout(stopTyping, TYPING_IDLE);
+  }
+
+  function stopTyping() {
+    clearTimeout(typingStopTimer);
+    if (typingOn) sendFrame({type: 'typing', typing: false});
+    typingOn = false;
+    typingSentAt = 0;
+  }
+
+  // ---- the host page
+
+  function toHost(type, message) {
+    if (!FRAMED || !HOST_ORIGIN) return;
+    message = message || {};
+    message.fd = 1;
+    message.type = type;
+    try { window.parent.postMessage(message, HOST_ORIGIN); } catch (e) { /* not a valid origin */ }
+  }
+
+  function onHostMessage(event) {
+    if (!FRAMED || event.source !== window.parent || event.origin !== HOST_ORIGIN) return;
+    var m = event.data;
+    if (!m || m.fd !== 1) return;
+    if (m.type === 'open') {
+      isOpen = true;
+      focusInput();
+      updateUnread();
+    } else if (m.type === 'close') {
+      isOpen = false;
+      stopTyping();
+    } else if (m.type === 'identify') {
+      identify(m.data);
+    }
+  }
+
+  function identify(data) {
+    if (!data || typeof data !== 'object') return;
+    var frame = {type: 'visitor.identify', id: uuid()}, any = false;
+    ['name', 'email', 'phone'].forEach(function (key) {
+      if (typeof data[key] === 'string' && data[key].trim()) { frame[key] = data[key].trim(); any = true; }
+    });
+    if (!any) return;
+    identifies.push(frame);
+    if (welcomed) sendTracked(frame);
+  }
+
+  function focusInput() {
+    if (ready && isOpen && !ui.input.disabled) ui.input.focus({preventScroll: true});
+  }
+
+  // ---- start
+
+  function show() {
+    ready = true;
+    translatePage();
+    ui.name.textContent = site && site.name || '';
+    ui.name.hidden = !ui.name.textContent;
+    if (site) document.documentElement.style.setProperty('--fd', readableColor(site.color));
+    drawGreeting();
+    var stored = storage.get('seen');
+    if (stored !== null) seen = +stored || 0;
+    readOutbox().forEach(addPending); // from an earlier page: shown now, re-sent after welcome
+    setOnline(online);
+    focusInput();
+  }
+
+  // The site colour, darkened until white text on it has a contrast of at least 4.5:1.
+  function readableColor(color) {
+    var m = /^#?([0-9a-f]{3}|[0-9a-f]{6})$/i.exec(color || '');
+    if (!m) return '#2563eb';
+    var hex = m[1].length === 3 ? m[1].replace(/./g, '$&$&') : m[1];
+    var rgb = [0, 2, 4].map(function (i) { return parseInt(hex.substr(i, 2), 16); });
+    for (var i = 0; i < 60 && contrastWithWhite(rgb) < 4.5; i++) {
+      rgb = rgb.map(function (v) { return Math.floor(v * 0.94); });
+    }
+    return 'rgb(' + rgb.join(',') + ')';
+  }
+
+  function contrastWithWhite(rgb) {
+    var l = rgb.map(function (v) {
+      v /= 255;
+      return v <= 0.04045 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+    });
+    return 1.05 / (0.2126 * l[0] + 0.7152 * l[1] + 0.0722 * l[2] + 0.05);
+  }
+
+  function init() {
+    ['thread', 'input', 'send', 'error', 'notice', 'typing', 'close', 'composer'].forEach(function (id) {
+      ui[id] = document.getElementById(id);
+    });
+    ui.head = document.querySelector('.head');
+    ui.list = document.getElementById('messages');
+    ui.name = document.getElementById('site-name');
+    ui.status = document.getElementById('status-text');
+
+    ui.composer.addEventListener('submit', function (event) { event.preventDefault(); submit(); });
+    ui.input.addEventListener('keydown', function (event) {
+      if (event.key === 'Enter' && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
+        event.preventDefault();
+        submit();
+      }
+    });
+    ui.input.addEventListener('input', function () {
+      autosize();
+      checkLength();
+      typing();
+    });
+    ui.close.addEventListener('click', function () { toHost('close'); });
+    document.addEventListener('keydown', function (event) {
+      if (event.key === 'Escape') toHost('close');
+    });
+    document.addEventListener('visibilitychange', updateUnread);
+    window.addEventListener('message', onHostMessage);
+    window.addEventListener('online', function () {
+      if (ready && !ws) {
+        attempt = 0;
+        connect();
+      }
+    });
+
+    toHost('ready', {css: GEOMETRY});
+    start();
+  }
+
+  init();
+})();
