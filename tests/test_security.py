@@ -1,0 +1,63 @@
+"""Tokens, sessions, CSRF and passwords."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from server.errors import InvalidToken
+from server.security import Signer
+
+
+@pytest.fixture(scope="module")
+def signer() -> Signer:
+    return Signer("unit-test-key", visitor_token_days=30)
+
+
+def test_visitor_token_round_trip(signer: Signer) -> None:
+    token = signer.visitor_token("v1", 7)
+    claim = signer.read_visitor_token(token, site_id=7)
+    assert (claim.visitor_id, claim.site_id) == ("v1", 7)
+
+
+def test_expired_token_is_refused(signer: Signer, monkeypatch: pytest.MonkeyPatch) -> None:
+    now = time.time()
+    monkeypatch.setattr("itsdangerous.timed.time.time", lambda: now - 31 * 86400)
+    old = signer.visitor_token("v1", 7)
+    monkeypatch.setattr("itsdangerous.timed.time.time", lambda: now)
+    with pytest.raises(InvalidToken):
+        signer.read_visitor_token(old, site_id=7)
+
+
+@pytest.mark.parametrize("token", ["", "abc", None, 5, "x" * 1000])
+def test_malformed_tokens_are_refused(signer: Signer, token: object) -> None:
+    with pytest.raises(InvalidToken):
+        signer.read_visitor_token(token, site_id=7)
+
+
+def test_token_of_another_site_or_key_is_refused(signer: Signer) -> None:
+    token = signer.visitor_token("v1", 7)
+    with pytest.raises(InvalidToken):
+        signer.read_visitor_token(token, site_id=8)
+    with pytest.raises(InvalidToken):
+        Signer("another-key", visitor_token_days=30).read_visitor_token(token, site_id=7)
+    # A session cookie is not a visitor token, even though both are signed with one key.
+    with pytest.raises(InvalidToken):
+        signer.read_visitor_token(signer.session_cookie(1, "hash" * 8), site_id=7)
+
+
+def test_passwords_are_argon2id(signer: Signer) -> None:
+    stored = signer.hash_password("correct horse battery")
+    assert stored.startswith("$argon2id$")
+    assert signer.verify_password(stored, "correct horse battery")
+    assert not signer.verify_password(stored, "wrong")
+    assert not signer.verify_password(None, "anything")
+
+
+def test_csrf_tokens_must_match_a_signed_cookie(signer: Signer) -> None:
+    cookie = signer.new_csrf_secret()
+    assert signer.csrf_matches(cookie, cookie)
+    assert not signer.csrf_matches(cookie, signer.new_csrf_secret())
+    assert not signer.csrf_matches("forged", "forged")
+    assert not signer.csrf_matches(None, cookie)
