@@ -34,6 +34,7 @@ class Settings:
         "", "Redis URL (redis://host:6379/0) for the live hub, presence and rate limits of several nodes. "
         "Empty: in-process (one process only)."
     )
+    redis_prefix: str = _setting("frontdesk:", "Prefix of every Redis key and channel (to share one Redis).")
     secret_key: str = _setting(
         "", "Key that signs visitor tokens and sessions. Empty: generated once and kept in the data directory.",
         secret=True,

@@ -50,14 +50,14 @@ class AppState:
         hub: Hub
         presence: MemoryPresence | RedisPresence
         if settings.redis_url:
-            redis_hub = RedisHub(settings.redis_url)
+            redis_hub = RedisHub(settings.redis_url, prefix=settings.redis_prefix)
             await redis_hub.start()
             hub = redis_hub
             presence = RedisPresence(
                 redis_hub.redis, redis_hub, redis_hub.local, node_id=uuid.uuid4().hex, prefix=redis_hub.prefix
             )
             limits_storage = storage_from_string(
-                "async+" + settings.redis_url, implementation="redispy", key_prefix="frontdesk-limits"
+                "async+" + settings.redis_url, implementation="redispy", key_prefix=settings.redis_prefix + "limits"
             )
         else:
             hub = MemoryHub()

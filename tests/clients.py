@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import re
 import uuid
 from typing import Any
@@ -89,3 +90,59 @@ async def connect_operator(server: ServerProcess, http: httpx.AsyncClient, after
     welcome = await client.recv()
     assert welcome["type"] == "welcome", welcome
     return client
+
+
+class OutboxVisitor:
+    """Behaves like the widget: un-acked messages are kept and re-sent after reconnecting."""
+
+    def __init__(self, servers: ServerProcess | list[ServerProcess], site_key: str, origin: str, token: str) -> None:
+        # Several servers: reconnects go round them, as behind a load balancer.
+        self.servers = servers if isinstance(servers, list) else [servers]
+        self.site_key, self.origin, self.token = site_key, origin, token
+        self.outbox: list[dict[str, str]] = []
+        self.acked: dict[str, int] = {}
+        self.received: dict[int, str] = {}  # seq -> body, as the visitor's thread shows it
+        self.reconnects = 0
+
+    def type_message(self, body: str) -> None:
+        self.outbox.append({"type": "message.send", "id": new_id(), "body": body})
+
+    async def session(self, stop_when_empty: bool) -> None:
+        """One connection: hello, re-send the outbox, read until it drops (or all acked)."""
+        server = self.servers[self.reconnects % len(self.servers)]
+        async with websockets.connect(f"{server.ws_url}/ws/visitor?site={self.site_key}", origin=self.origin) as ws:
+            last_seq = max(self.received, default=0)
+            await ws.send(json.dumps({"type": "hello", "token": self.token, "last_seq": last_seq}))
+            for frame in list(self.outbox):
+                await ws.send(json.dumps(frame))
+            sent = {f["id"] for f in self.outbox}
+            while True:
+                for frame in list(self.outbox):  # typed while connected
+                    if frame["id"] not in sent:
+                        sent.add(frame["id"])
+                        await ws.send(json.dumps(frame))
+                if stop_when_empty and not self.outbox:
+                    return
+                try:
+                    raw = await asyncio.wait_for(ws.recv(), 0.2)
+                except asyncio.TimeoutError:
+                    continue
+                frame = json.loads(raw)
+                if frame["type"] == "ack":
+                    self.acked[frame["id"]] = frame["seq"]
+                    self.outbox = [f for f in self.outbox if f["id"] != frame["id"]]
+                elif frame["type"] == "message.created":
+                    seq = frame["message"]["seq"]
+                    assert seq not in self.received or self.received[seq] == frame["message"]["body"]
+                    self.received[seq] = frame["message"]["body"]
+
+    async def run(self, stop_when_empty: bool = False) -> None:
+        delay = 0.1
+        while True:
+            try:
+                await self.session(stop_when_empty)
+                return
+            except (OSError, websockets.ConnectionClosed, websockets.InvalidStatus, websockets.InvalidMessage):
+                self.reconnects += 1
+                await asyncio.sleep(delay * random.uniform(0.7, 1.3))
+                delay = min(delay * 2, 1.0)

@@ -140,3 +140,19 @@ def drop_database(name: str) -> None:
             await conn.close()
 
     asyncio.run(drop())
+
+
+REDIS_URL = os.environ.get("FRONTDESK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def redis_available() -> str | None:
+    """None if Redis answers, else why not."""
+    import redis
+
+    try:
+        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+        client.ping()
+        client.close()
+    except Exception as exc:  # noqa: BLE001
+        return f"{type(exc).__name__}: {exc}"
+    return None

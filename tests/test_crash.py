@@ -3,67 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import random
 
-import websockets
-
-from tests.clients import console_login, new_id, start_visitor
+from tests.clients import OutboxVisitor, console_login, start_visitor
 from tests.factories import PASSWORD, make_operator, make_site
 from tests.servers import ServerProcess
-
-
-class OutboxVisitor:
-    """Behaves like the widget: un-acked messages are kept and re-sent after reconnecting."""
-
-    def __init__(self, server: ServerProcess, site_key: str, origin: str, token: str) -> None:
-        self.server, self.site_key, self.origin, self.token = server, site_key, origin, token
-        self.outbox: list[dict[str, str]] = []
-        self.acked: dict[str, int] = {}
-        self.received: dict[int, str] = {}  # seq -> body, as the visitor's thread shows it
-        self.reconnects = 0
-
-    def type_message(self, body: str) -> None:
-        self.outbox.append({"type": "message.send", "id": new_id(), "body": body})
-
-    async def session(self, stop_when_empty: bool) -> None:
-        """One connection: hello, re-send the outbox, read until it drops (or all acked)."""
-        async with websockets.connect(f"{self.server.ws_url}/ws/visitor?site={self.site_key}", origin=self.origin) as ws:
-            last_seq = max(self.received, default=0)
-            await ws.send(json.dumps({"type": "hello", "token": self.token, "last_seq": last_seq}))
-            for frame in list(self.outbox):
-                await ws.send(json.dumps(frame))
-            sent = {f["id"] for f in self.outbox}
-            while True:
-                for frame in list(self.outbox):  # typed while connected
-                    if frame["id"] not in sent:
-                        sent.add(frame["id"])
-                        await ws.send(json.dumps(frame))
-                if stop_when_empty and not self.outbox:
-                    return
-                try:
-                    raw = await asyncio.wait_for(ws.recv(), 0.2)
-                except asyncio.TimeoutError:
-                    continue
-                frame = json.loads(raw)
-                if frame["type"] == "ack":
-                    self.acked[frame["id"]] = frame["seq"]
-                    self.outbox = [f for f in self.outbox if f["id"] != frame["id"]]
-                elif frame["type"] == "message.created":
-                    seq = frame["message"]["seq"]
-                    assert seq not in self.received or self.received[seq] == frame["message"]["body"]
-                    self.received[seq] = frame["message"]["body"]
-
-    async def run(self, stop_when_empty: bool = False) -> None:
-        delay = 0.1
-        while True:
-            try:
-                await self.session(stop_when_empty)
-                return
-            except (OSError, websockets.ConnectionClosed, websockets.InvalidStatus, websockets.InvalidMessage):
-                self.reconnects += 1
-                await asyncio.sleep(delay * random.uniform(0.7, 1.3))
-                delay = min(delay * 2, 1.0)
 
 
 async def test_sigkill_while_sending_loses_and_doubles_nothing(own_server: ServerProcess) -> None:

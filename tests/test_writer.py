@@ -24,11 +24,11 @@ async def db(tmp_path: Path) -> Database:
 
 
 def _site_job(key: str) -> object:
-    async def job(tx: Tx) -> str:
-        await tx.conn.execute(insert(sites).values(
+    def job(tx: Tx) -> str:
+        tx.conn.execute(insert(sites).values(
             key=key, name=key, allowed_origins="[]", color="#000000", position="right", created_at=utcnow()
         ))
-        await tx.append_event("site.created", {"key": key})
+        tx.append_event("site.created", {"key": key})
         return key
 
     return job
@@ -48,9 +48,9 @@ async def test_concurrent_writes_share_commits_and_all_land(db: Database) -> Non
 
     assert results == keys
     assert writer.batches < 50, f"{writer.batches} commits for 200 writes: not grouped"
-    async with db.connect() as conn:
-        assert (await conn.execute(select(func.count()).select_from(sites))).scalar_one() == 200
-        stored = await events_after(conn, 0)
+    count = await db.read(lambda conn: conn.execute(select(func.count()).select_from(sites)).scalar_one())
+    assert count == 200
+    stored = await db.read(lambda conn: events_after(conn, 0))
     assert [e.payload["key"] for e in stored] == keys  # committed in submission order
     assert [e.id for e in published] == [e.id for e in stored]
 
@@ -59,8 +59,8 @@ async def test_a_failing_job_fails_alone(db: Database) -> None:
     writer = GroupWriter(db)
     writer.start()
 
-    async def broken(tx: Tx) -> None:
-        await tx.append_event("half.done", {})
+    def broken(tx: Tx) -> None:
+        tx.append_event("half.done", {})
         raise RuntimeError("boom")
 
     jobs = [writer.run(_site_job("a")), writer.run(broken), writer.run(_site_job("b"))]  # type: ignore[arg-type]
@@ -68,6 +68,5 @@ async def test_a_failing_job_fails_alone(db: Database) -> None:
     await writer.stop()
     assert results[0] == "a" and results[2] == "b"
     assert isinstance(results[1], RuntimeError)
-    async with db.connect() as conn:
-        types = [e.type for e in await events_after(conn, 0)]
+    types = [e.type for e in await db.read(lambda conn: events_after(conn, 0))]
     assert types == ["site.created", "site.created"]  # the broken job's event was rolled back

@@ -6,6 +6,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.engine import Connection
+
 from ..errors import NotFound
 from ..store import conversations as store
 from ..store.conversations import Message
@@ -38,30 +40,30 @@ def check_message(client_id: Any, body: Any, *, max_chars: int) -> tuple[str, st
     return fields.client_id(client_id), clean_body
 
 
-async def _store_message(
+def _store_message(
     tx: Tx, conversation: Any, client_id: str, body: str, *, author_kind: str, author_id: str | None,
     author_name: str | None, new_conversation: bool = False,
 ) -> Ack:
-    existing = await store.find_message_by_client_id(tx.conn, conversation.id, client_id)
+    existing = store.find_message_by_client_id(tx.conn, conversation.id, client_id)
     if existing is not None:  # a re-send: same ack, nothing new
         return Ack(client_id, conversation.id, existing.seq, iso(existing.created_at))
-    seq = await store.next_seq(tx.conn, conversation.id)
-    message = await store.insert_message(
+    seq = store.next_seq(tx.conn, conversation.id)
+    message = store.insert_message(
         tx.conn, conversation_id=conversation.id, seq=seq, client_id=client_id, author_kind=author_kind,
         author_id=author_id, author_name=author_name, body=body,
     )
     unread = conversation.unread_count + 1 if author_kind == "visitor" else 0
-    await store.update_conversation(
+    store.update_conversation(
         tx.conn, conversation.id, last_message_at=message.created_at, last_message_preview=body[:PREVIEW_CHARS],
         unread_count=unread,
     )
-    summary = await store.get_summary(tx.conn, conversation.id)
+    summary = store.get_summary(tx.conn, conversation.id)
     if new_conversation:
-        await tx.append_event(
+        tx.append_event(
             events.CONVERSATION_CREATED, {"conversation": summary}, site_id=conversation.site_id,
             conversation_id=conversation.id,
         )
-    await tx.append_event(
+    tx.append_event(
         events.MESSAGE_CREATED,
         {"conversation_id": conversation.id, "message": message.public(), "conversation": summary},
         site_id=conversation.site_id, conversation_id=conversation.id,
@@ -74,14 +76,14 @@ async def send_visitor_message(
 ) -> Ack:
     """Into the visitor's open conversation, opening one with their first message."""
 
-    async def job(tx: Tx) -> Ack:
-        conversation = await store.latest_open_conversation(tx.conn, visitor_id)
+    def job(tx: Tx) -> Ack:
+        conversation = store.latest_open_conversation(tx.conn, visitor_id)
         created = conversation is None
         if created:
             conversation_id = uuid.uuid4().hex
-            await store.insert_conversation(tx.conn, id=conversation_id, site_id=site_id, visitor_id=visitor_id)
-            conversation = await store.get_conversation_row(tx.conn, conversation_id)
-        return await _store_message(
+            store.insert_conversation(tx.conn, id=conversation_id, site_id=site_id, visitor_id=visitor_id)
+            conversation = store.get_conversation_row(tx.conn, conversation_id)
+        return _store_message(
             tx, conversation, client_id, body, author_kind="visitor", author_id=visitor_id,
             author_name=visitor_name, new_conversation=created,
         )
@@ -95,11 +97,11 @@ async def send_operator_message(
     if not isinstance(conversation_id, str) or len(conversation_id) > 64:
         raise NotFound(field="conversation_id")
 
-    async def job(tx: Tx) -> Ack:
-        conversation = await store.get_conversation_row(tx.conn, conversation_id)
+    def job(tx: Tx) -> Ack:
+        conversation = store.get_conversation_row(tx.conn, conversation_id)
         if conversation is None:
             raise NotFound(field="conversation_id")
-        return await _store_message(
+        return _store_message(
             tx, conversation, client_id, body, author_kind="operator", author_id=str(operator.id),
             author_name=operator.name,
         )
@@ -111,14 +113,14 @@ async def mark_read(writer: GroupWriter, conversation_id: Any) -> None:
     if not isinstance(conversation_id, str) or len(conversation_id) > 64:
         raise NotFound(field="conversation_id")
 
-    async def job(tx: Tx) -> None:
-        conversation = await store.get_conversation_row(tx.conn, conversation_id)
+    def job(tx: Tx) -> None:
+        conversation = store.get_conversation_row(tx.conn, conversation_id)
         if conversation is None:
             raise NotFound(field="conversation_id")
         if conversation.unread_count:
-            await store.update_conversation(tx.conn, conversation_id, unread_count=0)
-            summary = await store.get_summary(tx.conn, conversation_id)
-            await tx.append_event(
+            store.update_conversation(tx.conn, conversation_id, unread_count=0)
+            summary = store.get_summary(tx.conn, conversation_id)
+            tx.append_event(
                 events.CONVERSATION_UPDATED, {"conversation": summary}, site_id=conversation.site_id,
                 conversation_id=conversation_id,
             )
@@ -127,20 +129,24 @@ async def mark_read(writer: GroupWriter, conversation_id: Any) -> None:
 
 
 async def messages_after(db: Database, conversation_id: str, after_seq: int) -> list[Message]:
-    async with db.connect() as conn:
-        return await store.list_messages(conn, conversation_id, after_seq=after_seq)
+    return await db.read(lambda conn: store.list_messages(conn, conversation_id, after_seq=after_seq))
 
 
 async def conversation_messages(db: Database, conversation_id: str) -> list[Message]:
-    async with db.connect() as conn:
-        if await store.get_conversation_row(conn, conversation_id) is None:
+    def read(conn: Connection) -> list[Message]:
+        if store.get_conversation_row(conn, conversation_id) is None:
             raise NotFound()
-        return await store.list_messages(conn, conversation_id)
+        return store.list_messages(conn, conversation_id)
+
+    return await db.read(read)
 
 
 async def inbox(db: Database) -> tuple[list[dict[str, Any]], int]:
     """Conversation summaries, newest first, and the event id they are current to."""
-    async with db.connect() as conn:
+
+    def read(conn: Connection) -> tuple[list[dict[str, Any]], int]:
         # Read the position first: an event committed in between is replayed, not missed.
-        position = await last_event_id(conn)
-        return await store.list_summaries(conn), position
+        position = last_event_id(conn)
+        return store.list_summaries(conn), position
+
+    return await db.read(read)

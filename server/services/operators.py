@@ -34,10 +34,10 @@ async def create_operator(
         raise Invalid(field="role")
     password_hash = signer.hash_password(password)
 
-    async def job(tx: Tx) -> Operator:
-        if await store.get_operator_by_email(tx.conn, clean_email):
+    def job(tx: Tx) -> Operator:
+        if store.get_operator_by_email(tx.conn, clean_email):
             raise Invalid("exists", field="email")
-        return await store.insert_operator(
+        return store.insert_operator(
             tx.conn, email=clean_email, name=clean_name, password_hash=password_hash, role=role
         )
 
@@ -52,15 +52,13 @@ async def authenticate(db: Database, signer: Signer, email: Any, password: Any) 
     if not isinstance(email, str) or not isinstance(password, str) or len(password) > 1024 or len(email) > 254:
         signer.verify_password(None, "")
         return None
-    async with db.connect() as conn:
-        operator = await store.get_operator_by_email(conn, email.strip().lower())
+    operator = await db.read(lambda conn: store.get_operator_by_email(conn, email.strip().lower()))
     ok = signer.verify_password(operator.password_hash if operator else None, password)
     return operator if ok else None
 
 
 async def operator_by_id(db: Database, operator_id: int) -> Operator | None:
-    async with db.connect() as conn:
-        return await store.get_operator(conn, operator_id)
+    return await db.read(lambda conn: store.get_operator(conn, operator_id))
 
 
 async def login(
@@ -88,10 +86,10 @@ async def set_password(writer: GroupWriter, signer: Signer, email: str, password
         raise Invalid(field="password", min=MIN_PASSWORD)
     password_hash = signer.hash_password(password)
 
-    async def job(tx: Tx) -> Operator | None:
-        operator = await store.get_operator_by_email(tx.conn, email.strip().lower())
+    def job(tx: Tx) -> Operator | None:
+        operator = store.get_operator_by_email(tx.conn, email.strip().lower())
         if operator is not None:
-            await store.update_password_hash(tx.conn, operator.id, password_hash)
+            store.update_password_hash(tx.conn, operator.id, password_hash)
         return operator
 
     return await writer.run(job)

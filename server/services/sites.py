@@ -40,8 +40,8 @@ async def create_site(
     clean_greeting = fields.text(greeting, "greeting", max_chars=500, required=False)
     key = "fd_" + secrets.token_urlsafe(12)
 
-    async def job(tx: Tx) -> Site:
-        return await store.insert_site(
+    def job(tx: Tx) -> Site:
+        return store.insert_site(
             tx.conn, key=key, name=clean_name, allowed_origins=clean_origins, color=color.lower(),
             position=position, language=language, greeting=clean_greeting,
         )
@@ -52,13 +52,11 @@ async def create_site(
 async def site_by_key(db: Database, key: str) -> Site | None:
     if not isinstance(key, str) or len(key) > 64:
         return None
-    async with db.connect() as conn:
-        return await store.get_site_by_key(conn, key)
+    return await db.read(lambda conn: store.get_site_by_key(conn, key))
 
 
 async def list_sites(db: Database) -> list[Site]:
-    async with db.connect() as conn:
-        return await store.list_sites(conn)
+    return await db.read(store.list_sites)
 
 
 def origin_allowed(site: Site, origin: str | None, own_origin: str | None) -> bool:

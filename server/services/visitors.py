@@ -6,6 +6,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.engine import Connection
+
 from ..errors import InvalidToken
 from ..security import Signer, VisitorClaim
 from ..store import conversations as conversation_store
@@ -48,15 +50,15 @@ async def start_session(
     if lang:
         seen["language"] = lang
 
-    async def job(tx: Tx) -> tuple[Visitor, Any]:
+    def job(tx: Tx) -> tuple[Visitor, Any]:
         if claim is None:
-            visitor = await store.insert_visitor(tx.conn, id=uuid.uuid4().hex, site_id=site.id, **seen)
+            visitor = store.insert_visitor(tx.conn, id=uuid.uuid4().hex, site_id=site.id, **seen)
             return visitor, None
-        visitor = await store.get_visitor(tx.conn, claim.visitor_id)
+        visitor = store.get_visitor(tx.conn, claim.visitor_id)
         if visitor is None or visitor.site_id != site.id:
             raise InvalidToken()
-        await store.touch_visitor(tx.conn, visitor.id, **seen)
-        return visitor, await conversation_store.latest_open_conversation(tx.conn, visitor.id)
+        store.touch_visitor(tx.conn, visitor.id, **seen)
+        return visitor, conversation_store.latest_open_conversation(tx.conn, visitor.id)
 
     visitor, conversation = await writer.run(job)
     return VisitorSession(signer.visitor_token(visitor.id, site.id), visitor, conversation_ref(conversation))
@@ -65,12 +67,14 @@ async def start_session(
 async def check_visitor(db: Database, signer: Signer, site: Site, token: Any) -> tuple[Visitor, dict[str, Any] | None]:
     """For a socket's hello: the token's visitor and their current conversation."""
     claim = signer.read_visitor_token(token, site_id=site.id)
-    async with db.connect() as conn:
-        visitor = await store.get_visitor(conn, claim.visitor_id)
+
+    def read(conn: Connection) -> tuple[Visitor, dict[str, Any] | None]:
+        visitor = store.get_visitor(conn, claim.visitor_id)
         if visitor is None or visitor.site_id != site.id:
             raise InvalidToken()
-        row = await conversation_store.latest_open_conversation(conn, visitor.id)
-    return visitor, conversation_ref(row)
+        return visitor, conversation_ref(conversation_store.latest_open_conversation(conn, visitor.id))
+
+    return await db.read(read)
 
 
 async def identify(writer: GroupWriter, claim: VisitorClaim, data: dict[str, Any], *, region: str | None = None) -> Visitor:
@@ -83,14 +87,14 @@ async def identify(writer: GroupWriter, claim: VisitorClaim, data: dict[str, Any
     if "phone" in data:
         changes["phone"] = fields.phone(data["phone"], region=region)
 
-    async def job(tx: Tx) -> Visitor:
-        visitor = await store.update_visitor(tx.conn, claim.visitor_id, **changes) if changes else None
-        visitor = visitor or await store.get_visitor(tx.conn, claim.visitor_id)
+    def job(tx: Tx) -> Visitor:
+        visitor = store.update_visitor(tx.conn, claim.visitor_id, **changes) if changes else None
+        visitor = visitor or store.get_visitor(tx.conn, claim.visitor_id)
         if visitor is None:
             raise InvalidToken()
         if changes:
-            for summary in await conversation_store.list_summaries_for_visitor(tx.conn, visitor.id):
-                await tx.append_event(
+            for summary in conversation_store.list_summaries_for_visitor(tx.conn, visitor.id):
+                tx.append_event(
                     events.CONVERSATION_UPDATED, {"conversation": summary}, site_id=visitor.site_id,
                     conversation_id=summary["id"],
                 )

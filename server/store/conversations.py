@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, desc, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from .db import iso, utcnow
 from .schema import conversations, messages, sites, visitors
@@ -36,21 +36,21 @@ def _message(row: Any) -> Message:
     return Message(row.seq, row.client_id, row.author_kind, row.author_name, row.body, row.created_at)
 
 
-async def insert_conversation(conn: AsyncConnection, *, id: str, site_id: int, visitor_id: str) -> None:
-    await conn.execute(
+def insert_conversation(conn: Connection, *, id: str, site_id: int, visitor_id: str) -> None:
+    conn.execute(
         insert(conversations).values(
             id=id, site_id=site_id, visitor_id=visitor_id, status="open", created_at=utcnow(), unread_count=0, last_seq=0
         )
     )
 
 
-async def get_conversation_row(conn: AsyncConnection, conversation_id: str) -> Any:
-    return (await conn.execute(select(conversations).where(conversations.c.id == conversation_id))).first()
+def get_conversation_row(conn: Connection, conversation_id: str) -> Any:
+    return conn.execute(select(conversations).where(conversations.c.id == conversation_id)).first()
 
 
-async def latest_open_conversation(conn: AsyncConnection, visitor_id: str) -> Any:
+def latest_open_conversation(conn: Connection, visitor_id: str) -> Any:
     return (
-        await conn.execute(
+        conn.execute(
             select(conversations)
             .where(and_(conversations.c.visitor_id == visitor_id, conversations.c.status == "open"))
             .order_by(desc(conversations.c.created_at))
@@ -59,9 +59,9 @@ async def latest_open_conversation(conn: AsyncConnection, visitor_id: str) -> An
     ).first()
 
 
-async def next_seq(conn: AsyncConnection, conversation_id: str) -> int:
+def next_seq(conn: Connection, conversation_id: str) -> int:
     """Take the conversation's next seq; the row update serialises concurrent writers."""
-    result = await conn.execute(
+    result = conn.execute(
         update(conversations)
         .where(conversations.c.id == conversation_id)
         .values(last_seq=conversations.c.last_seq + 1)
@@ -70,30 +70,30 @@ async def next_seq(conn: AsyncConnection, conversation_id: str) -> int:
     return result.scalar_one()
 
 
-async def find_message_by_client_id(conn: AsyncConnection, conversation_id: str, client_id: str) -> Message | None:
+def find_message_by_client_id(conn: Connection, conversation_id: str, client_id: str) -> Message | None:
     row = (
-        await conn.execute(
+        conn.execute(
             select(messages).where(and_(messages.c.conversation_id == conversation_id, messages.c.client_id == client_id))
         )
     ).first()
     return _message(row) if row else None
 
 
-async def insert_message(conn: AsyncConnection, **values: Any) -> Message:
+def insert_message(conn: Connection, **values: Any) -> Message:
     values.setdefault("created_at", utcnow())
-    await conn.execute(insert(messages).values(**values))
+    conn.execute(insert(messages).values(**values))
     return Message(
         values["seq"], values["client_id"], values["author_kind"], values.get("author_name"), values["body"],
         values["created_at"],
     )
 
 
-async def update_conversation(conn: AsyncConnection, conversation_id: str, **values: Any) -> None:
-    await conn.execute(update(conversations).where(conversations.c.id == conversation_id).values(**values))
+def update_conversation(conn: Connection, conversation_id: str, **values: Any) -> None:
+    conn.execute(update(conversations).where(conversations.c.id == conversation_id).values(**values))
 
 
-async def list_messages(conn: AsyncConnection, conversation_id: str, *, after_seq: int = 0, limit: int = 1000) -> list[Message]:
-    rows = await conn.execute(
+def list_messages(conn: Connection, conversation_id: str, *, after_seq: int = 0, limit: int = 1000) -> list[Message]:
+    rows = conn.execute(
         select(messages)
         .where(and_(messages.c.conversation_id == conversation_id, messages.c.seq > after_seq))
         .order_by(messages.c.seq)
@@ -130,18 +130,18 @@ def summary_from_row(row: Any) -> dict[str, Any]:
     }
 
 
-async def get_summary(conn: AsyncConnection, conversation_id: str) -> dict[str, Any] | None:
-    row = (await conn.execute(_summary_query().where(conversations.c.id == conversation_id))).first()
+def get_summary(conn: Connection, conversation_id: str) -> dict[str, Any] | None:
+    row = conn.execute(_summary_query().where(conversations.c.id == conversation_id)).first()
     return summary_from_row(row) if row else None
 
 
-async def list_summaries(conn: AsyncConnection, *, limit: int = 200) -> list[dict[str, Any]]:
-    rows = await conn.execute(
+def list_summaries(conn: Connection, *, limit: int = 200) -> list[dict[str, Any]]:
+    rows = conn.execute(
         _summary_query().order_by(desc(conversations.c.last_message_at), desc(conversations.c.created_at)).limit(limit)
     )
     return [summary_from_row(r) for r in rows]
 
 
-async def list_summaries_for_visitor(conn: AsyncConnection, visitor_id: str) -> list[dict[str, Any]]:
-    rows = await conn.execute(_summary_query().where(conversations.c.visitor_id == visitor_id))
+def list_summaries_for_visitor(conn: Connection, visitor_id: str) -> list[dict[str, Any]]:
+    rows = conn.execute(_summary_query().where(conversations.c.visitor_id == visitor_id))
     return [summary_from_row(r) for r in rows]

@@ -10,6 +10,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
+from sqlalchemy.engine import Connection
 
 from .db import Database
 
@@ -29,27 +30,30 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
+def _current(conn: Connection) -> str | None:
+    return MigrationContext.configure(conn).get_current_revision()
+
+
 async def upgrade(db: Database) -> str | None:
     """Bring the schema to the newest revision; returns the revision now in place."""
 
-    def _upgrade(sync_conn: Any) -> str | None:
-        command.upgrade(alembic_config(sync_conn), "head")
-        return MigrationContext.configure(sync_conn).get_current_revision()
-
-    async with db.engine.connect() as conn:
-        if db.dialect == "postgresql":
+    def _upgrade(conn: Connection) -> str | None:
+        postgres = db.dialect == "postgresql"
+        if postgres:
             # Session-level lock: the first node migrates, the others wait and find nothing to do.
-            await conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _PG_LOCK_KEY})
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _PG_LOCK_KEY})
+            conn.commit()
         try:
-            revision = await conn.run_sync(_upgrade)
-            await conn.commit()
+            command.upgrade(alembic_config(conn), "head")
+            conn.commit()
+            return _current(conn)
         finally:
-            if db.dialect == "postgresql":
-                await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_LOCK_KEY})
-                await conn.commit()
-    return revision
+            if postgres:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_LOCK_KEY})
+                conn.commit()
+
+    return await db.connection(_upgrade)
 
 
 async def current_revision(db: Database) -> str | None:
-    async with db.engine.connect() as conn:
-        return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
+    return await db.read(_current)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from .db import utcnow
 from .schema import operators
@@ -28,22 +28,22 @@ def _operator(row: Any) -> Operator:
     return Operator(row.id, row.email, row.name, row.role, row.password_hash)
 
 
-async def insert_operator(conn: AsyncConnection, **values: Any) -> Operator:
-    result = await conn.execute(insert(operators).values(created_at=utcnow(), **values).returning(operators.c.id))
-    return await get_operator(conn, result.scalar_one())  # type: ignore[return-value]
+def insert_operator(conn: Connection, **values: Any) -> Operator:
+    result = conn.execute(insert(operators).values(created_at=utcnow(), **values).returning(operators.c.id))
+    return get_operator(conn, result.scalar_one())  # type: ignore[return-value]
 
 
-async def get_operator(conn: AsyncConnection, operator_id: int) -> Operator | None:
-    row = (await conn.execute(select(operators).where(operators.c.id == operator_id))).first()
+def get_operator(conn: Connection, operator_id: int) -> Operator | None:
+    row = conn.execute(select(operators).where(operators.c.id == operator_id)).first()
     return _operator(row) if row else None
 
 
-async def get_operator_by_email(conn: AsyncConnection, email: str) -> Operator | None:
-    row = (await conn.execute(select(operators).where(operators.c.email == email))).first()
+def get_operator_by_email(conn: Connection, email: str) -> Operator | None:
+    row = conn.execute(select(operators).where(operators.c.email == email)).first()
     return _operator(row) if row else None
 
 
-async def update_password_hash(conn: AsyncConnection, operator_id: int, password_hash: str) -> None:
+def update_password_hash(conn: Connection, operator_id: int, password_hash: str) -> None:
     from sqlalchemy import update
 
-    await conn.execute(update(operators).where(operators.c.id == operator_id).values(password_hash=password_hash))
+    conn.execute(update(operators).where(operators.c.id == operator_id).values(password_hash=password_hash))

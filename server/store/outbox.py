@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from .db import utcnow
 from .schema import events
@@ -26,10 +26,10 @@ class StoredEvent:
         return {"event_id": self.id, "type": self.type, **self.payload}
 
 
-async def insert_event(
-    conn: AsyncConnection, type: str, payload: dict[str, Any], *, site_id: int | None, conversation_id: str | None
+def insert_event(
+    conn: Connection, type: str, payload: dict[str, Any], *, site_id: int | None, conversation_id: str | None
 ) -> StoredEvent:
-    result = await conn.execute(
+    result = conn.execute(
         insert(events)
         .values(
             type=type,
@@ -43,12 +43,12 @@ async def insert_event(
     return StoredEvent(result.scalar_one(), type, site_id, conversation_id, payload)
 
 
-async def events_after(conn: AsyncConnection, after_id: int, *, limit: int = 1000) -> list[StoredEvent]:
-    rows = await conn.execute(select(events).where(events.c.id > after_id).order_by(events.c.id).limit(limit))
+def events_after(conn: Connection, after_id: int, *, limit: int = 1000) -> list[StoredEvent]:
+    rows = conn.execute(select(events).where(events.c.id > after_id).order_by(events.c.id).limit(limit))
     return [
         StoredEvent(r.id, r.type, r.site_id, r.conversation_id, json.loads(r.payload)) for r in rows
     ]
 
 
-async def last_event_id(conn: AsyncConnection) -> int:
-    return (await conn.execute(select(func.coalesce(func.max(events.c.id), 0)))).scalar_one()
+def last_event_id(conn: Connection) -> int:
+    return conn.execute(select(func.coalesce(func.max(events.c.id), 0))).scalar_one()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from .db import utcnow
 from .schema import sites
@@ -49,21 +49,21 @@ def _site(row: Any) -> Site:
     )
 
 
-async def insert_site(conn: AsyncConnection, **values: Any) -> Site:
+def insert_site(conn: Connection, **values: Any) -> Site:
     values["allowed_origins"] = json.dumps(list(values["allowed_origins"]))
-    result = await conn.execute(insert(sites).values(created_at=utcnow(), **values).returning(sites.c.id))
-    return await get_site(conn, result.scalar_one())  # type: ignore[return-value]
+    result = conn.execute(insert(sites).values(created_at=utcnow(), **values).returning(sites.c.id))
+    return get_site(conn, result.scalar_one())  # type: ignore[return-value]
 
 
-async def get_site(conn: AsyncConnection, site_id: int) -> Site | None:
-    row = (await conn.execute(select(sites).where(sites.c.id == site_id))).first()
+def get_site(conn: Connection, site_id: int) -> Site | None:
+    row = conn.execute(select(sites).where(sites.c.id == site_id)).first()
     return _site(row) if row else None
 
 
-async def get_site_by_key(conn: AsyncConnection, key: str) -> Site | None:
-    row = (await conn.execute(select(sites).where(sites.c.key == key))).first()
+def get_site_by_key(conn: Connection, key: str) -> Site | None:
+    row = conn.execute(select(sites).where(sites.c.key == key)).first()
     return _site(row) if row else None
 
 
-async def list_sites(conn: AsyncConnection) -> list[Site]:
-    return [_site(r) for r in await conn.execute(select(sites).order_by(sites.c.id))]
+def list_sites(conn: Connection) -> list[Site]:
+    return [_site(r) for r in conn.execute(select(sites).order_by(sites.c.id))]

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from .db import utcnow
 from .schema import visitors
@@ -28,21 +28,21 @@ def _visitor(row: Any) -> Visitor:
     return Visitor(row.id, row.site_id, row.name, row.email, row.phone)
 
 
-async def insert_visitor(conn: AsyncConnection, **values: Any) -> Visitor:
+def insert_visitor(conn: Connection, **values: Any) -> Visitor:
     now = utcnow()
-    await conn.execute(insert(visitors).values(first_seen_at=now, last_seen_at=now, **values))
-    return await get_visitor(conn, values["id"])  # type: ignore[return-value]
+    conn.execute(insert(visitors).values(first_seen_at=now, last_seen_at=now, **values))
+    return get_visitor(conn, values["id"])  # type: ignore[return-value]
 
 
-async def get_visitor(conn: AsyncConnection, visitor_id: str) -> Visitor | None:
-    row = (await conn.execute(select(visitors).where(visitors.c.id == visitor_id))).first()
+def get_visitor(conn: Connection, visitor_id: str) -> Visitor | None:
+    row = conn.execute(select(visitors).where(visitors.c.id == visitor_id)).first()
     return _visitor(row) if row else None
 
 
-async def update_visitor(conn: AsyncConnection, visitor_id: str, **values: Any) -> Visitor | None:
-    await conn.execute(update(visitors).where(visitors.c.id == visitor_id).values(**values))
-    return await get_visitor(conn, visitor_id)
+def update_visitor(conn: Connection, visitor_id: str, **values: Any) -> Visitor | None:
+    conn.execute(update(visitors).where(visitors.c.id == visitor_id).values(**values))
+    return get_visitor(conn, visitor_id)
 
 
-async def touch_visitor(conn: AsyncConnection, visitor_id: str, **values: Any) -> None:
-    await conn.execute(update(visitors).where(visitors.c.id == visitor_id).values(last_seen_at=utcnow(), **values))
+def touch_visitor(conn: Connection, visitor_id: str, **values: Any) -> None:
+    conn.execute(update(visitors).where(visitors.c.id == visitor_id).values(last_seen_at=utcnow(), **values))

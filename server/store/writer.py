@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Generic, TypeVar
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from .db import Database
 from .outbox import StoredEvent, insert_event
@@ -28,20 +28,20 @@ WRITE_ORDER_LOCK = 720_517_002  # PostgreSQL advisory lock key (any fixed number
 class Tx:
     """What a job gets: the connection, and a way to append events to the outbox."""
 
-    def __init__(self, conn: AsyncConnection, dialect: str) -> None:
+    def __init__(self, conn: Connection, dialect: str) -> None:
         self.conn = conn
         self.dialect = dialect
         self.events: list[StoredEvent] = []
 
-    async def append_event(
+    def append_event(
         self, type: str, payload: dict[str, Any], *, site_id: int | None = None, conversation_id: str | None = None
     ) -> StoredEvent:
-        stored = await insert_event(self.conn, type, payload, site_id=site_id, conversation_id=conversation_id)
+        stored = insert_event(self.conn, type, payload, site_id=site_id, conversation_id=conversation_id)
         self.events.append(stored)
         return stored
 
 
-Job = Callable[[Tx], Awaitable[T]]
+Job = Callable[[Tx], T]
 OnCommit = Callable[[list[StoredEvent]], Awaitable[None]]
 
 
@@ -121,15 +121,19 @@ class GroupWriter:
                 pending.future.set_result(result)
 
     async def _transaction(self, batch: list[_Pending[Any]]) -> list[Any]:
-        results = []
-        async with self._db.begin() as conn:
-            if self._db.dialect == "postgresql":
+        dialect = self._db.dialect
+
+        def run_batch(conn: Connection) -> list[Any]:
+            if dialect == "postgresql":
                 # Writers of all nodes take turns, so event ids commit in id order and a
                 # reader resuming "after event N" can never skip one committed late.
                 # (SQLite's single write lock gives the same order by itself.)
-                await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITE_ORDER_LOCK})
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITE_ORDER_LOCK})
+            results = []
             for pending in batch:
-                tx = Tx(conn, self._db.dialect)
-                results.append(await pending.job(tx))
+                tx = Tx(conn, dialect)
+                results.append(pending.job(tx))
                 pending.events = tx.events
-        return results
+            return results
+
+        return await self._db.transaction(run_batch)

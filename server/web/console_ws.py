@@ -38,8 +38,8 @@ class OperatorConnection:
     async def replay(self, after: int) -> None:
         self.sent_event = after
         while True:
-            async with self.state.db.connect() as conn:
-                batch = await events_after(conn, self.sent_event)
+            after = self.sent_event
+            batch = await self.state.db.read(lambda conn: events_after(conn, after))
             for event in batch:
                 self.forward(event.frame())
             if len(batch) < 1000:
@@ -99,8 +99,7 @@ async def console_socket(websocket: WebSocket) -> None:
     connection = OperatorConnection(socket, operator)
     await connection.subscription.add(OPERATORS)
     after = hello.get("after_event")
-    async with state.db.connect() as conn:
-        position = await last_event_id(conn)
+    position = await state.db.read(last_event_id)
     socket.send({"type": "welcome", "operator": operator.public(), "last_event_id": position})
     await connection.replay(after if isinstance(after, int) and after >= 0 else position)
     await state.presence.connected(operator.id)

@@ -1,0 +1,187 @@
+"""Several Frontdesk nodes on one PostgreSQL and one Redis: one chat across nodes,
+a killed node's visitor resumes elsewhere, presence expires with a dead node."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from tests.clients import OutboxVisitor, connect_operator, connect_visitor, console_login, new_id, start_visitor
+from tests.conftest import Backend
+from tests.factories import PASSWORD, make_operator, make_site
+from tests.servers import REDIS_URL, REQUIRE_SERVICES, ServerProcess, free_port, redis_available
+
+
+class Cluster:
+    def __init__(self, backend: Backend, tmp: Path) -> None:
+        self.backend = backend
+        self.env = {
+            **backend.env(),
+            "FRONTDESK_REDIS_URL": REDIS_URL,
+            "FRONTDESK_REDIS_PREFIX": f"test-{uuid.uuid4().hex[:10]}:",
+        }
+        self.tmp = tmp
+        self.nodes: list[ServerProcess] = []
+
+    def add_node(self) -> ServerProcess:
+        node = ServerProcess(env=self.env, log_path=self.tmp / f"node{len(self.nodes)}.log").start()
+        self.nodes.append(node)
+        return node
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    why = redis_available()
+    if why is not None:
+        if REQUIRE_SERVICES:
+            pytest.fail(f"Redis is required here (FRONTDESK_REQUIRE_SERVICES=1) but: {why}")
+        pytest.skip(f"Redis not reachable at {REDIS_URL} ({why})")
+    backend = Backend("postgres", tmp_path)
+    from tests.conftest import start_server
+
+    c = Cluster(backend, tmp_path)
+    c.nodes.append(start_server(backend, **{k: v for k, v in c.env.items() if k.startswith("FRONTDESK_REDIS")}))
+    yield c
+    c.stop()
+    backend.close()
+
+
+async def test_chat_across_three_nodes(cluster: Cluster) -> None:
+    a = cluster.nodes[0]
+    b, c = cluster.add_node(), cluster.add_node()
+    site = await make_site(a)
+    operator = await make_operator(a, name="Olga")
+    origin = site.allowed_origins[0]
+
+    http = await console_login(c, operator.email, PASSWORD)
+    console = await connect_operator(c, http)  # operator on node C
+    session = await start_visitor(b, site.key, origin)
+    assert session["operators_online"] is True  # node B knows the operator on C is online
+    visitor, _ = await connect_visitor(a, site.key, origin, session["token"])  # visitor on node A
+
+    await visitor.send({"type": "message.send", "id": new_id(), "body": "hello from node A"})
+    message = await console.recv_until(lambda f: f["type"] == "message.created")
+    assert message["message"]["body"] == "hello from node A"
+    conversation_id = message["conversation_id"]
+
+    await visitor.send({"type": "typing", "typing": True})
+    assert (await console.recv_until(lambda f: f["type"] == "typing"))["conversation_id"] == conversation_id
+    await console.send({"type": "message.send", "id": new_id(), "conversation_id": conversation_id, "body": "hi from C"})
+    reply = await visitor.recv_until(lambda f: f["type"] == "message.created" and f["message"]["seq"] == 2)
+    assert reply["message"]["body"] == "hi from C"
+    await visitor.close()
+    await console.close()
+    await http.aclose()
+
+
+async def test_visitor_of_a_killed_node_resumes_on_another(cluster: Cluster) -> None:
+    a = cluster.nodes[0]
+    b, c = cluster.add_node(), cluster.add_node()
+    site = await make_site(a)
+    operator = await make_operator(a)
+    origin = site.allowed_origins[0]
+    http = await console_login(c, operator.email, PASSWORD)
+    console = await connect_operator(c, http)
+
+    session = await start_visitor(a, site.key, origin)
+    visitor = OutboxVisitor([a, b], site.key, origin, session["token"])  # A first, then B
+    bodies = [f"m{i:03d}" for i in range(80)]
+
+    async def typist() -> None:
+        for i, body in enumerate(bodies):
+            visitor.type_message(body)
+            if i == 30:
+                a.kill()
+            await asyncio.sleep(0.005)
+
+    reader = asyncio.create_task(visitor.run())
+    await typist()
+    reader.cancel()
+    await asyncio.gather(reader, return_exceptions=True)
+    await asyncio.wait_for(visitor.run(stop_when_empty=True), 30)
+    assert visitor.reconnects >= 1
+    assert sorted(visitor.acked.values()) == list(range(1, len(bodies) + 1))
+
+    seen: dict[int, str] = {}
+    while len(seen) < len(bodies):
+        frame = await console.recv()
+        if frame["type"] == "message.created" and frame["conversation"]["site"]["id"] == site.id:
+            assert frame["message"]["seq"] not in seen, "doubled on the operator's side"
+            seen[frame["message"]["seq"]] = frame["message"]["body"]
+    assert [seen[s] for s in sorted(seen)] == bodies
+    await console.close()
+    await http.aclose()
+
+
+async def test_presence_expires_when_the_operators_node_dies(cluster: Cluster) -> None:
+    a = cluster.nodes[0]
+    b = cluster.add_node()
+    site = await make_site(a)
+    operator = await make_operator(a)
+    origin = site.allowed_origins[0]
+    http = await console_login(a, operator.email, PASSWORD)
+    await connect_operator(a, http)  # operator on node A
+    session = await start_visitor(b, site.key, origin)
+    visitor, welcome = await connect_visitor(b, site.key, origin, session["token"])
+    assert welcome["operators_online"] is True
+
+    a.kill()  # no clean shutdown: only the heartbeat's expiry can tell
+    started = time.monotonic()
+    presence = await asyncio.wait_for(visitor.recv_until(lambda f: f["type"] == "presence"), 15)
+    assert presence["operators_online"] is False
+    assert time.monotonic() - started < 12
+    await visitor.close()
+    await http.aclose()
+
+
+def test_second_process_without_redis_is_refused(tmp_path: Path) -> None:
+    for name in ("sqlite", "postgres"):
+        backend = Backend(name, tmp_path / name) if name == "sqlite" else None
+        if backend is None:
+            try:
+                backend = Backend("postgres", tmp_path)
+            except pytest.skip.Exception:
+                continue
+        (tmp_path / name).mkdir(exist_ok=True)
+        from tests.conftest import start_server
+
+        first = start_server(backend)
+        try:
+            second = subprocess.run(
+                [sys.executable, "-m", "server.cli", "serve", "--port", str(free_port())],
+                env={**__import__("os").environ, **backend.env()}, capture_output=True, text=True, timeout=60,
+            )
+            assert second.returncode != 0
+            assert "FRONTDESK_REDIS_URL" in second.stdout + second.stderr
+        finally:
+            first.stop()
+            backend.close()
+
+
+def test_nodes_starting_together_migrate_once(tmp_path: Path) -> None:
+    backend = Backend("postgres", tmp_path)
+    try:
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "server.cli", "migrate"],
+                env={**__import__("os").environ, **backend.env()}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for _ in range(3)
+        ]
+        outputs = [p.communicate(timeout=60)[0] for p in procs]
+        assert [p.returncode for p in procs] == [0, 0, 0], outputs
+        assert all("revision 0001" in out for out in outputs), outputs
+    finally:
+        backend.close()
