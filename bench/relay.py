@@ -508,7 +508,7 @@ class Generator:
 
 def generate_main(cfg: dict[str, Any], out: Path) -> None:
     try:
-        import uvloop  # the generator should be as cheap as possible; the servers use stdlib asyncio
+        import uvloop  # the generator should be as cheap as possible; both servers use uvloop too
 
         runner: Any = uvloop.run
         cfg["generator_loop"] = "uvloop"
@@ -786,7 +786,12 @@ def main() -> int:
     args = parser.parse_args()
     if args.serve_bare:
         try:
-            asyncio.run(serve_bare(args.port))
+            try:
+                import uvloop  # as `frontdesk serve` does, so the comparison is like for like
+            except ImportError:
+                asyncio.run(serve_bare(args.port))
+            else:
+                uvloop.run(serve_bare(args.port))
         except KeyboardInterrupt:
             pass
         return 0

@@ -184,17 +184,28 @@ async def _demo(settings: Settings, args: argparse.Namespace) -> None:
     await serving
 
 
+def _run_server(coro: Any) -> None:
+    """Servers run on uvloop where it is installed (uvicorn[standard] brings it): the
+    event loop and socket writes are a large share of a relay's CPU."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(coro)
+    else:
+        uvloop.run(coro)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         settings = settings_from(args)
         if args.command == "serve":
-            asyncio.run(_serve(settings))
+            _run_server(_serve(settings))
         elif args.command == "migrate":
             asyncio.run(_migrate(settings))
         elif args.command == "demo":
-            asyncio.run(_demo(settings, args))
+            _run_server(_demo(settings, args))
         elif args.command == "create-operator":
             asyncio.run(_create_operator(settings, args))
         elif args.command == "create-site":

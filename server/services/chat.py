@@ -53,9 +53,8 @@ def _store_message(
         author_id=author_id, author_name=author_name, body=body,
     )
     unread = conversation.unread_count + 1 if author_kind == "visitor" else 0
-    store.update_conversation(
-        tx.conn, conversation.id, last_message_at=message.created_at, last_message_preview=body[:PREVIEW_CHARS],
-        unread_count=unread,
+    store.record_last_message(
+        tx.conn, conversation.id, at=message.created_at, preview=body[:PREVIEW_CHARS], unread=unread
     )
     summary = store.get_summary(tx.conn, conversation.id)
     if new_conversation:

@@ -26,19 +26,21 @@ class StoredEvent:
         return {"event_id": self.id, "type": self.type, **self.payload}
 
 
+_INSERT = insert(events).returning(events.c.id)  # built once: it is on every write's path
+
+
 def insert_event(
     conn: Connection, type: str, payload: dict[str, Any], *, site_id: int | None, conversation_id: str | None
 ) -> StoredEvent:
     result = conn.execute(
-        insert(events)
-        .values(
-            type=type,
-            site_id=site_id,
-            conversation_id=conversation_id,
-            payload=json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
-            created_at=utcnow(),
-        )
-        .returning(events.c.id)
+        _INSERT,
+        {
+            "type": type,
+            "site_id": site_id,
+            "conversation_id": conversation_id,
+            "payload": json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
+            "created_at": utcnow(),
+        },
     )
     return StoredEvent(result.scalar_one(), type, site_id, conversation_id, payload)
 
