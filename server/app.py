@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from .config import Settings
+from .logs import RequestIdMiddleware
 from .realtime.single_node import SingleNodeLock
 from .state import AppState
 from .web.body_limit import BodyLimitMiddleware
@@ -46,7 +47,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     app = Starlette(
         routes=routes(),
-        middleware=[Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)],
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+        ],
         lifespan=lifespan,
         exception_handlers={404: not_found},
     )

@@ -16,6 +16,7 @@ from typing import Any, AsyncIterator, Sequence
 from . import __version__
 from .config import Settings, SettingsError
 from .errors import FrontdeskError
+from .logs import logging_config
 
 DEMO_SITE_NAME = "Demo site"
 
@@ -118,6 +119,7 @@ def _uvicorn_server(app: Any, settings: Settings, port: int) -> Any:
 
     config = uvicorn.Config(
         app, host=settings.host, port=port, log_level=settings.log_level, lifespan="on",
+        log_config=logging_config(settings.log_level, settings.log_format),
         ws="websockets-sansio", ws_max_size=settings.max_frame_bytes, ws_per_message_deflate=False,
         server_header=False,
     )

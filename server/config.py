@@ -43,6 +43,7 @@ class Settings:
         "", "Public base URL of this server (e.g. https://chat.example.com), used in the snippet. Empty: taken from each request."
     )
     log_level: str = _setting("info", "Log level: debug, info, warning, error.")
+    log_format: str = _setting("text", "Log format: text, or json (one object per line, with the request id).")
     max_body_bytes: int = _setting(65536, "Largest HTTP request body accepted, in bytes.")
     max_frame_bytes: int = _setting(65536, "Largest websocket frame accepted, in bytes.")
     max_message_chars: int = _setting(5000, "Longest chat message, in characters.")
@@ -90,6 +91,8 @@ class Settings:
                 raise SettingsError(f"{self.env_name(name)}: must be at least 1")
         if self.sqlite_synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
             raise SettingsError("FRONTDESK_SQLITE_SYNCHRONOUS: must be OFF, NORMAL, FULL or EXTRA")
+        if self.log_format not in {"text", "json"}:
+            raise SettingsError("FRONTDESK_LOG_FORMAT: must be text or json")
         if self.log_level.lower() not in {"debug", "info", "warning", "error"}:
             raise SettingsError("FRONTDESK_LOG_LEVEL: must be debug, info, warning or error")
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):

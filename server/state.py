@@ -12,6 +12,7 @@ from limits.storage import storage_from_string
 
 from .catalogs import Catalogs
 from .config import Settings
+from .metrics import Metrics
 from .realtime.hub import Hub
 from .realtime.memory import MemoryHub
 from .realtime.presence import MemoryPresence, RedisPresence
@@ -37,6 +38,7 @@ class AppState:
     signer: Signer
     catalogs: Catalogs
     limiter: MovingWindowRateLimiter
+    metrics: Metrics
 
     @classmethod
     async def open(cls, settings: Settings) -> "AppState":
@@ -68,7 +70,8 @@ class AppState:
         async def on_commit(events: list) -> None:  # type: ignore[type-arg]
             await publish_committed(hub, events)
 
-        writer = GroupWriter(db, max_batch=settings.commit_batch_max, on_commit=on_commit)
+        metrics = Metrics()
+        writer = GroupWriter(db, max_batch=settings.commit_batch_max, on_commit=on_commit, metrics=metrics)
         writer.start()
         return cls(
             settings=settings,
@@ -79,6 +82,7 @@ class AppState:
             signer=Signer(settings.resolved_secret_key(), visitor_token_days=settings.visitor_token_days),
             catalogs=Catalogs(),
             limiter=MovingWindowRateLimiter(limits_storage),  # type: ignore[arg-type]
+            metrics=metrics,
         )
 
     async def close(self) -> None:

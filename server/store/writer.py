@@ -17,6 +17,7 @@ from typing import Any, Awaitable, Callable, Generic, TypeVar
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from ..metrics import Metrics
 from .db import Database
 from .outbox import StoredEvent, insert_event
 
@@ -53,10 +54,14 @@ class _Pending(Generic[T]):
 
 
 class GroupWriter:
-    def __init__(self, db: Database, *, max_batch: int = 256, on_commit: OnCommit | None = None) -> None:
+    def __init__(
+        self, db: Database, *, max_batch: int = 256, on_commit: OnCommit | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
         self._db = db
         self._max_batch = max_batch
         self._on_commit = on_commit
+        self._metrics = metrics
         self._queue: asyncio.Queue[_Pending[Any]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self.batches = 0
@@ -73,6 +78,10 @@ class GroupWriter:
             except asyncio.CancelledError:
                 pass
             self._task = None
+
+    @property
+    def waiting(self) -> int:
+        return self._queue.qsize()
 
     def submit(self, job: Job[T]) -> asyncio.Future[T]:
         """Queue ``job`` for the next batch now; the future resolves after its commit.
@@ -110,6 +119,9 @@ class GroupWriter:
             return
         self.batches += 1
         self.writes += len(batch)
+        if self._metrics is not None:
+            self._metrics.commits.inc()
+            self._metrics.writes.inc(len(batch))
         events = [e for p in batch for e in p.events]
         if events and self._on_commit is not None:
             try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from starlette.websockets import WebSocket
@@ -51,7 +52,7 @@ class OperatorConnection:
             client_id, body = chat.check_message(
                 frame.get("id"), frame.get("body"), max_chars=self.state.settings.max_message_chars
             )
-            self.socket.spawn(self._send(frame.get("conversation_id"), client_id, body))
+            self.socket.spawn(self._send(frame.get("conversation_id"), client_id, body, time.perf_counter()))
         elif kind == "typing":
             conversation_id = frame.get("conversation_id")
             if isinstance(conversation_id, str) and len(conversation_id) <= 64:
@@ -66,13 +67,15 @@ class OperatorConnection:
         else:
             raise BadFrame(field="type")
 
-    async def _send(self, conversation_id: Any, client_id: str, body: str) -> None:
+    async def _send(self, conversation_id: Any, client_id: str, body: str, received: float) -> None:
         try:
             ack = await chat.send_operator_message(self.state.writer, self.operator, conversation_id, client_id, body)
         except FrontdeskError as exc:
             self.socket.send(self.socket.error_frame(exc, client_id))
             return
         self.socket.send(ack.frame())
+        self.state.metrics.messages.labels("operator").inc()
+        self.state.metrics.ack_latency.observe(time.perf_counter() - received)
 
 
 async def console_socket(websocket: WebSocket) -> None:
@@ -103,7 +106,10 @@ async def console_socket(websocket: WebSocket) -> None:
     socket.send({"type": "welcome", "operator": operator.public(), "last_event_id": position})
     await connection.replay(after if isinstance(after, int) and after >= 0 else position)
     await state.presence.connected(operator.id)
+    gauge = state.metrics.sockets.labels("operator")
+    gauge.inc()
     try:
         await socket.serve(connection.handle, connection.subscription, connection.forward)
     finally:
+        gauge.dec()
         await state.presence.disconnected(operator.id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from .context import app_state
 
@@ -31,3 +31,10 @@ async def readyz(request: Request) -> JSONResponse:
             checks["redis"] = f"error: {type(exc).__name__}"
     ready = all(v == "ok" for v in checks.values())
     return JSONResponse({"status": "ok" if ready else "unavailable", "checks": checks}, status_code=200 if ready else 503)
+
+
+async def metrics(request: Request) -> Response:
+    """Prometheus exposition of this node's metrics."""
+    state = app_state(request)
+    state.metrics.writer_queue.set(state.writer.waiting)
+    return Response(state.metrics.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -14,6 +14,7 @@ def routes() -> list[Route | WebSocketRoute | Mount]:
     return [
         Route("/healthz", health.healthz),
         Route("/readyz", health.readyz),
+        Route("/metrics", health.metrics),
         Route("/embed.js", assets.embed_js),
         Route("/widget/panel.html", assets.panel),
         Mount("/widget", app=StaticFiles(directory=str(asset_path("widget"))), name="widget"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from starlette.websockets import WebSocket
@@ -58,7 +59,7 @@ class VisitorConnection:
             client_id, body = chat.check_message(
                 frame.get("id"), frame.get("body"), max_chars=self.state.settings.max_message_chars
             )
-            self.socket.spawn(self._send(client_id, body))
+            self.socket.spawn(self._send(client_id, body, time.perf_counter()))
         elif kind == "typing":
             if self.conversation_id:
                 await self.state.hub.publish(
@@ -77,7 +78,7 @@ class VisitorConnection:
         else:
             raise BadFrame(field="type")
 
-    async def _send(self, client_id: str, body: str) -> None:
+    async def _send(self, client_id: str, body: str, received: float) -> None:
         try:
             ack = await chat.send_visitor_message(
                 self.state.writer, self.site.id, self.claim.visitor_id, client_id, body, visitor_name=self.visitor_name
@@ -86,6 +87,9 @@ class VisitorConnection:
             self.socket.send(self.socket.error_frame(exc, client_id))
             return
         self.socket.send(ack.frame())
+        metrics = self.state.metrics
+        metrics.messages.labels("visitor").inc()
+        metrics.ack_latency.observe(time.perf_counter() - received)
         await self.follow(ack.conversation_id)
 
 
@@ -122,4 +126,9 @@ async def visitor_socket(websocket: WebSocket) -> None:
     })
     if conversation is not None:
         await connection.follow(conversation["id"])
-    await socket.serve(connection.handle, connection.subscription, connection.forward)
+    gauge = state.metrics.sockets.labels("visitor")
+    gauge.inc()
+    try:
+        await socket.serve(connection.handle, connection.subscription, connection.forward)
+    finally:
+        gauge.dec()

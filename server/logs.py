@@ -1,0 +1,93 @@
+"""Logging: plain text or one JSON object per line, each with the request id.
+
+What we log is about requests and the system, never what visitors wrote: message
+bodies, names, emails and phones stay out of logs at every level.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from contextvars import ContextVar
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# A context variable is per request (per task), not shared state between requests.
+request_id: ContextVar[str | None] = ContextVar("frontdesk_request_id", default=None)
+_VALID_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id.get()
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if getattr(record, "request_id", None):
+            entry["request_id"] = record.request_id  # type: ignore[attr-defined]
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def logging_config(level: str, fmt: str) -> dict[str, Any]:
+    """A dictConfig for uvicorn and our own loggers."""
+    formatter = (
+        {"()": JsonFormatter}
+        if fmt == "json"
+        else {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}
+    )
+    handler = {"class": "logging.StreamHandler", "formatter": "main", "filters": ["request_id"],
+               "stream": "ext://sys.stderr"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_id": {"()": RequestIdFilter}},
+        "formatters": {"main": formatter},
+        "handlers": {"main": handler},
+        "root": {"handlers": ["main"], "level": level.upper()},
+        "loggers": {
+            "uvicorn": {"handlers": ["main"], "level": level.upper(), "propagate": False},
+            # Access lines carry visitors' IP addresses: personal data, so only at debug level.
+            "uvicorn.access": {
+                "handlers": ["main"], "level": "DEBUG" if level.lower() == "debug" else "WARNING", "propagate": False,
+            },
+        },
+    }
+
+
+class RequestIdMiddleware:
+    """Takes X-Request-Id from the proxy (if well-formed) or makes one; echoes it back."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        rid = given if _VALID_ID.match(given) else uuid.uuid4().hex
+        token = request_id.set(rid)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            request_id.reset(token)

@@ -1,0 +1,35 @@
+"""Prometheus metrics, in a registry of the app's own (no process-global state)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.sockets = Gauge(
+            "frontdesk_websockets_open", "Open websocket connections.", ["kind"], registry=self.registry
+        )
+        self.messages = Counter(
+            "frontdesk_messages_acked_total", "Chat messages acked (stored), by author kind.", ["author"],
+            registry=self.registry,
+        )
+        self.ack_latency = Histogram(
+            "frontdesk_message_ack_seconds", "From a message frame's arrival to its ack (stored and published).",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=self.registry,
+        )
+        self.commits = Counter(
+            "frontdesk_writer_commits_total", "Transactions committed by the group-commit writer.",
+            registry=self.registry,
+        )
+        self.writes = Counter(
+            "frontdesk_writer_writes_total", "Writes committed by the group-commit writer.", registry=self.registry
+        )
+        self.writer_queue = Gauge(
+            "frontdesk_writer_queue", "Writes waiting for the next commit.", registry=self.registry
+        )
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,81 @@
+"""What operators of the server need: health, readiness, metrics."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.clients import connect_visitor, new_id, start_visitor
+from tests.factories import make_site
+from tests.servers import ServerProcess
+
+
+async def test_health_and_readiness(server: ServerProcess) -> None:
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        assert (await client.get("/healthz")).json() == {"status": "ok"}
+        ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"]["database"] == "ok"
+
+
+async def test_metrics_count_sockets_and_messages(server: ServerProcess) -> None:
+    site = await make_site(server)
+    origin = site.allowed_origins[0]
+
+    async def scrape() -> dict[str, float]:
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            text = (await client.get("/metrics")).text
+        values = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                values[name] = float(value)
+        return values
+
+    before = await scrape()
+    session = await start_visitor(server, site.key, origin)
+    visitor, _ = await connect_visitor(server, site.key, origin, session["token"])
+    for _ in range(3):
+        await visitor.send({"type": "message.send", "id": new_id(), "body": "counted"})
+        await visitor.recv_until(lambda f: f["type"] == "ack")
+    during = await scrape()
+    await visitor.close()
+
+    key = 'frontdesk_messages_acked_total{author="visitor"}'
+    assert during[key] - before.get(key, 0) == 3
+    assert during['frontdesk_websockets_open{kind="visitor"}'] == before.get('frontdesk_websockets_open{kind="visitor"}', 0) + 1
+    assert during["frontdesk_message_ack_seconds_count"] - before.get("frontdesk_message_ack_seconds_count", 0) == 3
+    assert during["frontdesk_writer_commits_total"] > before.get("frontdesk_writer_commits_total", 0)
+
+
+def test_json_logs_carry_request_ids_and_no_visitor_data(tmp_path: object) -> None:
+    import asyncio
+    import json
+    from pathlib import Path
+
+    from tests.conftest import Backend, start_server
+
+    backend = Backend("sqlite", Path(str(tmp_path)))
+    server = start_server(backend, FRONTDESK_LOG_FORMAT="json", FRONTDESK_LOG_LEVEL="info")
+    try:
+        async def chat() -> str:
+            site = await make_site(server)
+            origin = site.allowed_origins[0]
+            session = await start_visitor(server, site.key, origin)
+            visitor, _ = await connect_visitor(server, site.key, origin, session["token"])
+            await visitor.send({"type": "visitor.identify", "id": new_id(), "email": "secret.person@example.com"})
+            await visitor.send({"type": "message.send", "id": new_id(), "body": "my card number is 4111"})
+            await visitor.recv_until(lambda f: f["type"] == "ack" and "seq" in f)
+            await visitor.close()
+            async with httpx.AsyncClient(base_url=server.url) as client:
+                response = await client.get("/readyz", headers={"X-Request-Id": "probe-123"})
+            return response.headers["x-request-id"]
+
+        assert asyncio.run(chat()) == "probe-123"
+    finally:
+        server.stop()
+    lines = [line for line in server.log().splitlines() if line.startswith("{")]
+    assert lines, "no JSON log lines"
+    for line in lines:
+        json.loads(line)
+    log = server.log()
+    assert "4111" not in log and "secret.person" not in log and "127.0.0.1:" not in log.split("Uvicorn running")[-1]
