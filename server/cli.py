@@ -120,6 +120,7 @@ def _uvicorn_server(app: Any, settings: Settings, port: int) -> Any:
     config = uvicorn.Config(
         app, host=settings.host, port=port, log_level=settings.log_level, lifespan="on",
         log_config=logging_config(settings.log_level, settings.log_format),
+        access_log=settings.log_level == "debug",  # access lines carry visitors' IP addresses
         ws="websockets-sansio", ws_max_size=settings.max_frame_bytes, ws_per_message_deflate=False,
         server_header=False,
     )

@@ -26,6 +26,13 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+class NoClientAddressFilter(logging.Filter):
+    """Drops uvicorn's per-websocket lines, which start with the visitor's IP address."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith('%s - "WebSocket'))
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -48,21 +55,19 @@ def logging_config(level: str, fmt: str) -> dict[str, Any]:
         if fmt == "json"
         else {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}
     )
-    handler = {"class": "logging.StreamHandler", "formatter": "main", "filters": ["request_id"],
-               "stream": "ext://sys.stderr"}
+    filters = ["request_id"] if level.lower() == "debug" else ["request_id", "no_client_address"]
+    handler = {"class": "logging.StreamHandler", "formatter": "main", "filters": filters, "stream": "ext://sys.stderr"}
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"request_id": {"()": RequestIdFilter}},
+        "filters": {"request_id": {"()": RequestIdFilter}, "no_client_address": {"()": NoClientAddressFilter}},
         "formatters": {"main": formatter},
         "handlers": {"main": handler},
         "root": {"handlers": ["main"], "level": level.upper()},
         "loggers": {
             "uvicorn": {"handlers": ["main"], "level": level.upper(), "propagate": False},
-            # Access lines carry visitors' IP addresses: personal data, so only at debug level.
-            "uvicorn.access": {
-                "handlers": ["main"], "level": "DEBUG" if level.lower() == "debug" else "WARNING", "propagate": False,
-            },
+            # Access lines carry visitors' IP addresses: the CLI turns them on only at debug.
+            "uvicorn.access": {"handlers": ["main"], "level": level.upper(), "propagate": False},
         },
     }
 
