@@ -20,6 +20,20 @@ most 4x the window outstanding per visitor): at a load a target sustains, latenc
 not queueing; at one it does not, acked msg/s stays below the offered rate. Rounds are interleaved (bare, Frontdesk, bare@rate,
 Frontdesk@rate, ...). The table goes to stdout, a JSON result to
 bench/results/relay-<timestamp>.json.
+
+    .venv/bin/python bench/relay.py --scale-out [--repeat 2] [--no-bare]
+
+``--scale-out`` runs the same generator against the bare relay, Frontdesk on SQLite (one
+node), Frontdesk on PostgreSQL + Redis (one node) and on two nodes sharing one
+PostgreSQL database and one Redis: visitor i and operator j connect to node i % 2 and
+j % 2, so a message reaches operators on both nodes through Redis. Each PostgreSQL run
+gets a scratch database (CREATE DATABASE through ``--pg-admin-url``; ``frontdesk
+migrate``, the site and the operators made with the CLI; dropped afterwards) and its own
+Redis key prefix (its keys deleted afterwards). Loads: window 4, then 100, 300 and 1000
+msg/s. Besides the figures above it reports delivery to the first operator on the other
+node, to the last operator, which node pairs lost deliveries, duplicates, the writers'
+batches (from /metrics), and the CPU of the nodes, PostgreSQL and Redis. Result:
+bench/results/relay-scale-out-<timestamp>.json.
 """
 
 from __future__ import annotations
@@ -76,6 +90,33 @@ def system_cpu() -> tuple[float, float, float]:
         values = [int(v) for v in f.readline().split()[1:]]
     user, nice, system, idle, iowait, irq, softirq, steal = values[:8]
     return user + nice + system + irq + softirq, steal, sum(values[:8])
+
+
+INFRA_COMMS = {"postgres": "postgres", "redis": "redis-server"}
+
+
+def infra_cpu_seconds() -> dict[str, dict[int, float]]:
+    """CPU seconds of every PostgreSQL and Redis process on the machine, by pid."""
+    found: dict[str, dict[int, float]] = {name: {} for name in INFRA_COMMS}
+    by_comm = {comm: name for name, comm in INFRA_COMMS.items()}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/comm") as f:
+                comm = f.read().strip()
+        except OSError:
+            continue
+        if comm in by_comm:
+            cpu = proc_cpu_seconds(int(entry.name))
+            if cpu is not None:
+                found[by_comm[comm]][int(entry.name)] = cpu
+    return found
+
+
+def infra_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU used between two snapshots; a process new in `after` counts whole (it started in between)."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -201,19 +242,28 @@ async def serve_bare(port: int) -> None:
 
 
 class Record:
-    __slots__ = ("sent", "acked", "first_op", "ops")
+    __slots__ = ("sent", "acked", "first_op", "ops", "node", "mask", "first_cross", "last_op")
 
-    def __init__(self, sent: int) -> None:
+    def __init__(self, sent: int, node: int = 0) -> None:
         self.sent = sent
         self.acked = 0
         self.first_op = 0
         self.ops = 0
+        self.node = node  # index of the node the sending visitor is connected to
+        self.mask = 0  # bit j: operator socket j has received it
+        self.first_cross = 0  # first receipt by an operator on another node than the visitor's
+        self.last_op = 0  # receipt by the last operator (fan-out complete)
 
 
 class Generator:
     def __init__(self, cfg: dict[str, Any]) -> None:
         self.cfg = cfg
         self.n_ops = cfg["operators"]
+        # Several nodes (--scale-out): visitor i and operator j on ports[i % n] / ports[j % n].
+        self.ports: list[int] = cfg.get("ports") or [cfg["port"]]
+        self.op_node = [j % len(self.ports) for j in range(self.n_ops)]
+        self.cross_lat: list[float] = []
+        self.all_lat: list[float] = []
         self.pending: dict[str, Record] = {}
         self.window_start = 0
         self.window_end = 0
@@ -238,6 +288,9 @@ class Generator:
         if self.in_window(rec.sent):
             self.ack_lat.append((rec.acked - rec.sent) / 1e6)
             self.deliv_lat.append((rec.first_op - rec.sent) / 1e6)
+            self.all_lat.append((rec.last_op - rec.sent) / 1e6)
+            if rec.first_cross:
+                self.cross_lat.append((rec.first_cross - rec.sent) / 1e6)
             self.complete += 1
         del self.pending[cid]
 
@@ -256,21 +309,30 @@ class Generator:
         if rec.ops >= self.n_ops:
             self.finish(cid, rec)
 
-    def on_operator_message(self, cid: str) -> None:
+    def on_operator_message(self, cid: str, op: int = 0) -> None:
         now = time.perf_counter_ns()
         rec = self.pending.get(cid)
         if rec is None:
-            self.error("unexpected_delivery")
+            self.error("unexpected_delivery")  # unknown id, or a repeat after all operators had it
             return
+        bit = 1 << op
+        if rec.mask & bit:
+            self.error("duplicate_delivery")
+            return
+        rec.mask |= bit
         if not rec.first_op:
             rec.first_op = now
+        if not rec.first_cross and self.op_node[op] != rec.node:
+            rec.first_cross = now
         rec.ops += 1
+        if rec.ops >= self.n_ops:
+            rec.last_op = now
         if rec.acked and rec.ops >= self.n_ops:
             self.finish(cid, rec)
 
     # -- sockets ------------------------------------------------------------------
 
-    async def operator_reader(self, ws: Any) -> None:
+    async def operator_reader(self, ws: Any, op: int) -> None:
         import websockets
 
         marker = '"client_id":"'
@@ -285,7 +347,7 @@ class Generator:
                     self.error("operator_frame_without_client_id")
                     continue
                 i += len(marker)
-                self.on_operator_message(raw[i:raw.index('"', i)])
+                self.on_operator_message(raw[i:raw.index('"', i)], op)
         except websockets.ConnectionClosed as exc:
             if not self.stop:
                 self.error(f"operator_closed_{exc.rcvd.code if exc.rcvd else 'none'}")
@@ -320,17 +382,18 @@ class Generator:
             if not self.stop:
                 self.error(f"visitor_closed_{exc.rcvd.code if exc.rcvd else 'none'}")
 
-    async def send_one(self, ws: Any, n: int) -> None:
+    async def send_one(self, ws: Any, n: int, node: int) -> None:
         cid = str(uuid.uuid4())
         t = time.perf_counter_ns()
-        self.pending[cid] = Record(t)
+        self.pending[cid] = Record(t, node)
         self.total_sent += 1
         if self.in_window(t):
             self.sent_in_window += 1
         body = f"bench message {n} sent_ns={t}"
         await ws.send(json.dumps({"type": "message.send", "id": cid, "body": body}, separators=(",", ":")))
 
-    async def visitor_window_sender(self, ws: Any, window: asyncio.Semaphore, outstanding: list[int]) -> None:
+    async def visitor_window_sender(self, ws: Any, window: asyncio.Semaphore, outstanding: list[int],
+                                    node: int) -> None:
         n = 0
         while not self.stop:
             await window.acquire()
@@ -338,9 +401,9 @@ class Generator:
                 return
             n += 1
             outstanding[0] += 1
-            await self.send_one(ws, n)
+            await self.send_one(ws, n, node)
 
-    async def visitor_rate_sender(self, ws: Any, interval: float, outstanding: list[int]) -> None:
+    async def visitor_rate_sender(self, ws: Any, interval: float, outstanding: list[int], node: int) -> None:
         loop = asyncio.get_running_loop()
         limit = self.cfg["max_outstanding"]
         next_t = loop.time() + random.uniform(0, interval)
@@ -357,14 +420,14 @@ class Generator:
                 continue
             n += 1
             outstanding[0] += 1
-            await self.send_one(ws, n)
+            await self.send_one(ws, n, node)
 
     # -- setup ----------------------------------------------------------------------
 
     async def connect_bare(self) -> tuple[list[Any], list[Any]]:
         import websockets
 
-        base = f"ws://127.0.0.1:{self.cfg['port']}"
+        base = f"ws://127.0.0.1:{self.ports[0]}"
         opts = dict(compression=None, ping_interval=None, max_size=2**20)
         operators = []
         for _ in range(self.n_ops):
@@ -384,11 +447,13 @@ class Generator:
         import httpx
         import websockets
 
-        port, key = self.cfg["port"], self.cfg["site_key"]
-        url, ws_url = f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}"
+        key, ports = self.cfg["site_key"], self.ports
         opts = dict(compression=None, ping_interval=None, max_size=2**20)
         operators = []
-        for email in self.cfg["operator_emails"]:
+        for j, email in enumerate(self.cfg["operator_emails"]):
+            # Each socket logs in on, and connects to, its own node (round-robin).
+            port = ports[self.op_node[j]]
+            url, ws_url = f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}"
             async with httpx.AsyncClient(base_url=url) as http:
                 page = await http.get("/console/login")
                 token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
@@ -407,14 +472,16 @@ class Generator:
                 raise RuntimeError(f"console hello refused: {welcome}")
             operators.append(ws)
         tokens = []
-        async with httpx.AsyncClient(base_url=url) as http:
-            for _ in range(self.cfg["visitors"]):
-                response = await http.post(f"/api/widget/v1/sites/{key}/visitors",
+        async with httpx.AsyncClient() as http:
+            for i in range(self.cfg["visitors"]):
+                port = ports[i % len(ports)]
+                response = await http.post(f"http://127.0.0.1:{port}/api/widget/v1/sites/{key}/visitors",
                                            json={"token": None}, headers={"Origin": SITE_ORIGIN})
                 response.raise_for_status()
                 tokens.append(response.json()["token"])
         visitors = []
-        for token in tokens:
+        for i, token in enumerate(tokens):
+            ws_url = f"ws://127.0.0.1:{ports[i % len(ports)]}"
             ws = await websockets.connect(f"{ws_url}/ws/visitor?site={key}", origin=SITE_ORIGIN, **opts)
             await ws.send(json.dumps({"type": "hello", "token": token, "last_seq": 0}))
             welcome = json.loads(await ws.recv())
@@ -423,34 +490,68 @@ class Generator:
             visitors.append(ws)
         return visitors, operators
 
+    async def writer_counters(self) -> list[dict[str, float]] | None:
+        """Each node's group-commit counters from /metrics (commits, writes); None for the bare relay."""
+        if self.cfg["target"] == "bare":
+            return None
+        import httpx
+
+        found = []
+        try:
+            async with httpx.AsyncClient(timeout=3.0) as http:
+                for port in self.ports:
+                    text = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
+                    values = {}
+                    for line in text.splitlines():
+                        name, _, value = line.partition(" ")
+                        if name in ("frontdesk_writer_commits_total", "frontdesk_writer_writes_total"):
+                            values[name.split("_")[2]] = float(value)
+                    found.append(values)
+        except (httpx.HTTPError, ValueError):
+            return None
+        return found
+
     # -- run -------------------------------------------------------------------------
 
     async def run(self) -> dict[str, Any]:
         cfg = self.cfg
         connect = self.connect_bare if cfg["target"] == "bare" else self.connect_frontdesk
         visitors, operators = await asyncio.wait_for(connect(), 60)
-        tasks = [asyncio.create_task(self.operator_reader(ws)) for ws in operators]
+        tasks = [asyncio.create_task(self.operator_reader(ws, j)) for j, ws in enumerate(operators)]
         rate = cfg["rate"]
-        for ws in visitors:
+        for i, ws in enumerate(visitors):
+            node = i % len(self.ports) if cfg["target"] != "bare" else 0
             window = asyncio.Semaphore(cfg["window"])
             outstanding = [0]
             tasks.append(asyncio.create_task(self.visitor_reader(ws, window, outstanding)))
             if rate > 0:
                 interval = len(visitors) / rate
-                tasks.append(asyncio.create_task(self.visitor_rate_sender(ws, interval, outstanding)))
+                tasks.append(asyncio.create_task(self.visitor_rate_sender(ws, interval, outstanding, node)))
             else:
-                tasks.append(asyncio.create_task(self.visitor_window_sender(ws, window, outstanding)))
+                tasks.append(asyncio.create_task(self.visitor_window_sender(ws, window, outstanding, node)))
 
         t0 = time.perf_counter_ns()
         self.window_start = t0 + int(cfg["warmup"] * 1e9)
         self.window_end = self.window_start + int(cfg["seconds"] * 1e9)
         await asyncio.sleep(cfg["warmup"])
-        server_pid = cfg.get("server_pid")
-        cpu0 = (proc_cpu_seconds(os.getpid()), proc_cpu_seconds(server_pid) if server_pid else None, system_cpu())
+        server_pids: list[int] = cfg.get("server_pids") or []
+        writer0 = await self.writer_counters()
+        infra0 = infra_cpu_seconds()
+        cpu0 = (proc_cpu_seconds(os.getpid()), [proc_cpu_seconds(p) for p in server_pids], system_cpu())
         w0 = time.perf_counter()
         await asyncio.sleep(max(0.0, (self.window_end - time.perf_counter_ns()) / 1e9))
-        cpu1 = (proc_cpu_seconds(os.getpid()), proc_cpu_seconds(server_pid) if server_pid else None, system_cpu())
+        cpu1 = (proc_cpu_seconds(os.getpid()), [proc_cpu_seconds(p) for p in server_pids], system_cpu())
+        infra1 = infra_cpu_seconds()
         wall = time.perf_counter() - w0
+        writer1 = await self.writer_counters()
+        writer = None
+        if writer0 and writer1 and len(writer0) == len(writer1):
+            writer = []
+            for a, b in zip(writer0, writer1):
+                commits = b.get("commits", 0) - a.get("commits", 0)
+                writes = b.get("writes", 0) - a.get("writes", 0)
+                writer.append({"commits_per_s": round(commits / wall, 1),
+                               "writes_per_commit": round(writes / commits, 1) if commits else None})
         self.stop = True
         # Drain: let messages sent in the window finish (bounded).
         drain_until = time.monotonic() + cfg["drain"]
@@ -461,6 +562,15 @@ class Generator:
             "not_delivered_to_all_operators": sum(
                 1 for r in self.pending.values() if self.in_window(r.sent) and r.ops < self.n_ops),
         }
+        # Which deliveries are missing, by (visitor's node -> operator's node): a routing
+        # fault between nodes shows up here as one pair only.
+        missing: dict[str, int] = {}
+        for rec in self.pending.values():
+            if self.in_window(rec.sent) and rec.ops < self.n_ops:
+                for j in range(self.n_ops):
+                    if not rec.mask & (1 << j):
+                        pair = f"node{rec.node}->node{self.op_node[j]}"
+                        missing[pair] = missing.get(pair, 0) + 1
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -471,7 +581,10 @@ class Generator:
         total = cpu1[2][2] - cpu0[2][2]
         ncpu = os.cpu_count() or 1
         gen_cpu = (cpu1[0] - cpu0[0]) / wall * 100 if cpu0[0] is not None and cpu1[0] is not None else None
-        srv_cpu = (cpu1[1] - cpu0[1]) / wall * 100 if cpu0[1] is not None and cpu1[1] is not None else None
+        node_cpu = [(b - a) / wall * 100 if a is not None and b is not None else None
+                    for a, b in zip(cpu0[1], cpu1[1])]
+        srv_cpu = sum(node_cpu) if node_cpu and None not in node_cpu else None  # type: ignore[arg-type]
+        infra = {name: infra_delta(infra0[name], infra1[name]) / wall * 100 for name in infra0}
         sys_cpu = busy / total * 100 * ncpu if total else None  # in "% of one core", like the others
         steal_cpu = steal / total * 100 * ncpu if total else None
 
@@ -492,15 +605,27 @@ class Generator:
                             "p95": r(percentile(self.deliv_lat, 95), 3),
                             "p99": r(percentile(self.deliv_lat, 99), 3),
                             "max": r(max(self.deliv_lat, default=None), 3)},
+            # send -> the last of the operators has it
+            "delivery_all_ms": {"p50": r(percentile(self.all_lat, 50), 3),
+                                "p99": r(percentile(self.all_lat, 99), 3)},
+            # send -> first operator on another node than the visitor's (several nodes only)
+            "cross_node_delivery_ms": {"p50": r(percentile(self.cross_lat, 50), 3),
+                                       "p99": r(percentile(self.cross_lat, 99), 3),
+                                       "count": len(self.cross_lat)},
+            "nodes": len(self.ports) if cfg["target"] != "bare" else 1,
+            "writer_per_node": writer,  # group commit over the measured window, from /metrics
             "errors": self.errors,
             "error_count": sum(self.errors.values()),
             # sent in the window but not finished within the drain time (a backlog, not a failure)
             "unfinished_after_drain": unfinished,
+            "missing_deliveries_by_route": missing,
             "unfinished_count": max(unfinished.values()),
             "skipped_sends": self.skipped,
             "total_sent": self.total_sent,
             "total_acked": self.total_acked,
             "cpu_pct_of_one_core": {"generator": r(gen_cpu, 1), "server": r(srv_cpu, 1),
+                                    "server_per_node": [r(v, 1) for v in node_cpu],
+                                    "postgres": r(infra["postgres"], 1), "redis": r(infra["redis"], 1),
                                     "whole_machine": r(sys_cpu, 1),
                                     "steal": r(steal_cpu, 1), "cores": ncpu},
         }
@@ -527,13 +652,15 @@ def run_generator(cfg: dict[str, Any], timeout: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="fd-bench-gen-") as tmp:
         cfg_path, out = Path(tmp) / "cfg.json", Path(tmp) / "out.json"
         cfg_path.write_text(json.dumps(cfg))
-        proc = subprocess.Popen([sys.executable, __file__, "--generate", str(cfg_path), "--out", str(out)])
+        proc = start_process([sys.executable, __file__, "--generate", str(cfg_path), "--out", str(out)])
         try:
             proc.wait(timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
             raise RuntimeError(f"generator did not finish within {timeout:.0f}s")
+        finally:
+            stop_tracked(proc)
         if proc.returncode != 0 or not out.exists():
             raise RuntimeError(f"generator failed with exit code {proc.returncode}")
         return json.loads(out.read_text())
@@ -581,50 +708,226 @@ def count_rows(db_path: Path) -> dict[str, int]:
         return {"error": str(exc)}  # type: ignore[dict-item]
 
 
+# Scale-out targets: nodes on one fresh PostgreSQL database and one Redis (unique key prefix).
+SCALE_OUT_TARGETS = {"pg-redis-1": 1, "pg-redis-2": 2}
+TARGET_LABELS = {"bare": "bare relay", "frontdesk": "SQLite, 1 node", "frontdesk-sync-off": "SQLite sync=OFF",
+                 "pg-redis-1": "PG + Redis, 1 node", "pg-redis-2": "PG + Redis, 2 nodes"}
+
+# Everything this process started and has not stopped yet: stopped in main's `finally`.
+_LIVE: list[subprocess.Popen[bytes]] = []
+_SCRATCH_DATABASES: set[str] = set()
+
+
+def start_process(cmd: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(cmd, **kwargs)
+    _LIVE.append(proc)
+    return proc
+
+
+def stop_tracked(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        stop_process(proc)
+    finally:
+        if proc in _LIVE:
+            _LIVE.remove(proc)
+
+
+def pg_run(admin_url: str, fn: Any) -> Any:
+    """Run ``await fn(conn)`` on a fresh asyncpg connection to ``admin_url`` (bounded)."""
+    import asyncpg
+
+    async def go() -> Any:
+        conn = await asyncpg.connect(admin_url, timeout=10, command_timeout=60)
+        try:
+            return await fn(conn)
+        finally:
+            await conn.close()
+
+    return asyncio.run(go())
+
+
+def pg_url(admin_url: str, database: str) -> str:
+    return admin_url.rsplit("/", 1)[0] + "/" + database
+
+
+def create_scratch_database(admin_url: str) -> str:
+    name = "fd_bench_" + uuid.uuid4().hex[:12]
+    pg_run(admin_url, lambda conn: conn.execute(f'CREATE DATABASE "{name}"'))
+    _SCRATCH_DATABASES.add(name)
+    return name
+
+
+def drop_scratch_database(admin_url: str, name: str) -> None:
+    pg_run(admin_url, lambda conn: conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    _SCRATCH_DATABASES.discard(name)
+
+
+def pg_count_rows(url: str) -> dict[str, int]:
+    async def count(conn: Any) -> dict[str, int]:
+        return {t: await conn.fetchval(f"SELECT count(*) FROM {t}") for t in ("messages", "events")}
+
+    try:
+        return pg_run(url, count)
+    except Exception as exc:  # noqa: BLE001 - reported in the result
+        return {"error": f"{type(exc).__name__}: {exc}"}  # type: ignore[dict-item]
+
+
+def redis_delete_prefix(url: str, prefix: str) -> int:
+    """Delete this run's Redis keys (presence, rate limits); returns how many."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
+    try:
+        keys = list(client.scan_iter(match=prefix + "*", count=1000))
+        if keys:
+            client.delete(*keys)
+        return len(keys)
+    finally:
+        client.close()
+
+
+def check_services(args: argparse.Namespace) -> None:
+    """Fail early, with the reason, when PostgreSQL or Redis is not there."""
+    import redis
+
+    try:
+        pg_run(args.pg_admin_url, lambda conn: conn.fetchval("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001
+        raise SystemExit(f"PostgreSQL not reachable at {args.pg_admin_url}: {type(exc).__name__}: {exc}")
+    try:
+        client = redis.Redis.from_url(args.redis_url, socket_connect_timeout=3, socket_timeout=3)
+        client.ping()
+        client.close()
+    except Exception as exc:  # noqa: BLE001
+        raise SystemExit(f"Redis not reachable at {args.redis_url}: {type(exc).__name__}: {exc}")
+
+
+def setup_database(env: dict[str, str], operators: int, cwd: Path) -> tuple[str, list[str]]:
+    """`frontdesk migrate`, then the site and the operators, with ``env`` (PostgreSQL)."""
+    def run(cmd: list[str]) -> subprocess.Popen[str]:
+        proc = subprocess.Popen(frontdesk_bin() + cmd, env=env, cwd=cwd, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        _LIVE.append(proc)  # type: ignore[arg-type]
+        return proc
+
+    def finish(proc: subprocess.Popen[str], what: str) -> str:
+        try:
+            out, _ = proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate(timeout=10)
+        finally:
+            _LIVE.remove(proc)  # type: ignore[arg-type]
+        if proc.returncode != 0:
+            raise RuntimeError(f"{what} failed ({proc.returncode}): {out[-1000:]}")
+        return out
+
+    finish(run(["migrate"]), "frontdesk migrate")
+    site = run(["create-site", "Bench", "--origin", SITE_ORIGIN])
+    emails = [f"op{i + 1}@bench.example.com" for i in range(operators)]
+    # Operators are independent writes: in parallel (each is a process start + an argon2 hash).
+    procs = [run(["create-operator", email, "--password", OPERATOR_PASSWORD]) for email in emails]
+    out = finish(site, "create-site")
+    for proc, email in zip(procs, emails):
+        finish(proc, f"create-operator {email}")
+    match = re.search(r"^key: (\S+)", out, re.M)
+    if not match:
+        raise RuntimeError(f"no site key in: {out!r}")
+    return match.group(1), emails
+
+
 def run_target(target: str, args: argparse.Namespace, rate: float, tmp: Path,
                template: tuple[Path, str, list[str]] | None, run_no: int) -> dict[str, Any]:
-    port = free_port()
     cfg: dict[str, Any] = {
-        "target": target, "port": port, "visitors": args.visitors, "operators": args.operators,
+        "target": target, "visitors": args.visitors, "operators": args.operators,
         "seconds": args.seconds, "warmup": args.warmup, "window": args.window, "rate": rate,
         "max_outstanding": args.window * 4, "drain": 10.0,
     }
-    log_path = tmp / f"run{run_no}-{target}.log"
-    log = open(log_path, "wb")
-    data_dir = None
-    if target == "bare":
-        proc = subprocess.Popen([sys.executable, __file__, "--serve-bare", "--port", str(port)],
-                                stdout=log, stderr=subprocess.STDOUT)
-        wait_for_port(port, proc)
-    else:
-        assert template is not None
-        data_dir = tmp / f"run{run_no}-data"
-        shutil.copytree(template[0], data_dir)
-        proc = subprocess.Popen(frontdesk_bin() + ["serve", "--port", str(port)],
-                                env=frontdesk_env(data_dir, **FRONTDESK_VARIANTS[target]),
-                                stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
-        wait_for_http(f"http://127.0.0.1:{port}/healthz", proc)
-        cfg.update(site_key=template[1], operator_emails=template[2])
-    log.close()
-    cfg["server_pid"] = proc.pid
+    procs: list[subprocess.Popen[bytes]] = []
+    log_paths: list[Path] = []
+    data_dir: Path | None = None
+    db_name = redis_prefix = None
+    result: dict[str, Any] | None = None
+    alive: list[bool] = []
     try:
+        if target == "bare":
+            port = free_port()
+            log_paths.append(tmp / f"run{run_no}-{target}.log")
+            with open(log_paths[-1], "wb") as log:
+                procs.append(start_process([sys.executable, __file__, "--serve-bare", "--port", str(port)],
+                                           stdout=log, stderr=subprocess.STDOUT))
+            wait_for_port(port, procs[-1])
+            ports = [port]
+        elif target in FRONTDESK_VARIANTS:
+            assert template is not None
+            data_dir = tmp / f"run{run_no}-data"
+            shutil.copytree(template[0], data_dir)
+            port = free_port()
+            log_paths.append(tmp / f"run{run_no}-{target}.log")
+            with open(log_paths[-1], "wb") as log:
+                procs.append(start_process(frontdesk_bin() + ["serve", "--port", str(port)],
+                                           env=frontdesk_env(data_dir, **FRONTDESK_VARIANTS[target]),
+                                           stdout=log, stderr=subprocess.STDOUT, cwd=tmp))
+            wait_for_http(f"http://127.0.0.1:{port}/healthz", procs[-1])
+            ports = [port]
+            cfg.update(site_key=template[1], operator_emails=template[2])
+        else:
+            nodes = SCALE_OUT_TARGETS[target]
+            db_name = create_scratch_database(args.pg_admin_url)
+            redis_prefix = f"fd-bench-{uuid.uuid4().hex[:10]}:"
+            data_dir = tmp / f"run{run_no}-data"
+            data_dir.mkdir()
+            env = frontdesk_env(data_dir, database_url=pg_url(args.pg_admin_url, db_name),
+                                redis_url=args.redis_url, redis_prefix=redis_prefix,
+                                secret_key=uuid.uuid4().hex + uuid.uuid4().hex)  # the same on every node
+            site_key, emails = setup_database(env, args.operators, tmp)
+            ports = []
+            for k in range(nodes):
+                port = free_port()
+                log_paths.append(tmp / f"run{run_no}-{target}-node{k}.log")
+                with open(log_paths[-1], "wb") as log:
+                    procs.append(start_process(frontdesk_bin() + ["serve", "--port", str(port)], env=env,
+                                               stdout=log, stderr=subprocess.STDOUT, cwd=tmp))
+                wait_for_http(f"http://127.0.0.1:{port}/healthz", procs[-1])
+                ports.append(port)
+            cfg.update(site_key=site_key, operator_emails=emails)
+        cfg.update(port=ports[0], ports=ports, server_pids=[p.pid for p in procs])
         result = run_generator(cfg, timeout=args.warmup + args.seconds + 90)
     finally:
-        alive = proc.poll() is None
-        stop_process(proc)
-    result["server_alive_at_end"] = alive
-    server_log = "\n".join(line for line in log_path.read_text(errors="replace").splitlines()
-                           if line.strip() and not line.startswith("database schema at revision"))
+        alive = [p.poll() is None for p in procs]
+        for proc in procs:
+            stop_tracked(proc)
+        stored: dict[str, int] | None = None
+        if db_name is not None:
+            try:
+                if result is not None:
+                    stored = pg_count_rows(pg_url(args.pg_admin_url, db_name))
+            finally:
+                drop_scratch_database(args.pg_admin_url, db_name)
+        elif data_dir is not None and result is not None:
+            stored = count_rows(data_dir / "frontdesk.db") if (data_dir / "frontdesk.db").exists() \
+                else {p.name: count_rows(p) for p in data_dir.glob("*.db")}
+        if redis_prefix is not None:
+            try:
+                redis_delete_prefix(args.redis_url, redis_prefix)
+            except Exception as exc:  # noqa: BLE001 - cleanup only
+                print(f"         warning: could not delete Redis keys {redis_prefix}*: {exc}")
+        if data_dir is not None:
+            shutil.rmtree(data_dir, ignore_errors=True)
+    assert result is not None
+    result["server_alive_at_end"] = all(alive)
+    server_log = "\n".join(
+        (f"[node{k}] " if len(log_paths) > 1 else "") + line
+        for k, path in enumerate(log_paths) for line in path.read_text(errors="replace").splitlines()
+        if line.strip() and not line.startswith("database schema at revision"))
     if server_log:
         result["server_log_tail"] = server_log[-2000:]
-    if data_dir is not None:
-        result["stored_rows"] = count_rows(data_dir / "frontdesk.db") if (data_dir / "frontdesk.db").exists() \
-            else {p.name: count_rows(p) for p in data_dir.glob("*.db")}
-        stored = result["stored_rows"].get("messages")
-        if isinstance(stored, int) and stored < result["total_acked"]:
-            result["errors"]["acked_but_not_stored"] = result["total_acked"] - stored
+    if stored is not None:
+        result["stored_rows"] = stored
+        count = stored.get("messages")
+        if isinstance(count, int) and count < result["total_acked"]:
+            result["errors"]["acked_but_not_stored"] = result["total_acked"] - count
             result["error_count"] = sum(result["errors"].values())
-        shutil.rmtree(data_dir, ignore_errors=True)
     return result
 
 
@@ -668,6 +971,8 @@ def print_warnings(runs: list[dict[str, Any]]) -> None:
         if (cpu["whole_machine"] or 0) >= 90 * cores:
             print(f"note: {label}: the machine was saturated ({cpu['whole_machine']:.0f}% of {cores * 100}%)")
         other = (cpu["whole_machine"] or 0) - (cpu["generator"] or 0) - (cpu["server"] or 0)
+        if r["target"] in SCALE_OUT_TARGETS:
+            other -= (cpu.get("postgres") or 0) + (cpu.get("redis") or 0)
         if other >= 30:
             print(f"note: {label}: {other:.0f}% of a core went to other processes (noise)")
         if r["rate"] > 0 and r["acked_per_s"] < 0.95 * r["rate"]:
@@ -721,9 +1026,8 @@ def main_bench(args: argparse.Namespace) -> int:
     if args.sync_off_control:
         plan.append(("frontdesk-sync-off", args.rate))
     if args.rate <= 0:
-        for fixed in (float(x) for x in str(args.fixed_rate).split(",") if x.strip()):
-            if fixed > 0:
-                plan += [("bare", fixed), ("frontdesk", fixed)]
+        for fixed in fixed_rates(args, "100,1000"):
+            plan += [("bare", fixed), ("frontdesk", fixed)]
     runs: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="fd-bench-") as tmp_name:
         tmp = Path(tmp_name)
@@ -763,6 +1067,160 @@ def main_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cleanup_all(args: argparse.Namespace) -> None:
+    """Stop whatever is still running and drop leftover scratch databases (errors, Ctrl-C)."""
+    for proc in list(_LIVE):
+        stop_tracked(proc)
+    for name in list(_SCRATCH_DATABASES):
+        try:
+            drop_scratch_database(args.pg_admin_url, name)
+        except Exception as exc:  # noqa: BLE001
+            print(f"warning: could not drop scratch database {name}: {exc}")
+
+
+def fixed_rates(args: argparse.Namespace, default: str) -> list[float]:
+    spec = default if args.fixed_rate is None else args.fixed_rate
+    return [float(x) for x in str(spec).split(",") if x.strip() and float(x) > 0]
+
+
+def print_scale_table(runs: list[dict[str, Any]]) -> None:
+    header = ["#", "target", "load", "acked msg/s", "deliv p50", "p99", "cross-node p50", "p99",
+              "all-ops p99", "ack p50", "ack p99", "err", "unfin", "gen", "nodes", "pg", "redis", "box"]
+    rows = []
+    for r in runs:
+        label = TARGET_LABELS.get(r["target"], r["target"])
+        if "failed" in r:
+            rows.append([str(r["round"]), label, r["mode"], "FAILED"] + [""] * (len(header) - 4))
+            continue
+        cpu, cross = r["cpu_pct_of_one_core"], r["cross_node_delivery_ms"]
+        nodes = "+".join(fmt(v, 0) for v in cpu["server_per_node"])
+        rows.append([
+            str(r["round"]), label, r["mode"], fmt(r["acked_per_s"], 0),
+            fmt(r["delivery_ms"]["p50"], 2), fmt(r["delivery_ms"]["p99"], 2),
+            fmt(cross["p50"], 2), fmt(cross["p99"], 2), fmt(r["delivery_all_ms"]["p99"], 2),
+            fmt(r["ack_ms"]["p50"], 2), fmt(r["ack_ms"]["p99"], 2), fmt(r["error_count"]),
+            fmt(r["unfinished_count"]), f"{fmt(cpu['generator'], 0)}%",
+            f"{fmt(cpu['server'], 0)}%" + (f" ({nodes})" if len(cpu["server_per_node"]) > 1 else ""),
+            f"{fmt(cpu['postgres'], 0)}%", f"{fmt(cpu['redis'], 0)}%", f"{fmt(cpu['whole_machine'], 0)}%",
+        ])
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+    print("  ".join(h.rjust(w) for h, w in zip(header, widths)))
+    print("  ".join("-" * w for w in widths))
+    for row in rows:
+        print("  ".join(c.rjust(w) for c, w in zip(row, widths)))
+    print("latencies in ms; deliv = send -> first operator has message.created; cross-node = send -> first\n"
+          "operator on the other node; all-ops = send -> the last of the operators has it; unfin = sent in the\n"
+          "window but not acked/delivered to all within the drain time; CPU in % of one core over the measured\n"
+          "window: generator, Frontdesk nodes (sum, per node), all postgres and redis-server processes, machine")
+
+
+def summarize_scale(runs: list[dict[str, Any]], targets: list[str]) -> dict[str, Any]:
+    ok = [r for r in runs if "failed" not in r]
+    summary: dict[str, Any] = {}
+    for mode in dict.fromkeys(r["mode"] for r in runs):
+        entry: dict[str, Any] = {}
+        for target in targets:
+            mine = [r for r in ok if r["target"] == target and r["mode"] == mode]
+
+            def med(key: Any) -> float | None:
+                values = [key(r) for r in mine if key(r) is not None]
+                return round(statistics.median(values), 2) if values else None
+
+            entry[target] = {
+                "runs": len(mine),
+                "acked_msg_s": med(lambda r: r["acked_per_s"]),
+                "delivery_p50_ms": med(lambda r: r["delivery_ms"]["p50"]),
+                "delivery_p99_ms": med(lambda r: r["delivery_ms"]["p99"]),
+                "cross_node_p99_ms": med(lambda r: r["cross_node_delivery_ms"]["p99"]),
+                "ack_p50_ms": med(lambda r: r["ack_ms"]["p50"]),
+                "ack_p99_ms": med(lambda r: r["ack_ms"]["p99"]),
+                "server_cpu_pct": med(lambda r: r["cpu_pct_of_one_core"]["server"]),
+                "postgres_cpu_pct": med(lambda r: r["cpu_pct_of_one_core"]["postgres"]),
+                "redis_cpu_pct": med(lambda r: r["cpu_pct_of_one_core"]["redis"]),
+                "errors": sum(r["error_count"] for r in mine),
+                "unfinished": sum(r["unfinished_count"] for r in mine),
+            }
+        base = (entry.get("frontdesk") or {}).get("acked_msg_s")
+        for target in targets:
+            tp = entry[target]["acked_msg_s"]
+            entry[target]["vs_sqlite_1_node"] = round(tp / base, 3) if base and tp else None
+        summary[mode] = entry
+    return summary
+
+
+def print_scale_summary(summary: dict[str, Any]) -> None:
+    print()
+    print("medians over rounds (throughput relative to SQLite, 1 node):")
+    for mode, entry in summary.items():
+        print(f"  {mode}:")
+        for target, e in entry.items():
+            print(f"    {TARGET_LABELS.get(target, target):>20}: {fmt(e['acked_msg_s'], 0):>7} msg/s"
+                  f" ({fmt(e['vs_sqlite_1_node'], 2)}x), delivery p50/p99 {fmt(e['delivery_p50_ms'], 2)}/"
+                  f"{fmt(e['delivery_p99_ms'], 2)} ms, ack p50/p99 {fmt(e['ack_p50_ms'], 2)}/"
+                  f"{fmt(e['ack_p99_ms'], 2)} ms, nodes CPU {fmt(e['server_cpu_pct'], 0)}%, pg "
+                  f"{fmt(e['postgres_cpu_pct'], 0)}%, redis {fmt(e['redis_cpu_pct'], 0)}%, errors {e['errors']},"
+                  f" unfinished {e['unfinished']}")
+
+
+def main_scale_out(args: argparse.Namespace) -> int:
+    """SQLite on one node vs PostgreSQL + Redis on one and on two nodes (and the bare relay)."""
+    started = time.monotonic()
+    check_services(args)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    targets = ([] if args.no_bare else ["bare"]) + ["frontdesk", *SCALE_OUT_TARGETS]
+    rates = [args.rate] + ([] if args.rate > 0 else fixed_rates(args, "100,300,1000"))
+    runs: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="fd-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        template = make_template(tmp, args.operators)
+        n = 0
+        for round_no in range(1, args.repeat + 1):
+            for rate in rates:
+                for target in targets:
+                    n += 1
+                    mode = f"{rate:g}/s" if rate > 0 else f"window {args.window}"
+                    print(f"[{time.monotonic() - started:5.1f}s] round {round_no}: {TARGET_LABELS[target]}, "
+                          f"{mode} ...", flush=True)
+                    try:
+                        result = run_target(target, args, rate, tmp, template if target == "frontdesk" else None, n)
+                    except Exception as exc:  # noqa: BLE001 - one failed run is reported, the rest goes on
+                        print(f"         FAILED: {type(exc).__name__}: {exc}", flush=True)
+                        runs.append({"round": round_no, "target": target, "mode": mode, "rate": rate,
+                                     "failed": f"{type(exc).__name__}: {exc}"})
+                        continue
+                    result["round"] = round_no
+                    runs.append(result)
+                    cpu = result["cpu_pct_of_one_core"]
+                    print(f"         {fmt(result['acked_per_s'], 0)} msg/s acked, delivery p99 "
+                          f"{fmt(result['delivery_ms']['p99'], 2)} ms, errors {result['error_count']}"
+                          f" {result['errors'] or ''}, unfinished {result['unfinished_count']}"
+                          f" {result['missing_deliveries_by_route'] or ''}, skipped sends {result['skipped_sends']},"
+                          f" CPU gen {fmt(cpu['generator'], 0)}% nodes {fmt(cpu['server'], 0)}% pg "
+                          f"{fmt(cpu['postgres'], 0)}% redis {fmt(cpu['redis'], 0)}%"
+                          + (f", stored {result['stored_rows']}" if "stored_rows" in result else "")
+                          + "".join(f", node{k} commits {w['commits_per_s']}/s x {w['writes_per_commit']}"
+                                    for k, w in enumerate(result.get("writer_per_node") or [])), flush=True)
+                    if result.get("server_log_tail"):
+                        print("         server log: "
+                              + result["server_log_tail"][-800:].replace("\n", "\n         "))
+    print()
+    print_scale_table(runs)
+    print_warnings([r for r in runs if "failed" not in r])
+    summary = summarize_scale(runs, targets)
+    print_scale_summary(summary)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = RESULTS / f"relay-scale-out-{stamp}.json"
+    out.write_text(json.dumps({
+        "command": " ".join([display_path(Path(sys.executable)), "bench/relay.py", *sys.argv[1:]]),
+        "started": now_iso(),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "settings": {k: v for k, v in vars(args).items() if k not in ("generate", "out", "serve_bare", "port")},
+        "runs": runs, "summary": summary, "elapsed_s": round(time.monotonic() - started, 1),
+    }, indent=2))
+    print(f"\nresult: {out.relative_to(ROOT)}  ({time.monotonic() - started:.0f}s)")
+    return 1 if any("failed" in r for r in runs) else 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--visitors", type=int, default=50)
@@ -772,13 +1230,24 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=0,
                         help="Total msg/s for the main runs; 0: saturate with --window un-acked per visitor.")
     parser.add_argument("--window", type=int, default=4, help="Un-acked messages per visitor when saturating.")
-    parser.add_argument("--fixed-rate", default="100,1000",
-                        help="Also run both targets at these total msg/s, comma-separated (0: skip; "
-                             "ignored with --rate). Default: 100,1000.")
+    parser.add_argument("--fixed-rate", default=None,
+                        help="Also run the targets at these total msg/s, comma-separated (0: skip; "
+                             "ignored with --rate). Default: 100,1000; with --scale-out 100,300,1000.")
     parser.add_argument("--repeat", type=int, default=1, help="Interleaved rounds.")
     parser.add_argument("--sync-off-control", action="store_true",
                         help="Also run Frontdesk with FRONTDESK_SQLITE_SYNCHRONOUS=OFF (not durable across power "
                              "loss), to see what the disk sync costs.")
+    parser.add_argument("--scale-out", action="store_true",
+                        help="Compare one node on SQLite, one node on PostgreSQL + Redis and two nodes on "
+                             "PostgreSQL + Redis (visitors and operators round-robin over the nodes), plus the "
+                             "bare relay. Each PostgreSQL run gets a scratch database and its own Redis prefix.")
+    parser.add_argument("--no-bare", action="store_true", help="With --scale-out: leave out the bare relay.")
+    parser.add_argument("--pg-admin-url", default=os.environ.get("FRONTDESK_BENCH_PG_URL",
+                                                                  "postgresql://postgres@127.0.0.1:5432/test"),
+                        help="With --scale-out: a PostgreSQL database to connect to for CREATE/DROP DATABASE "
+                             "(env FRONTDESK_BENCH_PG_URL).")
+    parser.add_argument("--redis-url", default=os.environ.get("FRONTDESK_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"),
+                        help="With --scale-out: the Redis the nodes share (env FRONTDESK_BENCH_REDIS_URL).")
     parser.add_argument("--generate", metavar="CONFIG", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     parser.add_argument("--serve-bare", action="store_true", help=argparse.SUPPRESS)
@@ -798,7 +1267,10 @@ def main() -> int:
     if args.generate:
         generate_main(json.loads(Path(args.generate).read_text()), Path(args.out))
         return 0
-    return main_bench(args)
+    try:
+        return main_scale_out(args) if args.scale_out else main_bench(args)
+    finally:
+        cleanup_all(args)
 
 
 if __name__ == "__main__":

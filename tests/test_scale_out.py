@@ -48,17 +48,20 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
             pytest.fail(f"Redis is required here (FRONTDESK_REQUIRE_SERVICES=1) but: {why}")
         pytest.skip(f"Redis not reachable at {REDIS_URL} ({why})")
     backend = Backend("postgres", tmp_path)
-    from tests.conftest import start_server
+    from server.cli import main
 
     c = Cluster(backend, tmp_path)
-    c.nodes.append(start_server(backend, **{k: v for k, v in c.env.items() if k.startswith("FRONTDESK_REDIS")}))
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in c.env.items():
+            env.setenv(name, value)
+        assert main(["migrate"]) == 0
     yield c
     c.stop()
     backend.close()
 
 
 async def test_chat_across_three_nodes(cluster: Cluster) -> None:
-    a = cluster.nodes[0]
+    a = cluster.add_node()
     b, c = cluster.add_node(), cluster.add_node()
     site = await make_site(a)
     operator = await make_operator(a, name="Olga")
@@ -86,7 +89,7 @@ async def test_chat_across_three_nodes(cluster: Cluster) -> None:
 
 
 async def test_visitor_of_a_killed_node_resumes_on_another(cluster: Cluster) -> None:
-    a = cluster.nodes[0]
+    a = cluster.add_node()
     b, c = cluster.add_node(), cluster.add_node()
     site = await make_site(a)
     operator = await make_operator(a)
@@ -125,7 +128,7 @@ async def test_visitor_of_a_killed_node_resumes_on_another(cluster: Cluster) -> 
 
 
 async def test_presence_expires_when_the_operators_node_dies(cluster: Cluster) -> None:
-    a = cluster.nodes[0]
+    a = cluster.add_node()
     b = cluster.add_node()
     site = await make_site(a)
     operator = await make_operator(a)
@@ -185,3 +188,139 @@ def test_nodes_starting_together_migrate_once(tmp_path: Path) -> None:
         assert all("revision 0001" in out for out in outputs), outputs
     finally:
         backend.close()
+
+
+async def test_login_throttle_is_shared_by_all_nodes(cluster: Cluster) -> None:
+    a, b = cluster.add_node(), cluster.add_node()
+    operator = await make_operator(a)
+    import re as _re
+
+    import httpx
+
+    statuses = []
+    for i in range(6):
+        node = (a, b)[i % 2]  # the attacker spreads attempts over the nodes
+        async with httpx.AsyncClient(base_url=node.url) as client:
+            page = await client.get("/console/login")
+            token = _re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+            assert token
+            response = await client.post(
+                "/console/login", data={"email": operator.email, "password": "guess", "csrf_token": token.group(1)}
+            )
+            statuses.append(response.status_code)
+    assert statuses == [401] * 5 + [429]
+
+
+NGINX = "/usr/sbin/nginx"
+
+NGINX_CONF = """
+worker_processes 1;
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log warn;
+events {{ worker_connections 512; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp}/nginx-body;
+    proxy_temp_path {tmp}/nginx-proxy;
+    fastcgi_temp_path {tmp}/nginx-fastcgi;
+    uwsgi_temp_path {tmp}/nginx-uwsgi;
+    scgi_temp_path {tmp}/nginx-scgi;
+    upstream frontdesk {{ server 127.0.0.1:{a}; server 127.0.0.1:{b}; }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://frontdesk;
+            proxy_http_version 1.1;
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+        }}
+        location /ws/ {{
+            proxy_pass http://frontdesk;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection "upgrade";
+            proxy_set_header Host $host;
+            proxy_read_timeout 1h;
+        }}
+    }}
+}}
+"""
+
+
+class Proxy:
+    """Looks like a ServerProcess to the test clients, but is nginx in front of the nodes."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.ws_url = f"ws://127.0.0.1:{port}"
+        self.origin = self.url
+
+
+async def test_two_nodes_behind_nginx(cluster: Cluster) -> None:
+    """The deployment of docs/deployment.md: nginx (Debian's) proxying HTTP and websockets."""
+    import os
+    import shutil
+
+    import httpx
+
+    if not (os.path.exists(NGINX) or shutil.which("nginx")):
+        if REQUIRE_SERVICES:
+            pytest.fail("nginx is required here (FRONTDESK_REQUIRE_SERVICES=1): apt-get install nginx")
+        pytest.skip("nginx is not installed (apt-get install nginx)")
+    port = free_port()
+    cluster.env["FRONTDESK_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
+    a, b = cluster.add_node(), cluster.add_node()
+    conf = cluster.tmp / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(tmp=cluster.tmp, a=a.port, b=b.port, port=port))
+    nginx = subprocess.Popen(
+        [shutil.which("nginx") or NGINX, "-c", str(conf), "-p", str(cluster.tmp), "-e", str(cluster.tmp / "nginx-startup.log")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        from tests.servers import wait_for_http
+
+        wait_for_http(f"http://127.0.0.1:{port}/healthz", process=nginx)  # type: ignore[arg-type]
+        proxy = Proxy(port)
+        site = await make_site(a)
+        operator = await make_operator(a, name="Olga")
+        origin = site.allowed_origins[0]
+        http = await console_login(proxy, operator.email, PASSWORD)  # type: ignore[arg-type]
+        console = await connect_operator(proxy, http)  # type: ignore[arg-type]
+        visitors = []
+        for i in range(4):
+            if i % 2:  # nginx round-robins per request: shift odd visitors' sockets to the other node
+                httpx.get(proxy.url + "/healthz")
+            session = await start_visitor(proxy, site.key, origin)  # type: ignore[arg-type]
+            visitor, _ = await connect_visitor(proxy, site.key, origin, session["token"])  # type: ignore[arg-type]
+            await visitor.send({"type": "message.send", "id": new_id(), "body": f"via nginx {i}"})
+            visitors.append(visitor)
+        bodies = set()
+        while len(bodies) < 4:
+            frame = await console.recv()
+            if frame["type"] == "message.created":
+                bodies.add(frame["message"]["body"])
+                await console.send({"type": "message.send", "id": new_id(), "conversation_id": frame["conversation_id"],
+                                    "body": "answer " + frame["message"]["body"]})
+        assert bodies == {f"via nginx {i}" for i in range(4)}
+        for i, visitor in enumerate(visitors):
+            reply = await visitor.recv_until(lambda f: f["type"] == "message.created" and f["message"]["seq"] == 2)
+            assert reply["message"]["body"] == f"answer via nginx {i}"
+            await visitor.close()
+
+        def metric(node: ServerProcess, name: str) -> float:
+            text = httpx.get(node.url + "/metrics").text
+            return next((float(line.split()[-1]) for line in text.splitlines() if line.startswith(name + " ")), 0.0)
+
+        visitor_messages = [metric(node, 'frontdesk_messages_acked_total{author="visitor"}') for node in (a, b)]
+        consoles = [metric(node, 'frontdesk_websockets_open{kind="operator"}') for node in (a, b)]
+        await console.close()
+        await http.aclose()
+        # nginx spread the visitors over both nodes; one console on one node answered them all.
+        assert sum(visitor_messages) == 4 and min(visitor_messages) >= 1, visitor_messages
+        assert sorted(consoles) == [0.0, 1.0], consoles
+    finally:
+        nginx.terminate()
+        nginx.wait(10)
