@@ -26,6 +26,7 @@ def _setting(default: Any, help: str, *, secret: bool = False) -> Any:
 class Settings:
     host: str = _setting("127.0.0.1", "Interface the server listens on.")
     port: int = _setting(8000, "Port the server listens on.")
+    workers: int = _setting(1, "Server processes of `frontdesk serve` (more than 1 needs FRONTDESK_REDIS_URL).")
     data_dir: str = _setting("frontdesk-data", "Directory for the SQLite database and the generated secret key.")
     database_url: str = _setting(
         "", "Database URL: sqlite:///path/to.db or postgresql://user@host/db. Empty: SQLite in the data directory."
@@ -85,7 +86,12 @@ class Settings:
     def validate(self) -> None:
         if not (0 < self.port < 65536):
             raise SettingsError(f"FRONTDESK_PORT: {self.port} is not a port number (1-65535)")
-        for name in ("max_body_bytes", "max_frame_bytes", "max_message_chars", "login_attempts_per_minute",
+        if self.workers > 1 and not self.redis_url:
+            raise SettingsError(
+                "FRONTDESK_WORKERS: more than one worker needs FRONTDESK_REDIS_URL "
+                "(the in-process hub cannot be shared between processes)"
+            )
+        for name in ("workers", "max_body_bytes", "max_frame_bytes", "max_message_chars", "login_attempts_per_minute",
                      "visitor_token_days", "commit_batch_max"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{self.env_name(name)}: must be at least 1")
@@ -116,7 +122,10 @@ class Settings:
             return path.read_text().strip()
         path.parent.mkdir(parents=True, exist_ok=True)
         key = secrets.token_urlsafe(48)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first: use theirs
+            return path.read_text().strip()
         with os.fdopen(fd, "w") as fh:
             fh.write(key)
         return key

@@ -46,6 +46,7 @@ class ServerProcess:
     log_path: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    extra_args: tuple[str, ...] = ()
 
     @property
     def url(self) -> str:
@@ -62,7 +63,7 @@ class ServerProcess:
     def start(self) -> "ServerProcess":
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port)],
+            [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port), *self.extra_args],
             env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT,
         )
         log.close()

@@ -24,6 +24,9 @@ def test_environment_then_overrides() -> None:
         ({"FRONTDESK_MAX_BODY_BYTES": "0"}, "FRONTDESK_MAX_BODY_BYTES"),
         ({"FRONTDESK_DATABASE_URL": "mysql://x/y"}, "FRONTDESK_DATABASE_URL"),
         ({"FRONTDESK_SQLITE_SYNCHRONOUS": "SOMETIMES"}, "FRONTDESK_SQLITE_SYNCHRONOUS"),
+        ({"FRONTDESK_WORKERS": "2"}, "FRONTDESK_REDIS_URL"),
+        ({"FRONTDESK_REDIS_URL": "http://cache:6379"}, "FRONTDESK_REDIS_URL"),
+        ({"FRONTDESK_LOG_FORMAT": "xml"}, "FRONTDESK_LOG_FORMAT"),
     ],
 )
 def test_bad_values_name_the_setting(env: dict[str, str], needle: str) -> None:

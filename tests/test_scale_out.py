@@ -324,3 +324,35 @@ async def test_two_nodes_behind_nginx(cluster: Cluster) -> None:
     finally:
         nginx.terminate()
         nginx.wait(10)
+
+
+async def test_serve_with_several_workers(cluster: Cluster) -> None:
+    """`frontdesk serve --workers 3`: one port, three processes, one conversation space."""
+    server = ServerProcess(env=cluster.env, log_path=cluster.tmp / "workers.log", extra_args=("--workers", "3"))
+    server.start()
+    cluster.nodes.append(server)
+    assert server.process is not None
+    children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children").read_text().split()
+    assert len(children) >= 3, children  # uvicorn's supervisor and its workers
+
+    site = await make_site(server)
+    operator = await make_operator(server)
+    origin = site.allowed_origins[0]
+    http = await console_login(server, operator.email, PASSWORD)
+    console = await connect_operator(server, http)
+    visitors = []
+    for i in range(6):  # the kernel spreads these connections over the workers
+        session = await start_visitor(server, site.key, origin)
+        visitor, _ = await connect_visitor(server, site.key, origin, session["token"])
+        await visitor.send({"type": "message.send", "id": new_id(), "body": f"worker test {i}"})
+        visitors.append(visitor)
+    seen = set()
+    while len(seen) < 6:
+        frame = await console.recv()
+        if frame["type"] == "message.created":
+            seen.add(frame["message"]["body"])
+    assert seen == {f"worker test {i}" for i in range(6)}
+    for visitor in visitors:
+        await visitor.close()
+    await console.close()
+    await http.aclose()
