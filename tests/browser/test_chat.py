@@ -150,3 +150,25 @@ def test_js_api_drives_the_widget(browser: Any, demo: Demo) -> None:
     page.evaluate("Frontdesk('close')")
     expect(launcher(page)).to_have_accessible_name("Open chat", timeout=TIMEOUT)
     ctx.close()
+
+
+def test_console_shows_the_sites_snippet(browser: Any, demo: Demo) -> None:
+    ctx = browser.new_context(locale="en-US")
+    console = operator_login(ctx, demo.server_url, demo.email, demo.password)
+    console.get_by_role("link", name="Sites").click()
+    snippet = f'<script async src="{demo.server_url}/embed.js" data-site-key="{demo.site_key}"></script>'
+    expect(console.locator("pre code").first).to_have_text(snippet, timeout=TIMEOUT)
+    ctx.close()
+
+
+def test_widget_fills_a_phone_screen(browser: Any, demo: Demo) -> None:
+    ctx = browser.new_context(locale="en-US", viewport={"width": 360, "height": 640}, is_mobile=True, has_touch=True)
+    page = ctx.new_page()
+    page.goto(demo.demo_url + "/")
+    frame = open_widget(page)
+    box = page.locator("frontdesk-widget iframe").bounding_box()
+    assert box is not None and box["width"] >= 355 and box["height"] >= 600, box
+    visitor_says(frame, "from my phone")
+    expect(frame.locator("#thread li.msg.me .meta").last).to_contain_text("Sent", timeout=TIMEOUT)
+    screenshot(page, "phone-360")
+    ctx.close()
