@@ -90,16 +90,26 @@ async def send_visitor_message(
     return await writer.run(job)
 
 
+def _check_conversation_id(conversation_id: Any) -> str:
+    if not isinstance(conversation_id, str) or len(conversation_id) > 64:
+        raise NotFound(field="conversation_id")
+    return conversation_id
+
+
+def _conversation(tx: Tx, conversation_id: str) -> Any:
+    conversation = store.get_conversation_row(tx.conn, conversation_id)
+    if conversation is None:
+        raise NotFound(field="conversation_id")
+    return conversation
+
+
 async def send_operator_message(
     writer: GroupWriter, operator: Operator, conversation_id: Any, client_id: str, body: str
 ) -> Ack:
-    if not isinstance(conversation_id, str) or len(conversation_id) > 64:
-        raise NotFound(field="conversation_id")
+    conversation_id = _check_conversation_id(conversation_id)
 
     def job(tx: Tx) -> Ack:
-        conversation = store.get_conversation_row(tx.conn, conversation_id)
-        if conversation is None:
-            raise NotFound(field="conversation_id")
+        conversation = _conversation(tx, conversation_id)
         return _store_message(
             tx, conversation, client_id, body, author_kind="operator", author_id=str(operator.id),
             author_name=operator.name,
@@ -109,13 +119,10 @@ async def send_operator_message(
 
 
 async def mark_read(writer: GroupWriter, conversation_id: Any) -> None:
-    if not isinstance(conversation_id, str) or len(conversation_id) > 64:
-        raise NotFound(field="conversation_id")
+    conversation_id = _check_conversation_id(conversation_id)
 
     def job(tx: Tx) -> None:
-        conversation = store.get_conversation_row(tx.conn, conversation_id)
-        if conversation is None:
-            raise NotFound(field="conversation_id")
+        conversation = _conversation(tx, conversation_id)
         if conversation.unread_count:
             store.update_conversation(tx.conn, conversation_id, unread_count=0)
             summary = store.get_summary(tx.conn, conversation_id)

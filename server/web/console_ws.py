@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
 from starlette.websockets import WebSocket
 
-from ..errors import BadFrame, FrontdeskError, InvalidToken
+from ..errors import BadFrame, FrontdeskError
 from ..realtime.hub import OPERATORS, conversation_channel
 from ..services import chat
 from ..store.operators import Operator
 from ..store.outbox import events_after, last_event_id
 from .console.auth_cookies import current_operator
 from .context import app_state, language, own_origin
-from .sockets import Disconnected, FrameSocket, refuse
+from .sockets import FrameSocket, refuse
 
-HELLO_TIMEOUT = 15.0
+CLOSE_BAD_HELLO = 4400
 
 
 class OperatorConnection:
@@ -88,17 +87,14 @@ async def console_socket(websocket: WebSocket) -> None:
         return
     await websocket.accept()
     socket = FrameSocket(websocket, state, lang)
-    try:
-        hello = await asyncio.wait_for(socket.receive_frame(), HELLO_TIMEOUT)
-        if hello.get("type") != "hello":
-            raise BadFrame(field="type")
-    except (FrontdeskError, asyncio.TimeoutError) as exc2:
-        error = exc2 if isinstance(exc2, FrontdeskError) else InvalidToken()
-        await websocket.send_json(socket.error_frame(error))
-        await websocket.close(code=4400)
+
+    async def accept_any(hello: dict[str, Any]) -> None:
+        return None
+
+    greeted = await socket.receive_hello(accept_any, refused=BadFrame(field="type"), close_code=CLOSE_BAD_HELLO)
+    if greeted is None:
         return
-    except Disconnected:
-        return
+    hello = greeted[0]
     connection = OperatorConnection(socket, operator)
     await connection.subscription.add(OPERATORS)
     after = hello.get("after_event")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, TypeVar
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -18,8 +18,10 @@ from ..realtime.hub import SubscriberTooSlow, Subscription
 from ..state import AppState
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _OUT_LIMIT = 5000
+HELLO_TIMEOUT = 15.0
 CLOSE_TOO_SLOW = 1013  # "try again later": the client reconnects and resumes
 
 
@@ -52,6 +54,23 @@ class FrameSocket:
         if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
             raise BadFrame()
         return frame
+
+    async def receive_hello(
+        self, check: Callable[[dict[str, Any]], Awaitable[T]], *, refused: FrontdeskError, close_code: int
+    ) -> tuple[dict[str, Any], T] | None:
+        """The first frame must be a ``hello`` that ``check`` accepts, within HELLO_TIMEOUT;
+        otherwise the client is told why and the socket closed (returns None)."""
+        try:
+            hello = await asyncio.wait_for(self.receive_frame(), HELLO_TIMEOUT)
+            if hello.get("type") != "hello":
+                raise refused
+            return hello, await check(hello)
+        except (FrontdeskError, asyncio.TimeoutError) as exc:
+            await self.ws.send_json(self.error_frame(exc if isinstance(exc, FrontdeskError) else refused))
+            await self.ws.close(code=close_code)
+        except Disconnected:
+            pass
+        return None
 
     def send(self, frame: dict[str, Any]) -> None:
         try:

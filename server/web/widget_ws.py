@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
@@ -14,10 +13,10 @@ from ..realtime.presence import PRESENCE
 from ..security import VisitorClaim
 from ..services import chat, sites, visitors
 from ..store.sites import Site
+from ..store.visitors import Visitor
 from .context import app_state, language, own_origin
-from .sockets import Disconnected, FrameSocket, refuse
+from .sockets import FrameSocket, refuse
 
-HELLO_TIMEOUT = 15.0
 CLOSE_INVALID_TOKEN = 4401
 
 
@@ -102,18 +101,14 @@ async def visitor_socket(websocket: WebSocket) -> None:
         return
     await websocket.accept()
     socket = FrameSocket(websocket, state, lang)
-    try:
-        hello = await asyncio.wait_for(socket.receive_frame(), HELLO_TIMEOUT)
-        if hello.get("type") != "hello":
-            raise InvalidToken()
-        visitor, conversation = await visitors.check_visitor(state.db, state.signer, site, hello.get("token"))
-    except (FrontdeskError, asyncio.TimeoutError) as exc:
-        error = exc if isinstance(exc, FrontdeskError) else InvalidToken()
-        await websocket.send_json(socket.error_frame(error))
-        await websocket.close(code=CLOSE_INVALID_TOKEN)
+
+    async def check(hello: dict[str, Any]) -> tuple[Visitor, dict[str, Any] | None]:
+        return await visitors.check_visitor(state.db, state.signer, site, hello.get("token"))
+
+    greeted = await socket.receive_hello(check, refused=InvalidToken(), close_code=CLOSE_INVALID_TOKEN)
+    if greeted is None:
         return
-    except Disconnected:
-        return
+    hello, (visitor, conversation) = greeted
     last_seq = hello.get("last_seq")
     connection = VisitorConnection(socket, site, VisitorClaim(visitor.id, site.id), visitor.name)
     connection.sent_seq = last_seq if isinstance(last_seq, int) and last_seq >= 0 else 0
