@@ -1181,13 +1181,22 @@ def main_scale_out(args: argparse.Namespace) -> int:
                     mode = f"{rate:g}/s" if rate > 0 else f"window {args.window}"
                     print(f"[{time.monotonic() - started:5.1f}s] round {round_no}: {TARGET_LABELS[target]}, "
                           f"{mode} ...", flush=True)
-                    try:
-                        result = run_target(target, args, rate, tmp, template if target == "frontdesk" else None, n)
-                    except Exception as exc:  # noqa: BLE001 - one failed run is reported, the rest goes on
-                        print(f"         FAILED: {type(exc).__name__}: {exc}", flush=True)
+                    failures: list[str] = []
+                    result = None
+                    for attempt in range(2):  # one retry: a failed setup should not leave a hole
+                        try:
+                            result = run_target(target, args, rate, tmp,
+                                                template if target == "frontdesk" else None, n)
+                            break
+                        except Exception as exc:  # noqa: BLE001 - reported; the rest goes on
+                            failures.append(f"{type(exc).__name__}: {exc}")
+                            print(f"         FAILED (attempt {attempt + 1}): {failures[-1]}", flush=True)
+                    if result is None:
                         runs.append({"round": round_no, "target": target, "mode": mode, "rate": rate,
-                                     "failed": f"{type(exc).__name__}: {exc}"})
+                                     "failed": failures[-1], "failed_attempts": failures})
                         continue
+                    if failures:
+                        result["failed_attempts"] = failures
                     result["round"] = round_no
                     runs.append(result)
                     cpu = result["cpu_pct_of_one_core"]

@@ -38,8 +38,28 @@ def wait_for_http(url: str, *, timeout: float = 20.0, process: subprocess.Popen[
     raise RuntimeError(f"{url} did not answer within {timeout}s")
 
 
+class Killable:
+    """A child process a test can crash (SIGKILL) or stop."""
+
+    process: subprocess.Popen[bytes] | None
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hook runs, as in a crash."""
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
 @dataclass
-class ServerProcess:
+class ServerProcess(Killable):
     """One `frontdesk serve`; start, kill -9 and start again on the same port and data."""
 
     env: dict[str, str]
@@ -72,20 +92,6 @@ class ServerProcess:
         except RuntimeError as exc:
             raise RuntimeError(f"{exc}\n--- server log ---\n{self.log_path.read_text()[-4000:]}") from None
         return self
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown hook runs, as in a crash."""
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")

@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from tests.servers import free_port, wait_for_http
+from tests.servers import Killable, free_port, wait_for_http
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SCREENSHOTS = Path(os.environ.get("FRONTDESK_SCREENSHOTS", "test-screenshots"))
@@ -54,7 +54,7 @@ def browser() -> Iterator[Any]:
 
 
 @dataclass
-class Demo:
+class Demo(Killable):
     """A running `frontdesk demo`: server, demo website, operator login."""
 
     data_dir: Path
@@ -93,19 +93,6 @@ class Demo:
         assert match, "the demo page has no snippet"
         self.site_key = match.group(1)
         return self
-
-    def kill(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
     def add_site(self, origin: str, name: str = "Hostile host", *options: str) -> str:
         """A site allowed on ``origin``, made the way an admin does; returns its key."""
