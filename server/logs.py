@@ -22,7 +22,7 @@ _VALID_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = request_id.get()
+        record.request_id = request_id.get() or "-"
         return True
 
 
@@ -41,7 +41,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        if getattr(record, "request_id", None):
+        if getattr(record, "request_id", "-") != "-":
             entry["request_id"] = record.request_id  # type: ignore[attr-defined]
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
