@@ -98,6 +98,14 @@ async def test_panel_may_be_framed_only_by_the_sites_origins(sqlite_server: Serv
     assert "frame-ancestors 'none'" in unknown.headers["content-security-policy"]
 
 
+@pytest.mark.parametrize("path", ["/widget//panel.html", "/widget///panel.html"])
+async def test_panel_cannot_be_fetched_around_its_framing_policy(sqlite_server: ServerProcess, path: str) -> None:
+    site = await make_site(sqlite_server)
+    async with httpx.AsyncClient(base_url=sqlite_server.url) as client:
+        response = await client.get(f"{path}?site={site.key}", extensions={"raw_path": path.encode()})
+    assert response.status_code == 404 or "frame-ancestors" in response.headers.get("content-security-policy", "")
+
+
 async def test_embed_script_is_served_as_javascript(sqlite_server: ServerProcess) -> None:
     async with httpx.AsyncClient(base_url=sqlite_server.url) as client:
         response = await client.get("/embed.js")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, PlainTextResponse, Response
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from ..assets import asset_path
 from ..services import sites
@@ -13,6 +15,16 @@ _PANEL_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' ws: wss:; "
     "base-uri 'none'; form-action 'none'; object-src 'none'; frame-ancestors {ancestors}"
 )
+
+
+class WidgetFiles(StaticFiles):
+    """The panel's scripts, styles and catalogues. Pages are served only by ``panel`` (with
+    its frame-ancestors policy), never here: ``/widget//panel.html`` must not slip past it."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        if path.lower().endswith((".html", ".htm")):
+            return PlainTextResponse("Not found", status_code=404)
+        return await super().get_response(path, scope)
 
 
 async def embed_js(request: Request) -> Response:

@@ -17,7 +17,7 @@ def routes() -> list[Route | WebSocketRoute | Mount]:
         Route("/metrics", health.metrics),
         Route("/embed.js", assets.embed_js),
         Route("/widget/panel.html", assets.panel),
-        Mount("/widget", app=StaticFiles(directory=str(asset_path("widget"))), name="widget"),
+        Mount("/widget", app=assets.WidgetFiles(directory=str(asset_path("widget"))), name="widget"),
         Mount("/static", app=StaticFiles(directory=str(asset_path("static"))), name="static"),
         Route("/api/widget/v1/sites/{key}/config", widget_api.site_config, methods=["GET"]),
         Route("/api/widget/v1/sites/{key}/visitors", widget_api.start_visitor, methods=["POST"]),
