@@ -8,7 +8,7 @@ from typing import Any
 from starlette.websockets import WebSocket
 
 from ..errors import BadFrame, FrontdeskError, InvalidToken
-from ..realtime.hub import conversation_channel
+from ..realtime.hub import OPERATORS, conversation_channel
 from ..realtime.presence import PRESENCE
 from ..security import VisitorClaim
 from ..services import chat, sites, visitors
@@ -62,7 +62,7 @@ class VisitorConnection:
         elif kind == "typing":
             if self.conversation_id:
                 await self.state.hub.publish(
-                    "operators",
+                    OPERATORS,
                     {"type": "typing", "conversation_id": self.conversation_id, "typing": bool(frame.get("typing"))},
                 )
         elif kind == "visitor.identify":
