@@ -48,6 +48,9 @@ class Settings:
     max_body_bytes: int = _setting(65536, "Largest HTTP request body accepted, in bytes.")
     max_frame_bytes: int = _setting(65536, "Largest websocket frame accepted, in bytes.")
     max_message_chars: int = _setting(5000, "Longest chat message, in characters.")
+    visitor_messages_per_minute: int = _setting(
+        120, "Messages one visitor may send a minute (a flood gets rate_limited errors; the widget retries)."
+    )
     login_attempts_per_minute: int = _setting(5, "Failed console logins allowed per email (and 4x per IP address) a minute.")
     visitor_token_days: int = _setting(365, "Days a visitor token stays valid after the visitor's last visit.")
     sqlite_synchronous: str = _setting(
@@ -91,7 +94,7 @@ class Settings:
                 "FRONTDESK_WORKERS: more than one worker needs FRONTDESK_REDIS_URL "
                 "(the in-process hub cannot be shared between processes)"
             )
-        for name in ("workers", "max_body_bytes", "max_frame_bytes", "max_message_chars", "login_attempts_per_minute",
+        for name in ("workers", "visitor_messages_per_minute", "max_body_bytes", "max_frame_bytes", "max_message_chars", "login_attempts_per_minute",
                      "visitor_token_days", "commit_batch_max"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{self.env_name(name)}: must be at least 1")

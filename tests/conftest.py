@@ -48,6 +48,8 @@ class Backend:
             "FRONTDESK_SECRET_KEY": "test-secret-" + self.tmp.name,
             "FRONTDESK_LOG_LEVEL": "warning",
             "FRONTDESK_LOGIN_ATTEMPTS_PER_MINUTE": "5",
+            # Crash and load tests send hundreds of messages from one visitor in seconds.
+            "FRONTDESK_VISITOR_MESSAGES_PER_MINUTE": "100000",
         }
 
     def close(self) -> None:

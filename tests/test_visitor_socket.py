@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
+from typing import Iterator
 
 import httpx
 import pytest
@@ -193,3 +195,35 @@ async def test_oversized_frame_closes_the_socket(sqlite_server: ServerProcess) -
     with pytest.raises(websockets.ConnectionClosed) as closed:
         await visitor.recv()
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+
+
+@pytest.fixture
+def strict_server(tmp_path: Path) -> Iterator[ServerProcess]:
+    """A server allowing a visitor 5 messages a minute."""
+    from tests.conftest import Backend, start_server
+
+    server = start_server(Backend("sqlite", tmp_path), FRONTDESK_VISITOR_MESSAGES_PER_MINUTE="5")
+    yield server
+    server.stop()
+
+
+async def test_a_flood_is_refused_with_a_clear_error_and_not_stored(strict_server: ServerProcess) -> None:
+    server = strict_server
+    site = await make_site(server)
+    origin = site.allowed_origins[0]
+    session = await start_visitor(server, site.key, origin)
+    visitor, _ = await connect_visitor(server, site.key, origin, session["token"])
+    for i in range(8):
+        await visitor.send({"type": "message.send", "id": f"flood-message-{i:02d}", "body": f"flood {i}"})
+    outcomes: dict[str, str] = {}
+    while len(outcomes) < 8:
+        frame = await visitor.recv()
+        if frame["type"] in ("ack", "error"):
+            outcomes[frame["id"]] = frame["type"] if frame["type"] == "ack" else frame["code"]
+            if frame["type"] == "error":
+                assert frame["field"] == "body" and "fast" in frame["message"]
+    assert sorted(outcomes.values()) == ["ack"] * 5 + ["rate_limited"] * 3
+    await visitor.close()
+    again, welcome = await connect_visitor(server, site.key, origin, session["token"])
+    assert welcome["conversation"]["last_seq"] == 5  # the refused ones were not stored
+    await again.close()

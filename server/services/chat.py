@@ -8,7 +8,10 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from ..errors import NotFound
+from limits import parse as parse_limit
+from limits.aio.strategies import MovingWindowRateLimiter
+
+from ..errors import NotFound, RateLimited
 from ..store import conversations as store
 from ..store.conversations import Message
 from ..store.db import Database, iso
@@ -32,6 +35,12 @@ class Ack:
             "type": "ack", "id": self.client_id, "seq": self.seq,
             "conversation_id": self.conversation_id, "created_at": self.created_at,
         }
+
+
+async def check_visitor_rate(limiter: MovingWindowRateLimiter, visitor_id: str, *, per_minute: int) -> None:
+    """A visitor's flood is refused (counters in Redis when several nodes share them)."""
+    if not await limiter.hit(parse_limit(f"{per_minute}/minute"), "visitor-messages", visitor_id):
+        raise RateLimited(field="body")
 
 
 def check_message(client_id: Any, body: Any, *, max_chars: int) -> tuple[str, str]:

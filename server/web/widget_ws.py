@@ -58,6 +58,9 @@ class VisitorConnection:
             client_id, body = chat.check_message(
                 frame.get("id"), frame.get("body"), max_chars=self.state.settings.max_message_chars
             )
+            await chat.check_visitor_rate(
+                self.state.limiter, self.claim.visitor_id, per_minute=self.state.settings.visitor_messages_per_minute
+            )
             self.socket.spawn(self._send(client_id, body, time.perf_counter()))
         elif kind == "typing":
             if self.conversation_id:
