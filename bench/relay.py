@@ -812,7 +812,7 @@ def setup_database(env: dict[str, str], operators: int, cwd: Path) -> tuple[str,
 
     def finish(proc: subprocess.Popen[str], what: str) -> str:
         try:
-            out, _ = proc.communicate(timeout=120)
+            out, _ = proc.communicate(timeout=60)
         except subprocess.TimeoutExpired:
             proc.kill()
             out, _ = proc.communicate(timeout=10)
@@ -827,9 +827,14 @@ def setup_database(env: dict[str, str], operators: int, cwd: Path) -> tuple[str,
     emails = [f"op{i + 1}@bench.example.com" for i in range(operators)]
     # Operators are independent writes: in parallel (each is a process start + an argon2 hash).
     procs = [run(["create-operator", email, "--password", OPERATOR_PASSWORD]) for email in emails]
-    out = finish(site, "create-site")
-    for proc, email in zip(procs, emails):
-        finish(proc, f"create-operator {email}")
+    try:
+        out = finish(site, "create-site")
+        for proc, email in zip(procs, emails):
+            finish(proc, f"create-operator {email}")
+    finally:
+        for proc in procs:  # after a failure: the others too, now
+            if proc in _LIVE:  # type: ignore[comparison-overlap]
+                stop_tracked(proc)  # type: ignore[arg-type]
     match = re.search(r"^key: (\S+)", out, re.M)
     if not match:
         raise RuntimeError(f"no site key in: {out!r}")
