@@ -45,6 +45,17 @@ async def test_config_refusals_are_clear(
     assert error["code"] == code and len(error["message"]) > 10
 
 
+async def test_oversized_body_is_refused_in_the_callers_language(sqlite_server: ServerProcess) -> None:
+    site = await make_site(sqlite_server)
+    async with httpx.AsyncClient(base_url=sqlite_server.url) as client:
+        response = await client.post(
+            f"/api/widget/v1/sites/{site.key}/visitors", content=b"{" + b" " * 70_000 + b"}",
+            headers={"Origin": site.allowed_origins[0], "Content-Type": "application/json", "Accept-Language": "ru"},
+        )
+    assert response.status_code == 413
+    assert response.json()["error"]["message"] == "Запрос слишком большой (не больше 65536 байт)."
+
+
 async def test_error_message_in_russian(sqlite_server: ServerProcess) -> None:
     site = await make_site(sqlite_server)
     async with httpx.AsyncClient(base_url=sqlite_server.url) as client:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .context import language
 
 
 class BodyTooLarge(Exception):
@@ -24,7 +27,7 @@ class BodyLimitMiddleware:
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-            await self._refuse(send)
+            await self._refuse(scope, send)
             return
         received = 0
         started = False
@@ -48,13 +51,14 @@ class BodyLimitMiddleware:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await self._refuse(send)
+                await self._refuse(scope, send)
 
-    async def _refuse(self, send: Send) -> None:
-        body: dict[str, Any] = {
-            "error": {"code": "too_large", "message": f"The request body is over {self.max_bytes} bytes."}
-        }
-        data = json.dumps(body).encode()
+    async def _refuse(self, scope: Scope, send: Send) -> None:
+        # Said in the caller's language, as every error is (the app's catalogues).
+        conn = HTTPConnection(scope)
+        message = conn.app.state.fd.catalogs.translate(language(conn), "error.too_large.request", max=self.max_bytes)
+        body: dict[str, Any] = {"error": {"code": "too_large", "message": message}}
+        data = json.dumps(body, ensure_ascii=False).encode()
         await send({
             "type": "http.response.start", "status": 413,
             "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())],
