@@ -674,7 +674,7 @@ def frontdesk_bin() -> list[str]:
 def frontdesk_env(data_dir: Path, **settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FRONTDESK_")}
     env.update(FRONTDESK_DATA_DIR=str(data_dir), FRONTDESK_LOG_LEVEL="warning",
-               FRONTDESK_LOGIN_ATTEMPTS_PER_MINUTE="100000")
+               FRONTDESK_LOGIN_ATTEMPTS_PER_MINUTE="100000", FRONTDESK_VISITOR_MESSAGES_PER_MINUTE="10000000")
     env.update({"FRONTDESK_" + k.upper(): v for k, v in settings.items()})
     return env
 
@@ -1167,10 +1167,28 @@ def print_scale_summary(summary: dict[str, Any]) -> None:
                   f" unfinished {e['unfinished']}")
 
 
+def code_state() -> dict[str, Any]:
+    """The commit and a fingerprint of server/ as it is on disk: a run must not span a code change."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "server").rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(ROOT)).encode())
+            digest.update(path.read_bytes())
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              timeout=10).stdout.strip() or None
+    except (OSError, subprocess.TimeoutExpired):
+        head = None
+    return {"head": head, "server_sha256": digest.hexdigest()[:16]}
+
+
 def main_scale_out(args: argparse.Namespace) -> int:
     """SQLite on one node vs PostgreSQL + Redis on one and on two nodes (and the bare relay)."""
     started = time.monotonic()
     check_services(args)
+    code_before = code_state()
     RESULTS.mkdir(parents=True, exist_ok=True)
     targets = ([] if args.no_bare else ["bare"]) + ["frontdesk", *SCALE_OUT_TARGETS]
     rates = [args.rate] + ([] if args.rate > 0 else fixed_rates(args, "100,300,1000"))
@@ -1217,9 +1235,14 @@ def main_scale_out(args: argparse.Namespace) -> int:
                     if result.get("server_log_tail"):
                         print("         server log: "
                               + result["server_log_tail"][-800:].replace("\n", "\n         "))
+    code_after = code_state()
     print()
     print_scale_table(runs)
     print_warnings([r for r in runs if "failed" not in r])
+    code_changed = code_after["server_sha256"] != code_before["server_sha256"]
+    if code_changed:
+        print(f"WARNING: server/ changed on disk during the run ({code_before} -> {code_after}): "
+              "runs before and after the change are not comparable")
     summary = summarize_scale(runs, targets)
     print_scale_summary(summary)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -1229,10 +1252,11 @@ def main_scale_out(args: argparse.Namespace) -> int:
         "started": now_iso(),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
         "settings": {k: v for k, v in vars(args).items() if k not in ("generate", "out", "serve_bare", "port")},
+        "code": {"before": code_before, "after": code_after},
         "runs": runs, "summary": summary, "elapsed_s": round(time.monotonic() - started, 1),
     }, indent=2))
     print(f"\nresult: {out.relative_to(ROOT)}  ({time.monotonic() - started:.0f}s)")
-    return 1 if any("failed" in r for r in runs) else 0
+    return 1 if any("failed" in r for r in runs) or code_changed else 0
 
 
 def main() -> int:
