@@ -71,7 +71,10 @@ class AppState:
             await publish_committed(hub, events)
 
         metrics = Metrics()
-        writer = GroupWriter(db, max_batch=settings.commit_batch_max, on_commit=on_commit, metrics=metrics)
+        writer = GroupWriter(
+            db, max_batch=settings.commit_batch_max, on_commit=on_commit, metrics=metrics,
+            shared=bool(settings.redis_url),
+        )
         writer.start()
         return cls(
             settings=settings,

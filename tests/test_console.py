@@ -118,6 +118,7 @@ async def test_chat_loop_between_visitor_and_operator(server: ServerProcess) -> 
     assert message["message"]["body"] == "Do you ship to Almaty?"
     assert message["conversation"]["unread_count"] == 1
     assert message["conversation"]["last_message_preview"] == "Do you ship to Almaty?"
+    await visitor.recv_until(lambda f: f["type"] == "ack")  # the visitor's socket now follows it
 
     await visitor.send({"type": "typing", "typing": True})
     typing = await console.recv_until(lambda f: f["type"] == "typing")

@@ -14,7 +14,6 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Generic, TypeVar
 
-from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from ..metrics import Metrics
@@ -23,7 +22,6 @@ from .outbox import StoredEvent, insert_event
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-WRITE_ORDER_LOCK = 720_517_002  # PostgreSQL advisory lock key (any fixed number)
 
 
 class Tx:
@@ -56,12 +54,15 @@ class _Pending(Generic[T]):
 class GroupWriter:
     def __init__(
         self, db: Database, *, max_batch: int = 256, on_commit: OnCommit | None = None,
-        metrics: Metrics | None = None,
+        metrics: Metrics | None = None, shared: bool = False,
     ) -> None:
+        """``shared``: other processes write to this database too (a Redis hub), so
+        commits and their publication take turns with them (Database.ordered_transaction)."""
         self._db = db
         self._max_batch = max_batch
         self._on_commit = on_commit
         self._metrics = metrics
+        self._shared = shared
         self._queue: asyncio.Queue[_Pending[Any]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self.batches = 0
@@ -107,7 +108,7 @@ class GroupWriter:
 
     async def _commit(self, batch: list[_Pending[Any]]) -> None:
         try:
-            results = await self._transaction(batch)
+            results = await self._transaction(batch, self._publish)
         except Exception as exc:
             if len(batch) == 1:
                 if not batch[0].future.done():
@@ -122,25 +123,24 @@ class GroupWriter:
         if self._metrics is not None:
             self._metrics.commits.inc()
             self._metrics.writes.inc(len(batch))
+        for pending, result in zip(batch, results):
+            if not pending.future.done():
+                pending.future.set_result(result)
+
+    async def _publish(self, batch: list[_Pending[Any]]) -> None:
         events = [e for p in batch for e in p.events]
         if events and self._on_commit is not None:
             try:
                 await self._on_commit(events)
             except Exception:  # live delivery failing must not un-ack a stored write
                 log.exception("publishing committed events failed")
-        for pending, result in zip(batch, results):
-            if not pending.future.done():
-                pending.future.set_result(result)
 
-    async def _transaction(self, batch: list[_Pending[Any]]) -> list[Any]:
+    async def _transaction(
+        self, batch: list[_Pending[Any]], publish: Callable[[list[_Pending[Any]]], Awaitable[None]]
+    ) -> list[Any]:
         dialect = self._db.dialect
 
         def run_batch(conn: Connection) -> list[Any]:
-            if dialect == "postgresql":
-                # Writers of all nodes take turns, so event ids commit in id order and a
-                # reader resuming "after event N" can never skip one committed late.
-                # (SQLite's single write lock gives the same order by itself.)
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITE_ORDER_LOCK})
             results = []
             for pending in batch:
                 tx = Tx(conn, dialect)
@@ -148,4 +148,7 @@ class GroupWriter:
                 pending.events = tx.events
             return results
 
-        return await self._db.transaction(run_batch)
+        async def after_commit(_: list[Any]) -> None:
+            await publish(batch)
+
+        return await self._db.ordered_transaction(run_batch, after_commit, shared=self._shared)
