@@ -104,6 +104,9 @@ class OutboxVisitor:
         self.acked: dict[str, int] = {}
         self.received: dict[int, str] = {}  # seq -> body, as the visitor's thread shows it
         self.reconnects = 0
+        # A flag, not task.cancel(): Python 3.11's wait_for can swallow a cancellation that
+        # meets its own timeout, and a reader looping on short timeouts would never stop.
+        self.stopping = False
 
     def type_message(self, body: str) -> None:
         self.outbox.append({"type": "message.send", "id": new_id(), "body": body})
@@ -122,7 +125,7 @@ class OutboxVisitor:
                     if frame["id"] not in sent:
                         sent.add(frame["id"])
                         await ws.send(json.dumps(frame))
-                if stop_when_empty and not self.outbox:
+                if (stop_when_empty and not self.outbox) or self.stopping:
                     return
                 try:
                     raw = await asyncio.wait_for(ws.recv(), 0.2)
@@ -144,6 +147,8 @@ class OutboxVisitor:
                 await self.session(stop_when_empty)
                 return
             except (OSError, websockets.ConnectionClosed, websockets.InvalidStatus, websockets.InvalidMessage):
+                if self.stopping:
+                    return
                 self.reconnects += 1
                 await asyncio.sleep(delay * random.uniform(0.7, 1.3))
                 delay = min(delay * 2, 1.0)

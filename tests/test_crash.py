@@ -29,8 +29,9 @@ async def test_sigkill_while_sending_loses_and_doubles_nothing(own_server: Serve
 
     reader = asyncio.create_task(visitor.run())
     await typist()
-    reader.cancel()
-    await asyncio.gather(reader, return_exceptions=True)
+    visitor.stopping = True
+    await asyncio.wait_for(reader, 20)
+    visitor.stopping = False
     await asyncio.wait_for(visitor.run(stop_when_empty=True), 30)
 
     assert visitor.reconnects >= 1, "the server was never seen to go away"

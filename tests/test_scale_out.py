@@ -111,8 +111,9 @@ async def test_visitor_of_a_killed_node_resumes_on_another(cluster: Cluster) -> 
 
     reader = asyncio.create_task(visitor.run())
     await typist()
-    reader.cancel()
-    await asyncio.gather(reader, return_exceptions=True)
+    visitor.stopping = True
+    await asyncio.wait_for(reader, 20)
+    visitor.stopping = False
     await asyncio.wait_for(visitor.run(stop_when_empty=True), 30)
     assert visitor.reconnects >= 1
     assert sorted(visitor.acked.values()) == list(range(1, len(bodies) + 1))

@@ -86,7 +86,7 @@ async def console_socket(websocket: WebSocket) -> None:
         await refuse(websocket)
         return
     await websocket.accept()
-    socket = FrameSocket(websocket, state, lang)
+    socket = FrameSocket(websocket, state, lang, "operator")
 
     async def accept_any(hello: dict[str, Any]) -> None:
         return None
@@ -102,10 +102,7 @@ async def console_socket(websocket: WebSocket) -> None:
     socket.send({"type": "welcome", "operator": operator.public(), "last_event_id": position})
     await connection.replay(after if isinstance(after, int) and after >= 0 else position)
     await state.presence.connected(operator.id)
-    gauge = state.metrics.sockets.labels("operator")
-    gauge.inc()
     try:
         await socket.serve(connection.handle, connection.subscription, connection.forward)
     finally:
-        gauge.dec()
         await state.presence.disconnected(operator.id)

@@ -30,7 +30,8 @@ class Disconnected(Exception):
 
 
 class FrameSocket:
-    def __init__(self, websocket: WebSocket, state: AppState, lang: str) -> None:
+    def __init__(self, websocket: WebSocket, state: AppState, lang: str, kind: str) -> None:
+        self.kind = kind  # visitor | operator: the label of the open-sockets metric
         self.ws = websocket
         self.state = state
         self.lang = lang
@@ -128,6 +129,8 @@ class FrameSocket:
         forward: Callable[[dict[str, Any]], None],
     ) -> None:
         """Run reader, hub pump and sender until the client goes or falls behind."""
+        gauge = self.state.metrics.sockets.labels(self.kind)
+        gauge.inc()
         tasks = [
             asyncio.create_task(self._sender()),
             asyncio.create_task(self._pump(subscription, forward)),
@@ -146,6 +149,7 @@ class FrameSocket:
                 task.cancel()
             await asyncio.gather(*tasks, *self._tasks, return_exceptions=True)
             await subscription.close()
+            gauge.dec()
 
 
 async def refuse(websocket: WebSocket) -> None:

@@ -103,7 +103,7 @@ async def visitor_socket(websocket: WebSocket) -> None:
         await refuse(websocket)
         return
     await websocket.accept()
-    socket = FrameSocket(websocket, state, lang)
+    socket = FrameSocket(websocket, state, lang, "visitor")
 
     async def check(hello: dict[str, Any]) -> tuple[Visitor, dict[str, Any] | None]:
         return await visitors.check_visitor(state.db, state.signer, site, hello.get("token"))
@@ -124,9 +124,4 @@ async def visitor_socket(websocket: WebSocket) -> None:
     })
     if conversation is not None:
         await connection.follow(conversation["id"])
-    gauge = state.metrics.sockets.labels("visitor")
-    gauge.inc()
-    try:
-        await socket.serve(connection.handle, connection.subscription, connection.forward)
-    finally:
-        gauge.dec()
+    await socket.serve(connection.handle, connection.subscription, connection.forward)
