@@ -7,7 +7,7 @@ import json
 import random
 import re
 import uuid
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 import httpx
 import websockets
@@ -152,3 +152,23 @@ class OutboxVisitor:
                 self.reconnects += 1
                 await asyncio.sleep(delay * random.uniform(0.7, 1.3))
                 delay = min(delay * 2, 1.0)
+
+    async def type_through_a_crash(
+        self, bodies: list[str], *, crash_at: int, crash: Callable[[], Awaitable[None]]
+    ) -> None:
+        """Type ``bodies`` a few ms apart while connected, calling ``crash`` midway, then
+        keep going until every message is acked."""
+
+        async def typist() -> None:
+            for i, body in enumerate(bodies):
+                self.type_message(body)
+                if i == crash_at:
+                    await crash()  # mid-stream: some sent, some in flight, some not typed yet
+                await asyncio.sleep(0.005)
+
+        reader = asyncio.create_task(self.run())
+        await typist()
+        self.stopping = True
+        await asyncio.wait_for(reader, 20)
+        self.stopping = False
+        await asyncio.wait_for(self.run(stop_when_empty=True), 30)

@@ -18,21 +18,12 @@ async def test_sigkill_while_sending_loses_and_doubles_nothing(own_server: Serve
     visitor = OutboxVisitor(server, site.key, origin, session["token"])
     bodies = [f"message {i:03d}" for i in range(120)]
 
-    async def typist() -> None:
-        for i, body in enumerate(bodies):
-            visitor.type_message(body)
-            if i == 40:
-                server.kill()  # mid-stream: some sent, some in flight, some not typed yet
-                await asyncio.sleep(0.3)
-                await asyncio.to_thread(server.start)
-            await asyncio.sleep(0.005)
+    async def crash_and_restart() -> None:
+        server.kill()
+        await asyncio.sleep(0.3)
+        await asyncio.to_thread(server.start)
 
-    reader = asyncio.create_task(visitor.run())
-    await typist()
-    visitor.stopping = True
-    await asyncio.wait_for(reader, 20)
-    visitor.stopping = False
-    await asyncio.wait_for(visitor.run(stop_when_empty=True), 30)
+    await visitor.type_through_a_crash(bodies, crash_at=40, crash=crash_and_restart)
 
     assert visitor.reconnects >= 1, "the server was never seen to go away"
     assert len(visitor.acked) == len(bodies)

@@ -19,6 +19,15 @@ from tests.factories import PASSWORD, make_operator, make_site
 from tests.servers import REDIS_URL, REQUIRE_SERVICES, ServerProcess, free_port, redis_available
 
 
+def require_redis() -> None:
+    """Skip without Redis, or fail where CI says it must be there."""
+    why = redis_available()
+    if why is not None:
+        if REQUIRE_SERVICES:
+            pytest.fail(f"Redis is required here (FRONTDESK_REQUIRE_SERVICES=1) but: {why}")
+        pytest.skip(f"Redis not reachable at {REDIS_URL} ({why})")
+
+
 class Cluster:
     def __init__(self, backend: Backend, tmp: Path) -> None:
         self.backend = backend
@@ -42,11 +51,7 @@ class Cluster:
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    why = redis_available()
-    if why is not None:
-        if REQUIRE_SERVICES:
-            pytest.fail(f"Redis is required here (FRONTDESK_REQUIRE_SERVICES=1) but: {why}")
-        pytest.skip(f"Redis not reachable at {REDIS_URL} ({why})")
+    require_redis()
     backend = Backend("postgres", tmp_path)
     from server.cli import main
 
@@ -102,19 +107,10 @@ async def test_visitor_of_a_killed_node_resumes_on_another(cluster: Cluster) -> 
     visitor = OutboxVisitor([a, b], site.key, origin, session["token"])  # A first, then B
     bodies = [f"m{i:03d}" for i in range(80)]
 
-    async def typist() -> None:
-        for i, body in enumerate(bodies):
-            visitor.type_message(body)
-            if i == 30:
-                a.kill()
-            await asyncio.sleep(0.005)
+    async def kill_node_a() -> None:
+        a.kill()
 
-    reader = asyncio.create_task(visitor.run())
-    await typist()
-    visitor.stopping = True
-    await asyncio.wait_for(reader, 20)
-    visitor.stopping = False
-    await asyncio.wait_for(visitor.run(stop_when_empty=True), 30)
+    await visitor.type_through_a_crash(bodies, crash_at=30, crash=kill_node_a)
     assert visitor.reconnects >= 1
     assert sorted(visitor.acked.values()) == list(range(1, len(bodies) + 1))
 
@@ -404,11 +400,7 @@ async def test_live_delivery_across_nodes_loses_nothing_under_load(cluster: Clus
 
 async def test_sqlite_with_redis_and_workers_keeps_delivery_order(tmp_path: Path) -> None:
     """Several processes on one SQLite file (with Redis) take turns through a file lock."""
-    why = redis_available()
-    if why is not None:
-        if REQUIRE_SERVICES:
-            pytest.fail(f"Redis is required here (FRONTDESK_REQUIRE_SERVICES=1) but: {why}")
-        pytest.skip(f"Redis not reachable at {REDIS_URL} ({why})")
+    require_redis()
     env = {
         **Backend("sqlite", tmp_path).env(),
         "FRONTDESK_REDIS_URL": REDIS_URL,
