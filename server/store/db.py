@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import logging
 import os
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,6 +23,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def utcnow() -> datetime:
@@ -117,8 +119,13 @@ class Database:
                 await after_commit(result)
                 return result
             finally:
-                await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": WRITE_ORDER_LOCK})
-                await conn.commit()
+                try:
+                    await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": WRITE_ORDER_LOCK})
+                    await conn.commit()
+                except Exception:  # a broken session has released the lock with itself;
+                    # failing here would make the writer re-run jobs that did commit
+                    log.warning("could not release the write-order lock; the connection is gone")
+                    await conn.invalidate()
 
     def _lock_sqlite_writes(self) -> int:
         path = make_url(self.url).database or ""
