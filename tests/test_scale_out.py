@@ -13,7 +13,7 @@ from typing import Iterator
 
 import pytest
 
-from tests.clients import OutboxVisitor, connect_operator, connect_visitor, console_login, new_id, start_visitor
+from tests.clients import FrameClient, OutboxVisitor, connect_operator, connect_visitor, console_login, new_id, start_visitor
 from tests.conftest import Backend
 from tests.factories import PASSWORD, make_operator, make_site
 from tests.servers import REDIS_URL, REQUIRE_SERVICES, ServerProcess, free_port, redis_available
@@ -356,46 +356,52 @@ async def test_serve_with_several_workers(cluster: Cluster) -> None:
     await http.aclose()
 
 
-async def test_live_delivery_across_nodes_loses_nothing_under_load(cluster: Cluster) -> None:
-    """Writers on two nodes commit in turn; their publications must not overtake each
-    other, or a console that de-duplicates by event id drops the overtaken ones.
-    (Without the shared write-order lock this lost a few percent of the messages.)"""
-    a, b = cluster.add_node(), cluster.add_node()
-    site = await make_site(a)
-    operator = await make_operator(a)
+async def messages_the_console_missed(
+    visitor_nodes: list[ServerProcess], console_node: ServerProcess, *, visitors: int, each: int
+) -> int:
+    """Visitors spread over ``visitor_nodes`` each send ``each`` messages at once; returns
+    how many of those stored messages a live console on ``console_node`` never got."""
+    site = await make_site(console_node)
+    operator = await make_operator(console_node)
     origin = site.allowed_origins[0]
-    http = await console_login(a, operator.email, PASSWORD)
-    console = await connect_operator(a, http)
-    visitors = []
-    for i in range(16):
-        node = (a, b)[i % 2]
+    http = await console_login(console_node, operator.email, PASSWORD)
+    console = await connect_operator(console_node, http)
+    sockets = []
+    for i in range(visitors):
+        node = visitor_nodes[i % len(visitor_nodes)]
         session = await start_visitor(node, site.key, origin)
-        visitor, _ = await connect_visitor(node, site.key, origin, session["token"])
-        visitors.append(visitor)
+        sockets.append((await connect_visitor(node, site.key, origin, session["token"]))[0])
 
-    async def chatter(visitor: object, n: int) -> None:
-        for j in range(25):
-            await visitor.send({"type": "message.send", "id": new_id(), "body": f"v{n} m{j}"})  # type: ignore[attr-defined]
+    async def chatter(visitor: FrameClient, n: int) -> None:
+        for j in range(each):
+            await visitor.send({"type": "message.send", "id": new_id(), "body": f"v{n} m{j}"})
         acks = 0
-        while acks < 25:
-            frame = await visitor.recv()  # type: ignore[attr-defined]
-            acks += frame["type"] == "ack"
+        while acks < each:
+            acks += (await visitor.recv())["type"] == "ack"
 
-    await asyncio.gather(*(chatter(v, n) for n, v in enumerate(visitors)))
+    await asyncio.gather(*(chatter(v, n) for n, v in enumerate(sockets)))
     received: set[str] = set()
     try:
-        while len(received) < 16 * 25:
+        while len(received) < visitors * each:
             frame = await asyncio.wait_for(console.recv(), 5)
             if frame["type"] == "message.created":
                 received.add(frame["message"]["body"])
     except asyncio.TimeoutError:
         pass
-    missing = 16 * 25 - len(received)
-    assert missing == 0, f"{missing} stored messages never reached the live console"
-    for visitor in visitors:
+    for visitor in sockets:
         await visitor.close()
     await console.close()
     await http.aclose()
+    return visitors * each - len(received)
+
+
+async def test_live_delivery_across_nodes_loses_nothing_under_load(cluster: Cluster) -> None:
+    """Writers on two nodes commit in turn; their publications must not overtake each
+    other, or a console that de-duplicates by event id drops the overtaken ones.
+    (Without the shared write-order lock this lost a few percent of the messages.)"""
+    a, b = cluster.add_node(), cluster.add_node()
+    missing = await messages_the_console_missed([a, b], a, visitors=16, each=25)
+    assert missing == 0, f"{missing} stored messages never reached the live console"
 
 
 async def test_sqlite_with_redis_and_workers_keeps_delivery_order(tmp_path: Path) -> None:
@@ -409,26 +415,7 @@ async def test_sqlite_with_redis_and_workers_keeps_delivery_order(tmp_path: Path
     server = ServerProcess(env=env, log_path=tmp_path / "workers.log", extra_args=("--workers", "2"))
     await asyncio.to_thread(server.start)
     try:
-        site = await make_site(server)
-        operator = await make_operator(server)
-        origin = site.allowed_origins[0]
-        http = await console_login(server, operator.email, PASSWORD)
-        console = await connect_operator(server, http)
-        visitors = []
-        for _ in range(8):
-            session = await start_visitor(server, site.key, origin)
-            visitors.append((await connect_visitor(server, site.key, origin, session["token"]))[0])
-        for n, visitor in enumerate(visitors):
-            for j in range(10):
-                await visitor.send({"type": "message.send", "id": new_id(), "body": f"v{n} m{j}"})
-        received: set[str] = set()
-        while len(received) < 80:
-            frame = await asyncio.wait_for(console.recv(), 10)
-            if frame["type"] == "message.created":
-                received.add(frame["message"]["body"])
-        for visitor in visitors:
-            await visitor.close()
-        await console.close()
-        await http.aclose()
+        missing = await messages_the_console_missed([server], server, visitors=8, each=10)
+        assert missing == 0, f"{missing} stored messages never reached the live console"
     finally:
         server.stop()
