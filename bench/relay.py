@@ -944,6 +944,15 @@ def fmt(v: Any, nd: int = 1) -> str:
     return f"{v:,}" if isinstance(v, int) else str(v)
 
 
+def print_columns(header: list[str], rows: list[list[str]]) -> None:
+    """A right-aligned text table with a rule under the header."""
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+    print("  ".join(h.rjust(w) for h, w in zip(header, widths)))
+    print("  ".join("-" * w for w in widths))
+    for row in rows:
+        print("  ".join(c.rjust(w) for c, w in zip(row, widths)))
+
+
 def print_table(runs: list[dict[str, Any]]) -> None:
     header = ["#", "target", "load", "acked msg/s", "deliv p50", "p95", "p99", "ack p50", "ack p99",
               "errors", "unfin", "gen CPU", "srv CPU", "box CPU"]
@@ -957,11 +966,7 @@ def print_table(runs: list[dict[str, Any]]) -> None:
             fmt(r["unfinished_count"]),
             f"{fmt(cpu['generator'], 0)}%", f"{fmt(cpu['server'], 0)}%", f"{fmt(cpu['whole_machine'], 0)}%",
         ])
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
-    print("  ".join(h.rjust(w) for h, w in zip(header, widths)))
-    print("  ".join("-" * w for w in widths))
-    for row in rows:
-        print("  ".join(c.rjust(w) for c, w in zip(row, widths)))
+    print_columns(header, rows)
     print("latencies in ms; delivery = send -> first operator receives message.created; unfin = sent in the\n"
           "window but not acked/delivered within the drain time; CPU in % of one core over the measured window")
 
@@ -1108,11 +1113,7 @@ def print_scale_table(runs: list[dict[str, Any]]) -> None:
             f"{fmt(cpu['server'], 0)}%" + (f" ({nodes})" if len(cpu["server_per_node"]) > 1 else ""),
             f"{fmt(cpu['postgres'], 0)}%", f"{fmt(cpu['redis'], 0)}%", f"{fmt(cpu['whole_machine'], 0)}%",
         ])
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
-    print("  ".join(h.rjust(w) for h, w in zip(header, widths)))
-    print("  ".join("-" * w for w in widths))
-    for row in rows:
-        print("  ".join(c.rjust(w) for c, w in zip(row, widths)))
+    print_columns(header, rows)
     print("latencies in ms; deliv = send -> first operator has message.created; cross-node = send -> first\n"
           "operator on the other node; all-ops = send -> the last of the operators has it; unfin = sent in the\n"
           "window but not acked/delivered to all within the drain time; CPU in % of one core over the measured\n"
