@@ -33,6 +33,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await state.close()
             raise
         app.state.fd = state
+        state.start_workers()
         try:
             yield
         finally:

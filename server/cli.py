@@ -1,4 +1,4 @@
-"""The `frontdesk` command: serve, demo, migrate, create-operator, create-site.
+"""The `frontdesk` command: serve, demo, migrate, create-operator, create-site, create-webhook, list-webhooks.
 
 Every setting is a flag here and a FRONTDESK_* environment variable (flags win).
 """
@@ -17,6 +17,7 @@ from . import __version__
 from .config import Settings, SettingsError
 from .errors import FrontdeskError
 from .logs import logging_config
+from .services.events import CATALOGUE as EVENT_TYPES
 
 DEMO_SITE_NAME = "Demo site"
 
@@ -75,6 +76,21 @@ def build_parser() -> argparse.ArgumentParser:
     site.add_argument("--position", choices=("right", "left"), default="right", help="Launcher corner.")
     site.add_argument("--language", choices=("en", "ru"), default=None, help="Force the widget's language.")
     site.add_argument("--greeting", default=None, help="First words the widget shows.")
+
+    webhook = commands.add_parser(
+        "create-webhook", parents=[settings_parent],
+        help="Send a site's events to a URL as signed webhooks; prints the signing secret.",
+    )
+    webhook.add_argument("site", help="The site's key (fd_…), as create-site printed it.")
+    webhook.add_argument("url", help="The receiver's http(s) URL.")
+    webhook.add_argument(
+        "--event", action="append", default=[], metavar="TYPE",
+        help=f"An event type to send (repeatable): {', '.join(EVENT_TYPES)}. Default: all of them.",
+    )
+    webhook.add_argument("--description", default=None, help="A note on what the endpoint is for.")
+
+    listing = commands.add_parser("list-webhooks", parents=[settings_parent], help="List webhook endpoints.")
+    listing.add_argument("--site", default=None, help="Only this site's (its key).")
     return parser
 
 
@@ -186,6 +202,30 @@ async def _create_site(settings: Settings, args: argparse.Namespace) -> None:
     print(f"site {site.name!r} created\nkey: {site.key}\nsnippet: {snippet(base, site.key)}")
 
 
+async def _create_webhook(settings: Settings, args: argparse.Namespace) -> None:
+    from .services import webhooks
+
+    async with opened(settings) as state:
+        endpoint = await webhooks.create_endpoint(
+            state.writer, state.db, args.site, args.url, event_types=args.event, description=args.description,
+            allow_private=settings.webhook_allow_private_networks,
+        )
+    print(
+        f"webhook {endpoint.id} created\nurl: {endpoint.url}\nevents: {', '.join(endpoint.event_types)}\n"
+        f"secret: {endpoint.secret}\n(verify deliveries with this secret; see docs/webhooks.md)"
+    )
+
+
+async def _list_webhooks(settings: Settings, args: argparse.Namespace) -> None:
+    from .services import webhooks
+
+    async with opened(settings) as state:
+        endpoints = await webhooks.list_endpoints(state.db, args.site)
+    for e in endpoints:
+        state_word = "enabled" if e.enabled else "disabled"
+        print(f"{e.id}\tsite {e.site_id}\t{state_word}\t{e.url}\t{','.join(e.event_types)}")
+
+
 async def _demo(settings: Settings, args: argparse.Namespace) -> None:
     from .app import create_app
     from .demo import create_demo_app, prepare_demo
@@ -241,6 +281,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(_create_operator(settings, args))
         elif args.command == "create-site":
             asyncio.run(_create_site(settings, args))
+        elif args.command == "create-webhook":
+            asyncio.run(_create_webhook(settings, args))
+        elif args.command == "list-webhooks":
+            asyncio.run(_list_webhooks(settings, args))
     except SettingsError as exc:
         parser.exit(2, f"frontdesk: error: {exc}\n")
     except FrontdeskError as exc:

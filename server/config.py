@@ -57,6 +57,21 @@ class Settings:
         "FULL", "SQLite synchronous pragma (FULL keeps acked messages across power loss; NORMAL only across crashes)."
     )
     commit_batch_max: int = _setting(256, "Most writes the group-commit writer puts in one transaction.")
+    webhook_timeout_seconds: int = _setting(10, "Seconds a webhook receiver has to answer before the attempt counts as failed.")
+    webhook_retry_seconds: str = _setting(
+        "5,300,1800,7200,18000,36000,36000",
+        "Pauses before each webhook retry, in seconds, comma-separated (its length is the number of retries).",
+    )
+    webhook_concurrency: int = _setting(16, "Webhook requests one node sends at the same time.")
+    webhook_allow_private_networks: bool = _setting(
+        False, "Let webhooks go to loopback, private and link-local addresses (off: a URL cannot reach the "
+        "server's own network)."
+    )
+    worker_lease_seconds: int = _setting(
+        60, "Seconds a node holds a claimed job (webhook delivery) before another node may take it over; "
+        "longer than the webhook timeout."
+    )
+    worker_poll_seconds: float = _setting(1.0, "Seconds between a worker's looks for due jobs written by other nodes.")
 
     @classmethod
     def env_name(cls, name: str) -> str:
@@ -95,9 +110,18 @@ class Settings:
                 "(the in-process hub cannot be shared between processes)"
             )
         for name in ("workers", "visitor_messages_per_minute", "max_body_bytes", "max_frame_bytes", "max_message_chars", "login_attempts_per_minute",
-                     "visitor_token_days", "commit_batch_max"):
+                     "visitor_token_days", "commit_batch_max", "webhook_timeout_seconds", "webhook_concurrency",
+                     "worker_lease_seconds"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{self.env_name(name)}: must be at least 1")
+        if self.worker_lease_seconds <= self.webhook_timeout_seconds:
+            raise SettingsError(
+                "FRONTDESK_WORKER_LEASE_SECONDS: must be longer than FRONTDESK_WEBHOOK_TIMEOUT_SECONDS "
+                "(a lease must outlive the request it covers)"
+            )
+        if not 0 < self.worker_poll_seconds <= 60:
+            raise SettingsError("FRONTDESK_WORKER_POLL_SECONDS: must be more than 0 and at most 60")
+        self.webhook_retry_schedule  # raises if malformed
         if self.sqlite_synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
             raise SettingsError("FRONTDESK_SQLITE_SYNCHRONOUS: must be OFF, NORMAL, FULL or EXTRA")
         if self.log_format not in {"text", "json"}:
@@ -109,6 +133,20 @@ class Settings:
         url = self.resolved_database_url
         if not (url.startswith("sqlite") or url.startswith("postgres")):
             raise SettingsError("FRONTDESK_DATABASE_URL: only sqlite:/// and postgresql:// URLs are supported")
+
+    @property
+    def webhook_retry_schedule(self) -> tuple[int, ...]:
+        """Pauses before retries 1, 2, …; empty: no retries."""
+        raw = self.webhook_retry_seconds.strip()
+        try:
+            pauses = tuple(int(part) for part in raw.split(",")) if raw else ()
+        except ValueError:
+            raise SettingsError(
+                f"FRONTDESK_WEBHOOK_RETRY_SECONDS: expected whole seconds separated by commas, got {raw!r}"
+            ) from None
+        if any(p < 0 or p > 7 * 86400 for p in pauses) or len(pauses) > 20:
+            raise SettingsError("FRONTDESK_WEBHOOK_RETRY_SECONDS: at most 20 pauses of 0 to 604800 seconds each")
+        return pauses
 
     @property
     def resolved_database_url(self) -> str:
@@ -134,7 +172,21 @@ class Settings:
         return key
 
 
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
 def _coerce(f: dataclasses.Field[Any], raw: Any, label: str) -> Any:
+    if f.type in ("bool", bool):
+        word = str(raw).strip().lower()
+        if word not in _TRUE | _FALSE:
+            raise SettingsError(f"{label}: expected true or false (1/0, yes/no, on/off), got {raw!r}")
+        return word in _TRUE
+    if f.type in ("float", float):
+        try:
+            return float(raw)
+        except (TypeError, ValueError):
+            raise SettingsError(f"{label}: expected a number, got {raw!r}") from None
     if f.type in ("int", int):
         try:
             return int(raw)

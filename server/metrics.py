@@ -30,6 +30,25 @@ class Metrics:
         self.writer_queue = Gauge(
             "frontdesk_writer_queue", "Writes waiting for the next commit.", registry=self.registry
         )
+        self.jobs = Counter(
+            "frontdesk_worker_jobs_total",
+            "Jobs worked by this node's workers, by worker and outcome (webhooks: delivered, retrying, "
+            "failed, lease_lost).",
+            ["worker", "outcome"], registry=self.registry,
+        )
+        self.outbox_backlog = Gauge(
+            "frontdesk_outbox_backlog", "Jobs not yet done (due, or waiting for a retry), by worker.", ["worker"],
+            registry=self.registry,
+        )
+        self.lease_takeovers = Counter(
+            "frontdesk_worker_lease_takeovers_total",
+            "Jobs this node took over after another holder's lease expired (that node died or hung).",
+            ["worker"], registry=self.registry,
+        )
+        self.webhook_seconds = Histogram(
+            "frontdesk_webhook_request_seconds", "Webhook requests, from sending to the receiver's answer.",
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30), registry=self.registry,
+        )
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import os
+import socket
 import uuid
 
 from limits.aio.storage import MemoryStorage
@@ -21,7 +23,9 @@ from .security import Signer
 from .store import migrate
 from .store.db import Database
 from .store.writer import GroupWriter
+from .workers.leased import LeasedWorker
 from .workers.relay import publish_committed
+from .workers.webhooks import WebhookSender, webhook_worker
 
 
 class SchemaOutdated(RuntimeError):
@@ -39,6 +43,9 @@ class AppState:
     catalogs: Catalogs
     limiter: MovingWindowRateLimiter
     metrics: Metrics
+    node_id: str
+    webhooks: LeasedWorker
+    webhook_sender: WebhookSender
 
     @classmethod
     async def open(cls, settings: Settings) -> "AppState":
@@ -49,6 +56,8 @@ class AppState:
             raise SchemaOutdated(
                 f"the database schema is at {current or 'nothing'}, the code needs {head}: run `frontdesk migrate`"
             )
+        # Names this process in leases and presence; readable, so a stuck lease can be traced.
+        node_id = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         hub: Hub
         presence: MemoryPresence | RedisPresence
         if settings.redis_url:
@@ -56,7 +65,7 @@ class AppState:
             await redis_hub.start()
             hub = redis_hub
             presence = RedisPresence(
-                redis_hub.redis, redis_hub, redis_hub.local, node_id=uuid.uuid4().hex, prefix=redis_hub.prefix
+                redis_hub.redis, redis_hub, redis_hub.local, node_id=node_id, prefix=redis_hub.prefix
             )
             limits_storage = storage_from_string(
                 "async+" + settings.redis_url, implementation="redispy", key_prefix=settings.redis_prefix + "limits"
@@ -71,9 +80,10 @@ class AppState:
             await publish_committed(hub, events)
 
         metrics = Metrics()
+        webhooks, webhook_sender = webhook_worker(db, settings, metrics, node_id)
         writer = GroupWriter(
             db, max_batch=settings.commit_batch_max, on_commit=on_commit, metrics=metrics,
-            shared=bool(settings.redis_url),
+            shared=bool(settings.redis_url), on_work=webhooks.wake,
         )
         writer.start()
         return cls(
@@ -86,9 +96,18 @@ class AppState:
             catalogs=Catalogs(),
             limiter=MovingWindowRateLimiter(limits_storage),  # type: ignore[arg-type]
             metrics=metrics,
+            node_id=node_id,
+            webhooks=webhooks,
+            webhook_sender=webhook_sender,
         )
 
+    def start_workers(self) -> None:
+        """Background delivery (the server runs them; one-off CLI commands do not)."""
+        self.webhooks.start()
+
     async def close(self) -> None:
+        await self.webhooks.stop()
+        await self.webhook_sender.close()
         await self.writer.stop()
         await self.presence.close()
         await self.hub.close()

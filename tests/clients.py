@@ -172,3 +172,26 @@ class OutboxVisitor:
         await asyncio.wait_for(reader, 20)
         self.stopping = False
         await asyncio.wait_for(self.run(stop_when_empty=True), 30)
+
+
+def scrape_metrics(server: ServerProcess) -> dict[str, float]:
+    """A node's /metrics as {'name{labels}': value}."""
+    values = {}
+    for line in httpx.get(server.url + "/metrics", timeout=TIMEOUT).text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            values[name] = float(value)
+    return values
+
+
+async def visitor_says(server: ServerProcess, site_key: str, origin: str, bodies: list[str]) -> str:
+    """A new visitor sends ``bodies``, each acked; returns the conversation id."""
+    session = await start_visitor(server, site_key, origin)
+    visitor, _ = await connect_visitor(server, site_key, origin, session["token"])
+    conversation_id = ""
+    for body in bodies:
+        await visitor.send({"type": "message.send", "id": new_id(), "body": body})
+        ack = await visitor.recv_until(lambda f: f["type"] == "ack")
+        conversation_id = ack["conversation_id"]
+    await visitor.close()
+    return conversation_id

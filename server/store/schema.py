@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -105,4 +106,57 @@ events = Table(
     Column("conversation_id", String(32), nullable=True),
     Column("payload", Text, nullable=False),  # JSON
     Column("created_at", Timestamp, nullable=False),
+)
+
+
+def lease_columns() -> list[Column]:  # type: ignore[type-arg]
+    """The columns of a job table that nodes share through leases (store/leases.py)."""
+    return [
+        Column("status", String(16), nullable=False),  # pending | done | failed
+        Column("attempts", Integer, nullable=False),  # attempts whose outcome was recorded
+        Column("claims", Integer, nullable=False),  # times a worker took it: the lease's fencing token
+        Column("next_attempt_at", Timestamp, nullable=False),
+        Column("lease_owner", String(64), nullable=True),
+        Column("lease_expires_at", Timestamp, nullable=True),
+    ]
+
+
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("site_id", Integer, ForeignKey("sites.id"), nullable=False, index=True),
+    Column("url", String(2048), nullable=False),
+    Column("secret", String(128), nullable=False),  # whsec_<base64>, the Standard Webhooks form
+    Column("description", String(200), nullable=True),
+    Column("enabled", Boolean, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+)
+
+# Which event types an endpoint wants ("*": all), keyed the way the fan-out looks them up.
+webhook_subscriptions = Table(
+    "webhook_subscriptions",
+    metadata,
+    Column("endpoint_id", Integer, ForeignKey("webhook_endpoints.id"), primary_key=True),
+    Column("event_type", String(64), primary_key=True),
+    Column("site_id", Integer, nullable=False),
+    Index("ix_webhook_subscriptions_site_type", "site_id", "event_type"),
+)
+
+# One row per (endpoint, event), written in the event's own transaction: the work list
+# the webhook workers of every node share through leases.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("endpoint_id", Integer, ForeignKey("webhook_endpoints.id"), nullable=False),
+    Column("event_id", BigId, ForeignKey("events.id"), nullable=False),
+    *lease_columns(),
+    Column("last_attempt_at", Timestamp, nullable=True),
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_error", String(500), nullable=True),
+    Column("delivered_at", Timestamp, nullable=True),
+    Column("created_at", Timestamp, nullable=False),
+    UniqueConstraint("endpoint_id", "event_id", name="uq_webhook_deliveries_endpoint_event"),
+    Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
 )

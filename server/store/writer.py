@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 from ..metrics import Metrics
 from .db import Database
 from .outbox import StoredEvent, insert_event
+from .webhooks import queue_deliveries
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -54,15 +55,17 @@ class _Pending(Generic[T]):
 class GroupWriter:
     def __init__(
         self, db: Database, *, max_batch: int = 256, on_commit: OnCommit | None = None,
-        metrics: Metrics | None = None, shared: bool = False,
+        metrics: Metrics | None = None, shared: bool = False, on_work: Callable[[], None] | None = None,
     ) -> None:
         """``shared``: other processes write to this database too (a Redis hub), so
-        commits and their publication take turns with them (Database.ordered_transaction)."""
+        commits and their publication take turns with them (Database.ordered_transaction).
+        ``on_work``: called after a commit that queued jobs for the workers (webhook deliveries)."""
         self._db = db
         self._max_batch = max_batch
         self._on_commit = on_commit
         self._metrics = metrics
         self._shared = shared
+        self._on_work = on_work
         self._queue: asyncio.Queue[_Pending[Any]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self.batches = 0
@@ -139,16 +142,21 @@ class GroupWriter:
         self, batch: list[_Pending[Any]], publish: Callable[[list[_Pending[Any]]], Awaitable[None]]
     ) -> list[Any]:
         dialect = self._db.dialect
+        queued = 0
 
         def run_batch(conn: Connection) -> list[Any]:
+            nonlocal queued
             results = []
             for pending in batch:
                 tx = Tx(conn, dialect)
                 results.append(pending.job(tx))
                 pending.events = tx.events
+            queued = queue_deliveries(conn, [e for p in batch for e in p.events])
             return results
 
         async def after_commit(_: list[Any]) -> None:
             await publish(batch)
+            if queued and self._on_work is not None:
+                self._on_work()
 
         return await self._db.ordered_transaction(run_batch, after_commit, shared=self._shared)
