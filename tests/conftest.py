@@ -8,6 +8,7 @@ from typing import Iterator
 
 import pytest
 
+from tests.receivers import Receiver
 from tests.servers import (
     REQUIRE_SERVICES,
     ServerProcess,
@@ -120,3 +121,11 @@ def own_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Serve
     yield proc
     proc.stop()
     b.close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on 127.0.0.1 (set .secret to the endpoint's to verify signatures)."""
+    r = Receiver().start()
+    yield r
+    r.stop()

@@ -13,6 +13,18 @@ from typing import Any, Callable
 
 from standardwebhooks import Webhook, WebhookVerificationError
 
+from tests.clients import scrape_metrics
+from tests.servers import ServerProcess
+
+# Fast retries and short leases, so a test sees a whole retry schedule and a takeover.
+WEBHOOK_ENV = {
+    "FRONTDESK_WEBHOOK_ALLOW_PRIVATE_NETWORKS": "1",  # the receiver is on 127.0.0.1
+    "FRONTDESK_WEBHOOK_RETRY_SECONDS": "1,1",
+    "FRONTDESK_WEBHOOK_TIMEOUT_SECONDS": "2",
+    "FRONTDESK_WORKER_LEASE_SECONDS": "4",
+    "FRONTDESK_WORKER_POLL_SECONDS": "0.2",
+}
+
 # Decides the answer to an attempt: (webhook-id, how many times this id came before) -> status.
 Responder = Callable[[str, int], int]
 
@@ -112,3 +124,21 @@ class Receiver:
                 f"timed out waiting for {what}: requests={dict(self.requests)} accepted={dict(self.accepted)} "
                 f"held={self.held} bad_signatures={self.bad_signatures}"
             )
+
+
+BACKLOG = 'frontdesk_outbox_backlog{worker="webhooks"}'
+
+
+async def metric_becomes(server: ServerProcess, name: str, value: float, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    seen = None
+    while time.monotonic() < deadline:
+        seen = scrape_metrics(server).get(name)
+        if seen == value:
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{name} stayed {seen}, expected {value}")
+
+
+def webhook_jobs(server: ServerProcess, outcome: str) -> float:
+    return scrape_metrics(server).get(f'frontdesk_worker_jobs_total{{outcome="{outcome}",worker="webhooks"}}', 0.0)

@@ -18,18 +18,8 @@ import pytest
 from tests.clients import scrape_metrics, visitor_says
 from tests.conftest import BACKENDS, Backend, start_server
 from tests.factories import deliveries_of, make_site, make_webhook
-from tests.receivers import Receiver
+from tests.receivers import BACKLOG, WEBHOOK_ENV, Receiver, metric_becomes, webhook_jobs
 from tests.servers import ServerProcess
-
-# Fast retries and short leases, so a test sees a whole retry schedule and a takeover.
-WEBHOOK_ENV = {
-    "FRONTDESK_WEBHOOK_ALLOW_PRIVATE_NETWORKS": "1",  # the receiver is on 127.0.0.1
-    "FRONTDESK_WEBHOOK_RETRY_SECONDS": "1,1",
-    "FRONTDESK_WEBHOOK_TIMEOUT_SECONDS": "2",
-    "FRONTDESK_WORKER_LEASE_SECONDS": "4",
-    "FRONTDESK_WORKER_POLL_SECONDS": "0.2",
-}
-
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def hook_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
@@ -38,13 +28,6 @@ def hook_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     yield proc
     proc.stop()
     backend.close()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver().start()
-    yield r
-    r.stop()
 
 
 async def rows_when(
@@ -59,15 +42,11 @@ async def rows_when(
     return rows
 
 
-def jobs(server: ServerProcess, outcome: str) -> float:
-    return scrape_metrics(server).get(f'frontdesk_worker_jobs_total{{outcome="{outcome}",worker="webhooks"}}', 0.0)
-
-
 async def test_each_event_arrives_once_signed(hook_server: ServerProcess, receiver: Receiver) -> None:
     site = await make_site(hook_server)
     endpoint = await make_webhook(hook_server, site, receiver.url)
     receiver.secret = endpoint.secret
-    delivered_before = jobs(hook_server, "delivered")
+    delivered_before = webhook_jobs(hook_server, "delivered")
     bodies = ["Hello", '<script>alert("x")</script>', "Привет, нужна доставка"]
 
     conversation_id = await visitor_says(hook_server, site.key, site.allowed_origins[0], bodies)
@@ -92,7 +71,7 @@ async def test_each_event_arrives_once_signed(hook_server: ServerProcess, receiv
 
     rows = await deliveries_of(hook_server, endpoint)
     assert [(r["status"], r["attempts"], r["last_status_code"]) for r in rows] == [("done", 1, 204)] * 4
-    assert jobs(hook_server, "delivered") - delivered_before == 4
+    assert webhook_jobs(hook_server, "delivered") - delivered_before == 4
 
 
 async def test_only_subscribed_events_of_the_endpoints_site(hook_server: ServerProcess, receiver: Receiver) -> None:
@@ -129,7 +108,7 @@ async def test_gives_up_after_the_schedule_and_keeps_the_chat(hook_server: Serve
     site = await make_site(hook_server)
     endpoint = await make_webhook(hook_server, site, receiver.url, event_types=("message.created",))
     receiver.secret = endpoint.secret
-    failed_before = jobs(hook_server, "failed")
+    failed_before = webhook_jobs(hook_server, "failed")
 
     await visitor_says(hook_server, site.key, site.allowed_origins[0], ["nobody listens"])
 
@@ -137,7 +116,7 @@ async def test_gives_up_after_the_schedule_and_keeps_the_chat(hook_server: Serve
     await receiver.wait_for(lambda r: sum(r.requests.values()) == 3, "three attempts")
     rows = await rows_when(hook_server, endpoint, lambda rows: rows[0]["status"] == "failed")
     assert (rows[0]["status"], rows[0]["attempts"], rows[0]["last_status_code"]) == ("failed", 3, 503)
-    assert jobs(hook_server, "failed") - failed_before == 1
+    assert webhook_jobs(hook_server, "failed") - failed_before == 1
     assert receiver.deliveries == []
 
 
@@ -214,6 +193,7 @@ async def test_a_crash_while_holding_leases_loses_nothing(own_hook_server: Serve
     receiver.respond = lambda _id, before: 503 if before == 0 else 204
     receiver.open_gate.set()
     await asyncio.to_thread(server.start)
+    await metric_becomes(server, BACKLOG, 3)  # still leased by the dead process
 
     await receiver.wait_for(lambda r: len(r.deliveries) == 3, "all three after the takeover")
     assert all(count == 1 for count in receiver.accepted.values()), receiver.accepted
@@ -221,3 +201,4 @@ async def test_a_crash_while_holding_leases_loses_nothing(own_hook_server: Serve
     assert scrape_metrics(server)['frontdesk_worker_lease_takeovers_total{worker="webhooks"}'] == 3
     rows = await deliveries_of(server, endpoint)
     assert [(r["status"], r["claims"]) for r in rows] == [("done", 2)] * 3
+    await metric_becomes(server, BACKLOG, 0)
