@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.clients import connect_visitor, new_id, start_visitor
+from tests.clients import connect_visitor, new_id, scrape_metrics, start_visitor
 from tests.factories import make_site
 from tests.servers import ServerProcess
 
@@ -21,23 +21,13 @@ async def test_metrics_count_sockets_and_messages(server: ServerProcess) -> None
     site = await make_site(server)
     origin = site.allowed_origins[0]
 
-    async def scrape() -> dict[str, float]:
-        async with httpx.AsyncClient(base_url=server.url) as client:
-            text = (await client.get("/metrics")).text
-        values = {}
-        for line in text.splitlines():
-            if line and not line.startswith("#"):
-                name, _, value = line.rpartition(" ")
-                values[name] = float(value)
-        return values
-
-    before = await scrape()
+    before = scrape_metrics(server)
     session = await start_visitor(server, site.key, origin)
     visitor, _ = await connect_visitor(server, site.key, origin, session["token"])
     for _ in range(3):
         await visitor.send({"type": "message.send", "id": new_id(), "body": "counted"})
         await visitor.recv_until(lambda f: f["type"] == "ack")
-    during = await scrape()
+    during = scrape_metrics(server)
     await visitor.close()
 
     key = 'frontdesk_messages_acked_total{author="visitor"}'

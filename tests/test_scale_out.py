@@ -320,12 +320,8 @@ async def test_two_nodes_behind_nginx(cluster: Cluster) -> None:
             assert reply["message"]["body"] == f"answer via nginx {i}"
             await visitor.close()
 
-        def metric(node: ServerProcess, name: str) -> float:
-            text = httpx.get(node.url + "/metrics").text
-            return next((float(line.split()[-1]) for line in text.splitlines() if line.startswith(name + " ")), 0.0)
-
-        visitor_messages = [metric(node, 'frontdesk_messages_acked_total{author="visitor"}') for node in (a, b)]
-        consoles = [metric(node, 'frontdesk_websockets_open{kind="operator"}') for node in (a, b)]
+        visitor_messages = [scrape_metrics(node).get('frontdesk_messages_acked_total{author="visitor"}', 0.0) for node in (a, b)]
+        consoles = [scrape_metrics(node).get('frontdesk_websockets_open{kind="operator"}', 0.0) for node in (a, b)]
         await console.close()
         await http.aclose()
         # nginx spread the visitors over both nodes; one console on one node answered them all.
