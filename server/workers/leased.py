@@ -126,9 +126,13 @@ class LeasedWorker:
         except Exception:  # a bug in a handler: the lease expires and the job is tried again
             log.exception("%s worker: job %d failed unexpectedly", self.name, job.id)
             return
-        finished = await self._db.transaction(
-            lambda conn: leases.finish(conn, self._table, job, owner=self._owner, **values)
-        )
+        try:
+            finished = await self._db.transaction(
+                lambda conn: leases.finish(conn, self._table, job, owner=self._owner, **values)
+            )
+        except Exception:  # the lease expires and the job is worked again (receivers de-duplicate)
+            log.exception("%s worker: recording job %d failed", self.name, job.id)
+            return
         if not finished:
             label = "lease_lost"
             log.warning("%s worker: job %d was taken over before its outcome was recorded", self.name, job.id)

@@ -28,14 +28,22 @@ class WebhookSender:
         self._db = db
         self._settings = settings
         self._metrics = metrics
-        # No redirects: a receiver must not bounce signed data somewhere else.
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(settings.webhook_timeout_seconds), follow_redirects=False, trust_env=False,
-            limits=httpx.Limits(max_connections=settings.webhook_concurrency),
-        )
+        self._client: httpx.AsyncClient | None = None  # made at the first send: CLI commands never send
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            # No redirects: a receiver must not bounce signed data somewhere else.
+            self._client = httpx.AsyncClient(
+                timeout=httpx.Timeout(self._settings.webhook_timeout_seconds), follow_redirects=False,
+                trust_env=False, limits=httpx.Limits(max_connections=self._settings.webhook_concurrency),
+            )
+        return self._client
 
     async def close(self) -> None:
-        await self._client.aclose()
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
 
     async def __call__(self, claim: Claim) -> tuple[str, dict[str, object]]:
         job = await self._db.read(lambda conn: store.delivery_job(conn, claim.id))
@@ -61,7 +69,7 @@ class WebhookSender:
         request = webhooks.request(job, utcnow())
         started = time.monotonic()
         try:
-            response = await self._client.post(job.url, content=request.body.encode(), headers=request.headers)
+            response = await self.client.post(job.url, content=request.body.encode(), headers=request.headers)
         except httpx.TimeoutException:
             return None, f"no answer within {self._settings.webhook_timeout_seconds} s"
         except httpx.HTTPError as exc:
