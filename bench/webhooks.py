@@ -1,6 +1,7 @@
 """Webhook benchmark: how fast stored events reach a receiver, on one and two nodes.
 
-    .venv/bin/python bench/webhooks.py [--rates 100,300,1000] [--seconds 10] [--visitors 20]
+    .venv/bin/python bench/webhooks.py [--rates 100,300] [--seconds 10] [--visitors 20]
+                                       [--drain-rate 300] [--targets sqlite-1,pg-redis-1,pg-redis-2]
 
 One invocation, 127.0.0.1 only, every loop bounded. A **receiver** (this file,
 ``--receiver``: uvicorn, answers 204 at once, records each webhook's arrival time) runs
@@ -8,18 +9,23 @@ in its own process. For each target, visitors send chat messages at a fixed tota
 (open loop) for ``--seconds``; every message is acked (stored) by Frontdesk, which then
 sends a ``message.created`` webhook. Reported per target and rate:
 
+* **acked msg/s**: messages stored per second (below the offered rate: the chat path
+  itself is saturated, and webhooks cannot go faster);
 * **webhooks/s**: message webhooks received over the time from the first send to the
-  last arrival (below the offered rate: the senders fell behind);
+  last arrival (below the acked rate: the senders fell behind);
 * **ack → webhook p50/p99**: from a message's ack at the visitor to its webhook at the
   receiver (both clocks are this machine's ``time.time()``);
 * **missing** / **repeated**: acked messages whose webhook never came within the drain
   time, and webhook-ids that arrived more than once.
 
-The **baseline** in the same run is a bare sender: this process posting the same number of
-signed requests to the same receiver with httpx at the same concurrency (16), nothing
-stored or leased. Targets: SQLite one node; PostgreSQL + Redis one node; two nodes (visitor
-*i* on node *i* mod 2). PostgreSQL and Redis as for ``bench/relay.py --scale-out``.
-Result: bench/results/webhooks-<timestamp>.json.
+Then a **drain** run per target: the receiver holds every request while ``--drain-rate``
+msg/s are sent for ``--seconds``, so the deliveries pile up in the database; once all are
+acked it lets go, and webhooks / (last arrival - release) is the senders' top speed.
+Its **baseline**, run first and last in the same invocation, is a bare sender: this
+process posting as many signed requests to the same receiver with aiohttp at the same
+concurrency (16), nothing stored or leased. Targets: SQLite one node; PostgreSQL +
+Redis one node; two nodes (visitor *i* on node *i* mod 2). PostgreSQL and Redis as for
+``bench/relay.py --scale-out``. Result: bench/results/webhooks-<timestamp>.json.
 """
 
 from __future__ import annotations
@@ -52,10 +58,13 @@ CONCURRENCY = 16  # FRONTDESK_WEBHOOK_CONCURRENCY's default; the bare sender use
 
 
 def serve_receiver(port: int) -> None:
-    """204 for every POST; GET /records returns what arrived (and forgets it)."""
+    """204 for every POST; GET /records returns what arrived (and forgets it); GET /hold
+    makes POSTs wait until GET /release."""
     import uvicorn
 
     records: list[list[Any]] = []
+    gate = asyncio.Event()
+    gate.set()
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -70,12 +79,16 @@ def serve_receiver(port: int) -> None:
             if not message.get("more_body"):
                 break
         if scope["method"] == "GET":
-            payload = json.dumps(records).encode()
-            records.clear()
+            if scope["path"] in ("/hold", "/release"):
+                gate.clear() if scope["path"] == "/hold" else gate.set()
+            payload = json.dumps(records if scope["path"] == "/records" else []).encode()
+            if scope["path"] == "/records":
+                records.clear()
             await send({"type": "http.response.start", "status": 200,
                         "headers": [(b"content-type", b"application/json")]})
             await send({"type": "http.response.body", "body": payload})
             return
+        await gate.wait()
         arrived = time.time()
         headers = dict(scope["headers"])
         data = json.loads(body)
@@ -87,19 +100,22 @@ def serve_receiver(port: int) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
-async def fetch_records(receiver_url: str) -> list[list[Any]]:
+async def fetch_records(receiver_url: str, path: str = "/records") -> list[list[Any]]:
     import httpx
 
     async with httpx.AsyncClient() as http:
-        return (await http.get(receiver_url + "/records", timeout=30)).json()
+        return (await http.get(receiver_url + path, timeout=30)).json()
 
 
 # --------------------------------------------------------------------------- load
 
 
 async def drive(ports: list[int], site_key: str, receiver_url: str, visitors: int, rate: float,
-                seconds: float, drain: float) -> dict[str, Any]:
-    """Visitors send ``rate`` msg/s in total for ``seconds``; then wait for the webhooks."""
+                seconds: float, drain: float, hold: bool) -> dict[str, Any]:
+    """Visitors send ``rate`` msg/s in total for ``seconds``; then wait for the webhooks.
+
+    ``hold``: the receiver holds every request until all messages are acked, so the
+    deliveries pile up; then it lets go and the drain rate is the senders' top speed."""
     import httpx
     import websockets
 
@@ -126,6 +142,8 @@ async def drive(ports: list[int], site_key: str, receiver_url: str, visitors: in
 
     readers = [asyncio.create_task(read_acks(ws)) for ws in sockets]
     await fetch_records(receiver_url)  # forget earlier runs' leftovers
+    if hold:
+        await fetch_records(receiver_url, "/hold")
     total = int(rate * seconds)
     started = time.time()
     loop_start = time.monotonic()
@@ -137,6 +155,13 @@ async def drive(ports: list[int], site_key: str, receiver_url: str, visitors: in
         sent_at[client_id] = time.time()
         await sockets[n % len(sockets)].send(json.dumps({"type": "message.send", "id": client_id, "body": f"m{n}"}))
     send_seconds = time.time() - started
+    released = None
+    if hold:
+        deadline = time.monotonic() + drain
+        while len(acked) < total and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        released = time.time()
+        await fetch_records(receiver_url, "/release")
 
     records: list[list[Any]] = []
     deadline = time.monotonic() + drain
@@ -158,7 +183,17 @@ async def drive(ports: list[int], site_key: str, receiver_url: str, visitors: in
             arrivals.setdefault(client_id, arrived)
     latencies = [(arrivals[c] - acked[c]) * 1000 for c in arrivals if c in acked]
     last = max((arrivals[c] for c in arrivals), default=started)
+    if released is not None:
+        return {
+            "mode": "drain", "offered_per_s": rate, "sent": total, "acked": len(acked),
+            "message_webhooks": len(arrivals), "webhooks_total": len(records),
+            "webhooks_per_s": round(len(records) / max(last - released, 1e-9), 1),
+            "missing": len([c for c in acked if c not in arrivals]),
+            "repeated_ids": sum(1 for count in ids.values() if count > 1),
+        }
+    last_ack = max(acked.values(), default=started)
     return {
+        "mode": "rate", "acked_per_s": round(len(acked) / max(last_ack - started, 1e-9), 1),
         "offered_per_s": rate, "sent": total, "acked": len(acked), "send_seconds": round(send_seconds, 2),
         "message_webhooks": len(arrivals), "webhooks_total": len(records),
         "webhooks_per_s": round(len(arrivals) / max(last - started, 1e-9), 1),
@@ -169,30 +204,31 @@ async def drive(ports: list[int], site_key: str, receiver_url: str, visitors: in
 
 
 async def bare_sender(receiver_url: str, count: int) -> dict[str, Any]:
-    """The same signed POSTs from this process: no database, no leases."""
-    import httpx
+    """The same signed POSTs from this process with the same client library (aiohttp) and
+    concurrency as Frontdesk's sender: no database, no leases."""
+    import aiohttp
     from standardwebhooks import Webhook
 
     signer = Webhook("whsec_" + "A" * 43)
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for n in range(count):
-        queue.put_nowait(n)
+    pending = list(range(count))
 
-    async def worker(http: httpx.AsyncClient) -> None:
-        while not queue.empty():
-            n = queue.get_nowait()
+    async def worker(session: aiohttp.ClientSession) -> None:
+        while pending:
+            n = pending.pop()
             body = json.dumps({"type": "message.created", "timestamp": R.now_iso(),
                                "data": {"event_id": n, "message": {"client_id": f"bare{n}", "body": f"m{n}"}}})
             now = datetime.now().astimezone()
             msg_id = f"evt_{n}"
-            await http.post(receiver_url + "/hook", content=body.encode(), headers={
-                "content-type": "application/json", "webhook-id": msg_id,
-                "webhook-timestamp": str(int(now.timestamp())), "webhook-signature": signer.sign(msg_id, now, body)})
+            async with session.post(receiver_url + "/hook", data=body.encode(), headers={
+                    "content-type": "application/json", "webhook-id": msg_id,
+                    "webhook-timestamp": str(int(now.timestamp())),
+                    "webhook-signature": signer.sign(msg_id, now, body)}) as response:
+                await response.read()
 
     await fetch_records(receiver_url)
     started = time.time()
-    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=CONCURRENCY)) as http:
-        await asyncio.gather(*(worker(http) for _ in range(CONCURRENCY)))
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY)) as session:
+        await asyncio.gather(*(worker(session) for _ in range(CONCURRENCY)))
     elapsed = time.time() - started
     records = await fetch_records(receiver_url)
     return {"sent": count, "message_webhooks": len(records), "webhooks_per_s": round(len(records) / elapsed, 1)}
@@ -202,7 +238,7 @@ async def bare_sender(receiver_url: str, count: int) -> dict[str, Any]:
 
 
 def run_target(target: str, args: argparse.Namespace, rate: float, tmp: Path, receiver_url: str,
-               run_no: int) -> dict[str, Any]:
+               run_no: int, hold: bool = False) -> dict[str, Any]:
     procs: list[subprocess.Popen[bytes]] = []
     db_name = redis_prefix = None
     data_dir = tmp / f"run{run_no}-data"
@@ -226,7 +262,8 @@ def run_target(target: str, args: argparse.Namespace, rate: float, tmp: Path, re
                                              stdout=log, stderr=subprocess.STDOUT, cwd=tmp))
             R.wait_for_http(f"http://127.0.0.1:{port}/healthz", procs[-1])
             ports.append(port)
-        result = asyncio.run(drive(ports, site_key, receiver_url, args.visitors, rate, args.seconds, args.drain))
+        result = asyncio.run(drive(ports, site_key, receiver_url, args.visitors, rate, args.seconds, args.drain,
+                                   hold))
         result["nodes_alive_at_end"] = all(p.poll() is None for p in procs)
         return result
     finally:
@@ -241,10 +278,12 @@ def run_target(target: str, args: argparse.Namespace, rate: float, tmp: Path, re
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rates", default="100,300,1000", help="Offered msg/s in total, comma-separated.")
+    parser.add_argument("--rates", default="100,300", help="Offered msg/s in total, comma-separated.")
     parser.add_argument("--seconds", type=float, default=10.0, help="Seconds of sending per run.")
     parser.add_argument("--visitors", type=int, default=20)
     parser.add_argument("--drain", type=float, default=60.0, help="Most seconds to wait for the last webhooks.")
+    parser.add_argument("--drain-rate", type=float, default=300.0,
+                        help="Offered msg/s while the receiver holds requests (backlog = this x --seconds).")
     parser.add_argument("--targets", default=",".join(TARGETS), help=f"Of: {', '.join(TARGETS)}.")
     parser.add_argument("--pg-admin-url", default=os.environ.get("FRONTDESK_BENCH_PG_URL",
                                                                  "postgresql://postgres@127.0.0.1:5432/test"))
@@ -268,38 +307,50 @@ def main() -> int:
     port = R.free_port()
     receiver = R.start_process([sys.executable, __file__, "--receiver", "--port", str(port)])
     receiver_url = f"http://127.0.0.1:{port}"
+    backlog = int(args.drain_rate * args.seconds)
+
+    def bare() -> None:
+        result = asyncio.run(bare_sender(receiver_url, backlog))
+        runs.append({"target": "bare", "mode": "drain", **result})
+        print(f"[{time.monotonic() - started:5.1f}s] bare sender: {result['webhooks_per_s']:,.0f}/s", flush=True)
+
     try:
         R.wait_for_port(port, receiver)
         with tempfile.TemporaryDirectory(prefix="fd-bench-hooks-") as tmp_name:
             tmp = Path(tmp_name)
             n = 0
-            for rate in rates:
-                bare = asyncio.run(bare_sender(receiver_url, int(rate * args.seconds)))
-                runs.append({"target": "bare", "offered_per_s": rate, **bare})
-                print(f"[{time.monotonic() - started:5.1f}s] bare sender: {bare['webhooks_per_s']:,.0f}/s", flush=True)
-                for target in targets:
+            bare()
+            for target in targets:
+                for rate in [*rates, None]:
                     n += 1
-                    result = run_target(target, args, rate, tmp, receiver_url, n)
+                    hold = rate is None
+                    result = run_target(target, args, args.drain_rate if hold else rate, tmp, receiver_url, n, hold)
                     runs.append({"target": target, **result})
-                    print(f"[{time.monotonic() - started:5.1f}s] {LABELS[target]} at {rate:g}/s: "
-                          f"{result['webhooks_per_s']:,.0f} webhooks/s, ack→webhook p99 "
-                          f"{R.fmt(result['ack_to_webhook_ms']['p99'], 1)} ms, missing {result['missing']}, "
+                    what = f"drain of {result['sent']:,} messages" if hold else f"{rate:g} msg/s"
+                    latency = "" if hold else (f", ack→webhook p99 {R.fmt(result['ack_to_webhook_ms']['p99'], 1)} ms")
+                    print(f"[{time.monotonic() - started:5.1f}s] {LABELS[target]}, {what}: "
+                          f"{result['webhooks_per_s']:,.0f} webhooks/s{latency}, missing {result['missing']}, "
                           f"repeated {result['repeated_ids']}", flush=True)
+            bare()
     finally:
         R.stop_tracked(receiver)
         for proc in list(R._LIVE):
             R.stop_tracked(proc)
-    print()
-    rows = []
-    for run in runs:
-        bare = next(r for r in runs if r["target"] == "bare" and r["offered_per_s"] == run["offered_per_s"])
-        latency = run.get("ack_to_webhook_ms", {})
-        rows.append([LABELS[run["target"]], f"{run['offered_per_s']:g}/s", f"{run['webhooks_per_s']:,.0f}",
-                     f"{run['webhooks_per_s'] / bare['webhooks_per_s']:.2f}x" if run is not bare else "1.00x",
-                     R.fmt(latency.get("p50"), 1), R.fmt(latency.get("p99"), 1),
-                     str(run.get("missing", "–")), str(run.get("repeated_ids", "–"))])
-    R.print_columns(["target", "offered", "webhooks/s", "vs bare", "ack→webhook p50 ms", "p99 ms", "missing",
-                     "repeated"], rows)
+    print("\nAt a fixed offered load (open loop):")
+    R.print_columns(
+        ["target", "offered msg/s", "acked msg/s", "webhooks/s", "ack→webhook p50 ms", "p99 ms", "missing",
+         "repeated"],
+        [[LABELS[r["target"]], f"{r['offered_per_s']:g}", f"{r['acked_per_s']:,.0f}", f"{r['webhooks_per_s']:,.0f}",
+          R.fmt(r["ack_to_webhook_ms"]["p50"], 1), R.fmt(r["ack_to_webhook_ms"]["p99"], 1), str(r["missing"]),
+          str(r["repeated_ids"])] for r in runs if r["mode"] == "rate"])
+    bare_rates = [r["webhooks_per_s"] for r in runs if r["target"] == "bare"]
+    bare_mean = sum(bare_rates) / len(bare_rates)
+    print(f"\nDraining a backlog (the receiver held every request until all {backlog:,} messages were acked):")
+    R.print_columns(
+        ["target", "webhooks", "webhooks/s", "vs bare sender", "missing", "repeated"],
+        [[LABELS[r["target"]], f"{r['message_webhooks'] if r['target'] == 'bare' else r['webhooks_total']:,}",
+          f"{r['webhooks_per_s']:,.0f}", f"{r['webhooks_per_s'] / bare_mean:.2f}x", str(r.get("missing", "–")),
+          str(r.get("repeated_ids", "–"))] for r in runs if r["mode"] == "drain"])
     out = RESULTS / f"webhooks-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
     out.write_text(json.dumps({
         "command": " ".join(["bench/webhooks.py", *sys.argv[1:]]), "started": R.now_iso(),

@@ -8,7 +8,6 @@ on every retry of one event, so a receiver drops repeats), ``webhook-timestamp``
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import ipaddress
 import json
@@ -77,12 +76,12 @@ def endpoint_url(value: Any, *, allow_private: bool) -> str:
         raise Invalid(field="url") from None
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.fragment:
         raise Invalid(field="url")
-    if not allow_private and _literal_address(parts.hostname) is not None and not _public(parts.hostname):
+    if not allow_private and literal_address(parts.hostname) is not None and not _public(parts.hostname):
         raise Invalid("private_address", field="url")
     return value
 
 
-def _literal_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+def literal_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
         return ipaddress.ip_address(host)
     except ValueError:
@@ -90,7 +89,7 @@ def _literal_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 def _public(address: str) -> bool:
-    ip = _literal_address(address.split("%", 1)[0])
+    ip = literal_address(address.split("%", 1)[0])
     if ip is None:
         return False
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
@@ -98,21 +97,12 @@ def _public(address: str) -> bool:
     return ip.is_global
 
 
-async def destination_refused(url: str, *, allow_private: bool) -> str | None:
-    """Why a delivery may not go to ``url`` now, or None. Checked at send time, since a
-    name's addresses change: a URL that resolves to our own network is refused."""
-    if allow_private:
+def address_refused(address: str, *, allow_private: bool) -> str | None:
+    """Why a delivery may not connect to ``address`` (an IP), or None. The sender checks
+    every address it is about to use, so a name re-pointed at our network is refused too."""
+    if allow_private or _public(address):
         return None
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, parts.port or 443)
-    except OSError as exc:
-        return f"cannot resolve {host}: {exc.strerror or exc}"
-    for *_, sockaddr in infos:
-        if not _public(str(sockaddr[0])):
-            return f"{host} resolves to {sockaddr[0]}, a private or local address (see FRONTDESK_WEBHOOK_ALLOW_PRIVATE_NETWORKS)"
-    return None
+    return f"{address} is a private or local address (see FRONTDESK_WEBHOOK_ALLOW_PRIVATE_NETWORKS)"
 
 
 @dataclass(frozen=True)

@@ -105,8 +105,8 @@ def queue_deliveries(conn: Connection, stored: list[StoredEvent]) -> int:
     return conn.execute(_QUEUE, {"ids": ids, "now": utcnow()}).rowcount
 
 
-def delivery_job(conn: Connection, delivery_id: int) -> DeliveryJob | None:
-    row = conn.execute(
+def delivery_jobs(conn: Connection, delivery_ids: list[int]) -> dict[int, DeliveryJob]:
+    rows = conn.execute(
         select(
             webhook_deliveries.c.id,
             webhook_endpoints.c.url,
@@ -123,12 +123,13 @@ def delivery_job(conn: Connection, delivery_id: int) -> DeliveryJob | None:
         .join(webhook_endpoints, webhook_endpoints.c.id == webhook_deliveries.c.endpoint_id)
         .join(sites, sites.c.id == webhook_endpoints.c.site_id)
         .join(events, events.c.id == webhook_deliveries.c.event_id)
-        .where(webhook_deliveries.c.id == delivery_id)
-    ).first()
-    if row is None:
-        return None
-    event = StoredEvent(row.event_id, row.type, row.site_id, row.conversation_id, json.loads(row.payload))
-    return DeliveryJob(row.id, row.url, row.secret, row.enabled, row.site_key, event, row.created_at)
+        .where(webhook_deliveries.c.id.in_(delivery_ids))
+    )
+    jobs = {}
+    for row in rows:
+        event = StoredEvent(row.event_id, row.type, row.site_id, row.conversation_id, json.loads(row.payload))
+        jobs[row.id] = DeliveryJob(row.id, row.url, row.secret, row.enabled, row.site_key, event, row.created_at)
+    return jobs
 
 
 def list_deliveries(conn: Connection, endpoint_id: int) -> list[dict[str, Any]]:
