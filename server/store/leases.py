@@ -52,11 +52,16 @@ def claim(
         select(table.c.id).where(due(table, now)).order_by(table.c.next_attempt_at, table.c.id).limit(limit)
     )
     if conn.dialect.name == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
+        # A materialised CTE picks the rows once. As an `IN (subquery)` PostgreSQL may run
+        # the subquery again per row and claim more than `limit` (a test caught 5 of 3).
+        picked = candidates.with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
+        target = table.c.id == picked.c.id
+    else:
+        target = table.c.id.in_(candidates.scalar_subquery())
     statement = (
         update(table)
         # The due test again: on SQLite the UPDATE is what makes the claim atomic.
-        .where(table.c.id.in_(candidates.scalar_subquery()) & due(table, now))
+        .where(target & due(table, now))
         .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=lease_seconds), claims=table.c.claims + 1)
         .returning(table.c.id, table.c.claims, table.c.attempts)
     )
