@@ -137,7 +137,11 @@ async def test_private_addresses_are_refused_by_default(sqlite_server: ServerPro
     assert sum(receiver.requests.values()) == 0
 
 
-def test_cli_creates_and_lists_webhooks_and_names_bad_input(sqlite_server: ServerProcess, tmp_path: Path) -> None:
+def test_cli_creates_and_lists_webhooks_and_names_bad_input(
+    sqlite_server: ServerProcess, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from server.cli import main
+
     env = sqlite_server.env
 
     def frontdesk(*args: str) -> subprocess.CompletedProcess[str]:
@@ -163,8 +167,12 @@ def test_cli_creates_and_lists_webhooks_and_names_bad_input(sqlite_server: Serve
         (("fd_nosuchsite", "https://crm.example.com/in"), "(site)"),
         ((key, "https://crm.example.com/" + "x" * 2100), "(url)"),
     ]:
-        bad = frontdesk("create-webhook", *args)
-        assert bad.returncode == 2 and field in bad.stderr, (args, bad.stderr)
+        with monkeypatch.context() as patched:  # in-process: the refusals need no new interpreter each
+            for name, value in env.items():
+                patched.setenv(name, value)
+            with pytest.raises(SystemExit) as exit_code:
+                main(["create-webhook", *args])
+        assert exit_code.value.code == 2 and field in capsys.readouterr().err, args
     assert frontdesk("list-webhooks", "--site", key).stdout == listed.stdout  # nothing else was stored
 
 
