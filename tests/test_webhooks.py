@@ -166,6 +166,7 @@ def test_cli_creates_and_lists_webhooks_and_names_bad_input(
         ((key, "https://crm.example.com/in", "--event", "lead.exploded"), "(event_type)"),
         (("fd_nosuchsite", "https://crm.example.com/in"), "(site)"),
         ((key, "https://crm.example.com/" + "x" * 2100), "(url)"),
+        ((key, "https://crm.example.com/in\nX-Injected: 1"), "(url)"),
     ]:
         with monkeypatch.context() as patched:  # in-process: the refusals need no new interpreter each
             for name, value in env.items():

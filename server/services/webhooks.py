@@ -67,7 +67,7 @@ def endpoint_url(value: Any, *, allow_private: bool) -> str:
     if not isinstance(value, str) or not value.strip():
         raise Invalid(field="url")
     value = value.strip()
-    if len(value) > MAX_URL_CHARS:
+    if len(value) > MAX_URL_CHARS or any(c.isspace() or not c.isprintable() for c in value):
         raise Invalid(field="url")
     parts = urlsplit(value)
     try:
@@ -79,6 +79,13 @@ def endpoint_url(value: Any, *, allow_private: bool) -> str:
     if not allow_private and literal_address(parts.hostname) is not None and not _public(parts.hostname):
         raise Invalid("private_address", field="url")
     return value
+
+
+def loggable_url(url: str) -> str:
+    """The URL without credentials, query or fragment: what logs may show of it."""
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname}{port}{parts.path}"
 
 
 def literal_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

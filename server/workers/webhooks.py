@@ -91,7 +91,7 @@ class WebhookSender:
         result = webhooks.outcome(claim.attempts, utcnow(), schedule, status_code=status_code, error=error)
         if result.label != "delivered":
             log.info(
-                "webhook delivery %d (event %d) to endpoint %s: %s", claim.id, job.event.id, job.url.split("?")[0],
+                "webhook delivery %d (event %d) to endpoint %s: %s", claim.id, job.event.id, webhooks.loggable_url(job.url),
                 error or f"HTTP {status_code}",
             )
         return result.label, result.values
