@@ -50,6 +50,10 @@ class MemoryHub:
         for sub in tuple(self._subscribers.get(channel, ())):
             sub.deliver(message)
 
+    async def publish_many(self, messages: list[tuple[str, dict[str, Any]]]) -> None:
+        for channel, message in messages:
+            await self.publish(channel, message)
+
     def subscription(self) -> MemorySubscription:
         return MemorySubscription(self)
 

@@ -57,6 +57,16 @@ class RedisHub:
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
         await self.redis.publish(self.prefix + channel, json.dumps(message, separators=(",", ":")))
 
+    async def publish_many(self, messages: list[tuple[str, dict[str, Any]]]) -> None:
+        """One pipeline, one round trip: a write batch's events are published while the
+        write-order lock is held, so every round trip here is time no other node can write."""
+        if not messages:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        for channel, message in messages:
+            pipe.publish(self.prefix + channel, json.dumps(message, separators=(",", ":")))
+        await pipe.execute()
+
     def subscription(self) -> RedisSubscription:
         return RedisSubscription(self)
 

@@ -18,8 +18,10 @@ def visitor_frame(event: StoredEvent) -> dict[str, object] | None:
 
 
 async def publish_committed(hub: Hub, events: list[StoredEvent]) -> None:
+    messages: list[tuple[str, dict[str, object]]] = []
     for event in events:
-        await hub.publish(OPERATORS, event.frame())
+        messages.append((OPERATORS, event.frame()))
         frame = visitor_frame(event)
         if frame is not None and event.conversation_id:
-            await hub.publish(conversation_channel(event.conversation_id), frame)
+            messages.append((conversation_channel(event.conversation_id), frame))
+    await hub.publish_many(messages)  # type: ignore[arg-type]
