@@ -27,11 +27,31 @@ def test_environment_then_overrides() -> None:
         ({"FRONTDESK_WORKERS": "2"}, "FRONTDESK_REDIS_URL"),
         ({"FRONTDESK_REDIS_URL": "http://cache:6379"}, "FRONTDESK_REDIS_URL"),
         ({"FRONTDESK_LOG_FORMAT": "xml"}, "FRONTDESK_LOG_FORMAT"),
+        ({"FRONTDESK_WEBHOOK_RETRY_SECONDS": "5,soon"}, "FRONTDESK_WEBHOOK_RETRY_SECONDS"),
+        ({"FRONTDESK_WEBHOOK_RETRY_SECONDS": "-1"}, "FRONTDESK_WEBHOOK_RETRY_SECONDS"),
+        ({"FRONTDESK_WEBHOOK_ALLOW_PRIVATE_NETWORKS": "perhaps"}, "FRONTDESK_WEBHOOK_ALLOW_PRIVATE_NETWORKS"),
+        ({"FRONTDESK_WEBHOOK_TIMEOUT_SECONDS": "30", "FRONTDESK_WORKER_LEASE_SECONDS": "30"},
+         "FRONTDESK_WORKER_LEASE_SECONDS"),
+        ({"FRONTDESK_WORKER_POLL_SECONDS": "0"}, "FRONTDESK_WORKER_POLL_SECONDS"),
+        ({"FRONTDESK_WORKER_POLL_SECONDS": "often"}, "FRONTDESK_WORKER_POLL_SECONDS"),
+        ({"FRONTDESK_WEBHOOK_CONCURRENCY": "0"}, "FRONTDESK_WEBHOOK_CONCURRENCY"),
     ],
 )
 def test_bad_values_name_the_setting(env: dict[str, str], needle: str) -> None:
     with pytest.raises(SettingsError, match=needle):
         Settings.from_env(env)
+
+
+def test_webhook_settings_are_read() -> None:
+    settings = Settings.from_env({
+        "FRONTDESK_WEBHOOK_ALLOW_PRIVATE_NETWORKS": "yes", "FRONTDESK_WEBHOOK_RETRY_SECONDS": "1, 2,3",
+        "FRONTDESK_WORKER_POLL_SECONDS": "0.25",
+    })
+    assert settings.webhook_allow_private_networks is True
+    assert settings.webhook_retry_schedule == (1, 2, 3)
+    assert settings.worker_poll_seconds == 0.25
+    assert Settings.from_env({"FRONTDESK_WEBHOOK_RETRY_SECONDS": ""}).webhook_retry_schedule == ()
+    assert Settings.from_env({}).webhook_allow_private_networks is False
 
 
 def test_generated_secret_key_is_kept(tmp_path: object) -> None:
