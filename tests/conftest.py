@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from pathlib import Path
 from typing import Iterator
@@ -113,14 +114,25 @@ def seq() -> int:
     return next(_sequence)
 
 
+@contextlib.contextmanager
+def served(backend_name: str, tmp: Path, **extra_env: str) -> Iterator[ServerProcess]:
+    """A server on a fresh database of its own, stopped and its database dropped after."""
+    b = Backend(backend_name, tmp)
+    try:
+        proc = start_server(b, **extra_env)
+        try:
+            yield proc
+        finally:
+            proc.stop()
+    finally:
+        b.close()
+
+
 @pytest.fixture(params=BACKENDS)
 def own_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerProcess]:
     """A server of the test's own, on a fresh database (for tests that kill it)."""
-    b = Backend(request.param, tmp_path)
-    proc = start_server(b)
-    yield proc
-    proc.stop()
-    b.close()
+    with served(request.param, tmp_path) as proc:
+        yield proc
 
 
 @pytest.fixture

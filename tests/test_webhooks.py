@@ -16,18 +16,15 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from tests.clients import scrape_metrics, visitor_says
-from tests.conftest import BACKENDS, Backend, start_server
+from tests.conftest import BACKENDS, served
 from tests.factories import deliveries_of, make_site, make_webhook
 from tests.receivers import BACKLOG, WEBHOOK_ENV, Receiver, metric_becomes, webhook_jobs
 from tests.servers import ServerProcess
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def hook_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    backend = Backend(request.param, tmp_path_factory.mktemp("hooks-" + request.param))
-    proc = start_server(backend, **WEBHOOK_ENV)
-    yield proc
-    proc.stop()
-    backend.close()
+    with served(request.param, tmp_path_factory.mktemp("hooks-" + request.param), **WEBHOOK_ENV) as proc:
+        yield proc
 
 
 async def rows_when(
@@ -179,11 +176,8 @@ def test_cli_creates_and_lists_webhooks_and_names_bad_input(
 
 @pytest.fixture(params=BACKENDS)
 def own_hook_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerProcess]:
-    backend = Backend(request.param, tmp_path)
-    proc = start_server(backend, **WEBHOOK_ENV)
-    yield proc
-    proc.stop()
-    backend.close()
+    with served(request.param, tmp_path, **WEBHOOK_ENV) as proc:
+        yield proc
 
 
 async def test_a_crash_while_holding_leases_loses_nothing(own_hook_server: ServerProcess, receiver: Receiver) -> None:

@@ -23,6 +23,7 @@ from ..errors import Invalid, NotFound
 from ..store import leases
 from ..store import webhooks as store
 from ..store.db import Database, iso
+from ..store.sites import Site
 from ..store.webhooks import ALL_EVENTS, DeliveryJob, Endpoint
 from ..store.writer import GroupWriter, Tx
 from . import events, fields, sites
@@ -41,9 +42,7 @@ async def create_endpoint(
     description: Any = None,
     allow_private: bool = False,
 ) -> Endpoint:
-    site = await sites.site_by_key(db, site_key)
-    if site is None:
-        raise NotFound(field="site")
+    site = await _site(db, site_key)
     clean_url = endpoint_url(url, allow_private=allow_private)
     types = [t.strip() if isinstance(t, str) else t for t in event_types]
     for t in types:
@@ -168,10 +167,12 @@ def outcome(
 
 
 async def list_endpoints(db: Database, site_key: str | None = None) -> list[Endpoint]:
-    site_id = None
-    if site_key is not None:
-        site = await sites.site_by_key(db, site_key)
-        if site is None:
-            raise NotFound(field="site")
-        site_id = site.id
+    site_id = None if site_key is None else (await _site(db, site_key)).id
     return await db.read(lambda conn: store.list_endpoints(conn, site_id))
+
+
+async def _site(db: Database, site_key: Any) -> Site:
+    site = await sites.site_by_key(db, site_key)
+    if site is None:
+        raise NotFound(field="site")
+    return site

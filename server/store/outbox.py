@@ -45,11 +45,14 @@ def insert_event(
     return StoredEvent(result.scalar_one(), type, site_id, conversation_id, payload)
 
 
+def event_from_row(row: Any, event_id: int) -> StoredEvent:
+    """A stored event from a row of ``events`` columns (``event_id``: its id, however labelled)."""
+    return StoredEvent(event_id, row.type, row.site_id, row.conversation_id, json.loads(row.payload))
+
+
 def events_after(conn: Connection, after_id: int, *, limit: int = 1000) -> list[StoredEvent]:
     rows = conn.execute(select(events).where(events.c.id > after_id).order_by(events.c.id).limit(limit))
-    return [
-        StoredEvent(r.id, r.type, r.site_id, r.conversation_id, json.loads(r.payload)) for r in rows
-    ]
+    return [event_from_row(r, r.id) for r in rows]
 
 
 def last_event_id(conn: Connection) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable
@@ -12,7 +11,7 @@ from sqlalchemy.engine import Connection
 
 from . import leases
 from .db import utcnow
-from .outbox import StoredEvent
+from .outbox import StoredEvent, event_from_row
 from .schema import Timestamp, events, sites, webhook_deliveries, webhook_endpoints, webhook_subscriptions
 
 ALL_EVENTS = "*"
@@ -127,7 +126,7 @@ def delivery_jobs(conn: Connection, delivery_ids: list[int]) -> dict[int, Delive
     )
     jobs = {}
     for row in rows:
-        event = StoredEvent(row.event_id, row.type, row.site_id, row.conversation_id, json.loads(row.payload))
+        event = event_from_row(row, row.event_id)
         jobs[row.id] = DeliveryJob(row.id, row.url, row.secret, row.enabled, row.site_key, event, row.created_at)
     return jobs
 
