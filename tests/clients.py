@@ -117,9 +117,12 @@ class OutboxVisitor:
         async with websockets.connect(f"{server.ws_url}/ws/visitor?site={self.site_key}", origin=self.origin) as ws:
             last_seq = max(self.received, default=0)
             await ws.send(json.dumps({"type": "hello", "token": self.token, "last_seq": last_seq}))
-            for frame in list(self.outbox):
+            # Only what was re-sent counts as sent: a message typed during these awaits is
+            # sent by the loop below (marking it sent unsent made it arrive after later ones).
+            resend = list(self.outbox)
+            for frame in resend:
                 await ws.send(json.dumps(frame))
-            sent = {f["id"] for f in self.outbox}
+            sent = {f["id"] for f in resend}
             while True:
                 for frame in list(self.outbox):  # typed while connected
                     if frame["id"] not in sent:
