@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -79,10 +81,15 @@ def _store_message(
     return Ack(client_id, conversation.id, seq, iso(message.created_at))
 
 
-async def send_visitor_message(
+def queue_visitor_message(
     writer: GroupWriter, site_id: int, visitor_id: str, client_id: str, body: str, *, visitor_name: str | None = None
-) -> Ack:
-    """Into the visitor's open conversation, opening one with their first message."""
+) -> asyncio.Future[Ack]:
+    """Into the visitor's open conversation, opening one with their first message.
+
+    Queued at once, not in a task of its own: a socket's messages are then committed in
+    the order they arrived, whatever happens to the tasks that wait for their acks (a
+    task cancelled before it ran once let a later message overtake an earlier one).
+    """
 
     def job(tx: Tx) -> Ack:
         conversation = store.latest_open_conversation(tx.conn, visitor_id)
@@ -96,7 +103,7 @@ async def send_visitor_message(
             author_name=visitor_name, new_conversation=created,
         )
 
-    return await writer.run(job)
+    return writer.submit(job)
 
 
 def _check_conversation_id(conversation_id: Any) -> str:
@@ -112,9 +119,10 @@ def _conversation(tx: Tx, conversation_id: str) -> Any:
     return conversation
 
 
-async def send_operator_message(
+def queue_operator_message(
     writer: GroupWriter, operator: Operator, conversation_id: Any, client_id: str, body: str
-) -> Ack:
+) -> asyncio.Future[Ack]:
+    """Queued at once, like queue_visitor_message (and for the same reason)."""
     conversation_id = _check_conversation_id(conversation_id)
 
     def job(tx: Tx) -> Ack:
@@ -124,7 +132,7 @@ async def send_operator_message(
             author_name=operator.name,
         )
 
-    return await writer.run(job)
+    return writer.submit(job)
 
 
 async def mark_read(writer: GroupWriter, conversation_id: Any) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import time
 from typing import Any
 
@@ -51,7 +53,10 @@ class OperatorConnection:
             client_id, body = chat.check_message(
                 frame.get("id"), frame.get("body"), max_chars=self.state.settings.max_message_chars
             )
-            self.socket.spawn(self._send(frame.get("conversation_id"), client_id, body, time.perf_counter()))
+            pending = chat.queue_operator_message(
+                self.state.writer, self.operator, frame.get("conversation_id"), client_id, body
+            )
+            self.socket.spawn(self._acknowledge(client_id, pending, time.perf_counter()))
         elif kind == "typing":
             conversation_id = frame.get("conversation_id")
             if isinstance(conversation_id, str) and len(conversation_id) <= 64:
@@ -66,9 +71,9 @@ class OperatorConnection:
         else:
             raise BadFrame(field="type")
 
-    async def _send(self, conversation_id: Any, client_id: str, body: str, received: float) -> None:
+    async def _acknowledge(self, client_id: str, pending: asyncio.Future[chat.Ack], received: float) -> None:
         try:
-            ack = await chat.send_operator_message(self.state.writer, self.operator, conversation_id, client_id, body)
+            ack = await asyncio.shield(pending)  # the write goes on if this socket goes
         except FrontdeskError as exc:
             self.socket.send(self.socket.error_frame(exc, client_id))
             return

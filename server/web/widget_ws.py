@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import time
 from typing import Any
 
@@ -61,7 +63,10 @@ class VisitorConnection:
             await chat.check_visitor_rate(
                 self.state.limiter, self.claim.visitor_id, per_minute=self.state.settings.visitor_messages_per_minute
             )
-            self.socket.spawn(self._send(client_id, body, time.perf_counter()))
+            pending = chat.queue_visitor_message(
+                self.state.writer, self.site.id, self.claim.visitor_id, client_id, body, visitor_name=self.visitor_name
+            )
+            self.socket.spawn(self._acknowledge(client_id, pending, time.perf_counter()))
         elif kind == "typing":
             if self.conversation_id:
                 await self.state.hub.publish(
@@ -80,11 +85,9 @@ class VisitorConnection:
         else:
             raise BadFrame(field="type")
 
-    async def _send(self, client_id: str, body: str, received: float) -> None:
+    async def _acknowledge(self, client_id: str, pending: asyncio.Future[chat.Ack], received: float) -> None:
         try:
-            ack = await chat.send_visitor_message(
-                self.state.writer, self.site.id, self.claim.visitor_id, client_id, body, visitor_name=self.visitor_name
-            )
+            ack = await asyncio.shield(pending)  # the write goes on if this socket goes
         except FrontdeskError as exc:
             self.socket.send(self.socket.error_frame(exc, client_id))
             return
