@@ -12,6 +12,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from .assets import asset_path
+from .files import write_private
 from .services import operators, sites
 from .state import AppState
 from .store.sites import Site
@@ -39,9 +40,7 @@ async def prepare_demo(state: AppState, demo_port: int, email: str, password: st
     password = password or secrets.token_urlsafe(9)
     if await operators.set_password(state.writer, state.signer, email, password) is None:
         await operators.create_operator(state.writer, state.signer, email, password, name="Demo Operator")
-    remembered.parent.mkdir(parents=True, exist_ok=True)
-    remembered.write_text(password)
-    remembered.chmod(0o600)
+    write_private(remembered, password)
     return site, password
 
 

@@ -143,6 +143,9 @@ async def test_wrong_origin_upgrade_is_refused(server: ServerProcess) -> None:
         ('{"type": "message.send", "id": "0123456789abcdef", "body": 42}', "invalid", "body"),
         ('{"type": "message.send", "id": "0123456789abcdef", "body": "' + "x" * 5001 + '"}', "too_large", "body"),
         ('{"type": "visitor.identify", "id": "0123456789abcdef", "email": "not-an-email"}', "invalid", "email"),
+        # RFC 5321 allows 64 octets before the @: 65 ASCII letters, or 33 Cyrillic ones (66 octets).
+        ('{"type": "visitor.identify", "id": "0123456789abcdef", "email": "' + "a" * 65 + '@example.com"}', "invalid", "email"),
+        ('{"type": "visitor.identify", "id": "0123456789abcdef", "email": "' + "б" * 33 + '@example.com"}', "invalid", "email"),
         ('{"type": "visitor.identify", "id": "0123456789abcdef", "phone": "12"}', "invalid", "phone"),
     ],
 )
@@ -168,6 +171,20 @@ async def test_bad_frames_get_clear_errors_and_harm_nothing(
     again, welcome = await connect_visitor(server, site.key, origin, session["token"])
     assert welcome["conversation"]["last_seq"] == 1
     await again.close()
+
+
+async def test_an_email_at_the_length_limits_is_accepted(sqlite_server: ServerProcess) -> None:
+    """64 octets before the @ is allowed (RFC 5321); one more is refused (test above)."""
+    site = await make_site(sqlite_server)
+    origin = site.allowed_origins[0]
+    session = await start_visitor(sqlite_server, site.key, origin)
+    visitor, _ = await connect_visitor(sqlite_server, site.key, origin, session["token"])
+    for email in ("a" * 64 + "@example.com", "б" * 32 + "@example.com"):
+        frame_id = new_id()
+        await visitor.send({"type": "visitor.identify", "id": frame_id, "email": email})
+        answer = await visitor.recv_until(lambda f: f["type"] in ("ack", "error"))
+        assert answer == {"type": "ack", "id": frame_id}, (email, answer)
+    await visitor.close()
 
 
 async def test_errors_speak_the_visitors_language(sqlite_server: ServerProcess) -> None:
