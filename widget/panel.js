@@ -452,11 +452,11 @@
     return node;
   }
 
-  // Times only (no month or weekday names), so Intl serves every language we speak:
-  // Chromium has no Kazakh data but its fallback is the 24-hour "14:05" Kazakh uses.
+  // Times only (no month or weekday names), so Intl serves every language we speak: CLDR's
+  // short time ("06:00"); Chromium has no Kazakh data, but its fallback is that same "06:00".
   function time(iso) {
     var date = iso ? new Date(iso) : null;
-    return date && !isNaN(date) ? date.toLocaleTimeString(lang, {hour: 'numeric', minute: '2-digit'}) : '';
+    return date && !isNaN(date) ? date.toLocaleTimeString(lang, {timeStyle: 'short'}) : '';
   }
 
   var STATE_TEXT = {sending: 'sending', sent: 'sent', retrying: 'retrying', failed: 'not_sent'};
