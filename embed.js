@@ -47,7 +47,7 @@ function set(v){
 function start(){
  var c=cfg.site.color,g;
  side=cfg.site.position=='left'?'left':'right';
- T=(lang||cfg.site.language||navigator.language).slice(0,2)=='ru'?['\u041e\u0442\u043a\u0440\u044b\u0442\u044c \u0447\u0430\u0442','\u0417\u0430\u043a\u0440\u044b\u0442\u044c \u0447\u0430\u0442']:['Open chat','Close chat'];
+ T=cfg.labels||['Open chat','Close chat'];
  (host=d.createElement('frontdesk-widget')).style.cssText='all:initial!important;position:fixed!important;visibility:hidden!important;z-index:2147483000!important';
  root=host.attachShadow({mode:'open'});
  (btn=root.appendChild(d.createElement('button'))).style.cssText='all:initial;position:fixed;bottom:16px;'+side+
@@ -73,12 +73,13 @@ w.addEventListener('message',function(e){
  if(t=='close')set(0);
  if(t=='message')emit(t,m.data);
  if(t=='unread')unread=m.count|0,render();
+ if(t=='labels')T=[''+m.open,''+m.close],render();
 });
 for(i=0;i<q.length;i++)api(q[i][0],q[i][1],q[i][2]);
 api.fd=1;
 w.Frontdesk=api;
 x=new XMLHttpRequest();
-x.open('GET',FD+'/api/widget/v1/sites/'+key+'/config');
+x.open('GET',FD+'/api/widget/v1/sites/'+key+'/config?lang='+lang);
 x.responseType='json';
 x.onloadend=function(r){
  r=x.response||{};

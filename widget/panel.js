@@ -5,7 +5,8 @@
  *     (localStorage) until acked; the outbox is re-sent, in order, after every welcome;
  *   - on (re)connect we say the highest seq we hold and de-duplicate by seq and client id.
  * Host side: embed.js on the site's page, over postMessage with exact origins both ways.
- *   panel -> host: ready {css}, close, message {data: {conversation_id, message}}, unread {count}
+ *   panel -> host: ready {css}, close, message {data: {conversation_id, message}}, unread {count},
+ *                  labels {open, close} (the launcher's names in the panel's language)
  *   host -> panel: open, close, identify {data: {name, email, phone}}
  * Anything a person typed is put in the DOM with textContent, never parsed as HTML.
  */
@@ -16,7 +17,7 @@
   var SITE = params.get('site') || '';
   var HOST_ORIGIN = params.get('origin') || '';
   var FORCED_LANG = params.get('lang') || '';
-  var LANGS = ['en', 'ru'];
+  var LANGS = ['en', 'ru', 'uk', 'kk'];
   var MAX_CHARS = 5000;
   var API = '/api/widget/v1/sites/' + encodeURIComponent(SITE);
   var FRAMED = window.parent !== window;
@@ -103,21 +104,48 @@
 
   // ---- translations
 
+  // Plural entries ({one, few, many, other}) are resolved by widget/plural.js.
   function tr(key, vars) {
-    var text = catalog[key] || '';
-    return vars ? text.replace(/\{(\w+)\}/g, function (all, name) { return name in vars ? vars[name] : all; }) : text;
+    return window.fdPlural.text(catalog[key], lang, vars);
   }
 
+  // "uk-UA", "kk_KZ", "kk" -> a language we speak; the first one that is, else English.
   function pickLanguage(candidates) {
     for (var i = 0; i < candidates.length; i++) {
-      var code = String(candidates[i] || '').slice(0, 2).toLowerCase();
+      var code = String(candidates[i] || '').split(/[-_]/)[0].toLowerCase();
       if (LANGS.indexOf(code) >= 0) return code;
     }
     return 'en';
   }
 
+  // The language menu in the header: the visitor's choice wins over the site's and the
+  // browser's, and is remembered (storage never throws).
+  function applyLanguage(code) {
+    if (LANGS.indexOf(code) < 0) return;
+    storage.set('lang', code);
+    if (code === lang && ready) return;
+    lang = code;
+    loadCatalog().then(function () {
+      if (lang !== code) return; // another choice came after this one
+      translatePage();
+      setOnline(online);
+      if (!ui.typing.hidden) showTyping(true);
+      if (errorKind === 'length') checkLength();
+      Object.keys(byId).concat(Object.keys(bySeq)).forEach(function (k) {
+        var m = byId[k] || bySeq[k];
+        if (m.li) {
+          m.li.firstChild.textContent = m.mine ? tr('you') + ':' : m.name || tr('operator');
+          draw(m);
+        }
+      });
+      if (token) register(false).catch(function () { /* said again on the next visit */ });
+    }, function () { /* offline: keep the current texts */ });
+  }
+
   function translatePage() {
     document.documentElement.lang = lang;
+    ui.lang.value = lang;
+    toHost('labels', {open: tr('launcher_open'), close: tr('launcher_close')});
     document.title = tr('title');
     each('[data-i18n]', function (el) { el.textContent = tr(el.getAttribute('data-i18n')); });
     each('[data-i18n-label]', function (el) { el.setAttribute('aria-label', tr(el.getAttribute('data-i18n-label'))); });
@@ -175,13 +203,14 @@
 
   // Site config (name, colour, greeting, language), then the catalog and the visitor.
   function start() {
-    lang = pickLanguage([FORCED_LANG].concat(navigator.languages || [navigator.language]));
+    var chosen = storage.get('lang');
+    lang = pickLanguage([chosen, FORCED_LANG].concat(navigator.languages || [navigator.language]));
     request('GET', API + '/config').then(function (response) {
       if (response.ok && response.data.site) {
         site = response.data.site;
         setOnline(response.data.operators_online);
       }
-      lang = pickLanguage([FORCED_LANG, site && site.language].concat(navigator.languages || [navigator.language]));
+      lang = pickLanguage([chosen, FORCED_LANG, site && site.language].concat(navigator.languages || [navigator.language]));
       var visitor = register(false).catch(function (error) { return error; });
       return Promise.all([loadCatalog(), visitor]);
     }).then(function (results) {
@@ -423,9 +452,11 @@
     return node;
   }
 
+  // Times only (no month or weekday names), so Intl serves every language we speak: CLDR's
+  // short time ("06:00"); Chromium has no Kazakh data, but its fallback is that same "06:00".
   function time(iso) {
     var date = iso ? new Date(iso) : null;
-    return date && !isNaN(date) ? date.toLocaleTimeString(lang, {hour: 'numeric', minute: '2-digit'}) : '';
+    return date && !isNaN(date) ? date.toLocaleTimeString(lang, {timeStyle: 'short'}) : '';
   }
 
   var STATE_TEXT = {sending: 'sending', sent: 'sent', retrying: 'retrying', failed: 'not_sent'};
@@ -652,6 +683,7 @@
     ui.head = document.querySelector('.head');
     ui.list = document.getElementById('messages');
     ui.name = document.getElementById('site-name');
+    ui.lang = document.getElementById('lang');
     ui.status = document.getElementById('status-text');
 
     ui.composer.addEventListener('submit', function (event) { event.preventDefault(); submit(); });
@@ -667,6 +699,7 @@
       typing();
     });
     ui.close.addEventListener('click', function () { toHost('close'); });
+    ui.lang.addEventListener('change', function () { applyLanguage(ui.lang.value); });
     document.addEventListener('keydown', function (event) {
       if (event.key === 'Escape') toHost('close');
     });

@@ -46,6 +46,7 @@ operators = Table(
     Column("password_hash", String(255), nullable=False),
     Column("role", String(16), nullable=False),
     Column("created_at", Timestamp, nullable=False),
+    Column("language", String(8), nullable=True),  # the console's language they chose, or NULL
 )
 
 visitors = Table(

@@ -8,6 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from ..catalogs import pick_language
 from ..errors import BadFrame, Forbidden, FrontdeskError, Invalid, NotFound
 from ..services import sites, visitors
 from ..store.sites import Site
@@ -46,7 +47,14 @@ async def site_config(request: Request) -> Response:
         site = await _site_for(request)
     except FrontdeskError as exc:
         return error_response(request, exc, headers=_cors(request))
-    body = {"site": site.public(), "operators_online": app_state(request).presence.online()}
+    # The launcher's name, in the page's language (embed.js's data-lang), else the site's, else the browser's.
+    lang = pick_language(
+        request.query_params.get("lang"), site.language, accept_language=request.headers.get("accept-language")
+    )
+    body = {
+        "site": site.public(), "operators_online": app_state(request).presence.online(),
+        "labels": app_state(request).catalogs.launcher_labels(lang),
+    }
     return JSONResponse(body, headers={**_cors(request), "Cache-Control": "no-store"})
 
 

@@ -21,12 +21,9 @@
 
   function has(key) { return Object.prototype.hasOwnProperty.call(i18n, key); }
 
+  // Plural entries ({one, few, many, other}) are resolved by /widget/plural.js.
   function t(key, params) {
-    var s = has(key) ? i18n[key] : key;
-    if (!params) return s;
-    return s.replace(/\{(\w+)\}/g, function (m, name) {
-      return params[name] == null ? m : String(params[name]);
-    });
+    return window.fdPlural.text(has(key) ? i18n[key] : key, lang, params);
   }
 
   function $(id) { return document.getElementById(id); }
@@ -52,13 +49,41 @@
 
   // ---- time -------------------------------------------------------------------
 
-  function fmt(options) {
+  // Dates are formatted with the CLDR patterns and names the server sends (server/locales.py
+  // date_names): Chromium's Intl has no Kazakh and would print "M03 5".
+  var dates = data.dates || null;
+
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+
+  function formatPattern(pattern, d) {
+    return pattern.replace(/'([^']*)'|y+|M+|L+|d+|E+|c+|H+|h+|m+|a+/g, function (tok, quoted) {
+      if (quoted !== undefined) return quoted || "'";
+      var n = tok.length, h = d.getHours();
+      switch (tok.charAt(0)) {
+        case "y": return n === 2 ? pad(d.getFullYear() % 100) : String(d.getFullYear());
+        case "M": case "L":
+          return n >= 3 ? dates.months[d.getMonth()] : n === 2 ? pad(d.getMonth() + 1) : String(d.getMonth() + 1);
+        case "d": return n === 2 ? pad(d.getDate()) : String(d.getDate());
+        case "E": case "c": return dates.weekdays[(d.getDay() + 6) % 7];
+        case "H": return n === 2 ? pad(h) : String(h);
+        case "h": return n === 2 ? pad(h % 12 || 12) : String(h % 12 || 12);
+        case "m": return pad(d.getMinutes());
+        case "a": return dates.am_pm[h < 12 ? 0 : 1];
+      }
+      return tok;
+    });
+  }
+
+  function fmt(kind, options) {
+    if (dates && dates.patterns && dates.patterns[kind]) {
+      return { format: function (d) { return formatPattern(dates.patterns[kind], d); } };
+    }
     try { return new Intl.DateTimeFormat(lang, options); } catch (e) { return new Intl.DateTimeFormat("en", options); }
   }
-  var fmtTime = fmt({ hour: "numeric", minute: "2-digit" });
-  var fmtDay = fmt({ day: "numeric", month: "short" });
-  var fmtDate = fmt({ day: "numeric", month: "short", year: "numeric" });
-  var fmtFull = fmt({ dateStyle: "medium", timeStyle: "short" });
+  var fmtTime = fmt("time", { hour: "numeric", minute: "2-digit" });
+  var fmtDay = fmt("day", { day: "numeric", month: "short" });
+  var fmtDate = fmt("date", { day: "numeric", month: "short", year: "numeric" });
+  var fmtFull = fmt("full", { dateStyle: "medium", timeStyle: "short" });
 
   function parseDate(iso) {
     var d = iso ? new Date(iso) : null;
@@ -606,6 +631,17 @@
     });
   }
 
+  // ---- language menu ----------------------------------------------------------
+
+  // Come back to the same conversation after the page reloads in the new language.
+  function keepPlaceOnLanguageChange() {
+    var form = document.querySelector("form.fd-langs");
+    if (!form) return;
+    form.addEventListener("submit", function () {
+      if (location.pathname.indexOf("/console") === 0) form.elements.next.value = location.pathname + location.hash;
+    });
+  }
+
   // ---- start ------------------------------------------------------------------
 
   // Ask for notification permission on the operator's first click, never on load
@@ -623,6 +659,7 @@
       new Inbox().start();
     }
     setupCopyButtons();
+    keepPlaceOnLanguageChange();
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
