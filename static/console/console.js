@@ -274,8 +274,8 @@
     if (m) {
       var id = decodeURIComponent(m[1]);
       if (id !== this.openId) this.open(id);
-    } else if (this.openId) {
-      this.close();
+    } else if (!location.hash && this.openId) {
+      this.close();   // back to the bare inbox URL; other fragments (the skip link's) are not ours
     }
   };
 

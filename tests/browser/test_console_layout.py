@@ -85,6 +85,22 @@ def test_console_fits_a_phone(browser: Any, demo: Demo, long_preview: str) -> No
     console.go_back()
     expect(console.locator("#fd-conv-list")).to_be_visible(timeout=TIMEOUT)
     expect(console.locator("#fd-conv")).to_be_hidden()
+
+    # The other pages fit too: the snippet table scrolls inside its own box.
+    console.goto(demo.server_url + "/console/sites")
+    _fits(console)
+    _on_screen(console, ".fd-logout button")
+    screenshot(console, "console-phone-sites")
+    ctx.close()
+
+
+def test_login_fits_a_phone(browser: Any, demo: Demo) -> None:
+    ctx = browser.new_context(locale="ru-RU", **PHONE)
+    page = ctx.new_page()
+    page.goto(demo.server_url + "/console/login")
+    _fits(page)
+    _on_screen(page, "form.fd-login-form button[type=submit]")
+    screenshot(page, "console-phone-login")
     ctx.close()
 
 
