@@ -231,9 +231,12 @@
       button.classList.add("fd-unread");
     }
     button.appendChild(bottom);
-    button.addEventListener("click", function () {
+    button.addEventListener("click", function (e) {
       self.open(s.id, true);
-      self.reply.focus();
+      // A tap on a phone should not raise the on-screen keyboard over the thread the
+      // operator came to read; Enter from the keyboard (detail 0) goes straight to the reply.
+      if (self.narrow.matches && e.detail > 0) self.thread.focus({ preventScroll: true });
+      else self.reply.focus();
     });
     var old = li.firstChild;
     var hadFocus = old && old === document.activeElement;

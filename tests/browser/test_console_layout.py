@@ -66,6 +66,7 @@ def test_console_fits_a_phone(browser: Any, demo: Demo, long_preview: str) -> No
     # One view at a time: the conversation replaces the list, with a way back.
     expect(console.locator("#fd-thread .fd-msg-body").first).to_have_text(long_preview, timeout=TIMEOUT)
     expect(console.locator("#fd-conv-list")).to_be_hidden()
+    expect(console.locator("#fd-reply")).not_to_be_focused()  # no on-screen keyboard over the thread yet
     _fits(console)
     _on_screen(console, "#fd-send")
     _on_screen(console, "#fd-reply")
