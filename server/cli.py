@@ -252,7 +252,7 @@ async def _change_operator(settings: Settings, args: argparse.Namespace) -> None
             ended, done = count > 0, f"{count} session(s) ended"
         if ended:
             # Open consoles close now on nodes that share this hub (Redis); elsewhere at
-            # their next session check (within 30 s).
+            # their next session check (FRONTDESK_SESSION_CHECK_SECONDS).
             await announce_session_ended(state.hub, operator.id)
     print(f"operator {operator.email}: {done}")
 

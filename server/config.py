@@ -57,6 +57,10 @@ class Settings:
         5, "Console login attempts allowed a minute for one email from one client address (4x for one address "
         "over all emails, 10x for one email over all addresses); counted before the password is checked."
     )
+    session_check_seconds: float = _setting(
+        30.0, "Seconds between an open console socket's checks that its session still exists (a session ended "
+        "where the hub does not reach, e.g. by the CLI of a node without Redis, closes its consoles this late)."
+    )
     trusted_proxies: str = _setting(
         "", "Reverse proxies whose X-Forwarded-For / Forwarded headers name the client, as comma-separated IP "
         "addresses or CIDR networks (e.g. 127.0.0.1,10.0.0.0/8). Empty: the client is the connecting address."
@@ -128,6 +132,8 @@ class Settings:
                 "FRONTDESK_WORKER_LEASE_SECONDS: must be longer than FRONTDESK_WEBHOOK_TIMEOUT_SECONDS "
                 "(a lease must outlive the request it covers)"
             )
+        if not 0 < self.session_check_seconds <= 3600:
+            raise SettingsError("FRONTDESK_SESSION_CHECK_SECONDS: must be more than 0 and at most 3600")
         if not 0 < self.worker_poll_seconds <= 60:
             raise SettingsError("FRONTDESK_WORKER_POLL_SECONDS: must be more than 0 and at most 60")
         self.webhook_retry_schedule  # raises if malformed

@@ -3,8 +3,8 @@
 The socket lives only as long as its session: when the session ends (logout, password,
 role or active change) the socket gets an ``unauthorized`` error and is closed with 4401.
 It learns this from the operator's hub channel at once, or from a check of the session
-row every SESSION_CHECK_SECONDS (a change made where no hub reaches, e.g. the CLI of a
-single node without Redis).
+row every FRONTDESK_SESSION_CHECK_SECONDS (a change made where no hub reaches, e.g. the
+CLI of a single node without Redis).
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from .sockets import FrameSocket, refuse
 
 CLOSE_BAD_HELLO = 4400
 CLOSE_SESSION_ENDED = 4401
-SESSION_CHECK_SECONDS = 30.0
 
 
 class OperatorConnection:
@@ -42,10 +41,11 @@ class OperatorConnection:
 
     async def watch_session(self) -> None:
         """Returns once this socket's session has ended: looked up when the hub says so,
-        and every SESSION_CHECK_SECONDS (the database decides, not the announcement)."""
+        and every FRONTDESK_SESSION_CHECK_SECONDS (the database decides, not the announcement)."""
+        every = self.state.settings.session_check_seconds
         while True:
             try:
-                await asyncio.wait_for(self.session_ended.wait(), SESSION_CHECK_SECONDS)
+                await asyncio.wait_for(self.session_ended.wait(), every)
             except asyncio.TimeoutError:
                 pass
             self.session_ended.clear()
