@@ -14,7 +14,7 @@ import httpx
 import pytest
 import websockets
 
-from tests.clients import FrameClient, connect_operator, console_login
+from tests.clients import FrameClient, closed_for_ended_session, connect_operator, console_login, log_out
 from tests.conftest import Backend, start_server
 from tests.factories import PASSWORD, make_operator
 from tests.servers import ServerProcess
@@ -22,15 +22,6 @@ from tests.servers import ServerProcess
 
 def cookie_header(http: httpx.AsyncClient) -> str:
     return "; ".join(f"{k}={v}" for k, v in http.cookies.items())
-
-
-async def log_out(http: httpx.AsyncClient) -> None:
-    """Press the console's "Log out" button (its form carries the CSRF token)."""
-    inbox = await http.get("/console/")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', inbox.text)
-    assert token, "the inbox has no logout form"
-    response = await http.post("/console/logout", data={"csrf_token": token.group(1)})
-    assert response.status_code == 303 and response.headers["location"] == "/console/login"
 
 
 async def console_is_refused(server: ServerProcess, cookie: str) -> None:
@@ -42,15 +33,6 @@ async def console_is_refused(server: ServerProcess, cookie: str) -> None:
     with pytest.raises(websockets.InvalidStatus) as refused:
         await websockets.connect(f"{server.ws_url}/ws/console", origin=server.origin, additional_headers={"Cookie": cookie})
     assert refused.value.response.status_code == 403
-
-
-async def closed_for_ended_session(console: FrameClient) -> None:
-    """The socket says the session ended (unauthorized) and closes with 4401."""
-    error = await console.recv_until(lambda f: f["type"] == "error")
-    assert error["code"] == "unauthorized" and error["message"]
-    with pytest.raises(websockets.ConnectionClosed) as closed:
-        await console.recv()
-    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
 
 
 async def still_open(console: FrameClient) -> None:
