@@ -85,7 +85,7 @@ async def test_a_login_burst_from_one_address_is_capped_and_chat_goes_on(guarded
             await visitor.send({"type": "message.send", "id": new_id(), "body": "still there?"})
             await visitor.recv_until(lambda f: f["type"] == "ack")
             acks.append(time.perf_counter() - sent)
-            async with httpx.AsyncClient() as probe:
+            async with httpx.AsyncClient(timeout=60) as probe:
                 sent = time.perf_counter()
                 assert (await probe.get(guarded.url + "/healthz")).status_code == 200
                 health.append(time.perf_counter() - sent)
@@ -102,13 +102,13 @@ async def test_a_login_burst_from_one_address_is_capped_and_chat_goes_on(guarded
     statuses = await burst()
     await chatting
     await visitor.close()
-    assert statuses.count(401) == 20, statuses  # 4 x FRONTDESK_LOGIN_ATTEMPTS_PER_MINUTE from one address
-    assert statuses.count(429) == 20, statuses
     assert acks, "the visitor got no ack during the burst"
     print(
         f"\nduring 40 concurrent logins: visitor ack median {statistics.median(acks) * 1000:.1f} ms, "
         f"max {max(acks) * 1000:.1f} ms ({len(acks)} acks); /healthz max {max(health) * 1000:.1f} ms"
     )
+    assert statuses.count(401) == 20, statuses  # 4 x FRONTDESK_LOGIN_ATTEMPTS_PER_MINUTE from one address
+    assert statuses.count(429) == 20, statuses
 
 
 async def test_someone_elses_guesses_do_not_lock_the_operator_out(guarded: ServerProcess) -> None:
