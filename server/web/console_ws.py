@@ -10,7 +10,7 @@ CLI of a single node without Redis).
 from __future__ import annotations
 
 import asyncio
-
+import logging
 import time
 from typing import Any
 
@@ -24,6 +24,8 @@ from ..store.outbox import events_after, last_event_id
 from .console.auth_cookies import current_session
 from .context import app_state, language, own_origin
 from .sockets import FrameSocket, refuse
+
+log = logging.getLogger(__name__)
 
 CLOSE_BAD_HELLO = 4400
 CLOSE_SESSION_ENDED = 4401
@@ -49,7 +51,12 @@ class OperatorConnection:
             except asyncio.TimeoutError:
                 pass
             self.session_ended.clear()
-            if not await operators.session_alive(self.state.db, self.session.id):
+            try:
+                alive = await operators.session_alive(self.state.db, self.session.id)
+            except Exception:  # noqa: BLE001 - a database hiccup must not end a live console
+                log.warning("could not check a console session; trying again later", exc_info=True)
+                continue
+            if not alive:
                 return
 
     def forward(self, frame: dict[str, Any]) -> None:
