@@ -1,4 +1,5 @@
-"""The `frontdesk` command: serve, demo, migrate, create-operator, create-site, create-webhook, list-webhooks.
+"""The `frontdesk` command: serve, demo, migrate, create-operator, set-password, set-role,
+deactivate-operator, activate-operator, end-sessions, create-site, create-webhook, list-webhooks.
 
 Every setting is a flag here and a FRONTDESK_* environment variable (flags win).
 """
@@ -15,7 +16,7 @@ from typing import Any, AsyncIterator, Sequence
 
 from . import __version__
 from .config import Settings, SettingsError
-from .errors import FrontdeskError
+from .errors import FrontdeskError, NotFound
 from .logs import logging_config
 from .services.events import CATALOGUE as EVENT_TYPES
 
@@ -67,6 +68,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--password", default=None,
         help="Password (at least 8 characters). Default: FRONTDESK_OPERATOR_PASSWORD, else asked for.",
     )
+
+    for name, help_text in (
+        ("set-password", "Give an operator a new password; ends all their console sessions."),
+        ("set-role", "Change an operator's role; ends all their console sessions."),
+        ("deactivate-operator", "Stop an operator from logging in; ends all their console sessions."),
+        ("activate-operator", "Let a deactivated operator log in again."),
+        ("end-sessions", "Sign an operator out everywhere (e.g. a lost laptop)."),
+    ):
+        command = commands.add_parser(name, parents=[settings_parent], help=help_text)
+        command.add_argument("email", help="The operator's email (their login).")
+        if name == "set-password":
+            command.add_argument(
+                "--password", default=None,
+                help="New password (at least 8 characters). Default: FRONTDESK_OPERATOR_PASSWORD, else asked for.",
+            )
+        elif name == "set-role":
+            command.add_argument("role", choices=("admin", "agent"), help="The new role.")
 
     site = commands.add_parser("create-site", parents=[settings_parent], help="Add a site and print its key.")
     site.add_argument("name", help="The site's name, shown in the widget.")
@@ -138,6 +156,9 @@ def _uvicorn_options(settings: Settings) -> dict[str, Any]:
         # Per-message deflate costs ~30 % of throughput and 2.5x the memory per idle socket.
         "ws": "websockets-sansio", "ws_max_size": settings.max_frame_bytes, "ws_per_message_deflate": False,
         "server_header": False,
+        # The client's address comes from web/addresses.py, which trusts forwarding headers
+        # only from FRONTDESK_TRUSTED_PROXIES (uvicorn's own default trusts 127.0.0.1).
+        "proxy_headers": False,
     }
 
 
@@ -176,17 +197,64 @@ async def _serve(settings: Settings) -> None:
     await _uvicorn_server(create_app(settings), settings, settings.port).serve()
 
 
+def _password(args: argparse.Namespace, prompt: str) -> str:
+    """--password, else FRONTDESK_OPERATOR_PASSWORD, else asked on the terminal; without
+    any of them, one line that says what to do (exit code 2), not a traceback."""
+    password = args.password or os.environ.get("FRONTDESK_OPERATOR_PASSWORD")
+    if password:
+        return password
+    if sys.stdin.isatty():
+        try:
+            return getpass.getpass(prompt)
+        except EOFError:
+            pass
+    print(
+        "frontdesk: error (password): no password given and no terminal to ask for one: "
+        "pass --password PASSWORD or set FRONTDESK_OPERATOR_PASSWORD",
+        file=sys.stderr,
+    )
+    raise SystemExit(2)
+
+
 async def _create_operator(settings: Settings, args: argparse.Namespace) -> None:
     from .services import operators
 
-    password = args.password or os.environ.get("FRONTDESK_OPERATOR_PASSWORD")
-    if password is None:
-        password = getpass.getpass("Password for the new operator: ")
+    password = _password(args, "Password for the new operator: ")
     async with opened(settings) as state:
         operator = await operators.create_operator(
             state.writer, state.signer, args.email, password, name=args.name, role=args.role
         )
     print(f"operator {operator.email} created (id {operator.id}, role {operator.role})")
+
+
+async def _change_operator(settings: Settings, args: argparse.Namespace) -> None:
+    """set-password, set-role, deactivate-operator, activate-operator, end-sessions."""
+    from .realtime.hub import announce_session_ended
+    from .services import operators
+
+    password = _password(args, "New password: ") if args.command == "set-password" else None
+    async with opened(settings) as state:
+        if password is not None:
+            changed_operator = await operators.set_password(state.writer, state.signer, args.email, password)
+            if changed_operator is None:
+                raise NotFound(field="email")
+            operator, ended = changed_operator, True  # consoles check their session before closing
+            done = "password set"
+        elif args.command == "set-role":
+            operator, ended = await operators.set_role(state.writer, args.email, args.role)
+            done = f"role {args.role}"
+        elif args.command in ("deactivate-operator", "activate-operator"):
+            active = args.command == "activate-operator"
+            operator, ended = await operators.set_active(state.writer, args.email, active)
+            done = "active" if active else "deactivated"
+        else:
+            operator, count = await operators.end_sessions(state.writer, args.email)
+            ended, done = count > 0, f"{count} session(s) ended"
+        if ended:
+            # Open consoles close now on nodes that share this hub (Redis); elsewhere at
+            # their next session check (FRONTDESK_SESSION_CHECK_SECONDS).
+            await announce_session_ended(state.hub, operator.id)
+    print(f"operator {operator.email}: {done}")
 
 
 async def _create_site(settings: Settings, args: argparse.Namespace) -> None:
@@ -279,6 +347,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _run_server(_demo(settings, args))
         elif args.command == "create-operator":
             asyncio.run(_create_operator(settings, args))
+        elif args.command in ("set-password", "set-role", "deactivate-operator", "activate-operator", "end-sessions"):
+            asyncio.run(_change_operator(settings, args))
         elif args.command == "create-site":
             asyncio.run(_create_site(settings, args))
         elif args.command == "create-webhook":

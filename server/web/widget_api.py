@@ -12,7 +12,8 @@ from ..catalogs import pick_language
 from ..errors import BadFrame, Forbidden, FrontdeskError, Invalid, NotFound
 from ..services import sites, visitors
 from ..store.sites import Site
-from .context import app_state, client_ip, language, own_origin
+from .addresses import client_address
+from .context import app_state, language, own_origin
 from .responses import error_response
 
 
@@ -91,7 +92,7 @@ async def start_visitor(request: Request) -> Response:
         page = data.get("page") if isinstance(data.get("page"), dict) else {}
         session = await visitors.start_session(
             state.writer, state.signer, site, data.get("token"), language=data.get("language"),
-            page_url=page.get("url"), ip=client_ip(request), user_agent=request.headers.get("user-agent"),
+            page_url=page.get("url"), ip=client_address(request), user_agent=request.headers.get("user-agent"),
         )
     except FrontdeskError as exc:
         return error_response(request, exc, headers=_cors(request), lang=lang)

@@ -117,10 +117,13 @@
     return t("error.generic");
   }
 
+  // What a 401 means to the page: the inbox says the session ended and keeps the draft.
+  var onSessionEnded = function () { location.assign("/console/login"); };
+
   function getJSON(url) {
     return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } }).then(function (r) {
       return r.json().catch(function () { return {}; }).then(function (body) {
-        if (r.status === 401) { location.assign("/console/login"); }
+        if (r.status === 401) onSessionEnded();
         if (!r.ok) {
           var err = (body && body.error) || { code: "error" };
           err.status = r.status;
@@ -154,6 +157,7 @@
     this.typingConv = null;
     this.typingSentAt = 0;
     this.typingStopTimer = null;
+    this.expired = false;          // the session ended: no reconnects until the operator logs in again
 
     this.main = $("fd-main");
     this.announcer = $("fd-announce");
@@ -171,6 +175,9 @@
 
   Inbox.prototype.start = function () {
     var self = this;
+    onSessionEnded = function () { self.sessionEnded(); };
+    this.restoreDraft();
+    window.addEventListener("pagehide", function () { if (self.expired) self.saveDraft(); });
     $("fd-composer").addEventListener("submit", function (e) { e.preventDefault(); self.sendReply(); });
     this.reply.addEventListener("keydown", function (e) {
       if (e.key === "Enter" && !e.shiftKey && !e.altKey && !e.ctrlKey && !e.metaKey && !e.isComposing) {
@@ -178,7 +185,10 @@
         self.sendReply();
       }
     });
-    this.reply.addEventListener("input", function () { self.onTypingInput(); });
+    this.reply.addEventListener("input", function () {
+      if (self.expired) { self.saveDraft(); return; }
+      self.onTypingInput();
+    });
     window.addEventListener("hashchange", function () { self.openFromHash(); });
     window.addEventListener("popstate", function () { self.openFromHash(); });
     $("fd-back").addEventListener("click", function () { self.back(); });
@@ -187,7 +197,7 @@
     });
     this.list.addEventListener("keydown", function (e) { self.onListKey(e); });
     document.addEventListener("visibilitychange", function () { self.maybeMarkRead(); });
-    window.addEventListener("online", function () { if (self.loaded && !self.ws) self.connect(); });
+    window.addEventListener("online", function () { if (self.loaded && !self.ws && !self.expired) self.connect(); });
 
     getJSON("/api/console/v1/conversations").then(function (body) {
       (body.conversations || []).forEach(function (s) { self.convs.set(s.id, s); });
@@ -489,7 +499,7 @@
 
   Inbox.prototype.sendReply = function () {
     if (!this.openId) return;
-    if (this.conn.dataset.state === "expired") { this.showError(t("error.unauthorized")); return; }
+    if (this.expired) { this.saveDraft(); this.showError(t("error.unauthorized")); return; }
     var body = this.reply.value.trim();
     if (!body) { this.showError(t("error.invalid.body")); return; }
     if (body.length > 5000) { this.showError(t("error.too_large.body", { max: 5000 })); return; }
@@ -563,10 +573,15 @@
     var self = this;
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = null;
+    if (this.expired) return;
     this.setConn(this.attempt ? "reconnecting" : "connecting");
     var ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/console");
+    var opened = false;
     this.ws = ws;
-    ws.onopen = function () { ws.send(JSON.stringify({ type: "hello", after_event: self.lastEventId })); };
+    ws.onopen = function () {
+      opened = true;
+      ws.send(JSON.stringify({ type: "hello", after_event: self.lastEventId }));
+    };
     ws.onmessage = function (e) {
       var frame;
       try { frame = JSON.parse(e.data); } catch (err) { return; }
@@ -577,9 +592,66 @@
       self.ws = null;
       self.ready = false;
       clearInterval(self.pingTimer);
-      if (e.code === 4401 || e.code === 4403) { self.setConn("expired"); return; }
+      if (e.code === 4401 || e.code === 4403) { self.sessionEnded(); return; }
+      // A refused upgrade (an ended session) looks like a network error from here: ask.
+      if (!opened) { self.checkSession(function () { self.scheduleReconnect(); }); return; }
       self.scheduleReconnect();
     };
+  };
+
+  // Calls `alive` unless the server says the session has ended (401).
+  Inbox.prototype.checkSession = function (alive) {
+    var self = this;
+    fetch("/api/console/v1/conversations", { credentials: "same-origin" }).then(function (r) {
+      if (r.status === 401) self.sessionEnded(); else alive();
+    }, function () { alive(); });
+  };
+
+  // The session ended (logged out elsewhere, password or role changed, deactivated):
+  // stop, say so where everyone sees and hears it, offer to log in again, and keep what
+  // the operator was writing (restored after the login, in this tab).
+  Inbox.prototype.sessionEnded = function () {
+    if (this.expired) return;
+    this.expired = true;
+    this.ready = false;
+    clearTimeout(this.reconnectTimer);
+    clearInterval(this.pingTimer);
+    var ws = this.ws;
+    this.ws = null;
+    if (ws) { try { ws.close(); } catch (e) { /* already closed */ } }
+    this.setConn("expired");
+    $("fd-session-ended").hidden = false;
+    this.saveDraft();
+  };
+
+  var DRAFT_KEY = "fd-console-draft";
+
+  Inbox.prototype.saveDraft = function () {
+    var pending = [];
+    this.pending.forEach(function (p) { pending.push(p); });
+    var draft = { conversation_id: this.openId, body: this.reply.value, pending: pending };
+    try { sessionStorage.setItem(DRAFT_KEY, JSON.stringify(draft)); } catch (e) { /* storage off: nothing to do */ }
+  };
+
+  // After logging in again: reopen the conversation, put the reply back, and queue the
+  // messages that were sent but not acknowledged (re-sent with their ids: never doubled).
+  Inbox.prototype.restoreDraft = function () {
+    var self = this;
+    var draft = null;
+    try {
+      draft = JSON.parse(sessionStorage.getItem(DRAFT_KEY) || "null");
+      sessionStorage.removeItem(DRAFT_KEY);
+    } catch (e) { draft = null; }
+    if (!draft || typeof draft !== "object") return;
+    (Array.isArray(draft.pending) ? draft.pending : []).forEach(function (p) {
+      if (p && typeof p.id === "string" && typeof p.conversation_id === "string" && typeof p.body === "string") {
+        self.pending.set(p.id, { id: p.id, conversation_id: p.conversation_id, body: p.body });
+      }
+    });
+    if (typeof draft.conversation_id === "string" && draft.conversation_id && !/^#c=/.test(location.hash)) {
+      history.replaceState(null, "", "#c=" + encodeURIComponent(draft.conversation_id));
+    }
+    if (typeof draft.body === "string" && draft.body) this.reply.value = draft.body;
   };
 
   // Exponential back-off with jitter, so a restarted server is not hit by every
@@ -592,9 +664,7 @@
     var delay = Math.min(30000, 500 * Math.pow(2, this.attempt)) * (0.5 + Math.random() / 2);
     this.reconnectTimer = setTimeout(function () {
       if (self.attempt < 3) { self.connect(); return; }
-      fetch("/api/console/v1/conversations", { credentials: "same-origin" }).then(function (r) {
-        if (r.status === 401) self.setConn("expired"); else self.connect();
-      }, function () { self.connect(); });
+      self.checkSession(function () { self.connect(); });
     }, delay);
   };
 
@@ -617,6 +687,7 @@
       case "ack":
         return this.onAck(f);
       case "error":
+        if (f.code === "unauthorized" && !f.id) return this.sessionEnded();
         return this.onError(f);
       case "typing":
         return this.setVisitorTyping(f.conversation_id, !!f.typing);
