@@ -46,7 +46,16 @@ async def site_config(request: Request) -> Response:
         site = await _site_for(request)
     except FrontdeskError as exc:
         return error_response(request, exc, headers=_cors(request))
-    body = {"site": site.public(), "operators_online": app_state(request).presence.online()}
+    # The greeting in the language the widget will speak: ?lang= (the tag's data-lang), else
+    # the one the site forces, else the browser's.
+    lang = language(request, request.query_params.get("lang"), site.language)
+    state = app_state(request)
+    body = {
+        "site": sites.widget_view(site, lang),
+        "operators_online": state.presence.online(),
+        # The launcher's names, so that embed.js carries no translations.
+        "labels": {"open": state.catalogs.translate(lang, "widget.open"), "close": state.catalogs.translate(lang, "widget.close")},
+    }
     return JSONResponse(body, headers={**_cors(request), "Cache-Control": "no-store"})
 
 
