@@ -40,7 +40,9 @@ def test_console_is_accessible(browser: Any, demo: Demo) -> None:
     visitor_ctx = browser.new_context(locale="en-US")
     visitor = visitor_ctx.new_page()
     visitor.goto(demo.demo_url + "/")
-    visitor_says(open_widget(visitor), "accessibility check")
+    frame = open_widget(visitor)
+    visitor_says(frame, "accessibility check")  # typed at once: it waits in the outbox if need be
+    expect(frame.locator("#thread li.msg.me .meta").last).to_contain_text("Sent", timeout=TIMEOUT)
     open_conversation(console, "accessibility check")
     assert _violations(console) == []
     console.goto(demo.server_url + "/console/sites")
