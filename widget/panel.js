@@ -714,8 +714,11 @@
     if (color) {
       // The brand colour as it is, with black or white text on it (the server picks
       // whichever reaches a 4.5:1 contrast).
+      var light = site.text_color === '#000000';
       style.setProperty('--fd', color);
-      style.setProperty('--fd-text', site.text_color === '#000000' ? '#000' : '#fff');
+      style.setProperty('--fd-text', light ? '#000' : '#fff');
+      // Focus rings sit on white: a light brand colour would hardly show there.
+      style.setProperty('--fd-ring', light ? '#1f2937' : color);
     }
     drawGreeting();
     updateStatus();

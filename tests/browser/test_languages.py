@@ -29,3 +29,19 @@ def test_site_can_force_its_language(browser: Any, demo: Demo, host_site: HostSi
     frame = open_widget(page)
     expect(frame.locator("#input")).to_have_attribute("placeholder", "Введите сообщение", timeout=TIMEOUT)
     ctx.close()
+
+
+def test_demo_greets_a_russian_visitor_in_russian(browser: Any, demo: Demo) -> None:
+    from server.demo import DEMO_GREETINGS
+
+    for locale, greeting in [("ru-RU", DEMO_GREETINGS["ru"]), ("en-US", DEMO_GREETINGS["en"])]:
+        ctx = browser.new_context(locale=locale)
+        page = ctx.new_page()
+        page.goto(demo.demo_url + "/")
+        frame = open_widget(page)
+        first = frame.locator("#thread li.msg").first
+        expect(first.locator(".bubble")).to_have_text(greeting, timeout=TIMEOUT)
+        expect(first.locator(".who")).to_have_text("Aurora Coffee Roasters")
+        expect(frame.locator("#site-name")).to_have_text("Aurora Coffee Roasters")
+        ctx.close()
+    assert DEMO_GREETINGS["ru"].startswith("Здравствуйте")
