@@ -193,6 +193,7 @@
   // the site config (name, colour, greeting, forced language), then the visitor and socket.
   function start() {
     var early = useLanguage(pickLanguage([FORCED_LANG].concat(browserLanguages())));
+    early.catch(function () { /* handled below, or replaced by the site's language */ });
     request('GET', API + '/config').then(function (response) {
       if (response.ok && response.data.site) {
         site = response.data.site;
