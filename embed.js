@@ -17,7 +17,7 @@ function api(c,a,b){
  if(c=='on'&&b)(on[a]=on[a]||[])[on[a].length]=b;
 }
 function render(){
- btn.ariaLabel=open?T.close:T.open;
+ btn.ariaLabel=T[open];
  btn.ariaExpanded=!!open;
  dot.textContent=unread||'';
  dot.style.cssText='position:absolute;border:2px solid #fff;border-radius:12px;font:700 12px/20px sans-serif;color:#fff;text-align:center;display:'+
@@ -73,6 +73,7 @@ w.addEventListener('message',function(e){
  if(t=='close')set(0);
  if(t=='message')emit(t,m.data);
  if(t=='unread')unread=m.count|0,render();
+ if(t=='labels')T=[''+m.open,''+m.close],render();
  if(t=='identified'){
   for(i=0;i<m.warn.length;i++)console.warn(m.warn[i]);
   (t=cb[m.ref])&&(delete cb[m.ref],t(m.result));

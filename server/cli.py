@@ -16,6 +16,7 @@ from typing import Any, AsyncIterator, Sequence
 from . import __version__
 from .config import Settings, SettingsError
 from .errors import FrontdeskError
+from .locales import LANGUAGES
 from .logs import logging_config
 from .services.events import CATALOGUE as EVENT_TYPES
 
@@ -74,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="An origin allowed to embed the widget, like https://shop.example.com (repeatable).")
     site.add_argument("--color", default="#2563eb", help="Widget colour as #rrggbb. Default: #2563eb.")
     site.add_argument("--position", choices=("right", "left"), default="right", help="Launcher corner.")
-    site.add_argument("--language", choices=("en", "ru"), default=None, help="Force the widget's language.")
+    site.add_argument("--language", choices=LANGUAGES, default=None, help="Force the widget's language.")
     site.add_argument(
         "--greeting", action="append", default=[], metavar="[LANG=]TEXT",
         help="First words the widget shows: TEXT in every language, LANG=TEXT in one (e.g. ru=Здравствуйте!); "

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from .files import private_dir, warn_if_shared
+
 
 class SettingsError(ValueError):
     """A setting has a value that cannot be used; the message names it."""
@@ -160,8 +162,9 @@ class Settings:
             return self.secret_key
         path = Path(self.data_dir) / "secret_key"
         if path.exists():
+            warn_if_shared(path)
             return path.read_text().strip()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         key = secrets.token_urlsafe(48)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import secrets
+from datetime import time
 from pathlib import Path
+from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, TemplateNotFound, select_autoescape
 from starlette.applications import Starlette
@@ -12,6 +15,9 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from .assets import asset_path
+from .files import write_private
+from .catalogs import pick_language
+from .locales import LANGUAGES, format_time, weekday_names
 from .services import operators, sites
 from .state import AppState
 from .store.sites import Site
@@ -49,14 +55,24 @@ async def prepare_demo(state: AppState, demo_port: int, email: str, password: st
     password = password or secrets.token_urlsafe(9)
     if await operators.set_password(state.writer, state.signer, email, password) is None:
         await operators.create_operator(state.writer, state.signer, email, password, name="Demo Operator")
-    remembered.parent.mkdir(parents=True, exist_ok=True)
-    remembered.write_text(password)
-    remembered.chmod(0o600)
+    write_private(remembered, password)
     return site, password
+
+
+def demo_texts(lang: str) -> dict[str, str]:
+    """The demo website's own strings (demo_site/i18n/<lang>.json), with its opening hours
+    said the way ``lang`` says weekdays and times (Babel)."""
+    texts: dict[str, str] = json.loads(asset_path("demo_site", "i18n", f"{lang}.json").read_text(encoding="utf-8"))
+    days = weekday_names(lang)
+    texts["contact.hours"] = texts["contact.hours"].format(
+        first=days[0], last=days[5], opens=format_time(lang, time(8, 0)), closes=format_time(lang, time(18, 0))
+    )
+    return texts
 
 
 def create_demo_app(frontdesk_url: str, site_key: str) -> Starlette:
     env = Environment(loader=FileSystemLoader(str(asset_path("demo_site"))), autoescape=select_autoescape(default=True))
+    texts = {lang: demo_texts(lang) for lang in LANGUAGES}
 
     async def page(request: Request) -> Response:
         name = PAGES.get(request.path_params.get("page", ""))
@@ -66,6 +82,14 @@ def create_demo_app(frontdesk_url: str, site_key: str) -> Starlette:
             template = env.get_template(name)
         except TemplateNotFound:
             return HTMLResponse("Not found", status_code=404)
-        return HTMLResponse(template.render(frontdesk_url=frontdesk_url, site_key=site_key, brand_color=DEMO_BRAND_COLOR))
+        # A multilingual site: ?lang= (the switcher's links), else the browser's language;
+        # the snippet says the page's language so the widget matches it.
+        lang = pick_language(request.query_params.get("lang"), accept_language=request.headers.get("accept-language"))
+        context: dict[str, Any] = {
+            "frontdesk_url": frontdesk_url, "site_key": site_key, "lang": lang, "t": texts[lang],
+            "languages": LANGUAGES, "names": {code: texts[code]["language.name"] for code in LANGUAGES},
+            "page": name if name != "index.html" else "", "brand_color": DEMO_BRAND_COLOR,
+        }
+        return HTMLResponse(template.render(**context))
 
     return Starlette(routes=[Route("/", page), Route("/{page}", page)])

@@ -39,8 +39,8 @@ async def test_a_greeting_of_one_text_becomes_the_default_of_every_language(tmp_
 
     db = Database(f"sqlite:///{tmp_path / 'm.db'}")
     try:
-        def before_0003(conn):  # type: ignore[no-untyped-def]
-            command.upgrade(migrate.alembic_config(conn), "0002")
+        def before_greetings(conn):  # type: ignore[no-untyped-def]
+            command.upgrade(migrate.alembic_config(conn), "0003_operator_language")
             conn.execute(text(
                 "INSERT INTO sites (key, name, allowed_origins, color, position, greeting, created_at) VALUES "
                 "('fd_old', 'Old', '[]', '#000000', 'right', 'Привет!', CURRENT_TIMESTAMP),"
@@ -48,7 +48,7 @@ async def test_a_greeting_of_one_text_becomes_the_default_of_every_language(tmp_
             ))
             conn.commit()
 
-        await db.connection(before_0003)
+        await db.connection(before_greetings)
         await migrate.upgrade(db)
         old = await db.read(lambda conn: site_store.get_site_by_key(conn, "fd_old"))
         none = await db.read(lambda conn: site_store.get_site_by_key(conn, "fd_none"))

@@ -219,6 +219,45 @@ async def test_identify_is_answered_in_the_visitors_language(sqlite_server: Serv
     await ws.close()
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("email", "not-an-email"),
+        # RFC 5321 allows 64 octets before the @: 65 ASCII letters, or 33 Cyrillic ones (66 octets).
+        ("email", "a" * 65 + "@example.com"),
+        ("email", "б" * 33 + "@example.com"),
+        ("phone", "12"),
+    ],
+)
+async def test_identify_refuses_a_bad_field_by_name(sqlite_server: ServerProcess, field: str, value: str) -> None:
+    site = await make_site(sqlite_server)
+    origin = site.allowed_origins[0]
+    session = await start_visitor(sqlite_server, site.key, origin)
+    visitor, _ = await connect_visitor(sqlite_server, site.key, origin, session["token"])
+    frame_id = new_id()
+    await visitor.send({"type": "visitor.identify", "id": frame_id, field: value})
+    answer = await visitor.recv_until(lambda f: f.get("id") == frame_id)
+    assert answer["type"] == "identified" and answer["accepted"] == [], answer
+    assert list(answer["refused"]) == [field] and answer["refused"][field]["code"] == "invalid", answer
+    await visitor.close()
+    stored = (await start_visitor(sqlite_server, site.key, origin, session["token"]))["visitor"]
+    assert stored[field] is None
+
+
+async def test_an_email_at_the_length_limits_is_accepted(sqlite_server: ServerProcess) -> None:
+    """64 octets before the @ is allowed (RFC 5321); one more is refused (test above)."""
+    site = await make_site(sqlite_server)
+    origin = site.allowed_origins[0]
+    session = await start_visitor(sqlite_server, site.key, origin)
+    visitor, _ = await connect_visitor(sqlite_server, site.key, origin, session["token"])
+    for email in ("a" * 64 + "@example.com", "б" * 32 + "@example.com"):
+        frame_id = new_id()
+        await visitor.send({"type": "visitor.identify", "id": frame_id, "email": email})
+        answer = await visitor.recv_until(lambda f: f.get("id") == frame_id)
+        assert (answer["type"], answer["accepted"], answer["refused"]) == ("identified", ["email"], {}), (email, answer)
+    await visitor.close()
+
+
 async def test_errors_speak_the_visitors_language(sqlite_server: ServerProcess) -> None:
     site = await make_site(sqlite_server)
     origin = site.allowed_origins[0]

@@ -20,7 +20,7 @@ async def test_config_for_an_allowed_origin(server: ServerProcess) -> None:
     body = response.json()
     assert body["site"]["name"] == site.name and body["site"]["language"] == "ru"
     assert set(body) == {"site", "operators_online", "labels"}
-    assert body["labels"] == {"open": "Открыть чат", "close": "Закрыть чат"}  # the site speaks Russian
+    assert body["labels"] == ["Открыть чат", "Закрыть чат"]  # the site speaks Russian
 
 
 def test_greetings_are_set_per_language_with_the_default_as_fallback(
@@ -109,7 +109,7 @@ async def test_oversized_body_is_refused_in_the_callers_language(sqlite_server: 
             headers={"Origin": site.allowed_origins[0], "Content-Type": "application/json", "Accept-Language": "ru"},
         )
     assert response.status_code == 413
-    assert response.json()["error"]["message"] == "Запрос слишком большой (не больше 65536 байт)."
+    assert response.json()["error"]["message"] == "Запрос слишком большой (не более 65536 байт)."
 
 
 async def test_error_message_in_russian(sqlite_server: ServerProcess) -> None:
@@ -119,6 +119,28 @@ async def test_error_message_in_russian(sqlite_server: ServerProcess) -> None:
             f"/api/widget/v1/sites/{site.key}/config", headers={"Origin": "http://evil.test", "Accept-Language": "ru-RU,ru;q=0.9"}
         )
     assert any("\u0400" <= ch <= "\u04ff" for ch in response.json()["error"]["message"])
+
+
+@pytest.mark.parametrize(
+    ("accept", "page_lang", "labels", "message"),
+    [
+        ("uk-UA,uk;q=0.9", "", ["Відкрити чат", "Закрити чат"], "Цьому сайту не дозволено використовувати цей чат."),
+        ("kk-KZ,kk;q=0.9,ru;q=0.8", "", ["Чатты ашу", "Чатты жабу"], "Бұл сайтқа осы чатты пайдалануға рұқсат жоқ."),
+        ("en-US", "kk", ["Чатты ашу", "Чатты жабу"], None),  # the page says its language (data-lang)
+    ],
+)
+async def test_ukrainian_and_kazakh_callers(
+    sqlite_server: ServerProcess, accept: str, page_lang: str, labels: list[str], message: str | None
+) -> None:
+    site = await make_site(sqlite_server)
+    async with httpx.AsyncClient(base_url=sqlite_server.url, headers={"Accept-Language": accept}) as client:
+        config = await client.get(
+            f"/api/widget/v1/sites/{site.key}/config?lang={page_lang}", headers={"Origin": site.allowed_origins[0]}
+        )
+        refused = await client.get(f"/api/widget/v1/sites/{site.key}/config", headers={"Origin": "http://evil.test"})
+    assert config.json()["labels"] == labels
+    if message:
+        assert refused.json()["error"]["message"] == message
 
 
 async def test_visitor_session_is_kept_by_token(server: ServerProcess) -> None:

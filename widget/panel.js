@@ -7,6 +7,7 @@
  *   - on (re)connect we say the highest seq we hold and de-duplicate by seq and client id.
  * Host side: embed.js on the site's page, over postMessage with exact origins both ways.
  *   panel -> host: ready {css}, close, message {data: {conversation_id, message}}, unread {count},
+ *                  labels {open, close} (the launcher's names in the panel's language),
  *                  identified {ref, result: {accepted, refused}, warn: [lines for console.warn]}
  *   host -> panel: open, close, identify {data: {name, email, phone}, ref}
  * Anything a person typed is put in the DOM with textContent, never parsed as HTML.
@@ -18,7 +19,7 @@
   var SITE = params.get('site') || '';
   var HOST_ORIGIN = params.get('origin') || '';
   var FORCED_LANG = params.get('lang') || '';
-  var LANGS = ['en', 'ru'];
+  var LANGS = ['en', 'ru', 'uk', 'kk'];
   var MAX_CHARS = 5000;
   var API = '/api/widget/v1/sites/' + encodeURIComponent(SITE);
   var FRAMED = window.parent !== window;
@@ -107,14 +108,15 @@
 
   // ---- translations
 
+  // Plural entries ({one, few, many, other}) are resolved by widget/plural.js.
   function tr(key, vars) {
-    var text = catalog[key] || '';
-    return vars ? text.replace(/\{(\w+)\}/g, function (all, name) { return name in vars ? vars[name] : all; }) : text;
+    return window.fdPlural.text(catalog[key], lang, vars);
   }
 
+  // "uk-UA", "kk_KZ", "kk" -> a language we speak; the first one that is, else English.
   function pickLanguage(candidates) {
     for (var i = 0; i < candidates.length; i++) {
-      var code = String(candidates[i] || '').slice(0, 2).toLowerCase();
+      var code = String(candidates[i] || '').split(/[-_]/)[0].toLowerCase();
       if (LANGS.indexOf(code) >= 0) return code;
     }
     return 'en';
@@ -137,14 +139,37 @@
     });
   }
 
+  // The language menu in the header: the visitor's choice wins over the page's, the site's
+  // and the browser's, and is remembered (storage never throws). translatePage redraws
+  // every text, the site's greeting and the launcher's names in it; the server hears it
+  // with the visitor's next registration.
+  function applyLanguage(code) {
+    if (LANGS.indexOf(code) < 0) return;
+    storage.set('lang', code);
+    if (code === lang && code === catalogLang) return;
+    useLanguage(code).then(function () {
+      if (lang === code && token) register(false).catch(function () { /* said again on the next visit */ });
+    }, function () {
+      // Offline: keep the texts we have, and say so in the menu.
+      if (lang !== code) return;
+      lang = catalogLang || 'en';
+      ui.lang.value = lang;
+    });
+  }
+
   function translatePage() {
     document.documentElement.lang = lang;
+    ui.lang.value = lang;
+    toHost('labels', {open: tr('launcher_open'), close: tr('launcher_close')});
     document.title = tr('title');
     each('[data-i18n]', function (el) { el.textContent = tr(el.getAttribute('data-i18n')); });
     each('[data-i18n-label]', function (el) { el.setAttribute('aria-label', tr(el.getAttribute('data-i18n-label'))); });
     each('[data-i18n-title]', function (el) { el.title = tr(el.getAttribute('data-i18n-title')); });
     each('[data-i18n-placeholder]', function (el) { el.placeholder = tr(el.getAttribute('data-i18n-placeholder')); });
-    drawn.forEach(draw); // messages typed before the words for "sending" were known
+    drawn.forEach(draw); // messages typed before the words for "sending" were known, or in another language
+    if (ready) drawGreeting();
+    if (ui.typing && !ui.typing.hidden) ui.typing.textContent = tr('typing');
+    if (errorKind === 'length') checkLength();
     updateStatus();
   }
 
@@ -192,14 +217,16 @@
   // The catalog of the likeliest language at once (the panel says "Connecting…" in it),
   // the site config (name, colour, greeting, forced language), then the visitor and socket.
   function start() {
-    var early = useLanguage(pickLanguage([FORCED_LANG].concat(browserLanguages())));
+    var early = useLanguage(pickLanguage([storage.get('lang'), FORCED_LANG].concat(browserLanguages())));
     early.catch(function () { /* handled below, or replaced by the site's language */ });
     request('GET', API + '/config').then(function (response) {
       if (response.ok && response.data.site) {
         site = response.data.site;
         online = !!response.data.operators_online;
       }
-      var chosen = pickLanguage([FORCED_LANG, site && site.language].concat(browserLanguages()));
+      // The visitor's choice in the menu (read again: it may have been made meanwhile),
+      // the page's, the site's, the browser's.
+      var chosen = pickLanguage([storage.get('lang'), FORCED_LANG, site && site.language].concat(browserLanguages()));
       return chosen === lang ? early : useLanguage(chosen);
     }).then(function () {
       show();
@@ -454,9 +481,11 @@
     return node;
   }
 
+  // Times only (no month or weekday names), so Intl serves every language we speak: CLDR's
+  // short time ("06:00"); Chromium has no Kazakh data, but its fallback is that same "06:00".
   function time(iso) {
     var date = iso ? new Date(iso) : null;
-    return date && !isNaN(date) ? date.toLocaleTimeString(lang, {hour: 'numeric', minute: '2-digit'}) : '';
+    return date && !isNaN(date) ? date.toLocaleTimeString(lang, {timeStyle: 'short'}) : '';
   }
 
   var STATE_TEXT = {sending: 'sending', sent: 'sent', retrying: 'retrying', failed: 'not_sent'};
@@ -493,16 +522,21 @@
     if (scroll && atBottom) thread.scrollTop = thread.scrollHeight;
   }
 
-  // The owner's greeting in the panel's language, else the site's default.
+  // The owner's greeting in the panel's language, else the site's default; drawn again in
+  // the new language when the visitor switches.
   function drawGreeting() {
     var texts = site && site.greetings || {};
-    var text = texts[lang] || texts[''] || site && site.greeting;
-    if (!text) return;
-    var li = el('li', 'msg op');
-    li.appendChild(el('p', 'who', site.name || tr('operator')));
-    li.appendChild(el('p', 'bubble', text));
-    li.fdSeq = 0;
-    ui.list.insertBefore(li, ui.list.firstChild);
+    var text = texts[lang] || texts[''] || '';
+    if (!ui.greeting) {
+      if (!text) return;
+      ui.greeting = el('li', 'msg op');
+      ui.greeting.appendChild(el('p', 'who', site.name || tr('operator')));
+      ui.greeting.appendChild(el('p', 'bubble'));
+      ui.greeting.fdSeq = 0;
+      ui.list.insertBefore(ui.greeting, ui.list.firstChild);
+    }
+    ui.greeting.hidden = !text;
+    ui.greeting.lastChild.textContent = text;
   }
 
   // ---- header, notices, typing, errors
@@ -733,6 +767,7 @@
     ui.head = document.querySelector('.head');
     ui.list = document.getElementById('messages');
     ui.name = document.getElementById('site-name');
+    ui.lang = document.getElementById('lang');
     ui.status = document.getElementById('status-text');
     var stored = storage.get('seen');
     if (stored !== null) seen = +stored || 0;
@@ -751,6 +786,7 @@
       typing();
     });
     ui.close.addEventListener('click', function () { toHost('close'); });
+    ui.lang.addEventListener('change', function () { applyLanguage(ui.lang.value); });
     document.addEventListener('keydown', function (event) {
       if (event.key === 'Escape') toHost('close');
     });

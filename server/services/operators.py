@@ -9,6 +9,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import Invalid, RateLimited, Unauthorized
+from ..locales import LANGUAGES
 from ..security import Signer
 from ..store import operators as store
 from ..store.db import Database
@@ -78,6 +79,18 @@ async def login(
         await limiter.hit(per_ip, *ip_key)
         raise Unauthorized("login_failed")
     return operator
+
+
+async def set_language(writer: GroupWriter, operator_id: int, language: Any) -> str:
+    """Remember the console language an operator chose (one of LANGUAGES)."""
+    if language not in LANGUAGES:
+        raise Invalid(field="language")
+
+    def job(tx: Tx) -> None:
+        store.update_language(tx.conn, operator_id, language)
+
+    await writer.run(job)
+    return str(language)
 
 
 async def set_password(writer: GroupWriter, signer: Signer, email: str, password: str) -> Operator | None:

@@ -11,9 +11,9 @@ from ..store import sites as store
 from ..store.db import Database
 from ..store.sites import Site
 from ..store.writer import GroupWriter, Tx
+from ..locales import LANGUAGES
 from . import fields
 
-LANGUAGES = ("en", "ru")
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 # A site text may be written ahead of the widget speaking its language: any ISO 639 code.
 _TEXT_LANGUAGE = re.compile(r"^[a-z]{2,3}$")

@@ -19,13 +19,14 @@ class Operator:
     name: str
     role: str
     password_hash: str
+    language: str | None = None  # chosen in the console; follows them to every device
 
     def public(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "email": self.email}
 
 
 def _operator(row: Any) -> Operator:
-    return Operator(row.id, row.email, row.name, row.role, row.password_hash)
+    return Operator(row.id, row.email, row.name, row.role, row.password_hash, row.language)
 
 
 def insert_operator(conn: Connection, **values: Any) -> Operator:
@@ -41,6 +42,12 @@ def get_operator(conn: Connection, operator_id: int) -> Operator | None:
 def get_operator_by_email(conn: Connection, email: str) -> Operator | None:
     row = conn.execute(select(operators).where(operators.c.email == email)).first()
     return _operator(row) if row else None
+
+
+def update_language(conn: Connection, operator_id: int, language: str) -> None:
+    from sqlalchemy import update
+
+    conn.execute(update(operators).where(operators.c.id == operator_id).values(language=language))
 
 
 def update_password_hash(conn: Connection, operator_id: int, password_hash: str) -> None:

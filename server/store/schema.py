@@ -33,7 +33,7 @@ sites = Table(
     Column("color", String(16), nullable=False),
     Column("position", String(8), nullable=False),
     Column("language", String(8), nullable=True),  # forced widget language, or NULL
-    Column("greeting", Text, nullable=True),  # JSON {"": default, "ru": …} (0003), or NULL
+    Column("greeting", Text, nullable=True),  # JSON {"": default, "ru": …} (0004), or NULL
     Column("created_at", Timestamp, nullable=False),
 )
 
@@ -46,6 +46,7 @@ operators = Table(
     Column("password_hash", String(255), nullable=False),
     Column("role", String(16), nullable=False),
     Column("created_at", Timestamp, nullable=False),
+    Column("language", String(8), nullable=True),  # the console's language they chose, or NULL
 )
 
 visitors = Table(

@@ -14,6 +14,7 @@ from ..realtime.hub import OPERATORS, conversation_channel
 from ..services import chat
 from ..store.operators import Operator
 from ..store.outbox import events_after, last_event_id
+from .console import presenting
 from .console.auth_cookies import current_operator
 from .context import app_state, language, own_origin
 from .sockets import FrameSocket, refuse
@@ -35,6 +36,7 @@ class OperatorConnection:
             if event_id <= self.sent_event:
                 return
             self.sent_event = event_id
+            frame = presenting.frame(frame)
         self.socket.send(frame)
 
     async def replay(self, after: int) -> None:

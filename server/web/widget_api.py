@@ -8,6 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from ..catalogs import pick_language
 from ..errors import BadFrame, Forbidden, FrontdeskError, Invalid, NotFound
 from ..services import sites, visitors
 from ..store.sites import Site
@@ -46,15 +47,17 @@ async def site_config(request: Request) -> Response:
         site = await _site_for(request)
     except FrontdeskError as exc:
         return error_response(request, exc, headers=_cors(request))
-    # The greeting in the language the widget will speak: ?lang= (the tag's data-lang), else
-    # the one the site forces, else the browser's.
-    lang = language(request, request.query_params.get("lang"), site.language)
+    # The greeting and the launcher's names in the language the widget will speak: the
+    # page's (embed.js's data-lang), else the one the site forces, else the browser's.
+    lang = pick_language(
+        request.query_params.get("lang"), site.language, accept_language=request.headers.get("accept-language")
+    )
     state = app_state(request)
     body = {
         "site": sites.widget_view(site, lang),
         "operators_online": state.presence.online(),
-        # The launcher's names, so that embed.js carries no translations.
-        "labels": {"open": state.catalogs.translate(lang, "widget.open"), "close": state.catalogs.translate(lang, "widget.close")},
+        # So that embed.js carries no translations; from the widget's own catalogues.
+        "labels": state.catalogs.launcher_labels(lang),
     }
     return JSONResponse(body, headers={**_cors(request), "Cache-Control": "no-store"})
 

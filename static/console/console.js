@@ -21,12 +21,9 @@
 
   function has(key) { return Object.prototype.hasOwnProperty.call(i18n, key); }
 
+  // Plural entries ({one, few, many, other}) are resolved by /widget/plural.js.
   function t(key, params) {
-    var s = has(key) ? i18n[key] : key;
-    if (!params) return s;
-    return s.replace(/\{(\w+)\}/g, function (m, name) {
-      return params[name] == null ? m : String(params[name]);
-    });
+    return window.fdPlural.text(has(key) ? i18n[key] : key, lang, params);
   }
 
   function $(id) { return document.getElementById(id); }
@@ -52,13 +49,41 @@
 
   // ---- time -------------------------------------------------------------------
 
-  function fmt(options) {
+  // Dates are formatted with the CLDR patterns and names the server sends (server/locales.py
+  // date_names): Chromium's Intl has no Kazakh and would print "M03 5".
+  var dates = data.dates || null;
+
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+
+  function formatPattern(pattern, d) {
+    return pattern.replace(/'([^']*)'|y+|M+|L+|d+|E+|c+|H+|h+|m+|a+/g, function (tok, quoted) {
+      if (quoted !== undefined) return quoted || "'";
+      var n = tok.length, h = d.getHours();
+      switch (tok.charAt(0)) {
+        case "y": return n === 2 ? pad(d.getFullYear() % 100) : String(d.getFullYear());
+        case "M": case "L":
+          return n >= 3 ? dates.months[d.getMonth()] : n === 2 ? pad(d.getMonth() + 1) : String(d.getMonth() + 1);
+        case "d": return n === 2 ? pad(d.getDate()) : String(d.getDate());
+        case "E": case "c": return dates.weekdays[(d.getDay() + 6) % 7];
+        case "H": return n === 2 ? pad(h) : String(h);
+        case "h": return n === 2 ? pad(h % 12 || 12) : String(h % 12 || 12);
+        case "m": return pad(d.getMinutes());
+        case "a": return dates.am_pm[h < 12 ? 0 : 1];
+      }
+      return tok;
+    });
+  }
+
+  function fmt(kind, options) {
+    if (dates && dates.patterns && dates.patterns[kind]) {
+      return { format: function (d) { return formatPattern(dates.patterns[kind], d); } };
+    }
     try { return new Intl.DateTimeFormat(lang, options); } catch (e) { return new Intl.DateTimeFormat("en", options); }
   }
-  var fmtTime = fmt({ hour: "numeric", minute: "2-digit" });
-  var fmtDay = fmt({ day: "numeric", month: "short" });
-  var fmtDate = fmt({ day: "numeric", month: "short", year: "numeric" });
-  var fmtFull = fmt({ dateStyle: "medium", timeStyle: "short" });
+  var fmtTime = fmt("time", { hour: "numeric", minute: "2-digit" });
+  var fmtDay = fmt("day", { day: "numeric", month: "short" });
+  var fmtDate = fmt("date", { day: "numeric", month: "short", year: "numeric" });
+  var fmtFull = fmt("full", { dateStyle: "medium", timeStyle: "short" });
 
   function parseDate(iso) {
     var d = iso ? new Date(iso) : null;
@@ -130,6 +155,10 @@
     this.typingSentAt = 0;
     this.typingStopTimer = null;
 
+    this.main = $("fd-main");
+    this.announcer = $("fd-announce");
+    // The width at which the CSS shows the list and the conversation one at a time.
+    this.narrow = window.matchMedia("(max-width: 640px)");
     this.list = $("fd-conv-list");
     this.listStatus = $("fd-list-status");
     this.conn = $("fd-conn");
@@ -151,6 +180,12 @@
     });
     this.reply.addEventListener("input", function () { self.onTypingInput(); });
     window.addEventListener("hashchange", function () { self.openFromHash(); });
+    window.addEventListener("popstate", function () { self.openFromHash(); });
+    $("fd-back").addEventListener("click", function () { self.back(); });
+    $("fd-conv").addEventListener("keydown", function (e) {
+      if (e.key === "Escape" && self.narrow.matches && !e.defaultPrevented) { e.preventDefault(); self.back(); }
+    });
+    this.list.addEventListener("keydown", function (e) { self.onListKey(e); });
     document.addEventListener("visibilitychange", function () { self.maybeMarkRead(); });
     window.addEventListener("online", function () { if (self.loaded && !self.ws) self.connect(); });
 
@@ -221,14 +256,30 @@
       button.classList.add("fd-unread");
     }
     button.appendChild(bottom);
-    button.addEventListener("click", function () {
-      self.open(s.id);
-      self.reply.focus();
+    button.addEventListener("click", function (e) {
+      self.open(s.id, true);
+      // A tap on a phone should not raise the on-screen keyboard over the thread the
+      // operator came to read; Enter from the keyboard (detail 0) goes straight to the reply.
+      if (self.narrow.matches && e.detail > 0) self.thread.focus({ preventScroll: true });
+      else self.reply.focus();
     });
     var old = li.firstChild;
     var hadFocus = old && old === document.activeElement;
     li.replaceChildren(button);
     if (hadFocus) button.focus();
+  };
+
+  // Arrow keys, Home and End move between conversations, as in any list of choices;
+  // Tab leaves the list.
+  Inbox.prototype.onListKey = function (e) {
+    if (e.altKey || e.ctrlKey || e.metaKey || e.shiftKey) return;
+    var buttons = Array.prototype.slice.call(this.list.querySelectorAll(".fd-conv-item"));
+    var i = buttons.indexOf(document.activeElement);
+    if (i < 0) return;
+    var to = { ArrowDown: i + 1, ArrowUp: i - 1, Home: 0, End: buttons.length - 1 }[e.key];
+    if (to == null) return;
+    e.preventDefault();
+    buttons[Math.max(0, Math.min(buttons.length - 1, to))].focus();
   };
 
   Inbox.prototype.updateTitle = function () {
@@ -251,12 +302,20 @@
     if (m) {
       var id = decodeURIComponent(m[1]);
       if (id !== this.openId) this.open(id);
+    } else if (!location.hash && this.openId) {
+      this.close();   // back to the bare inbox URL; other fragments (the skip link's) are not ours
     }
   };
 
-  Inbox.prototype.open = function (id) {
+  // Phones show the list or the conversation (CSS, by data-view); wider screens both.
+  Inbox.prototype.setView = function (view) { this.main.dataset.view = view; };
+
+  // Opening from the list adds a history entry, so a phone's own back gesture returns to
+  // the list; moving between conversations replaces it.
+  Inbox.prototype.open = function (id, fromList) {
     var self = this;
-    if (id === this.openId) return;
+    if (id === this.openId) { this.setView("conversation"); return; }
+    var wasOpen = this.openId;
     this.stopTyping();
     this.openId = id;
     this.seqs = new Set();
@@ -266,9 +325,13 @@
     this.showVisitorTyping(this.visitorTyping.has(id));
     this.showError(null);
     var hash = "#c=" + encodeURIComponent(id);
-    if (location.hash !== hash) history.replaceState(null, "", hash);
+    if (location.hash !== hash) {
+      if (fromList && !wasOpen) history.pushState({ fdOpened: true }, "", hash);
+      else history.replaceState(history.state, "", hash);
+    }
     $("fd-conv-empty").hidden = true;
     $("fd-conv").hidden = false;
+    this.setView("conversation");
     this.renderHeader();
     this.renderList();
     var token = ++this.loadToken;
@@ -288,6 +351,34 @@
     });
   };
 
+  // The back button: undo our own history entry if there is one (popstate then closes),
+  // so Back and the browser's back never disagree.
+  Inbox.prototype.back = function () {
+    if (history.state && history.state.fdOpened) { history.back(); return; }
+    history.replaceState(null, "", location.pathname + location.search);
+    this.close();
+  };
+
+  Inbox.prototype.close = function () {
+    var id = this.openId;
+    if (!id) return;
+    this.stopTyping();
+    this.openId = null;
+    this.loadToken++;
+    this.seqs = new Set();
+    this.clientEls = new Map();
+    this.thread.replaceChildren();
+    this.thread.removeAttribute("aria-busy");
+    this.showVisitorTyping(false);
+    this.showError(null);
+    $("fd-conv").hidden = true;
+    $("fd-conv-empty").hidden = false;
+    this.setView("list");
+    this.renderList();
+    var li = this.items.get(id);
+    if (li && li.firstChild) li.firstChild.focus();
+  };
+
   Inbox.prototype.renderHeader = function () {
     var s = this.convs.get(this.openId);
     var details = $("fd-details");
@@ -298,19 +389,21 @@
     details.hidden = false;
     setDetail("fd-d-name", v.name);
     setDetail("fd-d-email", v.email, "mailto:");
-    setDetail("fd-d-phone", v.phone, "tel:");
+    setDetail("fd-d-phone", v.phone_display || v.phone, "tel:", v.phone);
     setDetail("fd-d-site", s.site && s.site.name);
     var started = parseDate(s.created_at);
     setDetail("fd-d-started", started ? fmtFull.format(started) : null);
     setDetail("fd-d-status", s.status ? (has("status." + s.status) ? t("status." + s.status) : s.status) : null);
   };
 
-  function setDetail(id, value, hrefPrefix) {
+  // A phone is shown as people write it (phone_display) and dialled as stored (E.164).
+  function setDetail(id, value, hrefPrefix, hrefValue) {
     var dd = $(id);
     if (!value) { dd.replaceChildren(el("span", "fd-muted", t("inbox.not_given"))); return; }
     if (hrefPrefix) {
       var a = el("a", null, value);
-      a.href = hrefPrefix + (hrefPrefix === "tel:" ? String(value).replace(/[^\d+]/g, "") : value);
+      var target = hrefValue || value;
+      a.href = hrefPrefix + (hrefPrefix === "tel:" ? String(target).replace(/[^\d+]/g, "") : target);
       dd.replaceChildren(a);
     } else {
       dd.replaceChildren(document.createTextNode(value));
@@ -546,8 +639,12 @@
     if (isVisitor) this.setVisitorTyping(f.conversation_id, false);
     this.putSummary(f.conversation);
     if (f.conversation_id === this.openId) this.upsertMessage(m);
+    if (isVisitor) this.announce(t("inbox.announce", { name: this.visitorName(f.conversation), text: String(m.body || "").slice(0, 200) }));
     if (isVisitor && document.visibilityState === "hidden") this.notify(f.conversation, m);
   };
+
+  // Screen readers read the polite live region when the operator is not busy.
+  Inbox.prototype.announce = function (text) { this.announcer.textContent = text; };
 
   Inbox.prototype.onAck = function (f) {
     var p = this.pending.get(f.id);
@@ -606,6 +703,17 @@
     });
   }
 
+  // ---- language menu ----------------------------------------------------------
+
+  // Come back to the same conversation after the page reloads in the new language.
+  function keepPlaceOnLanguageChange() {
+    var form = document.querySelector("form.fd-langs");
+    if (!form) return;
+    form.addEventListener("submit", function () {
+      if (location.pathname.indexOf("/console") === 0) form.elements.next.value = location.pathname + location.hash;
+    });
+  }
+
   // ---- start ------------------------------------------------------------------
 
   // Ask for notification permission on the operator's first click, never on load
@@ -623,6 +731,7 @@
       new Inbox().start();
     }
     setupCopyButtons();
+    keepPlaceOnLanguageChange();
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);

@@ -9,6 +9,7 @@ from ...errors import FrontdeskError, RateLimited
 from ...services import operators
 from ..context import app_state, client_ip, language
 from .auth_cookies import SESSION_COOKIE, csrf_ok, current_operator, form_data, secure_cookies
+from .language import set_language_cookie
 from .rendering import render_page
 
 
@@ -41,6 +42,8 @@ async def login(request: Request) -> Response:
                 SESSION_COOKIE, state.signer.session_cookie(operator.id, operator.password_hash),
                 max_age=state.signer.session_max_age, httponly=True, samesite="lax", secure=secure_cookies(request), path="/",
             )
+            if operator.language:  # their choice, made on another device perhaps
+                set_language_cookie(request, response, operator.language)
             return response
     return await render_page(
         request, "console/login.html", {"email": email, "error": error}, operator=None, status_code=status

@@ -1,7 +1,7 @@
 """greetings by language: sites.greeting holds {"": default, "<lang>": text, ...} as JSON
 
-Revision ID: 0003_greetings_by_language
-Revises: 0002
+Revision ID: 0004_greetings_by_language
+Revises: 0003_operator_language
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import json
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_greetings_by_language"
-down_revision = "0002"
+revision = "0004_greetings_by_language"
+down_revision = "0003_operator_language"
 branch_labels = None
 depends_on = None
 
