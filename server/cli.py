@@ -17,6 +17,7 @@ from typing import Any, AsyncIterator, Sequence
 from . import __version__
 from .config import Settings, SettingsError
 from .errors import FrontdeskError, NotFound
+from .locales import LANGUAGES
 from .logs import logging_config
 from .services.events import CATALOGUE as EVENT_TYPES
 
@@ -92,8 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
                       help="An origin allowed to embed the widget, like https://shop.example.com (repeatable).")
     site.add_argument("--color", default="#2563eb", help="Widget colour as #rrggbb. Default: #2563eb.")
     site.add_argument("--position", choices=("right", "left"), default="right", help="Launcher corner.")
-    site.add_argument("--language", choices=("en", "ru"), default=None, help="Force the widget's language.")
-    site.add_argument("--greeting", default=None, help="First words the widget shows.")
+    site.add_argument("--language", choices=LANGUAGES, default=None, help="Force the widget's language.")
+    site.add_argument(
+        "--greeting", action="append", default=[], metavar="[LANG=]TEXT",
+        help="First words the widget shows: TEXT in every language, LANG=TEXT in one (e.g. ru=Здравствуйте!); "
+             "repeatable, the plain TEXT is the fallback.",
+    )
 
     webhook = commands.add_parser(
         "create-webhook", parents=[settings_parent],
@@ -257,6 +262,22 @@ async def _change_operator(settings: Settings, args: argparse.Namespace) -> None
     print(f"operator {operator.email}: {done}")
 
 
+def _greetings(values: list[str]) -> dict[str, str]:
+    """--greeting TEXT / --greeting ru=TEXT as {"": TEXT, "ru": TEXT}; one per language."""
+    import re
+
+    from .errors import Invalid
+
+    texts: dict[str, str] = {}
+    for value in values:
+        match = re.match(r"([a-z]{2,3})=(.*)", value, re.S)
+        lang, text = match.groups() if match else ("", value)
+        if lang in texts:
+            raise Invalid(field="greeting")
+        texts[lang] = text
+    return texts
+
+
 async def _create_site(settings: Settings, args: argparse.Namespace) -> None:
     from .services import sites
     from .web.console.pages import snippet
@@ -264,7 +285,7 @@ async def _create_site(settings: Settings, args: argparse.Namespace) -> None:
     async with opened(settings) as state:
         site = await sites.create_site(
             state.writer, args.name, args.origin, color=args.color, position=args.position,
-            language=args.language, greeting=args.greeting,
+            language=args.language, greeting=_greetings(args.greeting),
         )
     base = settings.public_url.rstrip("/") or f"http://{settings.host}:{settings.port}"
     print(f"site {site.name!r} created\nkey: {site.key}\nsnippet: {snippet(base, site.key)}")

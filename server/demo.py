@@ -22,7 +22,17 @@ from .services import operators, sites
 from .state import AppState
 from .store.sites import Site
 
-DEMO_SITE_NAME = "Demo site"
+# The demo site is the demo website's own: its name, its brand colour (the page's buttons
+# use it too) and a greeting in each language the widget speaks.
+DEMO_SITE_NAME = "Aurora Coffee Roasters"
+DEMO_BRAND_COLOR = "#a0561a"
+DEMO_GREETINGS = {
+    "": "Hi! Questions about our coffee, grinding or delivery? Write to us here.",
+    "en": "Hi! Questions about our coffee, grinding or delivery? Write to us here.",
+    "ru": "Здравствуйте! Есть вопросы о нашем кофе, помоле или доставке? Напишите нам здесь.",
+    "uk": "Вітаємо! Маєте запитання про нашу каву, помел чи доставку? Напишіть нам тут.",
+    "kk": "Сәлеметсіз бе! Кофеміз, ұнтақтау немесе жеткізу туралы сұрағыңыз бар ма? Бізге осында жазыңыз.",
+}
 PAGES = {"": "index.html", "index.html": "index.html", "pricing.html": "pricing.html", "contact.html": "contact.html"}
 
 
@@ -35,7 +45,7 @@ async def prepare_demo(state: AppState, demo_port: int, email: str, password: st
     origins = [f"http://127.0.0.1:{demo_port}", f"http://localhost:{demo_port}"]
     existing = [s for s in await sites.list_sites(state.db) if s.name == DEMO_SITE_NAME and s.allowed_origins == tuple(origins)]
     site = existing[0] if existing else await sites.create_site(
-        state.writer, DEMO_SITE_NAME, origins, greeting="Hi! Ask us anything — we usually answer within minutes."
+        state.writer, DEMO_SITE_NAME, origins, color=DEMO_BRAND_COLOR, greeting=DEMO_GREETINGS
     )
     remembered = Path(state.settings.data_dir) / "demo-operator-password"
     if password is None and remembered.exists():
@@ -78,7 +88,7 @@ def create_demo_app(frontdesk_url: str, site_key: str) -> Starlette:
         context: dict[str, Any] = {
             "frontdesk_url": frontdesk_url, "site_key": site_key, "lang": lang, "t": texts[lang],
             "languages": LANGUAGES, "names": {code: texts[code]["language.name"] for code in LANGUAGES},
-            "page": name if name != "index.html" else "",
+            "page": name if name != "index.html" else "", "brand_color": DEMO_BRAND_COLOR,
         }
         return HTMLResponse(template.render(**context))
 

@@ -204,7 +204,7 @@ async def test_each_conversation_is_listed_once_with_its_own_visitor(server: Ser
         session = await start_visitor(server, site.key, origin)
         visitor, _ = await connect_visitor(server, site.key, origin, session["token"])
         await visitor.send({"type": "visitor.identify", "id": new_id(), "name": name})
-        await visitor.recv_until(lambda f: f["type"] == "ack")
+        await visitor.recv_until(lambda f: f["type"] == "identified")
         await visitor.send({"type": "message.send", "id": new_id(), "body": f"I am {name}"})
         await visitor.recv_until(lambda f: f["type"] == "ack" and "seq" in f)
         await visitor.close()

@@ -34,7 +34,7 @@ sites = Table(
     Column("color", String(16), nullable=False),
     Column("position", String(8), nullable=False),
     Column("language", String(8), nullable=True),  # forced widget language, or NULL
-    Column("greeting", Text, nullable=True),
+    Column("greeting", Text, nullable=True),  # JSON {"": default, "ru": …} (0005), or NULL
     Column("created_at", Timestamp, nullable=False),
 )
 

@@ -48,13 +48,17 @@ async def site_config(request: Request) -> Response:
         site = await _site_for(request)
     except FrontdeskError as exc:
         return error_response(request, exc, headers=_cors(request))
-    # The launcher's name, in the page's language (embed.js's data-lang), else the site's, else the browser's.
+    # The greeting and the launcher's names in the language the widget will speak: the
+    # page's (embed.js's data-lang), else the one the site forces, else the browser's.
     lang = pick_language(
         request.query_params.get("lang"), site.language, accept_language=request.headers.get("accept-language")
     )
+    state = app_state(request)
     body = {
-        "site": site.public(), "operators_online": app_state(request).presence.online(),
-        "labels": app_state(request).catalogs.launcher_labels(lang),
+        "site": sites.widget_view(site, lang),
+        "operators_online": state.presence.online(),
+        # So that embed.js carries no translations; from the widget's own catalogues.
+        "labels": state.catalogs.launcher_labels(lang),
     }
     return JSONResponse(body, headers={**_cors(request), "Cache-Control": "no-store"})
 

@@ -54,6 +54,42 @@ def test_site_can_force_its_language(browser: Any, demo: Demo, host_site: HostSi
     ctx.close()
 
 
+def test_demo_greets_a_russian_visitor_in_russian(browser: Any, demo: Demo) -> None:
+    from server.demo import DEMO_GREETINGS
+
+    for locale, greeting in [("ru-RU", DEMO_GREETINGS["ru"]), ("en-US", DEMO_GREETINGS["en"])]:
+        ctx = browser.new_context(locale=locale)
+        page = ctx.new_page()
+        page.goto(demo.demo_url + "/")
+        frame = open_widget(page)
+        first = frame.locator("#thread li.msg").first
+        expect(first.locator(".bubble")).to_have_text(greeting, timeout=TIMEOUT)
+        expect(first.locator(".who")).to_have_text("Aurora Coffee Roasters")
+        expect(frame.locator("#site-name")).to_have_text("Aurora Coffee Roasters")
+        ctx.close()
+    assert DEMO_GREETINGS["ru"].startswith("Здравствуйте")
+
+
+def test_switching_language_in_the_panel_switches_the_greeting(browser: Any, demo: Demo) -> None:
+    """The owner's greeting follows the visitor's choice in the panel's menu, like every
+    other text of the panel, and the launcher's name follows it too."""
+    from server.demo import DEMO_GREETINGS
+
+    ctx = browser.new_context(locale="en-US")
+    page = ctx.new_page()
+    page.goto(demo.demo_url + "/")
+    frame = open_widget(page)
+    greeting = frame.locator("#thread li.msg").first.locator(".bubble")
+    expect(greeting).to_have_text(DEMO_GREETINGS["en"], timeout=TIMEOUT)
+    for lang in ("uk", "kk", "ru", "en"):
+        frame.locator("#lang").select_option(lang)
+        expect(greeting).to_have_text(DEMO_GREETINGS[lang], timeout=TIMEOUT)
+        expect(frame.locator("#input")).to_have_attribute("placeholder", _catalog("widget", lang)["placeholder"])
+        expect(launcher(page)).to_have_accessible_name(_catalog("widget", lang)["launcher_close"])
+    expect(frame.locator("#thread li.msg:not([hidden]) .bubble", has_text=DEMO_GREETINGS["en"])).to_have_count(1)
+    ctx.close()
+
+
 @pytest.mark.parametrize(("locale", "lang"), [("uk-UA", "uk"), ("kk-KZ", "kk")])
 @pytest.mark.parametrize("width", [360, 1280])
 def test_widget_speaks_ukrainian_and_kazakh(
