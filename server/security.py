@@ -17,6 +17,7 @@ from .errors import InvalidToken
 class VisitorClaim:
     visitor_id: str
     site_id: int
+    generation: int = 0  # must equal the visitor row's token_generation (tokens before it had none: 0)
 
 
 class Signer:
@@ -32,8 +33,8 @@ class Signer:
         self._dummy_hash = self.passwords.hash(secrets.token_hex(16))
 
     # Visitors ---------------------------------------------------------------
-    def visitor_token(self, visitor_id: str, site_id: int) -> str:
-        return self._visitors.dumps({"v": visitor_id, "s": site_id})
+    def visitor_token(self, visitor_id: str, site_id: int, generation: int = 0) -> str:
+        return self._visitors.dumps({"v": visitor_id, "s": site_id, "g": generation})
 
     def read_visitor_token(self, token: object, *, site_id: int) -> VisitorClaim:
         if not isinstance(token, str) or not token or len(token) > 512:
@@ -44,7 +45,10 @@ class Signer:
             raise InvalidToken() from None
         if not isinstance(data, dict) or data.get("s") != site_id or not isinstance(data.get("v"), str):
             raise InvalidToken()
-        return VisitorClaim(data["v"], site_id)
+        generation = data.get("g", 0)
+        if isinstance(generation, bool) or not isinstance(generation, int):
+            raise InvalidToken()
+        return VisitorClaim(data["v"], site_id, generation)
 
     # Operator sessions --------------------------------------------------------
     def session_cookie(self, operator_id: int, password_hash: str) -> str:

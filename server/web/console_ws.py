@@ -11,14 +11,12 @@ from starlette.websockets import WebSocket
 
 from ..errors import BadFrame, FrontdeskError
 from ..realtime.hub import OPERATORS, conversation_channel
-from ..services import chat
+from ..services import chat, fields
 from ..store.operators import Operator
 from ..store.outbox import events_after, last_event_id
 from .console.auth_cookies import current_operator
 from .context import app_state, language, own_origin
-from .sockets import FrameSocket, refuse
-
-CLOSE_BAD_HELLO = 4400
+from .sockets import CLOSE_BAD_HELLO, FrameSocket, refuse
 
 
 class OperatorConnection:
@@ -38,12 +36,17 @@ class OperatorConnection:
         self.socket.send(frame)
 
     async def replay(self, after: int) -> None:
+        """Stream the stored events after ``after``, a page at a time, waiting for the
+        client to read (any backlog: 5,000 missed events used to overflow the send queue
+        before the sender ran). The hub pump starts after this, so live events cannot
+        overtake the replay."""
         self.sent_event = after
         while True:
             after = self.sent_event
             batch = await self.state.db.read(lambda conn: events_after(conn, after))
             for event in batch:
-                self.forward(event.frame())
+                await self.socket.put(event.frame())
+                self.sent_event = event.id
             if len(batch) < 1000:
                 return
 
@@ -93,21 +96,22 @@ async def console_socket(websocket: WebSocket) -> None:
     await websocket.accept()
     socket = FrameSocket(websocket, state, lang, "operator")
 
-    async def accept_any(hello: dict[str, Any]) -> None:
-        return None
+    async def check_hello(hello: dict[str, Any]) -> int | None:
+        return fields.position(hello.get("after_event"), "after_event")
 
-    greeted = await socket.receive_hello(accept_any, refused=BadFrame(field="type"), close_code=CLOSE_BAD_HELLO)
+    greeted = await socket.receive_hello(check_hello, refused=BadFrame(field="type"), close_code=CLOSE_BAD_HELLO)
     if greeted is None:
         return
-    hello = greeted[0]
+    after = greeted[1]
     connection = OperatorConnection(socket, operator)
     await connection.subscription.add(OPERATORS)
-    after = hello.get("after_event")
     position = await state.db.read(last_event_id)
     socket.send({"type": "welcome", "operator": operator.public(), "last_event_id": position})
-    await connection.replay(after if isinstance(after, int) and after >= 0 else position)
     await state.presence.connected(operator.id)
     try:
-        await socket.serve(connection.handle, connection.subscription, connection.forward)
+        await socket.serve(
+            connection.handle, connection.subscription, connection.forward,
+            replay=connection.replay(position if after is None else after),
+        )
     finally:
         await state.presence.disconnected(operator.id)
