@@ -103,6 +103,9 @@ class FrameSocket:
     async def put(self, frame: dict[str, Any]) -> None:
         """Queue a frame, waiting for room: how a replay streams whatever its size. A
         client that reads nothing for STALL_TIMEOUT is dropped."""
+        if not self._out.full():  # the common case, without wait_for's task per call
+            self._out.put_nowait(frame)
+            return
         try:
             await asyncio.wait_for(self._out.put(frame), STALL_TIMEOUT)
         except asyncio.TimeoutError:
