@@ -6,15 +6,18 @@ import contextlib
 from typing import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import PlainTextResponse, Response
 
 from .config import Settings
+from .errors import FrontdeskError, InternalError, MethodNotAllowed, NotFound
 from .logs import RequestIdMiddleware
 from .realtime.single_node import SingleNodeLock
 from .state import AppState
 from .web.body_limit import BodyLimitMiddleware
+from .web.responses import error_response
 from .web.routes import routes
 from .web.templating import make_environment
 
@@ -41,10 +44,21 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await lock.release()
             await state.close()
 
-    async def not_found(request: Request, exc: Exception) -> Response:
+    async def http_error(request: Request, exc: Exception) -> Response:
+        """Routing's own errors (404, 405): JSON under /api/, like every API error."""
+        assert isinstance(exc, HTTPException)
+        if not request.url.path.startswith("/api/"):
+            return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
+        error = {404: NotFound, 405: MethodNotAllowed}.get(exc.status_code, lambda: FrontdeskError("generic"))()
+        response = error_response(request, error, headers=exc.headers)
+        response.status_code = exc.status_code
+        return response
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        # Still logged: Starlette re-raises after this response is sent.
         if request.url.path.startswith("/api/"):
-            return JSONResponse({"error": {"code": "not_found", "message": "Not found."}}, status_code=404)
-        return Response("Not found", status_code=404, media_type="text/plain")
+            return error_response(request, InternalError())
+        return PlainTextResponse("Internal Server Error", status_code=500)
 
     app = Starlette(
         routes=routes(),
@@ -53,7 +67,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
         ],
         lifespan=lifespan,
-        exception_handlers={404: not_found},
+        exception_handlers={HTTPException: http_error, Exception: server_error},
     )
     app.state.templates = make_environment()
     app.state.settings = settings

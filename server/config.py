@@ -50,10 +50,28 @@ class Settings:
     log_level: str = _setting("info", "Log level: debug, info, warning, error.")
     log_format: str = _setting("text", "Log format: text, or json (one object per line, with the request id).")
     max_body_bytes: int = _setting(65536, "Largest HTTP request body accepted, in bytes.")
-    max_frame_bytes: int = _setting(65536, "Largest websocket frame accepted, in bytes.")
+    max_frame_bytes: int = _setting(
+        65536, "Largest websocket frame accepted, in bytes (a larger one gets a too_large error; one over 4x this "
+        "is cut off by the server with close code 1009)."
+    )
     max_message_chars: int = _setting(5000, "Longest chat message, in characters.")
     visitor_messages_per_minute: int = _setting(
         120, "Messages one visitor may send a minute (a flood gets rate_limited errors; the widget retries)."
+    )
+    visitor_identifies_per_minute: int = _setting(
+        20, "visitor.identify frames one visitor may send a minute (more get rate_limited errors)."
+    )
+    visitor_typing_per_minute: int = _setting(
+        60, "Typing frames one visitor may send a minute (the widget sends at most ~40; more get rate_limited errors)."
+    )
+    visitor_frames_per_minute: int = _setting(
+        60, "Other frames (ping, malformed or unknown ones) one visitor may send a minute."
+    )
+    new_visitors_per_ip_per_minute: int = _setting(
+        60, "New visitors one IP address may start a minute (more get 429 rate_limited)."
+    )
+    sockets_per_ip: int = _setting(
+        100, "Visitor websockets one IP address may hold open on one node (more are closed with code 4429)."
     )
     login_attempts_per_minute: int = _setting(
         5, "Console login attempts allowed a minute for one email from one client address (4x for one address "
@@ -124,7 +142,9 @@ class Settings:
                 "FRONTDESK_WORKERS: more than one worker needs FRONTDESK_REDIS_URL "
                 "(the in-process hub cannot be shared between processes)"
             )
-        for name in ("workers", "visitor_messages_per_minute", "max_body_bytes", "max_frame_bytes", "max_message_chars", "login_attempts_per_minute",
+        for name in ("workers", "visitor_messages_per_minute", "visitor_identifies_per_minute",
+                     "visitor_typing_per_minute", "visitor_frames_per_minute", "new_visitors_per_ip_per_minute",
+                     "sockets_per_ip", "max_body_bytes", "max_frame_bytes", "max_message_chars", "login_attempts_per_minute",
                      "visitor_token_days", "commit_batch_max", "webhook_timeout_seconds", "webhook_concurrency",
                      "worker_lease_seconds"):
             if getattr(self, name) < 1:
@@ -180,6 +200,12 @@ class Settings:
                     f"FRONTDESK_TRUSTED_PROXIES: {part.strip()!r} is not an IP address or CIDR network"
                 ) from None
         return tuple(networks)
+
+    @property
+    def transport_frame_bytes(self) -> int:
+        """The websocket server's own frame limit: well above max_frame_bytes, so the app
+        can answer an oversized frame with its too_large error instead of a bare 1009."""
+        return self.max_frame_bytes * 4
 
     @property
     def resolved_database_url(self) -> str:

@@ -23,6 +23,7 @@ T = TypeVar("T")
 class VisitorClaim:
     visitor_id: str
     site_id: int
+    generation: int = 0  # must equal the visitor row's token_generation (tokens before it had none: 0)
 
 
 class Signer:
@@ -47,8 +48,8 @@ class Signer:
         self._password_waiting = 0
 
     # Visitors ---------------------------------------------------------------
-    def visitor_token(self, visitor_id: str, site_id: int) -> str:
-        return self._visitors.dumps({"v": visitor_id, "s": site_id})
+    def visitor_token(self, visitor_id: str, site_id: int, generation: int = 0) -> str:
+        return self._visitors.dumps({"v": visitor_id, "s": site_id, "g": generation})
 
     def read_visitor_token(self, token: object, *, site_id: int) -> VisitorClaim:
         if not isinstance(token, str) or not token or len(token) > 512:
@@ -59,7 +60,10 @@ class Signer:
             raise InvalidToken() from None
         if not isinstance(data, dict) or data.get("s") != site_id or not isinstance(data.get("v"), str):
             raise InvalidToken()
-        return VisitorClaim(data["v"], site_id)
+        generation = data.get("g", 0)
+        if isinstance(generation, bool) or not isinstance(generation, int):
+            raise InvalidToken()
+        return VisitorClaim(data["v"], site_id, generation)
 
     # Operator sessions --------------------------------------------------------
     # The cookie carries a random session token; the database keeps only its hash

@@ -23,6 +23,7 @@ from .security import Signer
 from .store import migrate
 from .store.db import Database
 from .store.writer import GroupWriter
+from .throttle import MemoryThrottle, RedisThrottle, SocketCounts, Throttle
 from .workers.leased import LeasedWorker
 from .workers.relay import publish_committed
 from .workers.webhooks import WebhookSender, webhook_worker
@@ -41,7 +42,9 @@ class AppState:
     presence: MemoryPresence | RedisPresence
     signer: Signer
     catalogs: Catalogs
-    limiter: MovingWindowRateLimiter
+    limiter: MovingWindowRateLimiter  # console logins
+    throttle: Throttle  # visitors' frames and sessions: cheap, shared through Redis when scaled out
+    socket_counts: SocketCounts
     metrics: Metrics
     node_id: str
     webhooks: LeasedWorker
@@ -59,6 +62,7 @@ class AppState:
         # Names this process in leases and presence; readable, so a stuck lease can be traced.
         node_id = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         hub: Hub
+        throttle: Throttle
         presence: MemoryPresence | RedisPresence
         if settings.redis_url:
             redis_hub = RedisHub(settings.redis_url, prefix=settings.redis_prefix)
@@ -67,6 +71,7 @@ class AppState:
             presence = RedisPresence(
                 redis_hub.redis, redis_hub, redis_hub.local, node_id=node_id, prefix=redis_hub.prefix
             )
+            throttle = RedisThrottle(redis_hub.redis, settings.redis_prefix)
             limits_storage = storage_from_string(
                 "async+" + settings.redis_url, implementation="redispy", key_prefix=settings.redis_prefix + "limits"
             )
@@ -74,6 +79,7 @@ class AppState:
             hub = MemoryHub()
             presence = MemoryPresence(hub)
             limits_storage = MemoryStorage()
+            throttle = MemoryThrottle()
         await presence.start()
 
         async def on_commit(events: list) -> None:  # type: ignore[type-arg]
@@ -95,6 +101,8 @@ class AppState:
             signer=Signer(settings.resolved_secret_key(), visitor_token_days=settings.visitor_token_days),
             catalogs=Catalogs(),
             limiter=MovingWindowRateLimiter(limits_storage),  # type: ignore[arg-type]
+            throttle=throttle,
+            socket_counts=SocketCounts(),
             metrics=metrics,
             node_id=node_id,
             webhooks=webhooks,

@@ -52,6 +52,9 @@ class Backend:
             "FRONTDESK_LOGIN_ATTEMPTS_PER_MINUTE": "5",
             # Crash and load tests send hundreds of messages from one visitor in seconds.
             "FRONTDESK_VISITOR_MESSAGES_PER_MINUTE": "100000",
+            # Every test visitor comes from 127.0.0.1: per-address limits are tested on servers of their own.
+            "FRONTDESK_NEW_VISITORS_PER_IP_PER_MINUTE": "100000",
+            "FRONTDESK_SOCKETS_PER_IP": "100000",
         }
 
     def close(self) -> None:

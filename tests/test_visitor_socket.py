@@ -274,12 +274,19 @@ async def test_errors_speak_the_visitors_language(sqlite_server: ServerProcess) 
     await ws.close()
 
 
-async def test_oversized_frame_closes_the_socket(sqlite_server: ServerProcess) -> None:
+async def test_an_oversized_frame_gets_too_large_and_keeps_the_socket(sqlite_server: ServerProcess) -> None:
     site = await make_site(sqlite_server)
     origin = site.allowed_origins[0]
     session = await start_visitor(sqlite_server, site.key, origin)
     visitor, _ = await connect_visitor(sqlite_server, site.key, origin, session["token"])
-    await visitor.ws.send("x" * 70_000)
+    # 70,000 bytes: over FRONTDESK_MAX_FRAME_BYTES (65536) — the app's own error, not uvicorn's 1009.
+    await visitor.send({"type": "message.send", "id": new_id(), "body": "я" * 35_000})
+    error = await visitor.recv_until(lambda f: f["type"] == "error")
+    assert error["code"] == "too_large" and error["field"] == "frame", error
+    await visitor.send({"type": "ping"})
+    assert (await visitor.recv_until(lambda f: f["type"] == "pong"))
+    # Far over it (4x): the transport cuts the socket off without reading it all.
+    await visitor.ws.send("x" * 300_000)
     with pytest.raises(websockets.ConnectionClosed) as closed:
         await visitor.recv()
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009

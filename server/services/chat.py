@@ -10,17 +10,15 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from limits import parse as parse_limit
-from limits.aio.strategies import MovingWindowRateLimiter
-
-from ..errors import NotFound, RateLimited
+from ..errors import NotFound
 from ..store import conversations as store
 from ..store.conversations import Message
 from ..store.db import Database, iso
 from ..store.operators import Operator
 from ..store.outbox import last_event_id
 from ..store.writer import GroupWriter, Tx
-from . import events, fields
+from ..throttle import Throttle
+from . import events, fields, rates
 
 PREVIEW_CHARS = 140
 
@@ -39,10 +37,9 @@ class Ack:
         }
 
 
-async def check_visitor_rate(limiter: MovingWindowRateLimiter, visitor_id: str, *, per_minute: int) -> None:
+async def check_visitor_rate(throttle: Throttle, visitor_id: str, *, per_minute: int) -> None:
     """A visitor's flood is refused (counters in Redis when several nodes share them)."""
-    if not await limiter.hit(parse_limit(f"{per_minute}/minute"), "visitor-messages", visitor_id):
-        raise RateLimited(field="body")
+    await rates.check_per_minute(throttle, "visitor_messages", visitor_id, per_minute=per_minute, field="body")
 
 
 def check_message(client_id: Any, body: Any, *, max_chars: int) -> tuple[str, str]:
@@ -151,8 +148,9 @@ async def mark_read(writer: GroupWriter, conversation_id: Any) -> None:
     await writer.run(job)
 
 
-async def messages_after(db: Database, conversation_id: str, after_seq: int) -> list[Message]:
-    return await db.read(lambda conn: store.list_messages(conn, conversation_id, after_seq=after_seq))
+async def messages_after(db: Database, conversation_id: str, after_seq: int, *, limit: int = 1000) -> list[Message]:
+    """One page of a conversation after ``after_seq``: a replay reads page after page."""
+    return await db.read(lambda conn: store.list_messages(conn, conversation_id, after_seq=after_seq, limit=limit))
 
 
 async def conversation_messages(db: Database, conversation_id: str) -> list[Message]:

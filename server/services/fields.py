@@ -32,6 +32,19 @@ def text(value: Any, field: str, *, max_chars: int, required: bool = True) -> st
     return value or None
 
 
+MAX_POSITION = 2**63 - 1  # a BIGINT: what the database can compare a seq or event id with
+
+
+def position(value: Any, field: str) -> int | None:
+    """A resume position (last_seq, after_event): None, or a whole number 0..2**63-1.
+    JSON true/false are refused, not read as 1/0."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_POSITION:
+        raise Invalid(field=field)
+    return value
+
+
 def client_id(value: Any, field: str = "id") -> str:
     if not isinstance(value, str) or not _CLIENT_ID.match(value):
         raise Invalid(field=field)

@@ -16,7 +16,8 @@ from ..store.db import Database
 from ..store.sites import Site
 from ..store.visitors import Visitor
 from ..store.writer import GroupWriter, Tx
-from . import events, fields
+from ..throttle import Throttle
+from . import events, fields, rates
 from .sites import LANGUAGES
 
 
@@ -29,6 +30,13 @@ class VisitorSession:
 
 def conversation_ref(row: Any) -> dict[str, Any] | None:
     return {"id": row.id, "last_seq": row.last_seq, "status": row.status} if row else None
+
+
+async def check_new_visitor_rate(throttle: Throttle, address: str, *, per_minute: int) -> None:
+    """Visitors cost storage: one address may start only so many a minute."""
+    await rates.check_per_minute(
+        throttle, "new_visitors_per_ip", address, per_minute=per_minute, reason="new_visitors"
+    )
 
 
 async def start_session(
@@ -55,13 +63,25 @@ async def start_session(
             visitor = store.insert_visitor(tx.conn, id=uuid.uuid4().hex, site_id=site.id, **seen)
             return visitor, None
         visitor = store.get_visitor(tx.conn, claim.visitor_id)
-        if visitor is None or visitor.site_id != site.id:
+        if not _holds(visitor, claim, site):
             raise InvalidToken()
         store.touch_visitor(tx.conn, visitor.id, **seen)
         return visitor, conversation_store.latest_open_conversation(tx.conn, visitor.id)
 
     visitor, conversation = await writer.run(job)
-    return VisitorSession(signer.visitor_token(visitor.id, site.id), visitor, conversation_ref(conversation))
+    token = signer.visitor_token(visitor.id, site.id, visitor.token_generation)
+    return VisitorSession(token, visitor, conversation_ref(conversation))
+
+
+def _holds(visitor: Visitor | None, claim: VisitorClaim, site: Site) -> bool:
+    """The token's visitor exists, on this site, and the token was not revoked since."""
+    return visitor is not None and visitor.site_id == site.id and visitor.token_generation == claim.generation
+
+
+async def revoke_tokens(writer: GroupWriter, visitor_id: str) -> bool:
+    """Every token this visitor was given stops working (invalid_token); their next visit
+    starts a new anonymous visitor. False if there is no such visitor."""
+    return await writer.run(lambda tx: store.revoke_tokens(tx.conn, visitor_id))
 
 
 async def check_visitor(db: Database, signer: Signer, site: Site, token: Any) -> tuple[Visitor, dict[str, Any] | None]:
@@ -70,8 +90,9 @@ async def check_visitor(db: Database, signer: Signer, site: Site, token: Any) ->
 
     def read(conn: Connection) -> tuple[Visitor, dict[str, Any] | None]:
         visitor = store.get_visitor(conn, claim.visitor_id)
-        if visitor is None or visitor.site_id != site.id:
+        if not _holds(visitor, claim, site):
             raise InvalidToken()
+        assert visitor is not None
         return visitor, conversation_ref(conversation_store.latest_open_conversation(conn, visitor.id))
 
     return await db.read(read)

@@ -77,6 +77,8 @@ visitors = Table(
     Column("last_page_url", String(2048), nullable=True),
     Column("first_seen_at", Timestamp, nullable=False),
     Column("last_seen_at", Timestamp, nullable=False),
+    # In every visitor token; raising it revokes all tokens issued before (docs/realtime.md).
+    Column("token_generation", Integer, nullable=False, server_default="0"),
 )
 
 conversations = Table(

@@ -19,13 +19,14 @@ class Visitor:
     name: str | None
     email: str | None
     phone: str | None
+    token_generation: int = 0
 
     def public(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "email": self.email, "phone": self.phone}
 
 
 def _visitor(row: Any) -> Visitor:
-    return Visitor(row.id, row.site_id, row.name, row.email, row.phone)
+    return Visitor(row.id, row.site_id, row.name, row.email, row.phone, row.token_generation)
 
 
 def insert_visitor(conn: Connection, **values: Any) -> Visitor:
@@ -42,6 +43,14 @@ def get_visitor(conn: Connection, visitor_id: str) -> Visitor | None:
 def update_visitor(conn: Connection, visitor_id: str, **values: Any) -> Visitor | None:
     conn.execute(update(visitors).where(visitors.c.id == visitor_id).values(**values))
     return get_visitor(conn, visitor_id)
+
+
+def revoke_tokens(conn: Connection, visitor_id: str) -> bool:
+    """Every token issued so far stops working; False if there is no such visitor."""
+    result = conn.execute(
+        update(visitors).where(visitors.c.id == visitor_id).values(token_generation=visitors.c.token_generation + 1)
+    )
+    return result.rowcount > 0
 
 
 def touch_visitor(conn: Connection, visitor_id: str, **values: Any) -> None:

@@ -18,17 +18,16 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..errors import BadFrame, FrontdeskError, Unauthorized
 from ..realtime.hub import OPERATORS, SESSION_ENDED, conversation_channel, operator_channel
-from ..services import chat, operators
+from ..services import chat, fields, operators
 from ..store.operators import Session
 from ..store.outbox import events_after, last_event_id
 from .console import presenting
 from .console.auth_cookies import current_session
 from .context import app_state, language, own_origin
-from .sockets import FrameSocket, refuse
+from .sockets import CLOSE_BAD_HELLO, FrameSocket, refuse
 
 log = logging.getLogger(__name__)
 
-CLOSE_BAD_HELLO = 4400
 CLOSE_SESSION_ENDED = 4401
 
 
@@ -74,12 +73,17 @@ class OperatorConnection:
         self.socket.send(frame)
 
     async def replay(self, after: int) -> None:
+        """Stream the stored events after ``after``, a page at a time, waiting for the
+        client to read (any backlog: 5,000 missed events used to overflow the send queue
+        before the sender ran). The hub pump starts after this, so live events cannot
+        overtake the replay."""
         self.sent_event = after
         while True:
             after = self.sent_event
             batch = await self.state.db.read(lambda conn: events_after(conn, after))
             for event in batch:
-                self.forward(event.frame())
+                await self.socket.put(presenting.frame(event.frame()))
+                self.sent_event = event.id
             if len(batch) < 1000:
                 return
 
@@ -130,22 +134,23 @@ async def console_socket(websocket: WebSocket) -> None:
     await websocket.accept()
     socket = FrameSocket(websocket, state, lang, "operator")
 
-    async def accept_any(hello: dict[str, Any]) -> None:
-        return None
+    async def check_hello(hello: dict[str, Any]) -> int | None:
+        return fields.position(hello.get("after_event"), "after_event")
 
-    greeted = await socket.receive_hello(accept_any, refused=BadFrame(field="type"), close_code=CLOSE_BAD_HELLO)
+    greeted = await socket.receive_hello(check_hello, refused=BadFrame(field="type"), close_code=CLOSE_BAD_HELLO)
     if greeted is None:
         return
-    hello = greeted[0]
+    after = greeted[1]
     connection = OperatorConnection(socket, session)
     await connection.subscription.add(operator_channel(operator.id))
     await connection.subscription.add(OPERATORS)
-    after = hello.get("after_event")
     position = await state.db.read(last_event_id)
     socket.send({"type": "welcome", "operator": operator.public(), "last_event_id": position})
-    await connection.replay(after if isinstance(after, int) and after >= 0 else position)
     await state.presence.connected(operator.id)
-    serving = asyncio.ensure_future(socket.serve(connection.handle, connection.subscription, connection.forward))
+    serving = asyncio.ensure_future(socket.serve(
+        connection.handle, connection.subscription, connection.forward,
+        replay=connection.replay(position if after is None else after),
+    ))
     watching = asyncio.ensure_future(connection.watch_session())
     try:
         await asyncio.wait((serving, watching), return_when=asyncio.FIRST_COMPLETED)

@@ -1,7 +1,9 @@
 """What both websockets share: JSON frames in, one sender task out, the hub pumped in.
 
 One sender task per socket, so frames from the reader, from acks and from the hub never
-interleave mid-send. A client that cannot keep up is dropped; it resumes by seq.
+interleave mid-send. A client that cannot keep up with live frames is dropped; it
+resumes by seq. A replay (any size) streams: it runs with the sender already going and
+waits for room in the send queue, before the hub pump and the reader start.
 """
 
 from __future__ import annotations
@@ -16,17 +18,34 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from ..errors import BadFrame, FrontdeskError, TooLarge
 from ..realtime.hub import SubscriberTooSlow, Subscription
 from ..state import AppState
+from . import json_input
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _OUT_LIMIT = 5000
 HELLO_TIMEOUT = 15.0
+STALL_TIMEOUT = 30.0  # a replay waits this long for the client to read before dropping it
 CLOSE_TOO_SLOW = 1013  # "try again later": the client reconnects and resumes
+CLOSE_BAD_HELLO = 4400
+CLOSE_INVALID_TOKEN = 4401
+
+
+# Frame types whose handler checks these fields itself, each on its own (and names a refused one).
+FIELD_CHECKED_FRAMES: dict[str, tuple[str, ...]] = {"visitor.identify": ("name", "email", "phone")}
 
 
 class Disconnected(Exception):
     pass
+
+
+class RefusedFrame(Exception):
+    """A frame that parsed but is refused as a whole; its id goes into the error frame."""
+
+    def __init__(self, error: FrontdeskError, frame_id: Any) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.frame_id = None if error.field == "id" else frame_id
 
 
 class FrameSocket:
@@ -39,21 +58,29 @@ class FrameSocket:
         self._tasks: set[asyncio.Task[Any]] = set()
 
     async def receive_frame(self) -> dict[str, Any]:
-        """The next frame as a dict; raises BadFrame for anything else, Disconnected at the end."""
+        """The next frame as a dict. Raises BadFrame/TooLarge for what is not a frame,
+        RefusedFrame for a frame with text that is not text, Disconnected at the end."""
         message = await self.ws.receive()
         if message["type"] == "websocket.disconnect":
             raise Disconnected()
         raw = message.get("text")
         if raw is None:
             raise BadFrame()
-        if len(raw) > self.state.settings.max_frame_bytes:
-            raise TooLarge(field="frame")
-        try:
-            frame = json.loads(raw)
-        except ValueError:
-            raise BadFrame() from None
+        limit = self.state.settings.max_frame_bytes
+        # Characters are 1-4 bytes: only a long frame needs encoding to be measured.
+        if len(raw) > limit // 4 and len(raw.encode("utf-8", "surrogatepass")) > limit:
+            raise TooLarge(field="frame", max=limit)
+        frame = json_input.parse(raw)
         if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
             raise BadFrame()
+        # identify checks each of its fields on its own and keeps the good ones: a name that
+        # is not text must not cost the visitor the phone number beside it.
+        own = FIELD_CHECKED_FRAMES.get(frame["type"], ())
+        rest = {key: value for key, value in frame.items() if key not in own} if own else frame
+        try:
+            json_input.check(rest, raw, root="frame")
+        except FrontdeskError as exc:
+            raise RefusedFrame(exc, frame.get("id")) from None
         return frame
 
     async def receive_hello(
@@ -66,17 +93,30 @@ class FrameSocket:
             if hello.get("type") != "hello":
                 raise refused
             return hello, await check(hello)
-        except (FrontdeskError, asyncio.TimeoutError) as exc:
-            await self.ws.send_json(self.error_frame(exc if isinstance(exc, FrontdeskError) else refused))
-            await self.ws.close(code=close_code)
+        except (FrontdeskError, RefusedFrame, asyncio.TimeoutError) as exc:
+            error = exc.error if isinstance(exc, RefusedFrame) else exc if isinstance(exc, FrontdeskError) else refused
+            await self.ws.send_text(self.encode(self.error_frame(error)))
+            await self.ws.close(code=CLOSE_INVALID_TOKEN if error.code == "invalid_token" else close_code)
         except Disconnected:
             pass
         return None
 
     def send(self, frame: dict[str, Any]) -> None:
+        """Queue a frame; a client too far behind (live frames) is dropped."""
         try:
             self._out.put_nowait(frame)
         except asyncio.QueueFull:
+            raise SubscriberTooSlow() from None
+
+    async def put(self, frame: dict[str, Any]) -> None:
+        """Queue a frame, waiting for room: how a replay streams whatever its size. A
+        client that reads nothing for STALL_TIMEOUT is dropped."""
+        if not self._out.full():  # the common case, without wait_for's task per call
+            self._out.put_nowait(frame)
+            return
+        try:
+            await asyncio.wait_for(self._out.put(frame), STALL_TIMEOUT)
+        except asyncio.TimeoutError:
             raise SubscriberTooSlow() from None
 
     def error_frame(self, exc: FrontdeskError, frame_id: Any = None) -> dict[str, Any]:
@@ -84,14 +124,19 @@ class FrameSocket:
         body: dict[str, Any] = {
             "type": "error", "code": exc.code,
             "message": self.state.catalogs.first(
-                self.lang, keys, **{"max": self.state.settings.max_message_chars, **exc.params}
+                self.lang, keys, **{"max": self.state.settings.max_message_chars, **exc.message_params}
             ),
         }
         if exc.field:
             body["field"] = exc.field
-        if isinstance(frame_id, str) and len(frame_id) <= 64:
+        body.update(exc.extra())
+        if isinstance(frame_id, str) and len(frame_id) <= 64 and json_input.is_text(frame_id):
             body["id"] = frame_id
         return body
+
+    @staticmethod
+    def encode(frame: dict[str, Any]) -> str:
+        return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
 
     def spawn(self, coro: Awaitable[Any]) -> None:
         """Handle a frame in its own task (so commits overlap); keeps a reference."""
@@ -104,20 +149,31 @@ class FrameSocket:
             frame = await self._out.get()
             if frame is None:
                 return
-            await self.ws.send_text(json.dumps(frame, ensure_ascii=False, separators=(",", ":")))
+            await self.ws.send_text(self.encode(frame))
 
     async def _pump(self, subscription: Subscription, forward: Callable[[dict[str, Any]], None]) -> None:
         while True:
             forward(await subscription.get())
 
-    async def _reader(self, handle: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+    async def _reader(
+        self, handle: Callable[[dict[str, Any]], Awaitable[None]], admit: Callable[[str], Awaitable[None]] | None
+    ) -> None:
         while True:
+            frame: dict[str, Any] = {}
             try:
-                frame = await self.receive_frame()
-            except FrontdeskError as exc:
-                self.send(self.error_frame(exc))
-                continue
-            try:
+                try:
+                    frame = await self.receive_frame()
+                except RefusedFrame as refused:
+                    if admit is not None:
+                        await admit("malformed")
+                    self.send(self.error_frame(refused.error, refused.frame_id))
+                    continue
+                except FrontdeskError:
+                    if admit is not None:
+                        await admit("malformed")  # a flood of garbage is limited like any frame
+                    raise
+                if admit is not None:
+                    await admit(frame["type"])
                 await handle(frame)
             except FrontdeskError as exc:
                 self.send(self.error_frame(exc, frame.get("id")))
@@ -127,29 +183,44 @@ class FrameSocket:
         handle: Callable[[dict[str, Any]], Awaitable[None]],
         subscription: Subscription,
         forward: Callable[[dict[str, Any]], None],
+        *,
+        replay: Awaitable[None] | None = None,
+        admit: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
-        """Run reader, hub pump and sender until the client goes or falls behind."""
+        """Stream ``replay`` (the sender already running), then run reader, hub pump and
+        sender until the client goes or falls behind. ``admit(frame type)`` may refuse a
+        frame (rate limits) before ``handle`` sees it."""
         gauge = self.state.metrics.sockets.labels(self.kind)
         gauge.inc()
-        tasks = [
-            asyncio.create_task(self._sender()),
-            asyncio.create_task(self._pump(subscription, forward)),
-            asyncio.create_task(self._reader(handle)),
-        ]
+        tasks = [asyncio.create_task(self._sender())]
         try:
+            if replay is not None:
+                tasks.append(asyncio.create_task(replay))  # type: ignore[arg-type]
+                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                if tasks[0] in done or tasks[1].exception() is not None:
+                    await self._ended(done)
+                    return
+                tasks.pop()  # replayed: the client is current
+            tasks += [
+                asyncio.create_task(self._pump(subscription, forward)),
+                asyncio.create_task(self._reader(handle, admit)),
+            ]
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                exc = task.exception()
-                if isinstance(exc, SubscriberTooSlow):
-                    await self.ws.close(code=CLOSE_TOO_SLOW)
-                elif exc is not None and not isinstance(exc, (Disconnected, WebSocketDisconnect)):
-                    log.error("socket task failed", exc_info=exc)
+            await self._ended(done)
         finally:
             for task in tasks + list(self._tasks):
                 task.cancel()
             await asyncio.gather(*tasks, *self._tasks, return_exceptions=True)
             await subscription.close()
             gauge.dec()
+
+    async def _ended(self, done: set[asyncio.Task[Any]]) -> None:
+        for task in done:
+            exc = task.exception()
+            if isinstance(exc, SubscriberTooSlow):
+                await self.ws.close(code=CLOSE_TOO_SLOW)
+            elif exc is not None and not isinstance(exc, (Disconnected, WebSocketDisconnect)):
+                log.error("socket task failed", exc_info=exc)
 
 
 async def refuse(websocket: WebSocket) -> None:

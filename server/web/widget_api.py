@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..catalogs import pick_language
-from ..errors import BadFrame, Forbidden, FrontdeskError, Invalid, NotFound
+from ..errors import Forbidden, FrontdeskError, Invalid, NotFound
 from ..services import sites, visitors
 from ..store.sites import Site
 from .addresses import client_address
 from .context import app_state, language, own_origin
+from .json_input import loads
 from .responses import error_response
 
 
@@ -76,10 +76,7 @@ async def preflight(request: Request) -> Response:
 
 
 async def read_json(request: Request) -> dict[str, Any]:
-    try:
-        data = json.loads(await request.body() or b"null")
-    except (ValueError, UnicodeDecodeError):
-        raise BadFrame() from None
+    data = loads(await request.body() or b"null", root="body")
     if not isinstance(data, dict):
         raise Invalid(field="body")
     return data
@@ -94,6 +91,10 @@ async def start_visitor(request: Request) -> Response:
         data = await read_json(request)
         lang = language(request, data.get("language") if isinstance(data.get("language"), str) else None)
         page = data.get("page") if isinstance(data.get("page"), dict) else {}
+        if data.get("token") is None:  # a new visitor: limited per address
+            await visitors.check_new_visitor_rate(
+                state.throttle, client_address(request) or "-", per_minute=state.settings.new_visitors_per_ip_per_minute
+            )
         session = await visitors.start_session(
             state.writer, state.signer, site, data.get("token"), language=data.get("language"),
             page_url=page.get("url"), ip=client_address(request), user_agent=request.headers.get("user-agent"),

@@ -9,17 +9,28 @@ from typing import Any
 
 from starlette.websockets import WebSocket
 
-from ..errors import BadFrame, FrontdeskError, InvalidToken
-from ..realtime.hub import OPERATORS, conversation_channel
+from ..errors import BadFrame, FrontdeskError, InvalidToken, RateLimited
+from ..realtime.hub import OPERATORS, SubscriberTooSlow, conversation_channel
 from ..realtime.presence import PRESENCE
 from ..security import VisitorClaim
-from ..services import chat, sites, visitors
+from ..services import chat, fields, rates, sites, visitors
 from ..store.sites import Site
 from ..store.visitors import Visitor
+from .addresses import client_address
 from .context import app_state, language, own_origin
-from .sockets import FrameSocket, refuse
+from .sockets import CLOSE_BAD_HELLO, FrameSocket, refuse
 
-CLOSE_INVALID_TOKEN = 4401
+CLOSE_TOO_MANY = 4429
+REPLAY_PAGE = 500
+_HOLD_LIMIT = 2000  # live messages held back during a replay before the client is dropped
+
+# Frame type -> (public limit name, setting): every frame a visitor sends is limited.
+# message.send is limited in handle(), after its checks, so a malformed one costs nothing.
+_FRAME_LIMITS = {
+    "typing": ("visitor_typing", "visitor_typing_per_minute"),
+    "visitor.identify": ("visitor_identifies", "visitor_identifies_per_minute"),
+}
+_OTHER_FRAMES = ("visitor_frames", "visitor_frames_per_minute")
 
 
 class VisitorConnection:
@@ -31,28 +42,61 @@ class VisitorConnection:
         self.visitor_name = visitor_name
         self.conversation_id: str | None = None
         self.sent_seq = 0  # highest seq this client has been sent
+        self.held: list[dict[str, Any]] | None = None  # live messages that came during a replay
         self.subscription = self.state.hub.subscription()
 
     async def follow(self, conversation_id: str) -> None:
-        """Subscribe to the conversation, then send what the client lacks (no gap, no double)."""
+        """Subscribe to the conversation, then stream what the client lacks, page by page
+        (no gap, no double, any length). Live messages that arrive meanwhile are held and
+        sent after the replay, so a newer one cannot jump ahead of what is being replayed."""
         if self.conversation_id == conversation_id:
             return
         self.conversation_id = conversation_id
-        await self.subscription.add(conversation_channel(conversation_id))
-        for message in await chat.messages_after(self.state.db, conversation_id, self.sent_seq):
-            self.send_message(conversation_id, message.public())
+        self.held = []
+        try:
+            await self.subscription.add(conversation_channel(conversation_id))
+            while True:
+                page = await chat.messages_after(self.state.db, conversation_id, self.sent_seq, limit=REPLAY_PAGE)
+                for message in page:
+                    await self.socket.put(self.message_frame(conversation_id, message.public()))
+                    self.sent_seq = message.seq
+                if len(page) < REPLAY_PAGE:
+                    break
+        finally:
+            held, self.held = self.held, None
+        for frame in held:
+            self.send_message(frame["conversation_id"], frame["message"])
+
+    @staticmethod
+    def message_frame(conversation_id: str, message: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "message.created", "conversation_id": conversation_id, "message": message}
 
     def send_message(self, conversation_id: str, message: dict[str, Any]) -> None:
         if message["seq"] <= self.sent_seq:
             return
         self.sent_seq = message["seq"]
-        self.socket.send({"type": "message.created", "conversation_id": conversation_id, "message": message})
+        self.socket.send(self.message_frame(conversation_id, message))
 
     def forward(self, frame: dict[str, Any]) -> None:
         if frame.get("type") == "message.created":
-            self.send_message(frame["conversation_id"], frame["message"])
+            if self.held is not None:
+                if len(self.held) >= _HOLD_LIMIT:
+                    raise SubscriberTooSlow()
+                self.held.append(frame)
+            else:
+                self.send_message(frame["conversation_id"], frame["message"])
         else:
             self.socket.send(frame)
+
+    async def admit(self, kind: str) -> None:
+        """Every frame type has a per-visitor limit (shared by the visitor's sockets and nodes)."""
+        if kind == "message.send":
+            return
+        name, setting = _FRAME_LIMITS.get(kind, _OTHER_FRAMES)
+        await rates.check_per_minute(
+            self.state.throttle, name, self.claim.visitor_id, per_minute=getattr(self.state.settings, setting),
+            field="type",
+        )
 
     async def handle(self, frame: dict[str, Any]) -> None:
         kind = frame["type"]
@@ -61,7 +105,7 @@ class VisitorConnection:
                 frame.get("id"), frame.get("body"), max_chars=self.state.settings.max_message_chars
             )
             await chat.check_visitor_rate(
-                self.state.limiter, self.claim.visitor_id, per_minute=self.state.settings.visitor_messages_per_minute
+                self.state.throttle, self.claim.visitor_id, per_minute=self.state.settings.visitor_messages_per_minute
             )
             pending = chat.queue_visitor_message(
                 self.state.writer, self.site.id, self.claim.visitor_id, client_id, body, visitor_name=self.visitor_name
@@ -111,19 +155,38 @@ async def visitor_socket(websocket: WebSocket) -> None:
     if site is None or not sites.origin_allowed(site, websocket.headers.get("origin"), own_origin(websocket)):
         await refuse(websocket)
         return
+    address = client_address(websocket) or "-"
+    if not state.socket_counts.acquire(address, state.settings.sockets_per_ip):
+        await refuse_too_many(websocket, FrameSocket(websocket, state, lang, "visitor"))
+        return
+    try:
+        await websocket.accept()
+        await serve_visitor(FrameSocket(websocket, state, lang, "visitor"), site)
+    finally:
+        state.socket_counts.release(address)
+
+
+async def refuse_too_many(websocket: WebSocket, socket: FrameSocket) -> None:
+    """Over the per-address socket limit: told why (an error frame and the close reason)."""
+    limit = socket.state.settings.sockets_per_ip
     await websocket.accept()
-    socket = FrameSocket(websocket, state, lang, "visitor")
+    await websocket.send_text(socket.encode(socket.error_frame(RateLimited(limit="sockets_per_ip", reason="sockets", max=limit))))
+    await websocket.close(code=CLOSE_TOO_MANY, reason=f"too many connections from this address (at most {limit})")
 
-    async def check(hello: dict[str, Any]) -> tuple[Visitor, dict[str, Any] | None]:
-        return await visitors.check_visitor(state.db, state.signer, site, hello.get("token"))
 
-    greeted = await socket.receive_hello(check, refused=InvalidToken(), close_code=CLOSE_INVALID_TOKEN)
+async def serve_visitor(socket: FrameSocket, site: Site) -> None:
+    state = socket.state
+
+    async def check(hello: dict[str, Any]) -> tuple[Visitor, dict[str, Any] | None, int]:
+        visitor, conversation = await visitors.check_visitor(state.db, state.signer, site, hello.get("token"))
+        return visitor, conversation, fields.position(hello.get("last_seq"), "last_seq") or 0
+
+    greeted = await socket.receive_hello(check, refused=InvalidToken(), close_code=CLOSE_BAD_HELLO)
     if greeted is None:
         return
-    hello, (visitor, conversation) = greeted
-    last_seq = hello.get("last_seq")
+    _, (visitor, conversation, last_seq) = greeted
     connection = VisitorConnection(socket, site, VisitorClaim(visitor.id, site.id), visitor.name)
-    connection.sent_seq = last_seq if isinstance(last_seq, int) and last_seq >= 0 else 0
+    connection.sent_seq = last_seq
     await connection.subscription.add(PRESENCE)
     socket.send({
         "type": "welcome",
@@ -131,6 +194,5 @@ async def visitor_socket(websocket: WebSocket) -> None:
         "conversation": conversation,
         "operators_online": state.presence.online(),
     })
-    if conversation is not None:
-        await connection.follow(conversation["id"])
-    await socket.serve(connection.handle, connection.subscription, connection.forward)
+    replay = connection.follow(conversation["id"]) if conversation is not None else None
+    await socket.serve(connection.handle, connection.subscription, connection.forward, replay=replay, admit=connection.admit)

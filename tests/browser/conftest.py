@@ -76,7 +76,9 @@ class Demo(Killable):
 
     def start(self) -> "Demo":
         log = open(self.data_dir / "demo.log", "ab")
-        env = {**os.environ, "FRONTDESK_LOG_LEVEL": "warning", "FRONTDESK_SECRET_KEY": "browser-tests"}
+        env = {**os.environ, "FRONTDESK_LOG_LEVEL": "warning", "FRONTDESK_SECRET_KEY": "browser-tests",
+               # Every browser context is a new visitor from 127.0.0.1.
+               "FRONTDESK_NEW_VISITORS_PER_IP_PER_MINUTE": "100000"}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "server.cli", "demo", "--port", str(self.port), "--demo-port", str(self.demo_port),
              "--data-dir", str(self.data_dir), "--operator-password", self.password],

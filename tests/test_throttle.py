@@ -1,0 +1,84 @@
+"""The throttle behind every visitor limit: in-process buckets and Redis windows shared by nodes."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import AsyncIterator
+
+import pytest
+
+from server.throttle import MemoryThrottle, RedisThrottle, SocketCounts
+from tests.servers import REQUIRE_SERVICES, redis_available
+
+REDIS_URL = os.environ.get("FRONTDESK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_bucket_allows_its_limit_at_once_then_refills_steadily() -> None:
+    clock = Clock()
+    throttle = MemoryThrottle(clock)
+    verdicts = [await throttle.hit("typing", "v1", 6, 60.0) for _ in range(8)]
+    assert [v.allowed for v in verdicts] == [True] * 6 + [False] * 2
+    assert 9 < verdicts[-1].retry_after <= 10  # one token every 10 s
+    assert (await throttle.hit("typing", "v2", 6, 60.0)).allowed  # keys are separate
+    assert (await throttle.hit("identify", "v1", 6, 60.0)).allowed  # and so are names
+    clock.now += 10
+    assert (await throttle.hit("typing", "v1", 6, 60.0)).allowed
+    assert not (await throttle.hit("typing", "v1", 6, 60.0)).allowed
+
+
+async def test_full_buckets_are_forgotten() -> None:
+    clock = Clock()
+    throttle = MemoryThrottle(clock)
+    for i in range(MemoryThrottle._SWEEP_EVERY):
+        await throttle.hit("frames", f"visitor-{i}", 60, 60.0)
+    clock.now += 61  # every bucket is full again: the same as none
+    for i in range(MemoryThrottle._SWEEP_EVERY):
+        await throttle.hit("frames", f"later-visitor-{i}", 60, 60.0)
+    assert set(throttle._buckets) == {("frames", f"later-visitor-{i}") for i in range(MemoryThrottle._SWEEP_EVERY)}
+
+
+def test_socket_counts_give_slots_back() -> None:
+    counts = SocketCounts()
+    assert [counts.acquire("10.0.0.1", 2) for _ in range(3)] == [True, True, False]
+    assert counts.acquire("10.0.0.2", 2)
+    counts.release("10.0.0.1")
+    assert counts.acquire("10.0.0.1", 2)
+    for _ in range(3):
+        counts.release("10.0.0.1")
+    assert counts._open == {"10.0.0.2": 1}
+
+
+@pytest.fixture
+async def redis_nodes() -> AsyncIterator[tuple[RedisThrottle, RedisThrottle]]:
+    why = redis_available()
+    if why is not None:
+        if REQUIRE_SERVICES:
+            pytest.fail(f"Redis is required here (FRONTDESK_REQUIRE_SERVICES=1) but: {why}")
+        pytest.skip(f"Redis not reachable at {REDIS_URL}: {why}")
+    from redis.asyncio import Redis
+
+    prefix = f"test-{uuid.uuid4().hex[:8]}:"
+    a, b = Redis.from_url(REDIS_URL), Redis.from_url(REDIS_URL)
+    yield RedisThrottle(a, prefix), RedisThrottle(b, prefix)
+    keys = [k async for k in a.scan_iter(match=prefix + "*")]
+    if keys:
+        await a.delete(*keys)
+    await a.aclose()
+    await b.aclose()
+
+
+async def test_redis_counters_are_shared_by_nodes(redis_nodes: tuple[RedisThrottle, RedisThrottle]) -> None:
+    one, two = redis_nodes
+    verdicts = [await (one if i % 2 else two).hit("typing", "v1", 5, 60.0) for i in range(7)]
+    assert [v.allowed for v in verdicts] == [True] * 5 + [False] * 2
+    assert 0 < verdicts[-1].retry_after <= 60
+    assert (await one.hit("typing", "v2", 5, 60.0)).allowed
