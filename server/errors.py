@@ -10,7 +10,8 @@
     ├── NotFound              no such object, or not yours (404)
     └── RateLimited           too many attempts (429)
 
-Messages are catalogue keys (``error.<code>`` or ``error.<code>.<field>``) so the web
+Messages are catalogue keys (``error.<code>``, ``error.<code>.<field>`` or
+``error.<code>.<field>.<detail>``, most specific first) so the web
 layer can say them in the caller's language.
 """
 
@@ -23,15 +24,19 @@ class FrontdeskError(Exception):
     code = "error"
     status = 400
 
-    def __init__(self, code: str | None = None, *, field: str | None = None, **params: Any) -> None:
+    def __init__(
+        self, code: str | None = None, *, field: str | None = None, detail: str | None = None, **params: Any
+    ) -> None:
         self.code = code or self.code
         self.field = field
+        self.detail = detail  # which rule the field broke, for a more precise message
         self.params = params
         super().__init__(f"{self.code}{' (' + field + ')' if field else ''}")
 
     @property
     def message_keys(self) -> list[str]:
-        keys = [f"error.{self.code}.{self.field}"] if self.field else []
+        keys = [f"error.{self.code}.{self.field}.{self.detail}"] if self.field and self.detail else []
+        keys += [f"error.{self.code}.{self.field}"] if self.field else []
         return keys + [f"error.{self.code}"]
 
 
