@@ -96,7 +96,7 @@ def _split_origin(given: str, field: str) -> SplitResult:
 
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-_WILDCARD = re.compile(r"^(https?)://\*\.([^/?#]+)/?$")
+_WILDCARD = re.compile(r"^(https?)://\*\.([^/?#]+)/?$", re.IGNORECASE)
 
 
 def _host(hostname: str, netloc: str) -> str | None:
@@ -129,7 +129,7 @@ def origin_pattern(value: Any, field: str = "origin") -> str:
     if match is None or "*" in match.group(2):
         raise Invalid(field=field, detail="wildcard", value=given)
     try:
-        base = origin(f"{match.group(1)}://{match.group(2)}", field)
+        base = origin(f"{match.group(1).lower()}://{match.group(2)}", field)
     except Invalid as exc:
         raise Invalid(field=field, detail=exc.detail, value=given) from None
     scheme, _, rest = base.partition("://")
