@@ -154,16 +154,6 @@ async def test_demo_restarted_on_other_ports_keeps_its_site_and_sessions(tmp_pat
     finally:
         first.stop()
 
-    # Each start-up line says which of the demo's two servers it is about.
-    log = first.log()
-    print(log)
-    assert f"Frontdesk server on http://127.0.0.1:{first.port}" in log
-    assert f"Demo website on http://127.0.0.1:{first.demo_port}" in log
-    assert "Uvicorn running on" not in log
-    started = [line for line in log.splitlines() if "Started server process" in line]
-    assert len(started) == 2 and any("Frontdesk server: " in s for s in started) and any(
-        "Demo website: " in s for s in started), started
-
     second = DemoRun(data_dir, free_port(), free_port()).start()
     try:
         assert second.site_key() == key
@@ -187,3 +177,13 @@ async def test_demo_restarted_on_other_ports_keeps_its_site_and_sessions(tmp_pat
     async with opened(Settings.from_env({}, data_dir=str(data_dir))) as state:
         names = [s.name for s in await sites.list_sites(state.db)]
     assert len(names) == 1, names
+
+    # Each start-up line says which of the demo's two servers it is about.
+    log = first.log()
+    print(log)
+    assert f"Frontdesk server on http://127.0.0.1:{first.port}" in log
+    assert f"Demo website on http://127.0.0.1:{first.demo_port}" in log
+    assert "Uvicorn running on" not in log
+    started = [line for line in log.splitlines() if "Started server process" in line]
+    assert len(started) == 2 and any("Frontdesk server: " in s for s in started) and any(
+        "Demo website: " in s for s in started), started
