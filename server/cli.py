@@ -155,8 +155,6 @@ def settings_from(args: argparse.Namespace) -> Settings:
 async def opened(settings: Settings) -> AsyncIterator[Any]:
     """Migrated database and a running writer, for commands that change data."""
     from .state import AppState
-    from .store import migrate
-    from .store.db import Database
 
     await _upgrade(settings)
     state = await AppState.open(settings)
@@ -259,10 +257,13 @@ async def _check_alone(settings: Settings, db: Any) -> None:
     try:
         lock = await SingleNodeLock.acquire(db)
     except SingleNodeError:
-        where = "database" if settings.database_url else f"data directory ({settings.data_dir})"
+        if settings.database_url:
+            where, other = "database", "another --database-url"
+        else:
+            where, other = f"data directory ({settings.data_dir})", "its own --data-dir"
         raise CliError(
-            f"another Frontdesk is already running on this {where}; stop it first, or give this one its own "
-            "--data-dir (several processes on one database need FRONTDESK_REDIS_URL)"
+            f"another Frontdesk is already running on this {where}; stop it first, or give this one {other} "
+            "(several processes on one database need FRONTDESK_REDIS_URL)"
         ) from None
     await lock.release()
 
@@ -494,7 +495,9 @@ _HINTS = {("exists", "name"): " Choose another name, or add --allow-duplicate-na
 def _describe(exc: BaseException) -> str:
     """One line for an error nobody foresaw."""
     reason = _reason(exc)
-    return reason if isinstance(exc, OSError) else f"{type(exc).__name__}: {reason}"
+    if isinstance(exc, OSError) or reason == type(exc).__name__:
+        return reason
+    return f"{type(exc).__name__}: {reason}"
 
 
 if __name__ == "__main__":
