@@ -4,7 +4,7 @@ var F=w.Frontdesk,s=d.currentScript,x=d.querySelectorAll('script[src$="embed.js"
 if(F&&F.fd)return;
 s=s||x[x.length-1];
 var FD=s.src.slice(0,s.src.indexOf('/',8)),key=s.getAttribute('data-site-key'),lang=s.getAttribute('data-lang')||'',
- q=F&&F.q||[],on={},out=[],unread=0,open=0,T,cfg,side,host,root,btn,dot,ifr,mq,geo,want,i;
+ q=F&&F.q||[],on={},cb={},n=0,out=[],unread=0,open=0,T,cfg,side,host,root,btn,dot,ifr,mq,geo,want,i;
 function emit(t,v){for(var h=on[t]||[],k=0;k<h.length;k++)h[k](v);}
 function post(t,m){
  if(t)m=m||{},m.fd=1,m.type=t,out[out.length]=m;
@@ -13,7 +13,7 @@ function post(t,m){
 }
 function api(c,a,b){
  if(c=='open'||c=='close')set(c=='open');
- if(c=='identify')post(c,{data:a});
+ if(c=='identify')post(c,{data:a,ref:b?(cb[++n]=b,n):0});
  if(c=='on'&&b)(on[a]=on[a]||[])[on[a].length]=b;
 }
 function render(){
@@ -47,14 +47,14 @@ function set(v){
 function start(){
  var c=cfg.site.color,g;
  side=cfg.site.position=='left'?'left':'right';
- T=(lang||cfg.site.language||navigator.language).slice(0,2)=='ru'?['\u041e\u0442\u043a\u0440\u044b\u0442\u044c \u0447\u0430\u0442','\u0417\u0430\u043a\u0440\u044b\u0442\u044c \u0447\u0430\u0442']:['Open chat','Close chat'];
+ T=cfg.labels;
  (host=d.createElement('frontdesk-widget')).style.cssText='all:initial!important;position:fixed!important;visibility:hidden!important;z-index:2147483000!important';
  root=host.attachShadow({mode:'open'});
  (btn=root.appendChild(d.createElement('button'))).style.cssText='all:initial;position:fixed;bottom:16px;'+side+
   ':16px;width:56px;height:56px;border-radius:50%;cursor:pointer;box-shadow:0 4px 16px #0005;outline-offset:3px;background:'+c;
  g=btn.appendChild(d.createElementNS('http://www.w3.org/2000/svg','svg'));
  g.appendChild(d.createElementNS(g.namespaceURI,'path')).setAttribute('d','M5 6h16v12H10l-5 4z');
- g.style.cssText='display:block;margin:15px;width:26px;height:26px;fill:#fff';
+ g.style.cssText='display:block;margin:15px;width:26px;height:26px;fill:'+cfg.site.text_color;
  dot=btn.appendChild(d.createElement('span'));
  btn.onclick=function(){set(!open);};
  btn.onpointerenter=make;
@@ -73,12 +73,17 @@ w.addEventListener('message',function(e){
  if(t=='close')set(0);
  if(t=='message')emit(t,m.data);
  if(t=='unread')unread=m.count|0,render();
+ if(t=='labels')T=[''+m.open,''+m.close],render();
+ if(t=='identified'){
+  for(i=0;i<m.warn.length;i++)console.warn(m.warn[i]);
+  (t=cb[m.ref])&&(delete cb[m.ref],t(m.result));
+ }
 });
 for(i=0;i<q.length;i++)api(q[i][0],q[i][1],q[i][2]);
 api.fd=1;
 w.Frontdesk=api;
 x=new XMLHttpRequest();
-x.open('GET',FD+'/api/widget/v1/sites/'+key+'/config');
+x.open('GET',FD+'/api/widget/v1/sites/'+key+'/config?lang='+lang);
 x.responseType='json';
 x.onloadend=function(r){
  r=x.response||{};

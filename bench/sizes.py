@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BUDGETS: dict[str, tuple[list[str], int]] = {
     "embed.js": (["embed.js"], 2048),
     "panel (html+js+css+en.json)": (
-        ["widget/panel.html", "widget/panel.js", "widget/panel.css", "widget/i18n/en.json"],
+        ["widget/panel.html", "widget/plural.js", "widget/panel.js", "widget/panel.css", "widget/i18n/en.json"],
         40960,
     ),
 }

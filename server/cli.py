@@ -1,4 +1,5 @@
-"""The `frontdesk` command: serve, demo, migrate, create-operator, create-site, create-webhook, list-webhooks.
+"""The `frontdesk` command: serve, demo, migrate, create-operator, set-password, set-role,
+deactivate-operator, activate-operator, end-sessions, create-site, create-webhook, list-webhooks.
 
 Every setting is a FRONTDESK_* environment variable, read by every command, and a flag of
 the commands that use it (flags win; server/config.py says which). Every mistake a user
@@ -20,7 +21,8 @@ from typing import Any, AsyncIterator, Sequence
 
 from . import __version__
 from .config import Settings, SettingsError, commands_label
-from .errors import FrontdeskError
+from .errors import FrontdeskError, NotFound
+from .locales import LANGUAGES
 from .logs import logging_config, server_name
 from .services.events import CATALOGUE as EVENT_TYPES
 
@@ -116,6 +118,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="Password (at least 8 characters). Default: FRONTDESK_OPERATOR_PASSWORD, else asked for.",
     )
 
+    for name, help_text in (
+        ("set-password", "Give an operator a new password; ends all their console sessions."),
+        ("set-role", "Change an operator's role; ends all their console sessions."),
+        ("deactivate-operator", "Stop an operator from logging in; ends all their console sessions."),
+        ("activate-operator", "Let a deactivated operator log in again."),
+        ("end-sessions", "Sign an operator out everywhere (e.g. a lost laptop)."),
+    ):
+        change = command(name, help_text)
+        change.add_argument("email", help="The operator's email (their login).")
+        if name == "set-password":
+            change.add_argument(
+                "--password", default=None,
+                help="New password (at least 8 characters). Default: FRONTDESK_OPERATOR_PASSWORD, else asked for.",
+            )
+        elif name == "set-role":
+            change.add_argument("role", choices=("admin", "agent"), help="The new role.")
+
     site = command("create-site", "Add a site and print its key.")
     site.add_argument("name", help="The site's name, shown in the widget.")
     site.add_argument(
@@ -125,8 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     site.add_argument("--color", default="#2563eb", help="Widget colour as #rrggbb. Default: #2563eb.")
     site.add_argument("--position", choices=("right", "left"), default="right", help="Launcher corner.")
-    site.add_argument("--language", choices=("en", "ru"), default=None, help="Force the widget's language.")
-    site.add_argument("--greeting", default=None, help="First words the widget shows.")
+    site.add_argument("--language", choices=LANGUAGES, default=None, help="Force the widget's language.")
+    site.add_argument(
+        "--greeting", action="append", default=[], metavar="[LANG=]TEXT",
+        help="First words the widget shows: TEXT in every language, LANG=TEXT in one (e.g. ru=Здравствуйте!); "
+             "repeatable, the plain TEXT is the fallback.",
+    )
     site.add_argument(
         "--allow-duplicate-name", action="store_true",
         help="Create the site even if another site already has this name (refused by default).",
@@ -209,6 +232,9 @@ def _uvicorn_options(settings: Settings) -> dict[str, Any]:
         # Per-message deflate costs ~30 % of throughput and 2.5x the memory per idle socket.
         "ws": "websockets-sansio", "ws_max_size": settings.max_frame_bytes, "ws_per_message_deflate": False,
         "server_header": False,
+        # The client's address comes from web/addresses.py, which trusts forwarding headers
+        # only from FRONTDESK_TRUSTED_PROXIES (uvicorn's own default trusts 127.0.0.1).
+        "proxy_headers": False,
     }
 
 
@@ -336,17 +362,80 @@ async def _serve(settings: Settings) -> None:
     await _serve_named([("Frontdesk server", server, sock, _url(settings.host, settings.port))])
 
 
+def _password(args: argparse.Namespace, prompt: str) -> str:
+    """--password, else FRONTDESK_OPERATOR_PASSWORD, else asked on the terminal; without
+    any of them, one line that says what to do (exit code 2), not a traceback."""
+    password = args.password or os.environ.get("FRONTDESK_OPERATOR_PASSWORD")
+    if password:
+        return password
+    if sys.stdin.isatty():
+        try:
+            return getpass.getpass(prompt)
+        except EOFError:
+            pass
+    print(
+        "frontdesk: error (password): no password given and no terminal to ask for one: "
+        "pass --password PASSWORD or set FRONTDESK_OPERATOR_PASSWORD",
+        file=sys.stderr,
+    )
+    raise SystemExit(2)
+
+
 async def _create_operator(settings: Settings, args: argparse.Namespace) -> None:
     from .services import operators
 
-    password = args.password or os.environ.get("FRONTDESK_OPERATOR_PASSWORD")
-    if password is None:
-        password = getpass.getpass("Password for the new operator: ")
+    password = _password(args, "Password for the new operator: ")
     async with opened(settings) as state:
         operator = await operators.create_operator(
             state.writer, state.signer, args.email, password, name=args.name, role=args.role
         )
     print(f"operator {operator.email} created (id {operator.id}, role {operator.role})")
+
+
+async def _change_operator(settings: Settings, args: argparse.Namespace) -> None:
+    """set-password, set-role, deactivate-operator, activate-operator, end-sessions."""
+    from .realtime.hub import announce_session_ended
+    from .services import operators
+
+    password = _password(args, "New password: ") if args.command == "set-password" else None
+    async with opened(settings) as state:
+        if password is not None:
+            changed_operator = await operators.set_password(state.writer, state.signer, args.email, password)
+            if changed_operator is None:
+                raise NotFound(field="email")
+            operator, ended = changed_operator, True  # consoles check their session before closing
+            done = "password set"
+        elif args.command == "set-role":
+            operator, ended = await operators.set_role(state.writer, args.email, args.role)
+            done = f"role {args.role}"
+        elif args.command in ("deactivate-operator", "activate-operator"):
+            active = args.command == "activate-operator"
+            operator, ended = await operators.set_active(state.writer, args.email, active)
+            done = "active" if active else "deactivated"
+        else:
+            operator, count = await operators.end_sessions(state.writer, args.email)
+            ended, done = count > 0, f"{count} session(s) ended"
+        if ended:
+            # Open consoles close now on nodes that share this hub (Redis); elsewhere at
+            # their next session check (FRONTDESK_SESSION_CHECK_SECONDS).
+            await announce_session_ended(state.hub, operator.id)
+    print(f"operator {operator.email}: {done}")
+
+
+def _greetings(values: list[str]) -> dict[str, str]:
+    """--greeting TEXT / --greeting ru=TEXT as {"": TEXT, "ru": TEXT}; one per language."""
+    import re
+
+    from .errors import Invalid
+
+    texts: dict[str, str] = {}
+    for value in values:
+        match = re.match(r"([a-z]{2,3})=(.*)", value, re.S)
+        lang, text = match.groups() if match else ("", value)
+        if lang in texts:
+            raise Invalid(field="greeting")
+        texts[lang] = text
+    return texts
 
 
 async def _create_site(settings: Settings, args: argparse.Namespace) -> None:
@@ -356,7 +445,7 @@ async def _create_site(settings: Settings, args: argparse.Namespace) -> None:
     async with opened(settings) as state:
         site = await sites.create_site(
             state.writer, args.name, args.origin, color=args.color, position=args.position,
-            language=args.language, greeting=args.greeting, allow_duplicate_name=args.allow_duplicate_name,
+            language=args.language, greeting=_greetings(args.greeting), allow_duplicate_name=args.allow_duplicate_name,
         )
     base = settings.public_url.rstrip("/") or f"http://{settings.host}:{settings.port}"
     print(f"site {site.name!r} created\nkey: {site.key}\nsnippet: {snippet(base, site.key)}")
@@ -462,6 +551,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _run_server(_demo(settings, args))
         elif args.command == "create-operator":
             asyncio.run(_create_operator(settings, args))
+        elif args.command in ("set-password", "set-role", "deactivate-operator", "activate-operator", "end-sessions"):
+            asyncio.run(_change_operator(settings, args))
         elif args.command == "create-site":
             asyncio.run(_create_site(settings, args))
         elif args.command == "create-webhook":

@@ -13,8 +13,12 @@ import dataclasses
 import os
 import secrets
 from dataclasses import dataclass, field
+from functools import cached_property
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any, Mapping
+
+from .files import private_dir, warn_if_shared
 
 
 class SettingsError(ValueError):
@@ -25,6 +29,8 @@ class SettingsError(ValueError):
 SERVE = ("serve",)
 RUNNING = ("serve", "demo")  # the commands that run a server
 EVERY = "every"  # every command: they all open the database
+# Operator commands that end console sessions: with Redis, open consoles on every node hear it at once.
+SESSION_ENDING = ("set-password", "set-role", "deactivate-operator", "activate-operator", "end-sessions")
 
 
 def _setting(default: Any, help: str, *, commands: tuple[str, ...] | str = SERVE, secret: bool = False) -> Any:
@@ -46,9 +52,12 @@ class Settings:
     )
     redis_url: str = _setting(
         "", "Redis URL (redis://host:6379/0) for the live hub, presence and rate limits of several nodes. "
-        "Empty: in-process (one process only)."
+        "Empty: in-process (one process only).",
+        commands=(*SERVE, *SESSION_ENDING),
     )
-    redis_prefix: str = _setting("frontdesk:", "Prefix of every Redis key and channel (to share one Redis).")
+    redis_prefix: str = _setting(
+        "frontdesk:", "Prefix of every Redis key and channel (to share one Redis).", commands=(*SERVE, *SESSION_ENDING)
+    )
     secret_key: str = _setting(
         "", "Key that signs visitor tokens and sessions. Empty: generated once and kept in the data directory.",
         secret=True, commands=RUNNING,
@@ -67,7 +76,20 @@ class Settings:
     visitor_messages_per_minute: int = _setting(
         120, "Messages one visitor may send a minute (a flood gets rate_limited errors; the widget retries)."
     )
-    login_attempts_per_minute: int = _setting(5, "Failed console logins allowed per email (and 4x per IP address) a minute.")
+    login_attempts_per_minute: int = _setting(
+        5, "Console login attempts allowed a minute for one email from one client address (4x for one address "
+        "over all emails, 10x for one email over all addresses); counted before the password is checked."
+    )
+    session_check_seconds: float = _setting(
+        30.0, "Seconds between an open console socket's checks that its session still exists (a session ended "
+        "where the hub does not reach, e.g. by the CLI of a node without Redis, closes its consoles this late).",
+        commands=RUNNING,
+    )
+    trusted_proxies: str = _setting(
+        "", "Reverse proxies whose X-Forwarded-For / Forwarded headers name the client, as comma-separated IP "
+        "addresses or CIDR networks (e.g. 127.0.0.1,10.0.0.0/8). Empty: the client is the connecting address.",
+        commands=RUNNING,
+    )
     visitor_token_days: int = _setting(365, "Days a visitor token stays valid after the visitor's last visit.")
     sqlite_synchronous: str = _setting(
         "FULL", "SQLite synchronous pragma (FULL keeps acked messages across power loss; NORMAL only across crashes)."
@@ -145,6 +167,8 @@ class Settings:
                 "FRONTDESK_WORKER_LEASE_SECONDS: must be longer than FRONTDESK_WEBHOOK_TIMEOUT_SECONDS "
                 "(a lease must outlive the request it covers)"
             )
+        if not 0 < self.session_check_seconds <= 3600:
+            raise SettingsError("FRONTDESK_SESSION_CHECK_SECONDS: must be more than 0 and at most 3600")
         if not 0 < self.worker_poll_seconds <= 60:
             raise SettingsError("FRONTDESK_WORKER_POLL_SECONDS: must be more than 0 and at most 60")
         self.webhook_retry_schedule  # raises if malformed
@@ -154,6 +178,7 @@ class Settings:
             raise SettingsError("FRONTDESK_LOG_FORMAT: must be text or json")
         if self.log_level.lower() not in {"debug", "info", "warning", "error"}:
             raise SettingsError("FRONTDESK_LOG_LEVEL: must be debug, info, warning or error")
+        self.trusted_proxy_networks  # raises if malformed
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise SettingsError("FRONTDESK_REDIS_URL: must start with redis://, rediss:// or unix://")
         url = self.resolved_database_url
@@ -174,6 +199,21 @@ class Settings:
             raise SettingsError("FRONTDESK_WEBHOOK_RETRY_SECONDS: at most 20 pauses of 0 to 604800 seconds each")
         return pauses
 
+    @cached_property
+    def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        """FRONTDESK_TRUSTED_PROXIES parsed (a bare address is a one-address network)."""
+        networks = []
+        for part in self.trusted_proxies.split(","):
+            if not part.strip():
+                continue
+            try:
+                networks.append(ip_network(part.strip(), strict=False))
+            except ValueError:
+                raise SettingsError(
+                    f"FRONTDESK_TRUSTED_PROXIES: {part.strip()!r} is not an IP address or CIDR network"
+                ) from None
+        return tuple(networks)
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -186,8 +226,9 @@ class Settings:
             return self.secret_key
         path = Path(self.data_dir) / "secret_key"
         if path.exists():
+            warn_if_shared(path)
             return path.read_text().strip()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         key = secrets.token_urlsafe(48)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import hmac
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any, Callable, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from .errors import InvalidToken
+from .errors import InvalidToken, RateLimited
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -22,7 +28,10 @@ class VisitorClaim:
 class Signer:
     """Everything signed with the app's secret key; one salt per purpose."""
 
-    def __init__(self, secret_key: str, *, visitor_token_days: int, session_days: int = 14) -> None:
+    def __init__(
+        self, secret_key: str, *, visitor_token_days: int, session_days: int = 14, password_threads: int = 2,
+        password_queue: int = 32,
+    ) -> None:
         self._visitors = URLSafeTimedSerializer(secret_key, salt="frontdesk.visitor")
         self._sessions = URLSafeTimedSerializer(secret_key, salt="frontdesk.session")
         self._csrf = URLSafeTimedSerializer(secret_key, salt="frontdesk.csrf")
@@ -30,6 +39,12 @@ class Signer:
         self.session_max_age = session_days * 86400
         self.passwords = PasswordHasher()  # argon2id with the library's current parameters
         self._dummy_hash = self.passwords.hash(secrets.token_hex(16))
+        # argon2 takes tens of ms of CPU (the C code releases the GIL): it runs in a few
+        # threads of its own so a burst of logins queues there and never stalls chat,
+        # and a queue longer than ``password_queue`` is refused rather than grown.
+        self._password_pool = ThreadPoolExecutor(password_threads, thread_name_prefix="frontdesk-passwords")
+        self._password_queue = password_queue
+        self._password_waiting = 0
 
     # Visitors ---------------------------------------------------------------
     def visitor_token(self, visitor_id: str, site_id: int) -> str:
@@ -47,20 +62,30 @@ class Signer:
         return VisitorClaim(data["v"], site_id)
 
     # Operator sessions --------------------------------------------------------
-    def session_cookie(self, operator_id: int, password_hash: str) -> str:
-        # Bound to the password hash: changing the password ends every other session.
-        return self._sessions.dumps({"o": operator_id, "p": password_hash[-16:]})
+    # The cookie carries a random session token; the database keeps only its hash
+    # (store/operators.py), so a session ends when its row goes, on every node at once.
+    @staticmethod
+    def new_session_token() -> str:
+        return secrets.token_urlsafe(32)
 
-    def read_session_cookie(self, value: str | None) -> tuple[int, str] | None:
-        if not value:
+    @staticmethod
+    def session_token_hash(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    def session_cookie(self, token: str) -> str:
+        return self._sessions.dumps({"t": token})
+
+    def read_session_cookie(self, value: str | None) -> str | None:
+        """The session token in a cookie we signed, or None."""
+        if not value or len(value) > 512:
             return None
         try:
             data = self._sessions.loads(value, max_age=self.session_max_age)
         except (BadSignature, SignatureExpired):
             return None
-        if not isinstance(data, dict) or not isinstance(data.get("o"), int):
+        if not isinstance(data, dict) or not isinstance(data.get("t"), str) or len(data["t"]) > 128:
             return None
-        return data["o"], str(data.get("p", ""))
+        return data["t"]
 
     # CSRF (double submit: a signed random cookie, echoed in each form) ------------
     def new_csrf_secret(self) -> str:
@@ -76,12 +101,27 @@ class Signer:
         return hmac.compare_digest(cookie, submitted)
 
     # Passwords ------------------------------------------------------------------
-    def hash_password(self, password: str) -> str:
-        return self.passwords.hash(password)
+    async def hash_password(self, password: str) -> str:
+        return await self._in_password_pool(self.passwords.hash, password)
 
-    def verify_password(self, password_hash: str | None, password: str) -> bool:
-        """Constant work whether or not the account exists."""
+    async def verify_password(self, password_hash: str | None, password: str) -> bool:
+        """Constant work whether or not the account exists. RateLimited if the pool's queue is full."""
+        return await self._in_password_pool(self._verify, password_hash, password)
+
+    def _verify(self, password_hash: str | None, password: str) -> bool:
         try:
             return self.passwords.verify(password_hash or self._dummy_hash, password) and password_hash is not None
         except (VerificationError, InvalidHashError):
             return False
+
+    async def _in_password_pool(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._password_waiting >= self._password_queue:
+            raise RateLimited()
+        self._password_waiting += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._password_pool, fn, *args)
+        finally:
+            self._password_waiting -= 1
+
+    def close(self) -> None:
+        self._password_pool.shutdown(wait=False, cancel_futures=True)

@@ -106,6 +106,7 @@ class AppState:
         self.webhooks.start()
 
     async def close(self) -> None:
+        self.signer.close()
         await self.webhooks.stop()
         await self.webhook_sender.close()
         await self.writer.stop()

@@ -81,6 +81,27 @@ async def console_login(server: ServerProcess, email: str, password: str) -> htt
     return client
 
 
+async def log_out(http: httpx.AsyncClient) -> None:
+    """Press the console's "Log out" button (its form carries the CSRF token)."""
+    inbox = await http.get("/console/")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', inbox.text)
+    assert token, "the inbox has no logout form"
+    response = await http.post("/console/logout", data={"csrf_token": token.group(1)})
+    assert response.status_code == 303 and response.headers["location"] == "/console/login"
+
+
+async def closed_for_ended_session(console: FrameClient) -> None:
+    """The socket says the session ended (unauthorized) and closes with 4401."""
+    error = await console.recv_until(lambda f: f["type"] == "error")
+    assert error["code"] == "unauthorized" and error["message"]
+    try:
+        frame = await console.recv()
+    except websockets.ConnectionClosed as closed:
+        assert closed.rcvd is not None and closed.rcvd.code == 4401, closed
+    else:
+        raise AssertionError(f"the socket stayed open and sent {frame}")
+
+
 async def connect_operator(server: ServerProcess, http: httpx.AsyncClient, after_event: int | None = None) -> FrameClient:
     cookie = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
     ws = await websockets.connect(

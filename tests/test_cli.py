@@ -187,3 +187,31 @@ async def test_demo_restarted_on_other_ports_keeps_its_site_and_sessions(tmp_pat
     started = [line for line in log.splitlines() if "Started server process" in line]
     assert len(started) == 2 and any("Frontdesk server: " in s for s in started) and any(
         "Demo website: " in s for s in started), started
+
+
+async def test_demo_finds_the_site_of_an_older_data_directory_and_seeds_a_new_one(tmp_path: Path) -> None:
+    """A data directory from before the key file was kept finds its demo site by name,
+    the name it had then ("Demo site") as well as today's; a fresh one gets the demo's
+    own colour and greetings in every language."""
+    from server.cli import opened
+    from server.config import Settings
+    from server.demo import DEMO_BRAND_COLOR, DEMO_SITE_NAME, prepare_demo
+    from server.locales import LANGUAGES
+    from server.services import sites
+
+    older = tmp_path / "older"
+    async with opened(Settings.from_env({}, data_dir=str(older))) as state:
+        old = await sites.create_site(state.writer, "Demo site", ["http://127.0.0.1:8001"], greeting="Hi!")
+        found, _ = await prepare_demo(state, 9001, "operator@example.com", None)
+        assert found.key == old.key and found.name == "Demo site" and found.greeting == {"": "Hi!"}
+        assert set(found.allowed_origins) == {"http://127.0.0.1:9001", "http://localhost:9001"}
+        assert len(await sites.list_sites(state.db)) == 1
+    assert (older / "demo-site-key").read_text() == old.key
+
+    fresh = tmp_path / "fresh"
+    async with opened(Settings.from_env({}, data_dir=str(fresh))) as state:
+        made, _ = await prepare_demo(state, 9001, "operator@example.com", None)
+        again, _ = await prepare_demo(state, 9003, "operator@example.com", None)
+    assert made.name == DEMO_SITE_NAME and made.color == DEMO_BRAND_COLOR
+    assert set(LANGUAGES) <= set(made.greeting), made.greeting
+    assert again.key == made.key

@@ -204,7 +204,7 @@ async def test_each_conversation_is_listed_once_with_its_own_visitor(server: Ser
         session = await start_visitor(server, site.key, origin)
         visitor, _ = await connect_visitor(server, site.key, origin, session["token"])
         await visitor.send({"type": "visitor.identify", "id": new_id(), "name": name})
-        await visitor.recv_until(lambda f: f["type"] == "ack")
+        await visitor.recv_until(lambda f: f["type"] == "identified")
         await visitor.send({"type": "message.send", "id": new_id(), "body": f"I am {name}"})
         await visitor.recv_until(lambda f: f["type"] == "ack" and "seq" in f)
         await visitor.close()
@@ -213,4 +213,28 @@ async def test_each_conversation_is_listed_once_with_its_own_visitor(server: Ser
     assert sorted((c["visitor"]["name"], c["last_message_preview"]) for c in listed) == sorted(
         (n, f"I am {n}") for n in names
     )
+    await http.aclose()
+
+
+async def test_console_gets_phones_in_international_format_and_e164(sqlite_server: ServerProcess) -> None:
+    site = await make_site(sqlite_server)
+    operator = await make_operator(sqlite_server)
+    origin = site.allowed_origins[0]
+    http = await console_login(sqlite_server, operator.email, PASSWORD)
+    console = await connect_operator(sqlite_server, http)
+    session = await start_visitor(sqlite_server, site.key, origin)
+    visitor, _ = await connect_visitor(sqlite_server, site.key, origin, session["token"])
+    await visitor.send({"type": "message.send", "id": new_id(), "body": "call me"})
+    created = await console.recv_until(lambda f: f["type"] == "conversation.created")
+    assert created["conversation"]["visitor"]["phone_display"] is None
+
+    await visitor.send({"type": "visitor.identify", "id": new_id(), "phone": "+7 (701) 123-45-67"})
+    updated = await console.recv_until(lambda f: f["type"] == "conversation.updated")
+    shown = {"phone": "+77011234567", "phone_display": "+7 701 123 45 67"}
+    assert {k: updated["conversation"]["visitor"][k] for k in shown} == shown  # live
+    listed = (await http.get("/api/console/v1/conversations")).json()["conversations"]
+    mine = next(c for c in listed if c["id"] == created["conversation"]["id"])
+    assert {k: mine["visitor"][k] for k in shown} == shown  # and when the console loads
+    await visitor.close()
+    await console.close()
     await http.aclose()

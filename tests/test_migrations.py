@@ -29,3 +29,30 @@ async def test_upgrade_twice_is_harmless(tmp_path: Path) -> None:
         assert await migrate.upgrade(db) == first
     finally:
         await db.close()
+
+
+async def test_a_greeting_of_one_text_becomes_the_default_of_every_language(tmp_path: Path) -> None:
+    from alembic import command
+    from sqlalchemy import text
+
+    from server.store import sites as site_store
+
+    db = Database(f"sqlite:///{tmp_path / 'm.db'}")
+    try:
+        def before_greetings(conn):  # type: ignore[no-untyped-def]
+            command.upgrade(migrate.alembic_config(conn), "0004_sessions")
+            conn.execute(text(
+                "INSERT INTO sites (key, name, allowed_origins, color, position, greeting, created_at) VALUES "
+                "('fd_old', 'Old', '[]', '#000000', 'right', 'Привет!', CURRENT_TIMESTAMP),"
+                "('fd_none', 'None', '[]', '#000000', 'right', NULL, CURRENT_TIMESTAMP)"
+            ))
+            conn.commit()
+
+        await db.connection(before_greetings)
+        await migrate.upgrade(db)
+        old = await db.read(lambda conn: site_store.get_site_by_key(conn, "fd_old"))
+        none = await db.read(lambda conn: site_store.get_site_by_key(conn, "fd_none"))
+    finally:
+        await db.close()
+    assert old is not None and old.greeting == {"": "Привет!"}
+    assert none is not None and none.greeting == {}

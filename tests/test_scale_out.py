@@ -16,9 +16,11 @@ import pytest
 from tests.clients import (
     FrameClient,
     OutboxVisitor,
+    closed_for_ended_session,
     connect_operator,
     connect_visitor,
     console_login,
+    log_out,
     new_id,
     scrape_metrics,
     start_visitor,
@@ -223,6 +225,23 @@ async def test_login_throttle_is_shared_by_all_nodes(cluster: Cluster) -> None:
     assert statuses == [401] * 5 + [429]
 
 
+async def test_logout_on_one_node_closes_the_console_on_another(cluster: Cluster) -> None:
+    """The session ends in the database and the hub tells every node: the console socket on
+    node A closes at once (well before its periodic session check) when B serves the logout."""
+    import httpx
+
+    a, b = cluster.add_node(), cluster.add_node()
+    operator = await make_operator(a)
+    on_a = await console_login(a, operator.email, PASSWORD)
+    console = await connect_operator(a, on_a)
+    async with httpx.AsyncClient(base_url=b.url, cookies=on_a.cookies) as on_b:  # the same browser
+        await log_out(on_b)
+        assert (await on_b.get("/api/console/v1/conversations")).status_code == 401
+    await closed_for_ended_session(console)
+    assert (await on_a.get("/api/console/v1/conversations")).status_code == 401
+    await on_a.aclose()
+
+
 NGINX = "/usr/sbin/nginx"
 
 NGINX_CONF = """
@@ -254,6 +273,7 @@ http {{
             proxy_set_header Upgrade $http_upgrade;
             proxy_set_header Connection "upgrade";
             proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_read_timeout 1h;
         }}
     }}
@@ -284,6 +304,7 @@ async def test_two_nodes_behind_nginx(cluster: Cluster) -> None:
         pytest.skip("nginx is not installed (apt-get install nginx)")
     port = free_port()
     cluster.env["FRONTDESK_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
+    cluster.env["FRONTDESK_TRUSTED_PROXIES"] = "127.0.0.1"  # nginx, as docs/deployment.md says
     a, b = cluster.add_node(), cluster.add_node()
     conf = cluster.tmp / "nginx.conf"
     conf.write_text(NGINX_CONF.format(tmp=cluster.tmp, a=a.port, b=b.port, port=port))

@@ -44,15 +44,23 @@ def test_token_of_another_site_or_key_is_refused(signer: Signer) -> None:
         Signer("another-key", visitor_token_days=30).read_visitor_token(token, site_id=7)
     # A session cookie is not a visitor token, even though both are signed with one key.
     with pytest.raises(InvalidToken):
-        signer.read_visitor_token(signer.session_cookie(1, "hash" * 8), site_id=7)
+        signer.read_visitor_token(signer.session_cookie(signer.new_session_token()), site_id=7)
 
 
-def test_passwords_are_argon2id(signer: Signer) -> None:
-    stored = signer.hash_password("correct horse battery")
+def test_session_cookies_carry_a_signed_token(signer: Signer) -> None:
+    token = signer.new_session_token()
+    assert signer.read_session_cookie(signer.session_cookie(token)) == token
+    assert signer.read_session_cookie(Signer("another-key", visitor_token_days=30).session_cookie(token)) is None
+    assert signer.read_session_cookie(signer.visitor_token("v1", 7)) is None
+    assert signer.read_session_cookie("forged") is None
+
+
+async def test_passwords_are_argon2id(signer: Signer) -> None:
+    stored = await signer.hash_password("correct horse battery")
     assert stored.startswith("$argon2id$")
-    assert signer.verify_password(stored, "correct horse battery")
-    assert not signer.verify_password(stored, "wrong")
-    assert not signer.verify_password(None, "anything")
+    assert await signer.verify_password(stored, "correct horse battery")
+    assert not await signer.verify_password(stored, "wrong")
+    assert not await signer.verify_password(None, "anything")
 
 
 def test_csrf_tokens_must_match_a_signed_cookie(signer: Signer) -> None:

@@ -142,8 +142,6 @@ async def test_wrong_origin_upgrade_is_refused(server: ServerProcess) -> None:
         ('{"type": "message.send", "id": "0123456789abcdef", "body": "   "}', "invalid", "body"),
         ('{"type": "message.send", "id": "0123456789abcdef", "body": 42}', "invalid", "body"),
         ('{"type": "message.send", "id": "0123456789abcdef", "body": "' + "x" * 5001 + '"}', "too_large", "body"),
-        ('{"type": "visitor.identify", "id": "0123456789abcdef", "email": "not-an-email"}', "invalid", "email"),
-        ('{"type": "visitor.identify", "id": "0123456789abcdef", "phone": "12"}', "invalid", "phone"),
     ],
 )
 async def test_bad_frames_get_clear_errors_and_harm_nothing(
@@ -168,6 +166,96 @@ async def test_bad_frames_get_clear_errors_and_harm_nothing(
     again, welcome = await connect_visitor(server, site.key, origin, session["token"])
     assert welcome["conversation"]["last_seq"] == 1
     await again.close()
+
+
+async def test_identify_stores_the_valid_fields_and_names_each_refused_one(server: ServerProcess) -> None:
+    site = await make_site(server)
+    origin = site.allowed_origins[0]
+    session = await start_visitor(server, site.key, origin)
+    visitor, _ = await connect_visitor(server, site.key, origin, session["token"])
+    frame_id = new_id()
+    await visitor.send(
+        {"type": "visitor.identify", "id": frame_id, "name": "Bob", "email": "bob@example.com", "phone": "(555) 123-4567"}
+    )
+    answer = await visitor.recv_until(lambda f: f.get("id") == frame_id)
+    assert answer["type"] == "identified", answer
+    assert sorted(answer["accepted"]) == ["email", "name"]
+    assert list(answer["refused"]) == ["phone"]
+    assert answer["refused"]["phone"]["code"] == "invalid"
+    assert "phone" in answer["refused"]["phone"]["message"]
+
+    # A name no store can hold (a lone surrogate) is refused on its own; the socket stays up.
+    second = new_id()
+    await visitor.send({"type": "visitor.identify", "id": second, "name": "\ud800", "phone": "+7 701 123 45 67"})
+    answer = await visitor.recv_until(lambda f: f.get("id") == second)
+    assert answer["type"] == "identified", answer
+    assert answer["accepted"] == ["phone"] and list(answer["refused"]) == ["name"]
+    await visitor.send({"type": "ping"})
+    assert await visitor.recv_until(lambda f: f["type"] == "pong")
+
+    # Nothing valid at all: still an answer naming each field, and nothing stored is harmed.
+    third = new_id()
+    await visitor.send({"type": "visitor.identify", "id": third, "email": "not-an-email", "phone": 12})
+    answer = await visitor.recv_until(lambda f: f.get("id") == third)
+    assert answer["accepted"] == [] and sorted(answer["refused"]) == ["email", "phone"]
+    await visitor.close()
+
+    stored = (await start_visitor(server, site.key, origin, session["token"]))["visitor"]
+    assert (stored["name"], stored["email"], stored["phone"]) == ("Bob", "bob@example.com", "+77011234567")
+
+
+async def test_identify_is_answered_in_the_visitors_language(sqlite_server: ServerProcess) -> None:
+    site = await make_site(sqlite_server)
+    origin = site.allowed_origins[0]
+    session = await start_visitor(sqlite_server, site.key, origin)
+    ws = await websockets.connect(f"{sqlite_server.ws_url}/ws/visitor?site={site.key}&lang=ru", origin=origin)
+    await ws.send(json.dumps({"type": "hello", "token": session["token"], "last_seq": 0}))
+    frame_id = new_id()
+    await ws.send(json.dumps({"type": "visitor.identify", "id": frame_id, "email": "nope"}))
+    while (frame := json.loads(await asyncio.wait_for(ws.recv(), 10)))["type"] != "identified":
+        pass
+    assert frame["id"] == frame_id
+    assert "почт" in frame["refused"]["email"]["message"], frame
+    await ws.close()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("email", "not-an-email"),
+        # RFC 5321 allows 64 octets before the @: 65 ASCII letters, or 33 Cyrillic ones (66 octets).
+        ("email", "a" * 65 + "@example.com"),
+        ("email", "б" * 33 + "@example.com"),
+        ("phone", "12"),
+    ],
+)
+async def test_identify_refuses_a_bad_field_by_name(sqlite_server: ServerProcess, field: str, value: str) -> None:
+    site = await make_site(sqlite_server)
+    origin = site.allowed_origins[0]
+    session = await start_visitor(sqlite_server, site.key, origin)
+    visitor, _ = await connect_visitor(sqlite_server, site.key, origin, session["token"])
+    frame_id = new_id()
+    await visitor.send({"type": "visitor.identify", "id": frame_id, field: value})
+    answer = await visitor.recv_until(lambda f: f.get("id") == frame_id)
+    assert answer["type"] == "identified" and answer["accepted"] == [], answer
+    assert list(answer["refused"]) == [field] and answer["refused"][field]["code"] == "invalid", answer
+    await visitor.close()
+    stored = (await start_visitor(sqlite_server, site.key, origin, session["token"]))["visitor"]
+    assert stored[field] is None
+
+
+async def test_an_email_at_the_length_limits_is_accepted(sqlite_server: ServerProcess) -> None:
+    """64 octets before the @ is allowed (RFC 5321); one more is refused (test above)."""
+    site = await make_site(sqlite_server)
+    origin = site.allowed_origins[0]
+    session = await start_visitor(sqlite_server, site.key, origin)
+    visitor, _ = await connect_visitor(sqlite_server, site.key, origin, session["token"])
+    for email in ("a" * 64 + "@example.com", "б" * 32 + "@example.com"):
+        frame_id = new_id()
+        await visitor.send({"type": "visitor.identify", "id": frame_id, "email": email})
+        answer = await visitor.recv_until(lambda f: f.get("id") == frame_id)
+        assert (answer["type"], answer["accepted"], answer["refused"]) == ("identified", ["email"], {}), (email, answer)
+    await visitor.close()
 
 
 async def test_errors_speak_the_visitors_language(sqlite_server: ServerProcess) -> None:

@@ -17,7 +17,7 @@ import pytest
 
 from tests.clients import scrape_metrics, visitor_says
 from tests.conftest import BACKENDS, served
-from tests.factories import deliveries_of, make_site, make_webhook
+from tests.factories import deliveries_of, make_site, make_webhook, settings_for
 from tests.receivers import BACKLOG, WEBHOOK_ENV, Receiver, metric_becomes, webhook_jobs
 from tests.servers import ServerProcess
 
@@ -134,6 +134,118 @@ async def test_private_addresses_are_refused_by_default(sqlite_server: ServerPro
     assert sum(receiver.requests.values()) == 0
 
 
+# How an address can be spelt in a URL so that the HTTP client still connects to it:
+# look-alike digits and dots (IDNA maps them to ASCII), IPv6 forms that embed the IPv4
+# address, and the legacy forms the system resolver accepts.
+def _spellings(a: int, b: int, c: int, d: int) -> dict[str, str]:
+    def digits(zero: int) -> str:  # the address in another run of ten digits
+        return ".".join("".join(chr(zero + int(ch)) for ch in str(n)) for n in (a, b, c, d))
+
+    circled = ".".join("".join("⓪①②③④⑤⑥⑦⑧⑨"[int(ch)] for ch in str(n)) for n in (a, b, c, d))
+    plain = f"{a}.{b}.{c}.{d}"
+    v4 = f"{a:02x}{b:02x}:{c:02x}{d:02x}"
+    return {
+        "fullwidth": digits(0xFF10),
+        "ideographic-stops": plain.replace(".", "\u3002"),
+        "fullwidth-stops": plain.replace(".", "\uff0e"),
+        "bold": digits(0x1D7CE),
+        "circled": circled,
+        "v4-mapped": f"[::ffff:{plain}]",
+        "v4-compatible": f"[::{plain}]",
+        "nat64": f"[64:ff9b::{v4}]",
+        "6to4": f"[2002:{v4}::1]",
+        "one-number": str((a << 24) | (b << 16) | (c << 8) | d),
+    }
+
+
+PRIVATE_SPELLINGS = [
+    pytest.param(host, id=f"{address}-{form}")
+    for address in ("127.0.0.1", "169.254.169.254", "10.0.0.1")
+    for form, host in _spellings(*map(int, address.split("."))).items()
+] + [pytest.param(host, id=host) for host in ("[::1]", "[fe80::1%25eth0]", "[64:ff9b:1::a00:1]", "0x7f.1", "127.1", "0")]
+
+
+@pytest.mark.parametrize("host", PRIVATE_SPELLINGS)
+def test_every_spelling_of_a_private_address_is_refused_at_registration(host: str) -> None:
+    from server.errors import Invalid
+    from server.services.webhooks import endpoint_url
+
+    url = f"https://{host}:8443/hooks"
+    with pytest.raises(Invalid) as refused:
+        endpoint_url(url, allow_private=False)
+    assert (refused.value.code, refused.value.field) == ("private_address", "url")
+    assert endpoint_url(url, allow_private=True) == url  # FRONTDESK_WEBHOOK_ALLOW_PRIVATE_NETWORKS=1
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://пример.рф/hooks",  # an international domain name
+        "https://ⓒⓡⓜ.example.com/in",  # a look-alike spelling of a public name is that name
+        "https://８.８.８.８/in",
+        "https://[2002:808:808::1]/in",  # 6to4 of a public address
+        "https://[64:ff9b::808:808]/in",  # NAT64 of a public address
+        "https://[::ffff:8.8.8.8]/in",
+        "https://[2606:4700::1111]/in",
+    ],
+)
+def test_public_hosts_in_any_spelling_are_accepted(url: str) -> None:
+    from server.services.webhooks import endpoint_url
+
+    assert endpoint_url(url, allow_private=False) == url
+
+
+@pytest.mark.parametrize(
+    ("host", "code"),
+    [
+        # Not valid IDNA: the URL library would fall back to a laxer encoding and send anyway.
+        ("☃.example.com", "bad_host"),
+        ("ü_x.example.com", "bad_host"),
+        ("exa\uff1ample.com", "invalid"),  # a fullwidth colon: a port in disguise
+    ],
+)
+def test_a_host_that_is_no_valid_domain_name_is_refused(host: str, code: str) -> None:
+    from server.errors import Invalid
+    from server.services.webhooks import endpoint_url
+
+    with pytest.raises(Invalid) as refused:
+        endpoint_url(f"https://{host}/in", allow_private=False)
+    assert (refused.value.code, refused.value.field) == (code, "url")
+
+
+async def test_a_look_alike_loopback_url_in_the_database_is_refused_at_send_time(
+    sqlite_server: ServerProcess, receiver: Receiver
+) -> None:
+    """Registration refuses these URLs; one that got into the database some other way is
+    refused when sending, because the check is on the address a socket is about to connect
+    to. The test's receiver listens on that address and gets nothing."""
+    from server.cli import opened
+    from server.store import webhooks as webhook_store
+
+    site = await make_site(sqlite_server)
+    assert receiver.server is not None
+    port = receiver.server.server_address[1]
+    hosts = ["１２７.０.０.１", "127。0。0。1", "127．0．0．1", "𝟏𝟐𝟕.𝟎.𝟎.𝟏", "①②⑦.⓪.⓪.①", "[::ffff:127.0.0.1]"]
+    secret = receiver.secret = "whsec_" + base64.b64encode(bytes(32)).decode()
+    async with opened(settings_for(sqlite_server)) as state:
+        endpoints = [
+            await state.writer.run(
+                lambda tx, url=f"http://{host}:{port}/hooks/frontdesk": webhook_store.insert_endpoint(
+                    tx.conn, site_id=site.id, url=url, secret=secret, description=None, event_types=("message.created",)
+                )
+            )
+            for host in hosts
+        ]
+
+    await visitor_says(sqlite_server, site.key, site.allowed_origins[0], ["is anyone on 127.0.0.1?"])
+
+    for endpoint in endpoints:
+        rows = await rows_when(sqlite_server, endpoint, lambda rows: bool(rows and rows[0]["last_error"]))
+        assert rows and rows[0]["last_status_code"] is None, (endpoint.url, rows)
+        assert "is a private or local address" in (rows[0]["last_error"] or ""), (endpoint.url, rows)
+    assert sum(receiver.requests.values()) == 0, receiver.requests
+
+
 def test_cli_creates_and_lists_webhooks_and_names_bad_input(
     sqlite_server: ServerProcess, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -160,6 +272,10 @@ def test_cli_creates_and_lists_webhooks_and_names_bad_input(
     for args, field in [
         ((key, "ftp://crm.example.com/in"), "(url)"),
         ((key, "https://10.0.0.5/in"), "(url)"),
+        ((key, "http://１２７.０.０.１:8080/x"), "(url): This URL points at a private"),
+        ((key, "http://①⑥⑨.②⑤④.①⑥⑨.②⑤④/latest/meta-data"), "(url): This URL points at a private"),
+        ((key, "https://[::ffff:10.0.0.1]/in"), "(url): This URL points at a private"),
+        ((key, "https://☃.example.com/in"), "(url): This URL's host name is not a valid domain name"),
         ((key, "https://crm.example.com/in", "--event", "lead.exploded"), "(event_type)"),
         (("fd_nosuchsite", "https://crm.example.com/in"), "(site)"),
         ((key, "https://crm.example.com/" + "x" * 2100), "(url)"),

@@ -19,7 +19,63 @@ async def test_config_for_an_allowed_origin(server: ServerProcess) -> None:
     assert response.headers["access-control-allow-origin"] == "http://localhost:3000"
     body = response.json()
     assert body["site"]["name"] == site.name and body["site"]["language"] == "ru"
-    assert set(body) == {"site", "operators_online"}
+    assert set(body) == {"site", "operators_online", "labels"}
+    assert body["labels"] == ["Открыть чат", "Закрыть чат"]  # the site speaks Russian
+
+
+def test_greetings_are_set_per_language_with_the_default_as_fallback(
+    sqlite_server: ServerProcess, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`create-site --greeting TEXT --greeting ru=TEXT`: the config names the greeting in the
+    widget's language, or the default one; the launcher reads on its colour."""
+    from server.cli import main
+
+    with monkeypatch.context() as patched:  # in-process, as the user's command runs
+        for name, value in sqlite_server.env.items():
+            patched.setenv(name, value)
+        assert main([
+            "create-site", "Aurora Coffee", "--origin", "https://aurora.example", "--color", "#F5C518",
+            "--greeting", "Hi! Ask us about our coffee.", "--greeting", "ru=Здравствуйте! Спросите нас о кофе.",
+            "--greeting", "kk=Сәлеметсіз бе!",
+        ]) == 0
+        key = next(line.split()[1] for line in capsys.readouterr().out.splitlines() if line.startswith("key:"))
+        with pytest.raises(SystemExit) as refused:
+            main(["create-site", "Twice", "--origin", "https://twice.example", "--greeting", "ru=А", "--greeting", "ru=Б"])
+        assert refused.value.code == 2 and "(greeting)" in capsys.readouterr().err
+
+    def config(**headers: str) -> dict[str, object]:
+        response = httpx.get(
+            f"{sqlite_server.url}/api/widget/v1/sites/{key}/config", headers={"Origin": "https://aurora.example", **headers}
+        )
+        assert response.status_code == 200, response.text
+        return response.json()["site"]  # type: ignore[no-any-return]
+
+    russian = config(**{"Accept-Language": "ru-RU,ru;q=0.9,en;q=0.5"})
+    assert russian["greeting"] == "Здравствуйте! Спросите нас о кофе."
+    assert russian["greetings"] == {
+        "": "Hi! Ask us about our coffee.", "ru": "Здравствуйте! Спросите нас о кофе.", "kk": "Сәлеметсіз бе!",
+    }
+    assert config(**{"Accept-Language": "de-DE"})["greeting"] == "Hi! Ask us about our coffee."
+    # A yellow brand colour keeps its colour and gets black text (white would be 1.6:1).
+    assert (russian["color"], russian["text_color"]) == ("#f5c518", "#000000")
+    assert config()["name"] == "Aurora Coffee"
+
+
+def test_text_color_is_readable_on_any_brand_colour() -> None:
+    from server.services.sites import text_color
+
+    def contrast(a: str, b: str) -> float:
+        def luminance(color: str) -> float:
+            c = [int(color[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+            c = [v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4 for v in c]
+            return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]
+
+        light, dark = sorted((luminance(a), luminance(b)), reverse=True)
+        return (light + 0.05) / (dark + 0.05)
+
+    for color in ["#2563eb", "#a0561a", "#b5651d", "#f5c518", "#777777", "#000000", "#ffffff", "#00ff00", "#ff0000"]:
+        assert contrast(color, text_color(color)) >= 4.5, color
+    assert text_color("#2563eb") == "#ffffff" and text_color("#ffffff") == "#000000"
 
 
 @pytest.mark.parametrize(
@@ -53,7 +109,7 @@ async def test_oversized_body_is_refused_in_the_callers_language(sqlite_server: 
             headers={"Origin": site.allowed_origins[0], "Content-Type": "application/json", "Accept-Language": "ru"},
         )
     assert response.status_code == 413
-    assert response.json()["error"]["message"] == "Запрос слишком большой (не больше 65536 байт)."
+    assert response.json()["error"]["message"] == "Запрос слишком большой (не более 65536 байт)."
 
 
 async def test_error_message_in_russian(sqlite_server: ServerProcess) -> None:
@@ -63,6 +119,28 @@ async def test_error_message_in_russian(sqlite_server: ServerProcess) -> None:
             f"/api/widget/v1/sites/{site.key}/config", headers={"Origin": "http://evil.test", "Accept-Language": "ru-RU,ru;q=0.9"}
         )
     assert any("\u0400" <= ch <= "\u04ff" for ch in response.json()["error"]["message"])
+
+
+@pytest.mark.parametrize(
+    ("accept", "page_lang", "labels", "message"),
+    [
+        ("uk-UA,uk;q=0.9", "", ["Відкрити чат", "Закрити чат"], "Цьому сайту не дозволено використовувати цей чат."),
+        ("kk-KZ,kk;q=0.9,ru;q=0.8", "", ["Чатты ашу", "Чатты жабу"], "Бұл сайтқа осы чатты пайдалануға рұқсат жоқ."),
+        ("en-US", "kk", ["Чатты ашу", "Чатты жабу"], None),  # the page says its language (data-lang)
+    ],
+)
+async def test_ukrainian_and_kazakh_callers(
+    sqlite_server: ServerProcess, accept: str, page_lang: str, labels: list[str], message: str | None
+) -> None:
+    site = await make_site(sqlite_server)
+    async with httpx.AsyncClient(base_url=sqlite_server.url, headers={"Accept-Language": accept}) as client:
+        config = await client.get(
+            f"/api/widget/v1/sites/{site.key}/config?lang={page_lang}", headers={"Origin": site.allowed_origins[0]}
+        )
+        refused = await client.get(f"/api/widget/v1/sites/{site.key}/config", headers={"Origin": "http://evil.test"})
+    assert config.json()["labels"] == labels
+    if message:
+        assert refused.json()["error"]["message"] == message
 
 
 async def test_visitor_session_is_kept_by_token(server: ServerProcess) -> None:

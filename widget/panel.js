@@ -1,12 +1,15 @@
 /* Frontdesk chat panel. Runs in an iframe on the Frontdesk origin, under a strict CSP.
  *
  * Server side: the widget HTTP API and the visitor websocket of docs/realtime.md.
- *   - every message gets its client id before it is sent and waits in the outbox
- *     (localStorage) until acked; the outbox is re-sent, in order, after every welcome;
+ *   - every message gets its client id when it is typed, at any moment (before the
+ *     visitor is known or the socket is up too), and waits in the outbox (localStorage)
+ *     until acked; the outbox is re-sent, in order, after every welcome;
  *   - on (re)connect we say the highest seq we hold and de-duplicate by seq and client id.
  * Host side: embed.js on the site's page, over postMessage with exact origins both ways.
- *   panel -> host: ready {css}, close, message {data: {conversation_id, message}}, unread {count}
- *   host -> panel: open, close, identify {data: {name, email, phone}}
+ *   panel -> host: ready {css}, close, message {data: {conversation_id, message}}, unread {count},
+ *                  labels {open, close} (the launcher's names in the panel's language),
+ *                  identified {ref, result: {accepted, refused}, warn: [lines for console.warn]}
+ *   host -> panel: open, close, identify {data: {name, email, phone}, ref}
  * Anything a person typed is put in the DOM with textContent, never parsed as HTML.
  */
 (function () {
@@ -16,7 +19,7 @@
   var SITE = params.get('site') || '';
   var HOST_ORIGIN = params.get('origin') || '';
   var FORCED_LANG = params.get('lang') || '';
-  var LANGS = ['en', 'ru'];
+  var LANGS = ['en', 'ru', 'uk', 'kk'];
   var MAX_CHARS = 5000;
   var API = '/api/widget/v1/sites/' + encodeURIComponent(SITE);
   var FRAMED = window.parent !== window;
@@ -30,26 +33,28 @@
   };
 
   var BACKOFF_MIN = 500, BACKOFF_MAX = 15000, ACK_TIMEOUT = 10000, PING_EVERY = 25000;
+  var IDENTIFY_TRIES = 3;    // sockets an identify may go out on unanswered before we give up
   var TYPING_EVERY = 2000, TYPING_IDLE = 3000, TYPING_SHOWN = 5000;
 
   var ui = {};
   var catalog = {};
   var lang = 'en';
+  var catalogLang = '';      // the language whose catalog is loaded and applied
   var site = null;
   var token = null;
   var online = false;
   var problem = '';          // a connection or start-up problem shown in the notice bar
-  var ready = false;         // catalog loaded, visitor known: the UI is usable
+  var ready = false;         // site known and translated: the panel is shown (typing works before too)
   var isOpen = !FRAMED;      // opened on the host page (or shown on its own)
 
-  var ws = null, welcomed = false, attempt = 0, hadLoss = false;
+  var ws = null, welcomed = false, attempt = 0, hadLoss = false, failed = false;
   var retryTimer = 0, ackTimer = 0, pingTimer = 0, pongTimer = 0, problemTimer = 0;
   var conversationId = null;
   var maxSeq = 0;            // highest seq received from the stream: our last_seq
   var liveFrom = null;       // seqs up to this were history when this page loaded
-  var bySeq = {}, byId = {}, posted = {};
+  var bySeq = {}, byId = {}, posted = {}, drawn = [];
   var waiting = {};          // client ids sent on this socket, not acked yet
-  var identifies = [];       // visitor.identify frames, kept until acked
+  var identifies = [];       // {frame, ref, refused, tries}: visitor.identify frames, kept until answered
   var seen = null;           // highest seq the visitor has had in front of them
   var unreadPosted = -1;
   var typingSentAt = 0, typingOn = false, typingStopTimer = 0, typingHideTimer = 0;
@@ -103,26 +108,69 @@
 
   // ---- translations
 
+  // Plural entries ({one, few, many, other}) are resolved by widget/plural.js.
   function tr(key, vars) {
-    var text = catalog[key] || '';
-    return vars ? text.replace(/\{(\w+)\}/g, function (all, name) { return name in vars ? vars[name] : all; }) : text;
+    return window.fdPlural.text(catalog[key], lang, vars);
   }
 
+  // "uk-UA", "kk_KZ", "kk" -> a language we speak; the first one that is, else English.
   function pickLanguage(candidates) {
     for (var i = 0; i < candidates.length; i++) {
-      var code = String(candidates[i] || '').slice(0, 2).toLowerCase();
+      var code = String(candidates[i] || '').split(/[-_]/)[0].toLowerCase();
       if (LANGS.indexOf(code) >= 0) return code;
     }
     return 'en';
   }
 
+  function browserLanguages() { return navigator.languages || [navigator.language]; }
+
+  // Load the catalog of ``code`` and apply it (unless another language was chosen meanwhile).
+  function useLanguage(code) {
+    lang = code;
+    if (catalogLang === code) return Promise.resolve();
+    return fetch('/widget/i18n/' + code + '.json').then(function (response) {
+      if (!response.ok) throw new Error('catalog ' + response.status);
+      return response.json();
+    }).then(function (data) {
+      if (lang !== code) return;
+      catalog = data;
+      catalogLang = code;
+      translatePage();
+    });
+  }
+
+  // The language menu in the header: the visitor's choice wins over the page's, the site's
+  // and the browser's, and is remembered (storage never throws). translatePage redraws
+  // every text, the site's greeting and the launcher's names in it; the server hears it
+  // with the visitor's next registration.
+  function applyLanguage(code) {
+    if (LANGS.indexOf(code) < 0) return;
+    storage.set('lang', code);
+    if (code === lang && code === catalogLang) return;
+    useLanguage(code).then(function () {
+      if (lang === code && token) register(false).catch(function () { /* said again on the next visit */ });
+    }, function () {
+      // Offline: keep the texts we have, and say so in the menu.
+      if (lang !== code) return;
+      lang = catalogLang || 'en';
+      ui.lang.value = lang;
+    });
+  }
+
   function translatePage() {
     document.documentElement.lang = lang;
+    ui.lang.value = lang;
+    toHost('labels', {open: tr('launcher_open'), close: tr('launcher_close')});
     document.title = tr('title');
     each('[data-i18n]', function (el) { el.textContent = tr(el.getAttribute('data-i18n')); });
     each('[data-i18n-label]', function (el) { el.setAttribute('aria-label', tr(el.getAttribute('data-i18n-label'))); });
     each('[data-i18n-title]', function (el) { el.title = tr(el.getAttribute('data-i18n-title')); });
     each('[data-i18n-placeholder]', function (el) { el.placeholder = tr(el.getAttribute('data-i18n-placeholder')); });
+    drawn.forEach(draw); // messages typed before the words for "sending" were known, or in another language
+    if (ready) drawGreeting();
+    if (ui.typing && !ui.typing.hidden) ui.typing.textContent = tr('typing');
+    if (errorKind === 'length') checkLength();
+    updateStatus();
   }
 
   function each(selector, fn) { Array.prototype.forEach.call(document.querySelectorAll(selector), fn); }
@@ -149,13 +197,6 @@
     this.code = error.code || 'http_' + response.status;
   }
 
-  function loadCatalog() {
-    return fetch('/widget/i18n/' + lang + '.json').then(function (response) {
-      if (!response.ok) throw new Error('catalog ' + response.status);
-      return response.json();
-    }).then(function (data) { catalog = data; });
-  }
-
   function register(retried) {
     return request('POST', API + '/visitors', {
       token: token || storage.get('token'), language: lang, page: {url: document.referrer, title: ''}
@@ -173,20 +214,21 @@
     });
   }
 
-  // Site config (name, colour, greeting, language), then the catalog and the visitor.
+  // The catalog of the likeliest language at once (the panel says "Connecting…" in it),
+  // the site config (name, colour, greeting, forced language), then the visitor and socket.
   function start() {
-    lang = pickLanguage([FORCED_LANG].concat(navigator.languages || [navigator.language]));
+    var early = useLanguage(pickLanguage([storage.get('lang'), FORCED_LANG].concat(browserLanguages())));
+    early.catch(function () { /* handled below, or replaced by the site's language */ });
     request('GET', API + '/config').then(function (response) {
       if (response.ok && response.data.site) {
         site = response.data.site;
-        setOnline(response.data.operators_online);
+        online = !!response.data.operators_online;
       }
-      lang = pickLanguage([FORCED_LANG, site && site.language].concat(navigator.languages || [navigator.language]));
-      var visitor = register(false).catch(function (error) { return error; });
-      return Promise.all([loadCatalog(), visitor]);
-    }).then(function (results) {
-      if (results[1] instanceof Refused) return fail(results[1].message);
-      if (results[1]) throw results[1];
+      // The visitor's choice in the menu (read again: it may have been made meanwhile),
+      // the page's, the site's, the browser's.
+      var chosen = pickLanguage([storage.get('lang'), FORCED_LANG, site && site.language].concat(browserLanguages()));
+      return chosen === lang ? early : useLanguage(chosen);
+    }).then(function () {
       show();
       connect();
     }).catch(function () {
@@ -196,10 +238,10 @@
   }
 
   function fail(message) {
+    failed = true;
     problem = message;
     ui.input.disabled = ui.send.disabled = true;
-    if (ready) updateNotice();
-    else show();
+    updateStatus();
   }
 
   // ---- the websocket
@@ -213,7 +255,7 @@
     clearTimeout(retryTimer);
     if (ws) return;
     if (!token) {
-      register(true).then(connect, function (error) {
+      register(false).then(connect, function (error) {
         if (error instanceof Refused) fail(error.message);
         else retryTimer = setTimeout(connect, backoff());
       });
@@ -260,11 +302,12 @@
     clearInterval(pingTimer);
     clearTimeout(pongTimer);
     showTyping(false);
+    updateStatus();
     Object.keys(byId).forEach(function (id) {
       var m = byId[id];
       if (!m.seq && m.state === 'sending') setState(m, 'retrying');
     });
-    if (!problemTimer) problemTimer = setTimeout(function () { problem = tr('reconnecting'); updateNotice(); }, 2000);
+    if (!problemTimer) problemTimer = setTimeout(function () { problem = tr('reconnecting'); updateStatus(); }, 2000);
     if (code === 4401) { // the token was refused: start over as a new visitor
       token = null;
       storage.set('token', null);
@@ -297,6 +340,7 @@
     switch (frame.type) {
       case 'welcome': return onWelcome(frame);
       case 'ack': return onAck(frame);
+      case 'identified': return onIdentified(frame);
       case 'message.created': return onMessage(frame);
       case 'typing': return showTyping(!!frame.typing);
       case 'presence': return setOnline(frame.operators_online);
@@ -323,7 +367,15 @@
       if (m.seq) outboxRemove(m.id);
       else if (m.state !== 'failed') transmit(m);
     });
-    identifies.forEach(sendTracked);
+    identifies = identifies.filter(function (item) {
+      if (item.tries++ >= IDENTIFY_TRIES) {
+        // Sent on several sockets that all closed unanswered: give up, or it never ends.
+        reportIdentify(item, [], refuseAll(item, {code: 'no_answer', message: tr('unavailable')}));
+        return false;
+      }
+      sendTracked(item.frame);
+      return true;
+    });
     clearInterval(pingTimer);
     pingTimer = setInterval(function () {
       if (sendFrame({type: 'ping'})) pongTimer = setTimeout(drop, ACK_TIMEOUT);
@@ -332,7 +384,6 @@
 
   function onAck(frame) {
     acked(frame.id);
-    identifies = identifies.filter(function (f) { return f.id !== frame.id; });
     var m = byId[frame.id];
     if (!m) return;
     outboxRemove(m.id);
@@ -381,9 +432,16 @@
   function onError(frame) {
     if (frame.code === 'invalid_token') return; // the close (4401) that follows starts over
     if (frame.id) acked(frame.id);
-    var before = identifies.length;
-    identifies = identifies.filter(function (f) { return f.id !== frame.id; });
-    if (identifies.length !== before) return; // the host page's data: not the visitor's to fix
+    var item = takeIdentify(frame.id);
+    if (item) { // the host page's data, refused as a whole: tell the page, not the visitor
+      var error = {code: frame.code || 'error', message: frame.message || tr('unavailable')};
+      if (frame.field && frame.field in item.frame) {
+        var only = {};
+        only[frame.field] = error;
+        return reportIdentify(item, [], only);
+      }
+      return reportIdentify(item, [], refuseAll(item, error));
+    }
     var m = frame.id && byId[frame.id];
     if (m && !m.seq) {
       if (frame.code === 'rate_limited') {
@@ -423,9 +481,11 @@
     return node;
   }
 
+  // Times only (no month or weekday names), so Intl serves every language we speak: CLDR's
+  // short time ("06:00"); Chromium has no Kazakh data, but its fallback is that same "06:00".
   function time(iso) {
     var date = iso ? new Date(iso) : null;
-    return date && !isNaN(date) ? date.toLocaleTimeString(lang, {hour: 'numeric', minute: '2-digit'}) : '';
+    return date && !isNaN(date) ? date.toLocaleTimeString(lang, {timeStyle: 'short'}) : '';
   }
 
   var STATE_TEXT = {sending: 'sending', sent: 'sent', retrying: 'retrying', failed: 'not_sent'};
@@ -435,10 +495,12 @@
     var isNew = !m.li;
     if (isNew) {
       m.li = el('li');
-      m.li.appendChild(el('p', m.mine ? 'visually-hidden' : 'who', m.mine ? tr('you') + ':' : m.name || tr('operator')));
+      m.who = m.li.appendChild(el('p', m.mine ? 'visually-hidden' : 'who'));
       m.li.appendChild(el('p', 'bubble', m.body));
       m.meta = m.li.appendChild(el('p', 'meta'));
+      drawn.push(m);
     }
+    m.who.textContent = m.mine ? tr('you') + ':' : m.name || tr('operator');
     m.li.className = 'msg ' + (m.mine ? 'me' : 'op') + (m.state === 'retrying' || m.state === 'failed' ? ' ' + m.state : '');
     var parts = [time(m.at)];
     if (m.mine) parts.push(tr(STATE_TEXT[m.state]));
@@ -460,27 +522,43 @@
     if (scroll && atBottom) thread.scrollTop = thread.scrollHeight;
   }
 
+  // The owner's greeting in the panel's language, else the site's default; drawn again in
+  // the new language when the visitor switches.
   function drawGreeting() {
-    if (!site || !site.greeting) return;
-    var li = el('li', 'msg op');
-    li.appendChild(el('p', 'who', site.name || tr('operator')));
-    li.appendChild(el('p', 'bubble', site.greeting));
-    li.fdSeq = 0;
-    ui.list.insertBefore(li, ui.list.firstChild);
+    var texts = site && site.greetings || {};
+    var text = texts[lang] || texts[''] || '';
+    if (!ui.greeting) {
+      if (!text) return;
+      ui.greeting = el('li', 'msg op');
+      ui.greeting.appendChild(el('p', 'who', site.name || tr('operator')));
+      ui.greeting.appendChild(el('p', 'bubble'));
+      ui.greeting.fdSeq = 0;
+      ui.list.insertBefore(ui.greeting, ui.list.firstChild);
+    }
+    ui.greeting.hidden = !text;
+    ui.greeting.lastChild.textContent = text;
   }
 
   // ---- header, notices, typing, errors
 
   function setOnline(value) {
     online = !!value;
+    updateStatus();
+  }
+
+  // The header says "Connecting…" until the socket is welcomed (and again while it is
+  // down), then whether someone is online; the notice bar says what is wrong, if anything.
+  function updateStatus() {
     if (!ui.head) return;
-    ui.head.classList.toggle('online', online);
-    ui.status.textContent = ready ? tr(online ? 'online' : 'offline') : '';
+    var connecting = !welcomed && !failed;
+    ui.head.classList.toggle('connecting', connecting);
+    ui.head.classList.toggle('online', welcomed && online);
+    ui.status.textContent = failed ? '' : tr(connecting ? 'connecting' : online ? 'online' : 'offline');
     updateNotice();
   }
 
   function updateNotice() {
-    var text = problem || (ready && !online ? tr('offline_note') : '');
+    var text = problem || (welcomed && !online ? tr('offline_note') : '');
     ui.notice.textContent = text;
     ui.notice.hidden = !text;
     ui.notice.classList.toggle('problem', !!problem);
@@ -534,9 +612,11 @@
     input.style.height = Math.min(input.scrollHeight + 2, 140) + 'px';
   }
 
+  // Whatever the moment (catalog, visitor or socket not there yet), a message goes to the
+  // outbox and the thread as "sending"; the welcome sends it.
   function submit() {
     var body = ui.input.value.trim();
-    if (!body || !ready || ui.input.disabled) return;
+    if (!body || ui.input.disabled) return;
     if (!checkLength()) return ui.input.focus();
     stopTyping();
     var m = {id: uuid(), mine: true, body: body, at: new Date().toISOString(), state: 'sending'};
@@ -590,59 +670,94 @@
       isOpen = false;
       stopTyping();
     } else if (m.type === 'identify') {
-      identify(m.data);
+      identify(m.data, m.ref);
     }
   }
 
-  function identify(data) {
-    if (!data || typeof data !== 'object') return;
-    var frame = {type: 'visitor.identify', id: uuid()}, any = false;
-    ['name', 'email', 'phone'].forEach(function (key) {
-      if (typeof data[key] === 'string' && data[key].trim()) { frame[key] = data[key].trim(); any = true; }
+  // Frontdesk('identify', data, callback) on the host page. Every given field is either
+  // stored or refused with a reason; the page hears which (console.warn, the callback).
+  var IDENTITY = ['name', 'email', 'phone'];
+
+  function identify(data, ref) {
+    var item = {frame: {type: 'visitor.identify', id: uuid()}, ref: ref, refused: {}, tries: 0};
+    if (!data || typeof data !== 'object' || Array.isArray(data)) {
+      item.refused.data = {code: 'invalid', message: tr('identify_not_object')};
+      return reportIdentify(item, [], {});
+    }
+    var any = false;
+    Object.keys(data).forEach(function (key) {
+      var value = data[key];
+      if (IDENTITY.indexOf(key) < 0) {
+        item.refused[key] = {code: 'unknown_field', message: tr('identify_unknown_field')};
+      } else if (value != null && String(value).trim()) { // null or blank: nothing to store
+        item.frame[key] = typeof value === 'string' || typeof value === 'number' ? String(value).trim() : value;
+        any = true;
+      }
     });
-    if (!any) return;
-    identifies.push(frame);
-    if (welcomed) sendTracked(frame);
+    if (!any) return reportIdentify(item, [], {});
+    identifies.push(item);
+    if (welcomed) {
+      item.tries++;
+      sendTracked(item.frame);
+    }
+  }
+
+  function takeIdentify(id) {
+    var found = null;
+    identifies = identifies.filter(function (item) {
+      if (item.frame.id !== id) return true;
+      found = item;
+      return false;
+    });
+    return found;
+  }
+
+  function refuseAll(item, error) {
+    var refused = {};
+    IDENTITY.forEach(function (key) { if (key in item.frame) refused[key] = error; });
+    return refused;
+  }
+
+  function onIdentified(frame) {
+    acked(frame.id);
+    var item = takeIdentify(frame.id);
+    if (item) reportIdentify(item, Array.isArray(frame.accepted) ? frame.accepted : [], frame.refused || {});
+  }
+
+  function reportIdentify(item, accepted, refused) {
+    Object.keys(refused).forEach(function (key) { item.refused[key] = refused[key]; });
+    var warn = Object.keys(item.refused).map(function (key) {
+      var why = item.refused[key];
+      return 'Frontdesk: identify did not store "' + key + '" (' + why.code + '): ' + why.message;
+    });
+    toHost('identified', {ref: item.ref, result: {accepted: accepted, refused: item.refused}, warn: warn});
   }
 
   function focusInput() {
-    if (ready && isOpen && !ui.input.disabled) ui.input.focus({preventScroll: true});
+    if (isOpen && !ui.input.disabled) ui.input.focus({preventScroll: true});
   }
 
   // ---- start
 
+  // The site is known and its language's words are loaded: name, colours, greeting.
   function show() {
+    if (ready) return;
     ready = true;
-    translatePage();
     ui.name.textContent = site && site.name || '';
     ui.name.hidden = !ui.name.textContent;
-    if (site) document.documentElement.style.setProperty('--fd', readableColor(site.color));
-    drawGreeting();
-    var stored = storage.get('seen');
-    if (stored !== null) seen = +stored || 0;
-    readOutbox().forEach(addPending); // from an earlier page: shown now, re-sent after welcome
-    setOnline(online);
-    focusInput();
-  }
-
-  // The site colour, darkened until white text on it has a contrast of at least 4.5:1.
-  function readableColor(color) {
-    var m = /^#?([0-9a-f]{3}|[0-9a-f]{6})$/i.exec(color || '');
-    if (!m) return '#2563eb';
-    var hex = m[1].length === 3 ? m[1].replace(/./g, '$&$&') : m[1];
-    var rgb = [0, 2, 4].map(function (i) { return parseInt(hex.substr(i, 2), 16); });
-    for (var i = 0; i < 60 && contrastWithWhite(rgb) < 4.5; i++) {
-      rgb = rgb.map(function (v) { return Math.floor(v * 0.94); });
+    var style = document.documentElement.style, color = site && /^#[0-9a-f]{6}$/i.test(site.color) ? site.color : '';
+    if (color) {
+      // The brand colour as it is, with black or white text on it (the server picks
+      // whichever reaches a 4.5:1 contrast).
+      var light = site.text_color === '#000000';
+      style.setProperty('--fd', color);
+      style.setProperty('--fd-text', light ? '#000' : '#fff');
+      // Focus rings sit on white: a light brand colour would hardly show there.
+      style.setProperty('--fd-ring', light ? '#1f2937' : color);
     }
-    return 'rgb(' + rgb.join(',') + ')';
-  }
-
-  function contrastWithWhite(rgb) {
-    var l = rgb.map(function (v) {
-      v /= 255;
-      return v <= 0.04045 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
-    });
-    return 1.05 / (0.2126 * l[0] + 0.7152 * l[1] + 0.0722 * l[2] + 0.05);
+    drawGreeting();
+    updateStatus();
+    focusInput();
   }
 
   function init() {
@@ -652,7 +767,11 @@
     ui.head = document.querySelector('.head');
     ui.list = document.getElementById('messages');
     ui.name = document.getElementById('site-name');
+    ui.lang = document.getElementById('lang');
     ui.status = document.getElementById('status-text');
+    var stored = storage.get('seen');
+    if (stored !== null) seen = +stored || 0;
+    readOutbox().forEach(addPending); // from an earlier page: shown now, re-sent after welcome
 
     ui.composer.addEventListener('submit', function (event) { event.preventDefault(); submit(); });
     ui.input.addEventListener('keydown', function (event) {
@@ -667,13 +786,14 @@
       typing();
     });
     ui.close.addEventListener('click', function () { toHost('close'); });
+    ui.lang.addEventListener('change', function () { applyLanguage(ui.lang.value); });
     document.addEventListener('keydown', function (event) {
       if (event.key === 'Escape') toHost('close');
     });
     document.addEventListener('visibilitychange', updateUnread);
     window.addEventListener('message', onHostMessage);
     window.addEventListener('online', function () {
-      if (ready && !ws) {
+      if (ready && !ws && !failed) {
         attempt = 0;
         connect();
       }

@@ -44,3 +44,17 @@ def conversation_channel(conversation_id: str) -> str:
 
 def site_channel(site_id: int) -> str:
     return f"site:{site_id}"
+
+
+def operator_channel(operator_id: int) -> str:
+    """One operator's own channel: their console sockets on every node listen to it."""
+    return f"operator:{operator_id}"
+
+
+SESSION_ENDED = "session.ended"
+
+
+async def announce_session_ended(hub: Hub, operator_id: int, session_id: int | None = None) -> None:
+    """Tell the operator's open console sockets (every node) that a session ended, so they
+    close now rather than at their next check; ``session_id`` None: all their sessions."""
+    await hub.publish(operator_channel(operator_id), {"type": SESSION_ENDED, "session_id": session_id})

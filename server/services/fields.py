@@ -14,6 +14,7 @@ from publicsuffixlist import PublicSuffixList
 
 from ..errors import Invalid, TooLarge
 
+LOCAL_PART_MAX_OCTETS = 64  # RFC 5321 4.5.3.1.1
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 # Control characters other than tab and newline have no place in chat text.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -45,9 +46,13 @@ def email(value: Any, field: str = "email", *, required: bool = False) -> str | 
     if raw is None:
         return None
     try:
-        return validate_email(raw, check_deliverability=False).normalized
+        # strict: RFC 5321's 64-character limit on the local part (off by default there).
+        valid = validate_email(raw, check_deliverability=False, strict=True)
     except EmailNotValidError:
         raise Invalid(field=field) from None
+    if len(valid.local_part.encode()) > LOCAL_PART_MAX_OCTETS:  # the limit is in octets (RFC 6531)
+        raise Invalid(field=field)
+    return valid.normalized
 
 
 def phone(value: Any, field: str = "phone", *, region: str | None = None) -> str | None:

@@ -1,22 +1,53 @@
-"""Operators: the people answering in the console."""
+"""Operators: the people answering in the console; logins, throttling and sessions.
+
+Throttling (counted *before* the password is checked, so concurrent guesses cannot all
+slip through between a test and a count): with N = FRONTDESK_LOGIN_ATTEMPTS_PER_MINUTE,
+N attempts a minute for one email from one client address, 4N from one address over
+all emails, and 10N for one email over all addresses. An attacker is slowed at their
+own address while the operator, from theirs, can still log in; only an attack from
+many addresses at once can use up the looser per-email budget. A right password clears
+its (email, address) count.
+
+Sessions live in the database (``operator_sessions``), not in the cookie: logout,
+a password, role or active change deletes the rows, and every node sees it at the next
+request. The callers announce it on the hub so open console sockets close at once.
+"""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from limits import parse as parse_limit
 from limits.aio.strategies import MovingWindowRateLimiter
 from sqlalchemy.exc import IntegrityError
 
-from ..errors import Invalid, RateLimited, Unauthorized
+from ..errors import Invalid, NotFound, RateLimited, Unauthorized
+from ..locales import LANGUAGES
 from ..security import Signer
 from ..store import operators as store
-from ..store.db import Database
-from ..store.operators import Operator
+from ..store.db import Database, utcnow
+from ..store.operators import Operator, Session
 from ..store.writer import GroupWriter, Tx
 from . import fields
 
 MIN_PASSWORD = 8
+MAX_PASSWORD = 1024
+ROLES = ("admin", "agent")
+
+
+def _check_password(password: Any) -> None:
+    if not isinstance(password, str) or not (MIN_PASSWORD <= len(password) <= MAX_PASSWORD):
+        raise Invalid(field="password", min=MIN_PASSWORD)
+
+
+def _check_role(role: Any) -> None:
+    if role not in ROLES:
+        raise Invalid(field="role")
+
+
+def _clean_email(email: Any) -> str:
+    return str(email).strip().lower()[:254]
 
 
 async def create_operator(
@@ -25,14 +56,10 @@ async def create_operator(
     clean_email = fields.email(email, required=True)
     assert clean_email is not None
     clean_email = clean_email.lower()
-    if not isinstance(password, str) or len(password) < MIN_PASSWORD:
-        raise Invalid(field="password", min=MIN_PASSWORD)
-    if len(password) > 1024:
-        raise Invalid(field="password", min=MIN_PASSWORD)
+    _check_password(password)
     clean_name = fields.text(name, "name", max_chars=200, required=False) or clean_email.split("@")[0]
-    if role not in ("admin", "agent"):
-        raise Invalid(field="role")
-    password_hash = signer.hash_password(password)
+    _check_role(role)
+    password_hash = await signer.hash_password(password)
 
     def job(tx: Tx) -> Operator:
         if store.get_operator_by_email(tx.conn, clean_email):
@@ -49,47 +76,136 @@ async def create_operator(
 
 async def authenticate(db: Database, signer: Signer, email: Any, password: Any) -> Operator | None:
     """The operator whose email and password these are, or None (same work either way)."""
-    if not isinstance(email, str) or not isinstance(password, str) or len(password) > 1024 or len(email) > 254:
-        signer.verify_password(None, "")
+    if not isinstance(email, str) or not isinstance(password, str) or len(password) > MAX_PASSWORD or len(email) > 254:
+        await signer.verify_password(None, "")
         return None
     operator = await db.read(lambda conn: store.get_operator_by_email(conn, email.strip().lower()))
-    ok = signer.verify_password(operator.password_hash if operator else None, password)
+    ok = await signer.verify_password(operator.password_hash if operator else None, password)
     return operator if ok else None
+
+
+async def login(
+    db: Database, writer: GroupWriter, signer: Signer, limiter: MovingWindowRateLimiter, email: Any, password: Any,
+    *, ip: str | None, attempts_per_minute: int,
+) -> tuple[Operator, str]:
+    """Check a console login and open a session; returns the operator and the session token."""
+    clean = _clean_email(email)
+    address = ip or "unknown"
+    per_pair = parse_limit(f"{attempts_per_minute}/minute")
+    per_ip = parse_limit(f"{attempts_per_minute * 4}/minute")
+    per_email = parse_limit(f"{attempts_per_minute * 10}/minute")
+    pair_key = ("login-email-ip", clean, address)
+    # hit() tests and counts in one step (one Redis script when scaled out). The address
+    # first, then the pair: a refused attempt from one address never reaches the
+    # per-email count, so one attacker cannot use up the operator's budget.
+    for limit, key in ((per_ip, ("login-ip", address)), (per_pair, pair_key), (per_email, ("login-email", clean))):
+        if not await limiter.hit(limit, *key):
+            raise RateLimited()
+    operator = await authenticate(db, signer, email, password)
+    if operator is None:
+        raise Unauthorized("login_failed")
+    if not operator.active:
+        raise Unauthorized("deactivated")
+    await limiter.clear(per_pair, *pair_key)
+    token = signer.new_session_token()
+    token_hash = signer.session_token_hash(token)
+    expires_at = utcnow() + timedelta(seconds=signer.session_max_age)
+    await writer.run(lambda tx: store.insert_session(tx.conn, operator.id, token_hash, expires_at))
+    return operator, token
+
+
+async def session_for(db: Database, signer: Signer, cookie: str | None) -> Session | None:
+    """The live session a session cookie names (one indexed read), or None."""
+    token = signer.read_session_cookie(cookie)
+    if token is None:
+        return None
+    token_hash = signer.session_token_hash(token)
+    return await db.read(lambda conn: store.find_session(conn, token_hash))
+
+
+async def session_alive(db: Database, session_id: int) -> bool:
+    return await db.read(lambda conn: store.session_alive(conn, session_id))
+
+
+async def logout(writer: GroupWriter, signer: Signer, cookie: str | None) -> Session | None:
+    """End the session of this cookie; returns it (None if it was not live)."""
+    token = signer.read_session_cookie(cookie)
+    if token is None:
+        return None
+    token_hash = signer.session_token_hash(token)
+    return await writer.run(lambda tx: store.delete_session(tx.conn, token_hash))
 
 
 async def operator_by_id(db: Database, operator_id: int) -> Operator | None:
     return await db.read(lambda conn: store.get_operator(conn, operator_id))
 
 
-async def login(
-    db: Database, signer: Signer, limiter: MovingWindowRateLimiter, email: Any, password: Any, *,
-    ip: str | None, attempts_per_minute: int,
-) -> Operator:
-    """Check a console login; failed attempts are counted per email and per IP address."""
-    per_email = parse_limit(f"{attempts_per_minute}/minute")
-    per_ip = parse_limit(f"{attempts_per_minute * 4}/minute")
-    email_key = ("login-email", str(email).strip().lower()[:254])
-    ip_key = ("login-ip", ip or "unknown")
-    if not await limiter.test(per_email, *email_key) or not await limiter.test(per_ip, *ip_key):
-        raise RateLimited()
-    operator = await authenticate(db, signer, email, password)
-    if operator is None:
-        await limiter.hit(per_email, *email_key)
-        await limiter.hit(per_ip, *ip_key)
-        raise Unauthorized("login_failed")
-    return operator
+async def _change(writer: GroupWriter, email: str, values: dict[str, Any]) -> tuple[Operator, bool]:
+    """Set ``values`` on the operator with this email; a real change ends their sessions.
+
+    Returns the operator as it was and whether anything changed."""
+    clean = _clean_email(email)
+
+    def job(tx: Tx) -> tuple[Operator, bool]:
+        operator = store.get_operator_by_email(tx.conn, clean)
+        if operator is None:
+            raise NotFound(field="email")
+        changed = any(getattr(operator, name) != value for name, value in values.items())
+        if changed:
+            store.update_operator(tx.conn, operator.id, **values)
+            store.delete_sessions(tx.conn, operator.id)
+        return operator, changed
+
+    return await writer.run(job)
+
+
+async def set_language(writer: GroupWriter, operator_id: int, language: Any) -> str:
+    """Remember the console language an operator chose (one of LANGUAGES)."""
+    if language not in LANGUAGES:
+        raise Invalid(field="language")
+
+    def job(tx: Tx) -> None:
+        store.update_language(tx.conn, operator_id, language)
+
+    await writer.run(job)
+    return str(language)
 
 
 async def set_password(writer: GroupWriter, signer: Signer, email: str, password: str) -> Operator | None:
-    """Give an existing operator a new password (ends their other sessions)."""
-    if not isinstance(password, str) or not (MIN_PASSWORD <= len(password) <= 1024):
-        raise Invalid(field="password", min=MIN_PASSWORD)
-    password_hash = signer.hash_password(password)
+    """Give an existing operator a new password, ending all their sessions; None if no such operator.
 
-    def job(tx: Tx) -> Operator | None:
-        operator = store.get_operator_by_email(tx.conn, email.strip().lower())
-        if operator is not None:
-            store.update_password_hash(tx.conn, operator.id, password_hash)
+    The same password again changes nothing (no new hash, sessions stay): restarting the
+    demo with its password must not sign everyone out."""
+    _check_password(password)
+    clean = _clean_email(email)
+    operator = await writer.run(lambda tx: store.get_operator_by_email(tx.conn, clean))
+    if operator is None:
+        return None
+    if await signer.verify_password(operator.password_hash, password):
         return operator
+    password_hash = await signer.hash_password(password)
+    return (await _change(writer, clean, {"password_hash": password_hash}))[0]
+
+
+async def set_role(writer: GroupWriter, email: str, role: str) -> tuple[Operator, bool]:
+    """Change an operator's role (ends their sessions if it changed)."""
+    _check_role(role)
+    return await _change(writer, email, {"role": role})
+
+
+async def set_active(writer: GroupWriter, email: str, active: bool) -> tuple[Operator, bool]:
+    """Deactivate (ends their sessions; they cannot log in) or reactivate an operator."""
+    return await _change(writer, email, {"active": active})
+
+
+async def end_sessions(writer: GroupWriter, email: str) -> tuple[Operator, int]:
+    """Sign an operator out everywhere (a lost laptop); returns how many sessions ended."""
+    clean = _clean_email(email)
+
+    def job(tx: Tx) -> tuple[Operator, int]:
+        operator = store.get_operator_by_email(tx.conn, clean)
+        if operator is None:
+            raise NotFound(field="email")
+        return operator, store.delete_sessions(tx.conn, operator.id)
 
     return await writer.run(job)

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import re
 import secrets
-from typing import Any
+from typing import Any, Mapping
 
 from ..errors import Invalid
 from ..store import sites as store
 from ..store.db import Database
 from ..store.sites import Site
 from ..store.writer import GroupWriter, Tx
+from ..locales import LANGUAGES
 from . import fields
 
-LANGUAGES = ("en", "ru")
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+# A site text may be written ahead of the widget speaking its language: any ISO 639 code.
+_TEXT_LANGUAGE = re.compile(r"^[a-z]{2,3}$")
+GREETING_MAX_CHARS = 500
 
 
 async def create_site(
@@ -25,7 +28,7 @@ async def create_site(
     color: str = "#2563eb",
     position: str = "right",
     language: str | None = None,
-    greeting: str | None = None,
+    greeting: str | Mapping[str, Any] | None = None,
     allow_duplicate_name: bool = False,
 ) -> Site:
     """A new site. A name another site already has is refused (naming that site's key)
@@ -38,7 +41,7 @@ async def create_site(
         raise Invalid(field="position")
     if language is not None and language not in LANGUAGES:
         raise Invalid(field="language")
-    clean_greeting = fields.text(greeting, "greeting", max_chars=500, required=False)
+    clean_greeting = texts_by_language(greeting, "greeting", max_chars=GREETING_MAX_CHARS)
     key = "fd_" + secrets.token_urlsafe(12)
 
     def job(tx: Tx) -> Site:
@@ -92,3 +95,51 @@ def origin_allowed(site: Site, origin: str | None, own_origin: str | None) -> bo
     if own_origin is not None and normal == own_origin:
         return True
     return any(fields.origin_matches(allowed, normal) for allowed in site.allowed_origins)
+
+
+def texts_by_language(value: str | Mapping[str, Any] | None, field: str, *, max_chars: int) -> dict[str, str]:
+    """A text an owner sets, per language: {"": default, "ru": ..., ...}. A plain string is
+    the default; blank texts are left out."""
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        value = {"": value}
+    if not isinstance(value, Mapping):
+        raise Invalid(field=field)
+    clean: dict[str, str] = {}
+    for lang, text in value.items():
+        if not isinstance(lang, str) or not (lang == "" or _TEXT_LANGUAGE.match(lang)):
+            raise Invalid(field=field, value=lang)
+        checked = fields.text(text, field, max_chars=max_chars, required=False)
+        if checked:
+            clean[lang] = checked
+    return clean
+
+
+def in_language(texts: Mapping[str, str], lang: str | None) -> str | None:
+    """The text in ``lang``, else the site's default, else None."""
+    return texts.get(lang or "") or texts.get("")
+
+
+def text_color(color: str) -> str:
+    """Black or white, whichever is readable on ``color`` (#rrggbb): white when it reaches
+    the WCAG AA contrast of 4.5:1, else black (which then does: one of the two always does)."""
+    channels = [int(color[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    return "#ffffff" if 1.05 / (luminance + 0.05) >= 4.5 else "#000000"
+
+
+def widget_view(site: Site, lang: str | None) -> dict[str, Any]:
+    """What the widget may know about the site; ``greeting`` is in ``lang`` (or the default),
+    ``greetings`` has every language, for a widget that picks its language itself."""
+    return {
+        "key": site.key,
+        "name": site.name,
+        "color": site.color,
+        "text_color": text_color(site.color),
+        "position": site.position,
+        "language": site.language,
+        "greeting": in_language(site.greeting, lang),
+        "greetings": dict(site.greeting),
+    }

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from ..errors import InvalidToken
+from ..errors import FrontdeskError, Invalid, InvalidToken
 from ..security import Signer, VisitorClaim
 from ..store import conversations as conversation_store
 from ..store import visitors as store
@@ -77,15 +77,42 @@ async def check_visitor(db: Database, signer: Signer, site: Site, token: Any) ->
     return await db.read(read)
 
 
-async def identify(writer: GroupWriter, claim: VisitorClaim, data: dict[str, Any], *, region: str | None = None) -> Visitor:
-    """The visitor says who they are; each given field is checked, the rest kept."""
+IDENTITY_FIELDS = ("name", "email", "phone")
+
+
+@dataclass(frozen=True)
+class Identified:
+    """What an identify stored (``accepted``) and what it refused, field by field, and why."""
+
+    visitor: Visitor
+    accepted: tuple[str, ...]
+    refused: dict[str, FrontdeskError]
+
+
+def _identity_value(field: str, value: Any, region: str | None) -> str | None:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")  # a lone surrogate ('\ud800') cannot be stored anywhere
+        except UnicodeEncodeError:
+            raise Invalid(field=field) from None
+    if field == "name":
+        return fields.text(value, "name", max_chars=200, required=False)
+    if field == "email":
+        return fields.email(value)
+    return fields.phone(value, region=region)
+
+
+async def identify(writer: GroupWriter, claim: VisitorClaim, data: dict[str, Any], *, region: str | None = None) -> Identified:
+    """The visitor says who they are. Each given field is checked on its own: the valid
+    ones are stored even when another is refused (a bad phone must not lose the email)."""
     changes: dict[str, Any] = {}
-    if "name" in data:
-        changes["name"] = fields.text(data["name"], "name", max_chars=200, required=False)
-    if "email" in data:
-        changes["email"] = fields.email(data["email"])
-    if "phone" in data:
-        changes["phone"] = fields.phone(data["phone"], region=region)
+    refused: dict[str, FrontdeskError] = {}
+    for field in IDENTITY_FIELDS:
+        if field in data:
+            try:
+                changes[field] = _identity_value(field, data[field], region)
+            except FrontdeskError as exc:
+                refused[field] = exc
 
     def job(tx: Tx) -> Visitor:
         visitor = store.update_visitor(tx.conn, claim.visitor_id, **changes) if changes else None
@@ -100,4 +127,4 @@ async def identify(writer: GroupWriter, claim: VisitorClaim, data: dict[str, Any
                 )
         return visitor
 
-    return await writer.run(job)
+    return Identified(await writer.run(job), tuple(changes), refused)

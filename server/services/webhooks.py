@@ -9,7 +9,6 @@ on every retry of one event, so a receiver drops repeats), ``webhook-timestamp``
 from __future__ import annotations
 
 import base64
-import ipaddress
 import json
 import secrets
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from ..store.db import Database, iso
 from ..store.sites import Site
 from ..store.webhooks import ALL_EVENTS, DeliveryJob, Endpoint
 from ..store.writer import GroupWriter, Tx
-from . import events, fields, sites
+from . import events, fields, outbound, sites
 
 USER_AGENT = "Frontdesk-Webhooks"
 MAX_URL_CHARS = 2048
@@ -62,20 +61,28 @@ async def create_endpoint(
 
 
 def endpoint_url(value: Any, *, allow_private: bool) -> str:
-    """An http(s) URL with a host; an address on our own networks only if allowed."""
+    """An http(s) URL with a host; an address on our own networks only if allowed.
+
+    The host is judged as the HTTP client will read it (``outbound.request_host``), so a
+    look-alike spelling of an address is that address. The URL is kept as given."""
     if not isinstance(value, str) or not value.strip():
         raise Invalid(field="url")
     value = value.strip()
     if len(value) > MAX_URL_CHARS or any(c.isspace() or not c.isprintable() for c in value):
         raise Invalid(field="url")
-    parts = urlsplit(value)
     try:
+        parts = urlsplit(value)  # raises on a host whose NFKC form hides a / ? # @ or :
         parts.port
     except ValueError:
         raise Invalid(field="url") from None
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.fragment:
         raise Invalid(field="url")
-    if not allow_private and literal_address(parts.hostname) is not None and not _public(parts.hostname):
+    try:
+        host = outbound.request_host(parts.hostname)
+    except outbound.BadHost:
+        raise Invalid("bad_host", field="url") from None
+    address = outbound.host_address(host)
+    if not allow_private and address is not None and not outbound.public(address):
         raise Invalid("private_address", field="url")
     return value
 
@@ -85,30 +92,6 @@ def loggable_url(url: str) -> str:
     parts = urlsplit(url)
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{parts.hostname}{port}{parts.path}"
-
-
-def literal_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        return ipaddress.ip_address(host)
-    except ValueError:
-        return None
-
-
-def _public(address: str) -> bool:
-    ip = literal_address(address.split("%", 1)[0])
-    if ip is None:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global
-
-
-def address_refused(address: str, *, allow_private: bool) -> str | None:
-    """Why a delivery may not connect to ``address`` (an IP), or None. The sender checks
-    every address it is about to use, so a name re-pointed at our network is refused too."""
-    if allow_private or _public(address):
-        return None
-    return f"{address} is a private or local address (see FRONTDESK_WEBHOOK_ALLOW_PRIVATE_NETWORKS)"
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from ..files import private_file
+
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
@@ -52,7 +54,9 @@ class Database:
         if self.dialect == "sqlite":
             parsed = parsed.set(drivername="sqlite+pysqlite")
             if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                # Made here, 0600 in a 0700 directory: SQLite gives its -wal and -shm files
+                # the database file's mode, and would create the file 0644 itself.
+                private_file(Path(parsed.database))
             self.url = parsed.render_as_string(hide_password=False)
             self.sync_engine = create_engine(self.url, pool_size=8, max_overflow=8)
             synchronous = sqlite_synchronous.upper()

@@ -1,15 +1,16 @@
-"""Queries for operators."""
+"""Queries for operators and their console sessions."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from .db import utcnow
-from .schema import operators
+from .schema import operator_sessions, operators
 
 
 @dataclass(frozen=True)
@@ -19,13 +20,21 @@ class Operator:
     name: str
     role: str
     password_hash: str
+    language: str | None = None  # chosen in the console; follows them to every device
+    active: bool = True
 
     def public(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "email": self.email}
 
 
+@dataclass(frozen=True)
+class Session:
+    id: int
+    operator: Operator
+
+
 def _operator(row: Any) -> Operator:
-    return Operator(row.id, row.email, row.name, row.role, row.password_hash)
+    return Operator(row.id, row.email, row.name, row.role, row.password_hash, row.language, bool(row.active))
 
 
 def insert_operator(conn: Connection, **values: Any) -> Operator:
@@ -43,7 +52,62 @@ def get_operator_by_email(conn: Connection, email: str) -> Operator | None:
     return _operator(row) if row else None
 
 
-def update_password_hash(conn: Connection, operator_id: int, password_hash: str) -> None:
-    from sqlalchemy import update
+def update_language(conn: Connection, operator_id: int, language: str) -> None:
+    update_operator(conn, operator_id, language=language)
 
-    conn.execute(update(operators).where(operators.c.id == operator_id).values(password_hash=password_hash))
+
+def update_operator(conn: Connection, operator_id: int, **values: Any) -> None:
+    conn.execute(update(operators).where(operators.c.id == operator_id).values(**values))
+
+
+# Sessions ----------------------------------------------------------------------
+
+def insert_session(conn: Connection, operator_id: int, token_hash: str, expires_at: datetime) -> int:
+    now = utcnow()
+    # An operator's expired sessions go when they log in again: the table stays small.
+    conn.execute(
+        delete(operator_sessions).where(
+            (operator_sessions.c.operator_id == operator_id) & (operator_sessions.c.expires_at < now)
+        )
+    )
+    result = conn.execute(
+        insert(operator_sessions)
+        .values(token_hash=token_hash, operator_id=operator_id, created_at=now, expires_at=expires_at)
+        .returning(operator_sessions.c.id)
+    )
+    return int(result.scalar_one())
+
+
+def find_session(conn: Connection, token_hash: str) -> Session | None:
+    """The live session with this token hash (not expired, operator active), or None."""
+    row = conn.execute(
+        select(operator_sessions.c.id.label("session_id"), operators)
+        .join(operators, operators.c.id == operator_sessions.c.operator_id)
+        .where(
+            (operator_sessions.c.token_hash == token_hash)
+            & (operator_sessions.c.expires_at > utcnow())
+            & operators.c.active
+        )
+    ).first()
+    return Session(row.session_id, _operator(row)) if row else None
+
+
+def session_alive(conn: Connection, session_id: int) -> bool:
+    row = conn.execute(
+        select(operator_sessions.c.id)
+        .join(operators, operators.c.id == operator_sessions.c.operator_id)
+        .where((operator_sessions.c.id == session_id) & (operator_sessions.c.expires_at > utcnow()) & operators.c.active)
+    ).first()
+    return row is not None
+
+
+def delete_session(conn: Connection, token_hash: str) -> Session | None:
+    """End one session; returns it (None if it had already ended)."""
+    session = find_session(conn, token_hash)
+    conn.execute(delete(operator_sessions).where(operator_sessions.c.token_hash == token_hash))
+    return session
+
+
+def delete_sessions(conn: Connection, operator_id: int) -> int:
+    """End every session of an operator; returns how many there were."""
+    return conn.execute(delete(operator_sessions).where(operator_sessions.c.operator_id == operator_id)).rowcount

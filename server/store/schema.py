@@ -15,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    true,
 )
 
 metadata = MetaData()
@@ -33,7 +34,7 @@ sites = Table(
     Column("color", String(16), nullable=False),
     Column("position", String(8), nullable=False),
     Column("language", String(8), nullable=True),  # forced widget language, or NULL
-    Column("greeting", Text, nullable=True),
+    Column("greeting", Text, nullable=True),  # JSON {"": default, "ru": …} (0005), or NULL
     Column("created_at", Timestamp, nullable=False),
 )
 
@@ -46,6 +47,20 @@ operators = Table(
     Column("password_hash", String(255), nullable=False),
     Column("role", String(16), nullable=False),
     Column("created_at", Timestamp, nullable=False),
+    Column("language", String(8), nullable=True),  # the console's language they chose, or NULL
+    Column("active", Boolean, nullable=False, server_default=true()),  # deactivated: cannot log in
+)
+
+# Console sessions: a row per login, found by the hash of the cookie's random token.
+# Deleting the row ends the session on every node (checked on each request and socket).
+operator_sessions = Table(
+    "operator_sessions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("operator_id", Integer, ForeignKey("operators.id"), nullable=False, index=True),
+    Column("created_at", Timestamp, nullable=False),
+    Column("expires_at", Timestamp, nullable=False),
 )
 
 visitors = Table(

@@ -22,18 +22,7 @@ class Site:
     color: str
     position: str
     language: str | None
-    greeting: str | None
-
-    def public(self) -> dict[str, Any]:
-        """What the widget may know about the site."""
-        return {
-            "key": self.key,
-            "name": self.name,
-            "color": self.color,
-            "position": self.position,
-            "language": self.language,
-            "greeting": self.greeting,
-        }
+    greeting: dict[str, str]  # {"": default, "ru": …}: per language, the default as fallback
 
 
 def _site(row: Any) -> Site:
@@ -45,12 +34,13 @@ def _site(row: Any) -> Site:
         color=row.color,
         position=row.position,
         language=row.language,
-        greeting=row.greeting,
+        greeting=json.loads(row.greeting) if row.greeting else {},
     )
 
 
 def insert_site(conn: Connection, **values: Any) -> Site:
     values["allowed_origins"] = json.dumps(list(values["allowed_origins"]))
+    values["greeting"] = json.dumps(values["greeting"], ensure_ascii=False) if values.get("greeting") else None
     result = conn.execute(insert(sites).values(created_at=utcnow(), **values).returning(sites.c.id))
     return get_site(conn, result.scalar_one())  # type: ignore[return-value]
 

@@ -7,6 +7,7 @@ from starlette.responses import JSONResponse, Response
 
 from ..errors import FrontdeskError, Unauthorized
 from ..services import chat
+from .console import presenting
 from .console.auth_cookies import current_operator
 from .context import app_state
 from .responses import error_response
@@ -16,7 +17,8 @@ async def conversations(request: Request) -> Response:
     if await current_operator(request) is None:
         return error_response(request, Unauthorized())
     summaries, position = await chat.inbox(app_state(request).db)
-    return JSONResponse({"conversations": summaries, "last_event_id": position}, headers={"Cache-Control": "no-store"})
+    shown = [presenting.summary(s) for s in summaries]
+    return JSONResponse({"conversations": shown, "last_event_id": position}, headers={"Cache-Control": "no-store"})
 
 
 async def conversation_messages(request: Request) -> Response:

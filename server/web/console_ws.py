@@ -1,40 +1,76 @@
-"""The operator socket: hello → replay stored events after after_event → live; reply → ack."""
+"""The operator socket: hello → replay stored events after after_event → live; reply → ack.
+
+The socket lives only as long as its session: when the session ends (logout, password,
+role or active change) the socket gets an ``unauthorized`` error and is closed with 4401.
+It learns this from the operator's hub channel at once, or from a check of the session
+row every FRONTDESK_SESSION_CHECK_SECONDS (a change made where no hub reaches, e.g. the
+CLI of a single node without Redis).
+"""
 
 from __future__ import annotations
 
 import asyncio
-
+import logging
 import time
 from typing import Any
 
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from ..errors import BadFrame, FrontdeskError
-from ..realtime.hub import OPERATORS, conversation_channel
-from ..services import chat
-from ..store.operators import Operator
+from ..errors import BadFrame, FrontdeskError, Unauthorized
+from ..realtime.hub import OPERATORS, SESSION_ENDED, conversation_channel, operator_channel
+from ..services import chat, operators
+from ..store.operators import Session
 from ..store.outbox import events_after, last_event_id
-from .console.auth_cookies import current_operator
+from .console import presenting
+from .console.auth_cookies import current_session
 from .context import app_state, language, own_origin
 from .sockets import FrameSocket, refuse
 
+log = logging.getLogger(__name__)
+
 CLOSE_BAD_HELLO = 4400
+CLOSE_SESSION_ENDED = 4401
 
 
 class OperatorConnection:
-    def __init__(self, socket: FrameSocket, operator: Operator) -> None:
+    def __init__(self, socket: FrameSocket, session: Session) -> None:
         self.socket = socket
         self.state = socket.state
-        self.operator = operator
+        self.session = session
+        self.operator = session.operator
         self.sent_event = 0
         self.subscription = self.state.hub.subscription()
+        self.session_ended = asyncio.Event()
+
+    async def watch_session(self) -> None:
+        """Returns once this socket's session has ended: looked up when the hub says so,
+        and every FRONTDESK_SESSION_CHECK_SECONDS (the database decides, not the announcement)."""
+        every = self.state.settings.session_check_seconds
+        while True:
+            try:
+                await asyncio.wait_for(self.session_ended.wait(), every)
+            except asyncio.TimeoutError:
+                pass
+            self.session_ended.clear()
+            try:
+                alive = await operators.session_alive(self.state.db, self.session.id)
+            except Exception:  # noqa: BLE001 - a database hiccup must not end a live console
+                log.warning("could not check a console session; trying again later", exc_info=True)
+                continue
+            if not alive:
+                return
 
     def forward(self, frame: dict[str, Any]) -> None:
+        if frame.get("type") == SESSION_ENDED:  # from the operator's channel: not for the client
+            if frame.get("session_id") in (None, self.session.id):
+                self.session_ended.set()
+            return
         event_id = frame.get("event_id")
         if event_id is not None:
             if event_id <= self.sent_event:
                 return
             self.sent_event = event_id
+            frame = presenting.frame(frame)
         self.socket.send(frame)
 
     async def replay(self, after: int) -> None:
@@ -86,10 +122,11 @@ async def console_socket(websocket: WebSocket) -> None:
     state = app_state(websocket)
     lang = language(websocket)
     # Only our own pages may open it: no cross-site websocket hijacking with the cookie.
-    operator = await current_operator(websocket) if websocket.headers.get("origin") == own_origin(websocket) else None
-    if operator is None:
+    session = await current_session(websocket) if websocket.headers.get("origin") == own_origin(websocket) else None
+    if session is None:
         await refuse(websocket)
         return
+    operator = session.operator
     await websocket.accept()
     socket = FrameSocket(websocket, state, lang, "operator")
 
@@ -100,14 +137,31 @@ async def console_socket(websocket: WebSocket) -> None:
     if greeted is None:
         return
     hello = greeted[0]
-    connection = OperatorConnection(socket, operator)
+    connection = OperatorConnection(socket, session)
+    await connection.subscription.add(operator_channel(operator.id))
     await connection.subscription.add(OPERATORS)
     after = hello.get("after_event")
     position = await state.db.read(last_event_id)
     socket.send({"type": "welcome", "operator": operator.public(), "last_event_id": position})
     await connection.replay(after if isinstance(after, int) and after >= 0 else position)
     await state.presence.connected(operator.id)
+    serving = asyncio.ensure_future(socket.serve(connection.handle, connection.subscription, connection.forward))
+    watching = asyncio.ensure_future(connection.watch_session())
     try:
-        await socket.serve(connection.handle, connection.subscription, connection.forward)
+        await asyncio.wait((serving, watching), return_when=asyncio.FIRST_COMPLETED)
     finally:
+        for task in (serving, watching):
+            task.cancel()
+        await asyncio.gather(serving, watching, return_exceptions=True)
         await state.presence.disconnected(operator.id)
+    if watching.done() and not watching.cancelled() and watching.exception() is None:
+        await _close_ended(socket)
+
+
+async def _close_ended(socket: FrameSocket) -> None:
+    """Tell the console its session ended (it offers to log in again), then close."""
+    try:
+        await socket.ws.send_json(socket.error_frame(Unauthorized()))
+        await socket.ws.close(code=CLOSE_SESSION_ENDED)
+    except (WebSocketDisconnect, RuntimeError, OSError):
+        pass  # the client went first

@@ -42,6 +42,3 @@ def language(conn: HTTPConnection, *explicit: str | None) -> str:
         accept_language=conn.headers.get("accept-language"),
     )
 
-
-def client_ip(conn: HTTPConnection) -> str | None:
-    return conn.client.host if conn.client else None

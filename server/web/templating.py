@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from ..assets import asset_path
+from ..locales import LANGUAGES
 from .context import app_state
 
 CONSOLE_CSP = (
@@ -37,6 +38,9 @@ def render(
     status_code: int = 200,
 ) -> HTMLResponse:
     catalogs = app_state(request).catalogs
-    full = {"t": partial(catalogs.translate, lang), "lang": lang, "csrf_token": csrf_token, "operator": None, **context}
+    full = {
+        "t": partial(catalogs.translate, lang), "lang": lang, "languages": LANGUAGES, "csrf_token": csrf_token,
+        "path": request.url.path, "operator": None, **context,
+    }
     html = env.get_template(name).render(full)
     return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)

@@ -8,10 +8,12 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from ..catalogs import pick_language
 from ..errors import BadFrame, Forbidden, FrontdeskError, Invalid, NotFound
 from ..services import sites, visitors
 from ..store.sites import Site
-from .context import app_state, client_ip, language, own_origin
+from .addresses import client_address
+from .context import app_state, language, own_origin
 from .responses import error_response
 
 
@@ -46,7 +48,18 @@ async def site_config(request: Request) -> Response:
         site = await _site_for(request)
     except FrontdeskError as exc:
         return error_response(request, exc, headers=_cors(request))
-    body = {"site": site.public(), "operators_online": app_state(request).presence.online()}
+    # The greeting and the launcher's names in the language the widget will speak: the
+    # page's (embed.js's data-lang), else the one the site forces, else the browser's.
+    lang = pick_language(
+        request.query_params.get("lang"), site.language, accept_language=request.headers.get("accept-language")
+    )
+    state = app_state(request)
+    body = {
+        "site": sites.widget_view(site, lang),
+        "operators_online": state.presence.online(),
+        # So that embed.js carries no translations; from the widget's own catalogues.
+        "labels": state.catalogs.launcher_labels(lang),
+    }
     return JSONResponse(body, headers={**_cors(request), "Cache-Control": "no-store"})
 
 
@@ -83,7 +96,7 @@ async def start_visitor(request: Request) -> Response:
         page = data.get("page") if isinstance(data.get("page"), dict) else {}
         session = await visitors.start_session(
             state.writer, state.signer, site, data.get("token"), language=data.get("language"),
-            page_url=page.get("url"), ip=client_ip(request), user_agent=request.headers.get("user-agent"),
+            page_url=page.get("url"), ip=client_address(request), user_agent=request.headers.get("user-agent"),
         )
     except FrontdeskError as exc:
         return error_response(request, exc, headers=_cors(request), lang=lang)

@@ -74,10 +74,16 @@ class VisitorConnection:
                     {"type": "typing", "conversation_id": self.conversation_id, "typing": bool(frame.get("typing"))},
                 )
         elif kind == "visitor.identify":
-            data = {k: frame[k] for k in ("name", "email", "phone") if k in frame}
-            visitor = await visitors.identify(self.state.writer, self.claim, data)
-            self.visitor_name = visitor.name
-            self.socket.send({"type": "ack", "id": frame.get("id")})
+            data = {k: frame[k] for k in visitors.IDENTITY_FIELDS if k in frame}
+            result = await visitors.identify(self.state.writer, self.claim, data)
+            self.visitor_name = result.visitor.name
+            refused = {}
+            for field, exc in result.refused.items():
+                error = self.socket.error_frame(exc)
+                refused[field] = {"code": error["code"], "message": error["message"]}
+            self.socket.send(
+                {"type": "identified", "id": frame.get("id"), "accepted": list(result.accepted), "refused": refused}
+            )
         elif kind == "ping":
             self.socket.send({"type": "pong"})
         elif kind == "hello":

@@ -5,14 +5,12 @@ from __future__ import annotations
 import logging
 import socket
 import time
-from urllib.parse import urlsplit
 
 import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
 
 from ..config import Settings
 from ..metrics import Metrics
-from ..services import webhooks
+from ..services import outbound, webhooks
 from ..store import webhooks as store
 from ..store.db import Database, utcnow
 from ..store.leases import Claim
@@ -26,29 +24,26 @@ MAX_ANSWER_BYTES = 64 * 1024  # read (and drop) at most this much of a receiver'
 
 
 class RefusedAddress(OSError):
-    pass
+    """Raised instead of connecting to a private or local address."""
 
 
-class GuardedResolver(AbstractResolver):
-    """Resolves names and refuses private and local addresses (unless allowed): the check
-    is on the addresses the connection will use, not on an earlier lookup."""
+def guarded_socket(allow_private: bool) -> aiohttp.SocketFactoryType | None:
+    """A socket factory for aiohttp that refuses private and local addresses (unless
+    allowed). It sees the address each socket is about to connect to, after any DNS and
+    after the URL library's normalisation, for names and IP literals alike (aiohttp does
+    not resolve an IP host, so a check in the resolver missed every address literal,
+    including look-alike spellings such as `１２７.０.０.１`)."""
+    if allow_private:
+        return None
 
-    def __init__(self, allow_private: bool) -> None:
-        self._inner = aiohttp.ThreadedResolver()
-        self._allow_private = allow_private
+    def make(addr_info: aiohttp.AddrInfoType) -> socket.socket:
+        family, type_, proto, _, sockaddr = addr_info
+        why = outbound.address_refused(str(sockaddr[0]), allow_private=False)
+        if why is not None:
+            raise RefusedAddress(why)
+        return socket.socket(family, type_, proto)
 
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        results = await self._inner.resolve(host, port, family)
-        for result in results:
-            why = webhooks.address_refused(result["host"], allow_private=self._allow_private)
-            if why is not None:
-                raise RefusedAddress(f"{host}: {why}")
-        return results
-
-    async def close(self) -> None:
-        await self._inner.close()
+    return make
 
 
 class WebhookSender:
@@ -69,7 +64,7 @@ class WebhookSender:
             allow_private = self._settings.webhook_allow_private_networks
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(
-                    limit=self._settings.webhook_concurrency, resolver=GuardedResolver(allow_private)
+                    limit=self._settings.webhook_concurrency, socket_factory=guarded_socket(allow_private)
                 ),
                 timeout=aiohttp.ClientTimeout(total=self._settings.webhook_timeout_seconds),
                 trust_env=False,  # no proxy from the environment: receivers are reached directly
@@ -97,11 +92,6 @@ class WebhookSender:
         return result.label, result.values
 
     async def _send(self, job: store.DeliveryJob) -> tuple[int | None, str | None]:
-        host = urlsplit(job.url).hostname or ""
-        if webhooks.literal_address(host) is not None:  # an address literal is never resolved
-            refused = webhooks.address_refused(host, allow_private=self._settings.webhook_allow_private_networks)
-            if refused is not None:
-                return None, refused
         request = webhooks.request(job, utcnow())
         started = time.monotonic()
         try:

@@ -21,12 +21,9 @@
 
   function has(key) { return Object.prototype.hasOwnProperty.call(i18n, key); }
 
+  // Plural entries ({one, few, many, other}) are resolved by /widget/plural.js.
   function t(key, params) {
-    var s = has(key) ? i18n[key] : key;
-    if (!params) return s;
-    return s.replace(/\{(\w+)\}/g, function (m, name) {
-      return params[name] == null ? m : String(params[name]);
-    });
+    return window.fdPlural.text(has(key) ? i18n[key] : key, lang, params);
   }
 
   function $(id) { return document.getElementById(id); }
@@ -52,13 +49,41 @@
 
   // ---- time -------------------------------------------------------------------
 
-  function fmt(options) {
+  // Dates are formatted with the CLDR patterns and names the server sends (server/locales.py
+  // date_names): Chromium's Intl has no Kazakh and would print "M03 5".
+  var dates = data.dates || null;
+
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+
+  function formatPattern(pattern, d) {
+    return pattern.replace(/'([^']*)'|y+|M+|L+|d+|E+|c+|H+|h+|m+|a+/g, function (tok, quoted) {
+      if (quoted !== undefined) return quoted || "'";
+      var n = tok.length, h = d.getHours();
+      switch (tok.charAt(0)) {
+        case "y": return n === 2 ? pad(d.getFullYear() % 100) : String(d.getFullYear());
+        case "M": case "L":
+          return n >= 3 ? dates.months[d.getMonth()] : n === 2 ? pad(d.getMonth() + 1) : String(d.getMonth() + 1);
+        case "d": return n === 2 ? pad(d.getDate()) : String(d.getDate());
+        case "E": case "c": return dates.weekdays[(d.getDay() + 6) % 7];
+        case "H": return n === 2 ? pad(h) : String(h);
+        case "h": return n === 2 ? pad(h % 12 || 12) : String(h % 12 || 12);
+        case "m": return pad(d.getMinutes());
+        case "a": return dates.am_pm[h < 12 ? 0 : 1];
+      }
+      return tok;
+    });
+  }
+
+  function fmt(kind, options) {
+    if (dates && dates.patterns && dates.patterns[kind]) {
+      return { format: function (d) { return formatPattern(dates.patterns[kind], d); } };
+    }
     try { return new Intl.DateTimeFormat(lang, options); } catch (e) { return new Intl.DateTimeFormat("en", options); }
   }
-  var fmtTime = fmt({ hour: "numeric", minute: "2-digit" });
-  var fmtDay = fmt({ day: "numeric", month: "short" });
-  var fmtDate = fmt({ day: "numeric", month: "short", year: "numeric" });
-  var fmtFull = fmt({ dateStyle: "medium", timeStyle: "short" });
+  var fmtTime = fmt("time", { hour: "numeric", minute: "2-digit" });
+  var fmtDay = fmt("day", { day: "numeric", month: "short" });
+  var fmtDate = fmt("date", { day: "numeric", month: "short", year: "numeric" });
+  var fmtFull = fmt("full", { dateStyle: "medium", timeStyle: "short" });
 
   function parseDate(iso) {
     var d = iso ? new Date(iso) : null;
@@ -92,10 +117,13 @@
     return t("error.generic");
   }
 
+  // What a 401 means to the page: the inbox says the session ended and keeps the draft.
+  var onSessionEnded = function () { location.assign("/console/login"); };
+
   function getJSON(url) {
     return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } }).then(function (r) {
       return r.json().catch(function () { return {}; }).then(function (body) {
-        if (r.status === 401) { location.assign("/console/login"); }
+        if (r.status === 401) onSessionEnded();
         if (!r.ok) {
           var err = (body && body.error) || { code: "error" };
           err.status = r.status;
@@ -129,7 +157,12 @@
     this.typingConv = null;
     this.typingSentAt = 0;
     this.typingStopTimer = null;
+    this.expired = false;          // the session ended: no reconnects until the operator logs in again
 
+    this.main = $("fd-main");
+    this.announcer = $("fd-announce");
+    // The width at which the CSS shows the list and the conversation one at a time.
+    this.narrow = window.matchMedia("(max-width: 640px)");
     this.list = $("fd-conv-list");
     this.listStatus = $("fd-list-status");
     this.conn = $("fd-conn");
@@ -142,6 +175,9 @@
 
   Inbox.prototype.start = function () {
     var self = this;
+    onSessionEnded = function () { self.sessionEnded(); };
+    this.restoreDraft();
+    window.addEventListener("pagehide", function () { if (self.expired) self.saveDraft(); });
     $("fd-composer").addEventListener("submit", function (e) { e.preventDefault(); self.sendReply(); });
     this.reply.addEventListener("keydown", function (e) {
       if (e.key === "Enter" && !e.shiftKey && !e.altKey && !e.ctrlKey && !e.metaKey && !e.isComposing) {
@@ -149,10 +185,19 @@
         self.sendReply();
       }
     });
-    this.reply.addEventListener("input", function () { self.onTypingInput(); });
+    this.reply.addEventListener("input", function () {
+      if (self.expired) { self.saveDraft(); return; }
+      self.onTypingInput();
+    });
     window.addEventListener("hashchange", function () { self.openFromHash(); });
+    window.addEventListener("popstate", function () { self.openFromHash(); });
+    $("fd-back").addEventListener("click", function () { self.back(); });
+    $("fd-conv").addEventListener("keydown", function (e) {
+      if (e.key === "Escape" && self.narrow.matches && !e.defaultPrevented) { e.preventDefault(); self.back(); }
+    });
+    this.list.addEventListener("keydown", function (e) { self.onListKey(e); });
     document.addEventListener("visibilitychange", function () { self.maybeMarkRead(); });
-    window.addEventListener("online", function () { if (self.loaded && !self.ws) self.connect(); });
+    window.addEventListener("online", function () { if (self.loaded && !self.ws && !self.expired) self.connect(); });
 
     getJSON("/api/console/v1/conversations").then(function (body) {
       (body.conversations || []).forEach(function (s) { self.convs.set(s.id, s); });
@@ -221,14 +266,30 @@
       button.classList.add("fd-unread");
     }
     button.appendChild(bottom);
-    button.addEventListener("click", function () {
-      self.open(s.id);
-      self.reply.focus();
+    button.addEventListener("click", function (e) {
+      self.open(s.id, true);
+      // A tap on a phone should not raise the on-screen keyboard over the thread the
+      // operator came to read; Enter from the keyboard (detail 0) goes straight to the reply.
+      if (self.narrow.matches && e.detail > 0) self.thread.focus({ preventScroll: true });
+      else self.reply.focus();
     });
     var old = li.firstChild;
     var hadFocus = old && old === document.activeElement;
     li.replaceChildren(button);
     if (hadFocus) button.focus();
+  };
+
+  // Arrow keys, Home and End move between conversations, as in any list of choices;
+  // Tab leaves the list.
+  Inbox.prototype.onListKey = function (e) {
+    if (e.altKey || e.ctrlKey || e.metaKey || e.shiftKey) return;
+    var buttons = Array.prototype.slice.call(this.list.querySelectorAll(".fd-conv-item"));
+    var i = buttons.indexOf(document.activeElement);
+    if (i < 0) return;
+    var to = { ArrowDown: i + 1, ArrowUp: i - 1, Home: 0, End: buttons.length - 1 }[e.key];
+    if (to == null) return;
+    e.preventDefault();
+    buttons[Math.max(0, Math.min(buttons.length - 1, to))].focus();
   };
 
   Inbox.prototype.updateTitle = function () {
@@ -251,12 +312,20 @@
     if (m) {
       var id = decodeURIComponent(m[1]);
       if (id !== this.openId) this.open(id);
+    } else if (!location.hash && this.openId) {
+      this.close();   // back to the bare inbox URL; other fragments (the skip link's) are not ours
     }
   };
 
-  Inbox.prototype.open = function (id) {
+  // Phones show the list or the conversation (CSS, by data-view); wider screens both.
+  Inbox.prototype.setView = function (view) { this.main.dataset.view = view; };
+
+  // Opening from the list adds a history entry, so a phone's own back gesture returns to
+  // the list; moving between conversations replaces it.
+  Inbox.prototype.open = function (id, fromList) {
     var self = this;
-    if (id === this.openId) return;
+    if (id === this.openId) { this.setView("conversation"); return; }
+    var wasOpen = this.openId;
     this.stopTyping();
     this.openId = id;
     this.seqs = new Set();
@@ -266,9 +335,13 @@
     this.showVisitorTyping(this.visitorTyping.has(id));
     this.showError(null);
     var hash = "#c=" + encodeURIComponent(id);
-    if (location.hash !== hash) history.replaceState(null, "", hash);
+    if (location.hash !== hash) {
+      if (fromList && !wasOpen) history.pushState({ fdOpened: true }, "", hash);
+      else history.replaceState(history.state, "", hash);
+    }
     $("fd-conv-empty").hidden = true;
     $("fd-conv").hidden = false;
+    this.setView("conversation");
     this.renderHeader();
     this.renderList();
     var token = ++this.loadToken;
@@ -288,6 +361,34 @@
     });
   };
 
+  // The back button: undo our own history entry if there is one (popstate then closes),
+  // so Back and the browser's back never disagree.
+  Inbox.prototype.back = function () {
+    if (history.state && history.state.fdOpened) { history.back(); return; }
+    history.replaceState(null, "", location.pathname + location.search);
+    this.close();
+  };
+
+  Inbox.prototype.close = function () {
+    var id = this.openId;
+    if (!id) return;
+    this.stopTyping();
+    this.openId = null;
+    this.loadToken++;
+    this.seqs = new Set();
+    this.clientEls = new Map();
+    this.thread.replaceChildren();
+    this.thread.removeAttribute("aria-busy");
+    this.showVisitorTyping(false);
+    this.showError(null);
+    $("fd-conv").hidden = true;
+    $("fd-conv-empty").hidden = false;
+    this.setView("list");
+    this.renderList();
+    var li = this.items.get(id);
+    if (li && li.firstChild) li.firstChild.focus();
+  };
+
   Inbox.prototype.renderHeader = function () {
     var s = this.convs.get(this.openId);
     var details = $("fd-details");
@@ -298,19 +399,21 @@
     details.hidden = false;
     setDetail("fd-d-name", v.name);
     setDetail("fd-d-email", v.email, "mailto:");
-    setDetail("fd-d-phone", v.phone, "tel:");
+    setDetail("fd-d-phone", v.phone_display || v.phone, "tel:", v.phone);
     setDetail("fd-d-site", s.site && s.site.name);
     var started = parseDate(s.created_at);
     setDetail("fd-d-started", started ? fmtFull.format(started) : null);
     setDetail("fd-d-status", s.status ? (has("status." + s.status) ? t("status." + s.status) : s.status) : null);
   };
 
-  function setDetail(id, value, hrefPrefix) {
+  // A phone is shown as people write it (phone_display) and dialled as stored (E.164).
+  function setDetail(id, value, hrefPrefix, hrefValue) {
     var dd = $(id);
     if (!value) { dd.replaceChildren(el("span", "fd-muted", t("inbox.not_given"))); return; }
     if (hrefPrefix) {
       var a = el("a", null, value);
-      a.href = hrefPrefix + (hrefPrefix === "tel:" ? String(value).replace(/[^\d+]/g, "") : value);
+      var target = hrefValue || value;
+      a.href = hrefPrefix + (hrefPrefix === "tel:" ? String(target).replace(/[^\d+]/g, "") : target);
       dd.replaceChildren(a);
     } else {
       dd.replaceChildren(document.createTextNode(value));
@@ -396,7 +499,7 @@
 
   Inbox.prototype.sendReply = function () {
     if (!this.openId) return;
-    if (this.conn.dataset.state === "expired") { this.showError(t("error.unauthorized")); return; }
+    if (this.expired) { this.saveDraft(); this.showError(t("error.unauthorized")); return; }
     var body = this.reply.value.trim();
     if (!body) { this.showError(t("error.invalid.body")); return; }
     if (body.length > 5000) { this.showError(t("error.too_large.body", { max: 5000 })); return; }
@@ -470,10 +573,15 @@
     var self = this;
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = null;
+    if (this.expired) return;
     this.setConn(this.attempt ? "reconnecting" : "connecting");
     var ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/console");
+    var opened = false;
     this.ws = ws;
-    ws.onopen = function () { ws.send(JSON.stringify({ type: "hello", after_event: self.lastEventId })); };
+    ws.onopen = function () {
+      opened = true;
+      ws.send(JSON.stringify({ type: "hello", after_event: self.lastEventId }));
+    };
     ws.onmessage = function (e) {
       var frame;
       try { frame = JSON.parse(e.data); } catch (err) { return; }
@@ -484,9 +592,66 @@
       self.ws = null;
       self.ready = false;
       clearInterval(self.pingTimer);
-      if (e.code === 4401 || e.code === 4403) { self.setConn("expired"); return; }
+      if (e.code === 4401 || e.code === 4403) { self.sessionEnded(); return; }
+      // A refused upgrade (an ended session) looks like a network error from here: ask.
+      if (!opened) { self.checkSession(function () { self.scheduleReconnect(); }); return; }
       self.scheduleReconnect();
     };
+  };
+
+  // Calls `alive` unless the server says the session has ended (401).
+  Inbox.prototype.checkSession = function (alive) {
+    var self = this;
+    fetch("/api/console/v1/conversations", { credentials: "same-origin" }).then(function (r) {
+      if (r.status === 401) self.sessionEnded(); else alive();
+    }, function () { alive(); });
+  };
+
+  // The session ended (logged out elsewhere, password or role changed, deactivated):
+  // stop, say so where everyone sees and hears it, offer to log in again, and keep what
+  // the operator was writing (restored after the login, in this tab).
+  Inbox.prototype.sessionEnded = function () {
+    if (this.expired) return;
+    this.expired = true;
+    this.ready = false;
+    clearTimeout(this.reconnectTimer);
+    clearInterval(this.pingTimer);
+    var ws = this.ws;
+    this.ws = null;
+    if (ws) { try { ws.close(); } catch (e) { /* already closed */ } }
+    this.setConn("expired");
+    $("fd-session-ended").hidden = false;
+    this.saveDraft();
+  };
+
+  var DRAFT_KEY = "fd-console-draft";
+
+  Inbox.prototype.saveDraft = function () {
+    var pending = [];
+    this.pending.forEach(function (p) { pending.push(p); });
+    var draft = { conversation_id: this.openId, body: this.reply.value, pending: pending };
+    try { sessionStorage.setItem(DRAFT_KEY, JSON.stringify(draft)); } catch (e) { /* storage off: nothing to do */ }
+  };
+
+  // After logging in again: reopen the conversation, put the reply back, and queue the
+  // messages that were sent but not acknowledged (re-sent with their ids: never doubled).
+  Inbox.prototype.restoreDraft = function () {
+    var self = this;
+    var draft = null;
+    try {
+      draft = JSON.parse(sessionStorage.getItem(DRAFT_KEY) || "null");
+      sessionStorage.removeItem(DRAFT_KEY);
+    } catch (e) { draft = null; }
+    if (!draft || typeof draft !== "object") return;
+    (Array.isArray(draft.pending) ? draft.pending : []).forEach(function (p) {
+      if (p && typeof p.id === "string" && typeof p.conversation_id === "string" && typeof p.body === "string") {
+        self.pending.set(p.id, { id: p.id, conversation_id: p.conversation_id, body: p.body });
+      }
+    });
+    if (typeof draft.conversation_id === "string" && draft.conversation_id && !/^#c=/.test(location.hash)) {
+      history.replaceState(null, "", "#c=" + encodeURIComponent(draft.conversation_id));
+    }
+    if (typeof draft.body === "string" && draft.body) this.reply.value = draft.body;
   };
 
   // Exponential back-off with jitter, so a restarted server is not hit by every
@@ -499,9 +664,7 @@
     var delay = Math.min(30000, 500 * Math.pow(2, this.attempt)) * (0.5 + Math.random() / 2);
     this.reconnectTimer = setTimeout(function () {
       if (self.attempt < 3) { self.connect(); return; }
-      fetch("/api/console/v1/conversations", { credentials: "same-origin" }).then(function (r) {
-        if (r.status === 401) self.setConn("expired"); else self.connect();
-      }, function () { self.connect(); });
+      self.checkSession(function () { self.connect(); });
     }, delay);
   };
 
@@ -524,6 +687,7 @@
       case "ack":
         return this.onAck(f);
       case "error":
+        if (f.code === "unauthorized" && !f.id) return this.sessionEnded();
         return this.onError(f);
       case "typing":
         return this.setVisitorTyping(f.conversation_id, !!f.typing);
@@ -546,8 +710,12 @@
     if (isVisitor) this.setVisitorTyping(f.conversation_id, false);
     this.putSummary(f.conversation);
     if (f.conversation_id === this.openId) this.upsertMessage(m);
+    if (isVisitor) this.announce(t("inbox.announce", { name: this.visitorName(f.conversation), text: String(m.body || "").slice(0, 200) }));
     if (isVisitor && document.visibilityState === "hidden") this.notify(f.conversation, m);
   };
+
+  // Screen readers read the polite live region when the operator is not busy.
+  Inbox.prototype.announce = function (text) { this.announcer.textContent = text; };
 
   Inbox.prototype.onAck = function (f) {
     var p = this.pending.get(f.id);
@@ -606,6 +774,17 @@
     });
   }
 
+  // ---- language menu ----------------------------------------------------------
+
+  // Come back to the same conversation after the page reloads in the new language.
+  function keepPlaceOnLanguageChange() {
+    var form = document.querySelector("form.fd-langs");
+    if (!form) return;
+    form.addEventListener("submit", function () {
+      if (location.pathname.indexOf("/console") === 0) form.elements.next.value = location.pathname + location.hash;
+    });
+  }
+
   // ---- start ------------------------------------------------------------------
 
   // Ask for notification permission on the operator's first click, never on load
@@ -623,6 +802,7 @@
       new Inbox().start();
     }
     setupCopyButtons();
+    keepPlaceOnLanguageChange();
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);

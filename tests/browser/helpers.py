@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+import httpx
 from playwright.sync_api import BrowserContext, FrameLocator, Page, expect
 
 TIMEOUT = 10_000
@@ -75,3 +77,14 @@ def operator_says(console: Page, text: str) -> None:
 
 def console_thread(console: Page) -> Any:
     return console.locator("#fd-thread .fd-msg-body")
+
+
+def operator_conversations(server_url: str, email: str, password: str) -> list[dict[str, Any]]:
+    """What the console API gives a logged-in operator: conversation summaries, newest first."""
+    with httpx.Client(base_url=server_url, timeout=TIMEOUT / 1000) as http:
+        form = http.get("/console/login").text
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)
+        assert csrf, "login form has no CSRF token"
+        login = http.post("/console/login", data={"email": email, "password": password, "csrf_token": csrf.group(1)})
+        assert login.status_code == 303, login.text
+        return http.get("/api/console/v1/conversations").json()["conversations"]  # type: ignore[no-any-return]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 from playwright.sync_api import expect
@@ -15,6 +16,7 @@ from tests.browser.helpers import (
     launcher,
     open_conversation,
     open_widget,
+    operator_conversations,
     operator_login,
     operator_says,
     panel,
@@ -35,11 +37,12 @@ def test_visitor_and_operator_chat_live(browser: Any, demo: Demo) -> None:
     # The launcher: a real button with an accessible name, reachable by keyboard.
     button = launcher(page)
     expect(button).to_have_accessible_name("Open chat", timeout=TIMEOUT)
-    page.keyboard.press("Tab")
-    page.keyboard.press("Tab")
-    page.keyboard.press("Tab")
-    page.keyboard.press("Tab")  # header links, the page's button, then the launcher
-    focused = page.evaluate("document.activeElement && document.activeElement.tagName")
+    focused = None
+    for _ in range(12):  # header links, the language switcher, the page's button, then the launcher
+        page.keyboard.press("Tab")
+        focused = page.evaluate("document.activeElement && document.activeElement.tagName")
+        if focused == "FRONTDESK-WIDGET":
+            break
     assert focused in ("FRONTDESK-WIDGET", "BUTTON")
 
     frame = open_widget(page)
@@ -179,4 +182,38 @@ def test_widget_fills_a_phone_screen(browser: Any, demo: Demo) -> None:
     visitor_says(frame, "from my phone")
     expect(frame.locator("#thread li.msg.me .meta").last).to_contain_text("Sent", timeout=TIMEOUT)
     screenshot(page, "phone-360")
+    ctx.close()
+
+
+def test_a_message_typed_while_the_panel_connects_is_sent(browser: Any, demo: Demo) -> None:
+    """The visitor types before the panel knows them (start-up held for 3 s): they see
+    "Connecting…", their message waits in the thread as "Sending…" and goes when the socket is up."""
+    ctx = browser.new_context(locale="en-US")
+    page = ctx.new_page()
+    held: list[Any] = []
+    page.route("**/api/widget/v1/sites/*/visitors", lambda route: held.append(route))  # let through below
+    page.goto(demo.demo_url + "/")
+    started = time.monotonic()
+    frame = open_widget(page)
+    expect(frame.locator("#status-text")).to_have_text("Connecting…", timeout=TIMEOUT)
+    expect(frame.locator(".head [role=status]")).to_have_text("Connecting…")
+    visitor_says(frame, "typed while connecting")
+    mine = frame.locator("#thread li.msg.me").last
+    expect(mine.locator(".bubble")).to_have_text("typed while connecting", timeout=TIMEOUT)
+    expect(mine.locator(".meta")).to_contain_text("Sending…")
+    expect(frame.locator("#input")).to_have_value("")
+    screenshot(page, "widget-connecting")
+    page.wait_for_timeout(max(0, 3000 - (time.monotonic() - started) * 1000))
+    assert held, "the panel's start-up call was not intercepted"
+    for route in held:
+        route.continue_()
+    page.unroute("**/api/widget/v1/sites/*/visitors")
+    released = time.monotonic()
+    expect(mine.locator(".meta")).to_contain_text("Sent", timeout=TIMEOUT)
+    print(f"sent {time.monotonic() - released:.2f} s after the start-up call was let through")
+    expect(frame.locator("#status-text")).not_to_have_text("Connecting…")
+    expect(frame.locator("#thread li.msg.me")).to_have_count(1)  # sent once, shown once
+
+    previews = [c["last_message_preview"] for c in operator_conversations(demo.server_url, demo.email, demo.password)]
+    assert "typed while connecting" in previews
     ctx.close()

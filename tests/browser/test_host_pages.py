@@ -8,7 +8,15 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import Demo, HostSite, screenshot
-from tests.browser.helpers import TIMEOUT, ConsoleErrors, launcher, open_widget, panel, visitor_says
+from tests.browser.helpers import (
+    TIMEOUT,
+    ConsoleErrors,
+    launcher,
+    open_widget,
+    operator_conversations,
+    panel,
+    visitor_says,
+)
 
 # Sums layout-shift entries from the start of the page (buffered), as CLS does.
 CLS_PROBE = """
@@ -79,6 +87,107 @@ def test_queued_api_calls_before_the_loader(browser: Any, demo: Demo, host_site:
     expect(item.locator(".fd-conv-name")).to_have_text("Queued Quinn", timeout=TIMEOUT)
     ctx.close()
     console_ctx.close()
+
+
+def test_identify_keeps_valid_fields_and_tells_the_page_what_it_refused(
+    browser: Any, demo: Demo, host_site: HostSite, host_key: str
+) -> None:
+    ctx = browser.new_context(locale="en-US")
+    page = ctx.new_page()
+    warnings: list[str] = []
+    page.on("console", lambda m: m.type == "warning" and warnings.append(m.text))
+    sockets: list[str] = []
+    page.on("websocket", lambda ws: sockets.append(ws.url))
+    page.goto(f"{host_site.origin}/identify.html?key={host_key}")
+
+    # The callback hears what was stored and what was refused, and why.
+    page.wait_for_function("window.identified.length === 1", timeout=TIMEOUT)
+    result = page.evaluate("window.identified[0]")
+    assert sorted(result["accepted"]) == ["email", "name"], result
+    assert list(result["refused"]) == ["phone"] and result["refused"]["phone"]["code"] == "invalid", result
+    assert "phone number" in result["refused"]["phone"]["message"]
+    # The site's developer sees it in the console too.
+    assert any("Frontdesk" in w and "phone" in w and "invalid" in w for w in warnings), warnings
+
+    # What no store can hold (a lone surrogate) and what the chat does not keep are
+    # refused by name; the widget stays connected (no reconnect loop).
+    page.evaluate(
+        """() => Frontdesk('identify', {name: '\\ud800', company: 'Acme', phone: '+7 701 123 45 67'},
+                           function (r) { window.identified.push(r); })"""
+    )
+    page.wait_for_function("window.identified.length === 2", timeout=TIMEOUT)
+    result = page.evaluate("window.identified[1]")
+    assert result["accepted"] == ["phone"], result
+    assert sorted(result["refused"]) == ["company", "name"], result
+    assert result["refused"]["company"]["code"] == "unknown_field"
+    assert any("company" in w for w in warnings), warnings
+
+    frame = open_widget(page)
+    visitor_says(frame, "identified on the host page")
+    expect(frame.locator("#thread li.msg.me .meta").last).to_contain_text("Sent", timeout=TIMEOUT)
+    page.wait_for_timeout(500)
+    assert len(sockets) == 1, sockets
+
+    visitor = next(
+        c["visitor"] for c in operator_conversations(demo.server_url, demo.email, demo.password)
+        if c["last_message_preview"] == "identified on the host page"
+    )
+    assert (visitor["name"], visitor["email"], visitor["phone"]) == ("Bob", "bob@example.com", "+77011234567")
+    ctx.close()
+
+
+@pytest.mark.parametrize("server_does", ["error", "close"])
+def test_a_refused_identify_is_reported_and_never_loops(
+    browser: Any, demo: Demo, host_site: HostSite, host_key: str, server_does: str
+) -> None:
+    """The server answers an identify with an error frame (or its socket dies on it): the
+    page is told, and the widget neither re-sends it for ever nor reconnects in a loop."""
+    import json
+
+    ctx = browser.new_context(locale="en-US")
+    page = ctx.new_page()
+    warnings: list[str] = []
+    page.on("console", lambda m: m.type == "warning" and warnings.append(m.text))
+    sockets: list[str] = []
+    identifies: list[str] = []
+
+    def between(ws: Any) -> None:  # a man in the middle of the visitor socket
+        sockets.append(ws.url)
+        server = ws.connect_to_server()
+
+        def from_panel(message: Any) -> None:
+            frame = json.loads(message)
+            if frame["type"] != "visitor.identify":
+                server.send(message)
+            elif server_does == "error":
+                identifies.append(frame["id"])
+                ws.send(json.dumps({"type": "error", "code": "bad_frame", "message": "Not understood.", "id": frame["id"]}))
+            else:
+                identifies.append(frame["id"])
+                ws.close()
+
+        ws.on_message(from_panel)
+        server.on_message(lambda message: ws.send(message))
+
+    page.route_web_socket("**/ws/visitor*", between)
+    page.goto(f"{host_site.origin}/identify.html?key={host_key}")
+    page.wait_for_function("window.identified.length === 1", timeout=3 * TIMEOUT)
+    result = page.evaluate("window.identified[0]")
+    assert result["accepted"] == [] and sorted(result["refused"]) == ["email", "name", "phone"], result
+    code = "bad_frame" if server_does == "error" else "no_answer"
+    assert all(r["code"] == code for r in result["refused"].values()), result
+    assert any("Frontdesk" in w and code in w for w in warnings), warnings
+
+    frame = open_widget(page)
+    visitor_says(frame, f"after a refused identify ({server_does})")
+    expect(frame.locator("#thread li.msg.me .meta").last).to_contain_text("Sent", timeout=TIMEOUT)
+    page.wait_for_timeout(1000)
+    print(f"{server_does}: {len(sockets)} sockets, identify sent {len(identifies)} times")
+    if server_does == "error":
+        assert len(sockets) == 1 and len(identifies) == 1, (sockets, identifies)
+    else:
+        assert len(identifies) == 3 and len(sockets) == 4, (sockets, identifies)
+    ctx.close()
 
 
 def test_a_site_that_is_not_allowed_gets_no_widget(browser: Any, demo: Demo, host_site: HostSite, host_key: str) -> None:

@@ -8,7 +8,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
 from ...services import operators
-from ...store.operators import Operator
+from ...store.operators import Operator, Session
 from ..context import app_state
 
 SESSION_COOKIE = "fd_session"
@@ -20,15 +20,15 @@ def secure_cookies(conn: HTTPConnection) -> bool:
     return conn.url.scheme in ("https", "wss") or app_state(conn).settings.public_url.startswith("https://")
 
 
-async def current_operator(conn: HTTPConnection) -> Operator | None:
+async def current_session(conn: HTTPConnection) -> Session | None:
+    """The live server-side session of this request's cookie (ended sessions are refused)."""
     state = app_state(conn)
-    claim = state.signer.read_session_cookie(conn.cookies.get(SESSION_COOKIE))
-    if claim is None:
-        return None
-    operator = await operators.operator_by_id(state.db, claim[0])
-    if operator is None or operator.password_hash[-16:] != claim[1]:
-        return None
-    return operator
+    return await operators.session_for(state.db, state.signer, conn.cookies.get(SESSION_COOKIE))
+
+
+async def current_operator(conn: HTTPConnection) -> Operator | None:
+    session = await current_session(conn)
+    return session.operator if session else None
 
 
 def csrf_token(conn: HTTPConnection) -> tuple[str, bool]:

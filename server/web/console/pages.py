@@ -9,8 +9,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from ...services import sites
-from ..context import app_state, base_url, language
+from ...locales import date_names
+from ..context import app_state, base_url
 from .auth_cookies import csrf_token, current_operator
+from .language import console_language
 from .rendering import render_page
 
 
@@ -28,9 +30,10 @@ def snippet(base: str, key: str) -> str:
 
 
 def console_data(request: Request, operator: Any, page: str) -> dict[str, Any]:
-    lang = language(request)
+    lang = console_language(request, operator)
     return {
         "i18n": app_state(request).catalogs.messages[lang],
+        "dates": date_names(lang),  # Chromium's Intl has no Kazakh: names and patterns from CLDR
         "operator": operator.public() if operator else None,
         "csrf_token": csrf_token(request)[0],
         "page": page,
