@@ -1,7 +1,10 @@
-"""Settings: every FRONTDESK_* variable is declared once here, with its default and help.
+"""Settings: every FRONTDESK_* variable is declared once here, with its default, help and
+the commands that use it.
 
-The CLI builds its flags from these fields and the README's configuration table is
-checked against them by a test, so a setting cannot go undocumented.
+Every command reads every FRONTDESK_* variable; each command offers as flags only the
+settings it uses (``commands``; a new setting defaults to ``serve`` only). The CLI builds
+its flags from these fields and the README's configuration table is checked against them
+by a test, so a setting cannot go undocumented.
 """
 
 from __future__ import annotations
@@ -22,33 +25,51 @@ class SettingsError(ValueError):
     """A setting has a value that cannot be used; the message names it."""
 
 
-def _setting(default: Any, help: str, *, secret: bool = False) -> Any:
-    return field(default=default, metadata={"help": help, "secret": secret})
+# The commands that take a setting as a flag (its FRONTDESK_* variable is read by all).
+SERVE = ("serve",)
+RUNNING = ("serve", "demo")  # the commands that run a server
+EVERY = "every"  # every command: they all open the database
+# Operator commands that end console sessions: with Redis, open consoles on every node hear it at once.
+SESSION_ENDING = ("set-password", "set-role", "deactivate-operator", "activate-operator", "end-sessions")
+
+
+def _setting(default: Any, help: str, *, commands: tuple[str, ...] | str = SERVE, secret: bool = False) -> Any:
+    return field(default=default, metadata={"help": help, "secret": secret, "commands": commands})
 
 
 @dataclass(frozen=True)
 class Settings:
-    host: str = _setting("127.0.0.1", "Interface the server listens on.")
-    port: int = _setting(8000, "Port the server listens on.")
+    # create-site prints a snippet pointing at the server: FRONTDESK_PUBLIC_URL, else host and port.
+    host: str = _setting("127.0.0.1", "Interface the server listens on.", commands=("serve", "demo", "create-site"))
+    port: int = _setting(8000, "Port the server listens on.", commands=("serve", "demo", "create-site"))
     workers: int = _setting(1, "Server processes of `frontdesk serve` (more than 1 needs FRONTDESK_REDIS_URL).")
-    data_dir: str = _setting("frontdesk-data", "Directory for the SQLite database and the generated secret key.")
+    data_dir: str = _setting(
+        "frontdesk-data", "Directory for the SQLite database and the generated secret key.", commands=EVERY
+    )
     database_url: str = _setting(
-        "", "Database URL: sqlite:///path/to.db or postgresql://user@host/db. Empty: SQLite in the data directory."
+        "", "Database URL: sqlite:///path/to.db or postgresql://user@host/db. Empty: SQLite in the data directory.",
+        commands=EVERY,
     )
     redis_url: str = _setting(
         "", "Redis URL (redis://host:6379/0) for the live hub, presence and rate limits of several nodes. "
-        "Empty: in-process (one process only)."
+        "Empty: in-process (one process only).",
+        commands=(*SERVE, *SESSION_ENDING),
     )
-    redis_prefix: str = _setting("frontdesk:", "Prefix of every Redis key and channel (to share one Redis).")
+    redis_prefix: str = _setting(
+        "frontdesk:", "Prefix of every Redis key and channel (to share one Redis).", commands=(*SERVE, *SESSION_ENDING)
+    )
     secret_key: str = _setting(
         "", "Key that signs visitor tokens and sessions. Empty: generated once and kept in the data directory.",
-        secret=True,
+        secret=True, commands=RUNNING,
     )
     public_url: str = _setting(
-        "", "Public base URL of this server (e.g. https://chat.example.com), used in the snippet. Empty: taken from each request."
+        "", "Public base URL of this server (e.g. https://chat.example.com), used in the snippet. Empty: taken from each request.",
+        commands=("serve", "create-site"),
     )
-    log_level: str = _setting("info", "Log level: debug, info, warning, error.")
-    log_format: str = _setting("text", "Log format: text, or json (one object per line, with the request id).")
+    log_level: str = _setting("info", "Log level: debug, info, warning, error.", commands=RUNNING)
+    log_format: str = _setting(
+        "text", "Log format: text, or json (one object per line, with the request id).", commands=RUNNING
+    )
     max_body_bytes: int = _setting(65536, "Largest HTTP request body accepted, in bytes.")
     max_frame_bytes: int = _setting(
         65536, "Largest websocket frame accepted, in bytes (a larger one gets a too_large error; one over 4x this "
@@ -79,11 +100,13 @@ class Settings:
     )
     session_check_seconds: float = _setting(
         30.0, "Seconds between an open console socket's checks that its session still exists (a session ended "
-        "where the hub does not reach, e.g. by the CLI of a node without Redis, closes its consoles this late)."
+        "where the hub does not reach, e.g. by the CLI of a node without Redis, closes its consoles this late).",
+        commands=RUNNING,
     )
     trusted_proxies: str = _setting(
         "", "Reverse proxies whose X-Forwarded-For / Forwarded headers name the client, as comma-separated IP "
-        "addresses or CIDR networks (e.g. 127.0.0.1,10.0.0.0/8). Empty: the client is the connecting address."
+        "addresses or CIDR networks (e.g. 127.0.0.1,10.0.0.0/8). Empty: the client is the connecting address.",
+        commands=RUNNING,
     )
     visitor_token_days: int = _setting(365, "Days a visitor token stays valid after the visitor's last visit.")
     sqlite_synchronous: str = _setting(
@@ -98,7 +121,8 @@ class Settings:
     webhook_concurrency: int = _setting(16, "Webhook requests one node sends at the same time.")
     webhook_allow_private_networks: bool = _setting(
         False, "Let webhooks go to loopback, private and link-local addresses (off: a URL cannot reach the "
-        "server's own network)."
+        "server's own network).",
+        commands=("serve", "create-webhook"),
     )
     worker_lease_seconds: int = _setting(
         60, "Seconds a node holds a claimed job (webhook delivery) before another node may take it over; "
@@ -113,6 +137,15 @@ class Settings:
     @classmethod
     def fields(cls) -> tuple[dataclasses.Field[Any], ...]:
         return dataclasses.fields(cls)
+
+    @classmethod
+    def commands_of(cls, f: dataclasses.Field[Any]) -> tuple[str, ...] | str:
+        return f.metadata["commands"]  # type: ignore[no-any-return]
+
+    @classmethod
+    def fields_for(cls, command: str) -> tuple[dataclasses.Field[Any], ...]:
+        """The settings that ``command`` uses, offered as its flags."""
+        return tuple(f for f in cls.fields() if cls.commands_of(f) == EVERY or command in cls.commands_of(f))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
@@ -257,9 +290,16 @@ def _coerce(f: dataclasses.Field[Any], raw: Any, label: str) -> Any:
 
 def markdown_table() -> str:
     """The README's configuration table (a test keeps the README equal to it)."""
-    lines = ["| Variable | Flag | Default | What it sets |", "|---|---|---|---|"]
+    lines = ["| Variable | Flag | Commands | Default | What it sets |", "|---|---|---|---|---|"]
     for f in Settings.fields():
         default = f"`{f.default}`" if f.default != "" else "(empty)"
         flag = "--" + f.name.replace("_", "-")
-        lines.append(f"| `{Settings.env_name(f.name)}` | `{flag}` | {default} | {f.metadata['help']} |")
+        lines.append(
+            f"| `{Settings.env_name(f.name)}` | `{flag}` | {commands_label(f)} | {default} | {f.metadata['help']} |"
+        )
     return "\n".join(lines)
+
+
+def commands_label(f: dataclasses.Field[Any]) -> str:
+    commands = Settings.commands_of(f)
+    return "all" if commands == EVERY else ", ".join(commands)

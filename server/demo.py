@@ -33,30 +33,66 @@ DEMO_GREETINGS = {
     "uk": "Вітаємо! Маєте запитання про нашу каву, помел чи доставку? Напишіть нам тут.",
     "kk": "Сәлеметсіз бе! Кофеміз, ұнтақтау немесе жеткізу туралы сұрағыңыз бар ма? Бізге осында жазыңыз.",
 }
+# The demo site's name in data directories made before it was renamed.
+_EARLIER_DEMO_SITE_NAMES = ("Demo site",)
+# Where a demo run leaves its site's key, so the next run (on any ports) finds the same site.
+DEMO_SITE_KEY_FILE = "demo-site-key"
 PAGES = {"": "index.html", "index.html": "index.html", "pricing.html": "pricing.html", "contact.html": "contact.html"}
 
 
 async def prepare_demo(state: AppState, demo_port: int, email: str, password: str | None) -> tuple[Site, str]:
     """The demo site (allowed on the demo port) and an operator; returns the site and password.
 
-    Without a password given, the one from the last demo run in this data directory is
-    kept (so open console sessions survive a restart), or a new one is made.
+    A restart with the same data directory, on any ports, finds the same site again (its
+    key is kept in the data directory) and moves its allowed origins to the new demo
+    port, so earlier conversations stay with it. The operator's password is re-hashed
+    only when it changes (a new hash ends their console sessions): without one given, the
+    last run's is kept; a given one that already matches is left alone.
     """
     origins = [f"http://127.0.0.1:{demo_port}", f"http://localhost:{demo_port}"]
-    existing = [s for s in await sites.list_sites(state.db) if s.name == DEMO_SITE_NAME and s.allowed_origins == tuple(origins)]
-    site = existing[0] if existing else await sites.create_site(
-        state.writer, DEMO_SITE_NAME, origins, color=DEMO_BRAND_COLOR, greeting=DEMO_GREETINGS
-    )
-    remembered = Path(state.settings.data_dir) / "demo-operator-password"
-    if password is None and remembered.exists():
-        kept = remembered.read_text().strip()
-        if await operators.authenticate(state.db, state.signer, email, kept) is not None:
-            return site, kept
+    site = await _find_demo_site(state)
+    if site is None:
+        site = await sites.create_site(
+            state.writer, DEMO_SITE_NAME, origins, color=DEMO_BRAND_COLOR, greeting=DEMO_GREETINGS,
+            allow_duplicate_name=True,
+        )
+    elif set(site.allowed_origins) != set(origins):
+        site = await sites.set_allowed_origins(state.writer, site, origins)
+    write_private(_data_file(state, DEMO_SITE_KEY_FILE), site.key)
+
+    remembered = _data_file(state, "demo-operator-password")
+    kept = remembered.read_text().strip() if remembered.exists() else None
+    for candidate in (password,) if password is not None else (kept,):
+        if candidate and await operators.authenticate(state.db, state.signer, email, candidate) is not None:
+            if candidate != kept:
+                write_private(remembered, candidate)
+            return site, candidate
     password = password or secrets.token_urlsafe(9)
     if await operators.set_password(state.writer, state.signer, email, password) is None:
         await operators.create_operator(state.writer, state.signer, email, password, name="Demo Operator")
     write_private(remembered, password)
     return site, password
+
+
+async def _find_demo_site(state: AppState) -> Site | None:
+    """The site an earlier demo run in this data directory made: by the key it left there,
+    else (data directories from before the key was kept) the oldest site of the demo's
+    name, today's or the one it had before. A site found keeps its colour and greetings."""
+    marker = _data_file(state, DEMO_SITE_KEY_FILE)
+    if marker.exists():
+        site = await sites.site_by_key(state.db, marker.read_text().strip())
+        if site is not None:
+            return site
+    every = await sites.list_sites(state.db)
+    for name in (DEMO_SITE_NAME, *_EARLIER_DEMO_SITE_NAMES):
+        site = next((s for s in every if s.name == name), None)
+        if site is not None:
+            return site
+    return None
+
+
+def _data_file(state: AppState, name: str) -> Path:
+    return Path(state.settings.data_dir) / name
 
 
 def demo_texts(lang: str) -> dict[str, str]:

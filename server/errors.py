@@ -12,9 +12,9 @@
     ├── RateLimited           too many attempts (429)
     └── InternalError         a fault of ours, said as JSON on the API (500)
 
-Messages are catalogue keys (``error.<code>.<reason>``, ``error.<code>.<field>``, then
-``error.<code>``) so the web layer can say them in the caller's language; ``{field}`` and
-the params fill their placeholders.
+Messages are catalogue keys, most specific first: ``error.<code>.<field>.<reason>``,
+``error.<code>.<reason>``, ``error.<code>.<field>``, then ``error.<code>``, so the web layer
+can say them in the caller's language; ``{field}`` and the params fill their placeholders.
 """
 
 from __future__ import annotations
@@ -32,13 +32,14 @@ class FrontdeskError(Exception):
     ) -> None:
         self.code = code or self.code
         self.field = field
-        self.reason = reason  # picks a more specific message than the field's (e.g. "not_text")
+        self.reason = reason  # which rule was broken, for a more precise message (e.g. "not_text")
         self.params = params
         super().__init__(f"{self.code}{' (' + field + ')' if field else ''}")
 
     @property
     def message_keys(self) -> list[str]:
-        keys = [f"error.{self.code}.{self.reason}"] if self.reason else []
+        keys = [f"error.{self.code}.{self.field}.{self.reason}"] if self.field and self.reason else []
+        keys += [f"error.{self.code}.{self.reason}"] if self.reason else []
         keys += [f"error.{self.code}.{self.field}"] if self.field else []
         return keys + [f"error.{self.code}"]
 

@@ -18,6 +18,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 # A context variable is per request (per task), not shared state between requests.
 request_id: ContextVar[str | None] = ContextVar("frontdesk_request_id", default=None)
 _VALID_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# Which server of a process (the demo runs two) uvicorn's lines are about; set per task.
+server_name: ContextVar[str | None] = ContextVar("frontdesk_server_name", default=None)
 
 
 class RequestIdFilter(logging.Filter):
@@ -31,6 +33,18 @@ class NoClientAddressFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not (isinstance(record.msg, str) and record.msg.startswith('%s - "WebSocket'))
+
+
+class ServerNameFilter(logging.Filter):
+    """Prefixes uvicorn's lines with the name of the server they are about, where a
+    process runs more than one ("Demo website: Shutting down")."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        name = server_name.get()
+        if name and record.name.startswith("uvicorn") and isinstance(record.msg, str) and not hasattr(record, "server"):
+            record.server = name
+            record.msg = f"{name}: {record.msg}"
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -55,12 +69,15 @@ def logging_config(level: str, fmt: str) -> dict[str, Any]:
         if fmt == "json"
         else {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}
     )
-    filters = ["request_id"] if level.lower() == "debug" else ["request_id", "no_client_address"]
+    filters = ["request_id"] + ([] if level.lower() == "debug" else ["no_client_address"]) + ["server_name"]
     handler = {"class": "logging.StreamHandler", "formatter": "main", "filters": filters, "stream": "ext://sys.stderr"}
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"request_id": {"()": RequestIdFilter}, "no_client_address": {"()": NoClientAddressFilter}},
+        "filters": {
+            "request_id": {"()": RequestIdFilter}, "no_client_address": {"()": NoClientAddressFilter},
+            "server_name": {"()": ServerNameFilter},
+        },
         "formatters": {"main": formatter},
         "handlers": {"main": handler},
         "root": {"handlers": ["main"], "level": level.upper()},

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import re
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
+from publicsuffixlist import PublicSuffixList
 
 from ..errors import Invalid, TooLarge
 
@@ -80,23 +83,104 @@ def phone(value: Any, field: str = "phone", *, region: str | None = None) -> str
 
 
 def origin(value: Any, field: str = "origin") -> str:
-    """Normalise to scheme://host[:port]; default ports dropped, host lower-cased."""
+    """Normalise to scheme://host[:port]; default ports dropped, host lower-cased and in
+    ASCII (punycode), as browsers send it in the Origin header."""
     if not isinstance(value, str) or len(value) > 255:
         raise Invalid(field=field)
-    parts = urlsplit(value.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise Invalid(field=field)
+    given = value.strip()
+    parts = _split_origin(given, field)
+    if "*" in given:
+        raise Invalid(field=field, reason="wildcard", value=given)
+    if parts.username or parts.password or not parts.hostname:
+        raise Invalid(field=field, reason="host", value=given)
     try:
         port = parts.port
     except ValueError:
-        raise Invalid(field=field) from None
-    if parts.username or parts.password:
-        raise Invalid(field=field)
+        raise Invalid(field=field, reason="host", value=given) from None
+    host = _host(parts.hostname, parts.netloc)
+    if host is None:
+        raise Invalid(field=field, reason="host", value=given)
     default = {"http": 80, "https": 443}[parts.scheme]
-    host = parts.hostname.lower()
-    if ":" in host:
-        host = f"[{host}]"
     return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
+
+
+def _split_origin(given: str, field: str) -> SplitResult:
+    parts = urlsplit(given)
+    if parts.scheme not in ("http", "https") or "://" not in given:
+        raise Invalid(field=field, reason="scheme", value=given)
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise Invalid(field=field, reason="path", value=given)
+    return parts
+
+
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_WILDCARD = re.compile(r"^(https?)://\*\.([^/?#]+)/?$", re.IGNORECASE)
+
+
+def _host(hostname: str, netloc: str) -> str | None:
+    """The host as browsers write it in an Origin (IPv6 bracketed), or None if it is none."""
+    if "[" in netloc:
+        try:
+            return f"[{ipaddress.IPv6Address(hostname).compressed}]"
+        except ValueError:
+            return None
+    try:
+        ascii_host = hostname.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        return None
+    labels = ascii_host.split(".")
+    if len(ascii_host) > 253 or not all(_LABEL.match(label) for label in labels):
+        return None
+    return ascii_host
+
+
+def origin_pattern(value: Any, field: str = "origin") -> str:
+    """An allowed origin as a site owner writes it: an exact origin, or every subdomain of
+    a domain as ``https://*.example.com[:port]`` (any depth; not example.com itself, as in
+    CSP). The wildcard must be the whole left-most label, over a domain someone can own:
+    not over a public suffix (``*.com``, ``*.co.uk``, ``*.github.io``) or an IP address."""
+    if not isinstance(value, str) or "*" not in value:
+        return origin(value, field)
+    given = value.strip()
+    _split_origin(given, field)
+    match = _WILDCARD.match(given)
+    if match is None or "*" in match.group(2):
+        raise Invalid(field=field, reason="wildcard", value=given)
+    try:
+        base = origin(f"{match.group(1).lower()}://{match.group(2)}", field)
+    except Invalid as exc:
+        raise Invalid(field=field, reason=exc.reason, value=given) from None
+    scheme, _, rest = base.partition("://")
+    host = rest.rsplit(":", 1)[0] if not rest.endswith("]") else rest
+    if host.startswith("[") or _is_ipv4(host):
+        raise Invalid(field=field, reason="wildcard_ip", value=given)
+    if _public_suffixes().is_public(host):
+        raise Invalid(field=field, reason="public_suffix", value=given, host=host)
+    return f"{scheme}://*.{rest}"
+
+
+def origin_matches(pattern: str, normal_origin: str) -> bool:
+    """Whether a normalised origin is allowed by one stored origin or wildcard pattern."""
+    if "*" not in pattern:
+        return pattern == normal_origin
+    scheme, _, rest = pattern.partition("://*.")
+    their_scheme, _, their_rest = normal_origin.partition("://")
+    # "shop.example.com:8443".endswith(".example.com:8443"): a subdomain, same port.
+    return their_scheme == scheme and their_rest.endswith("." + rest) and not their_rest.startswith("[")
+
+
+def _is_ipv4(host: str) -> bool:
+    try:
+        ipaddress.IPv4Address(host)
+    except ValueError:
+        return False
+    return True
+
+
+@functools.cache
+def _public_suffixes() -> PublicSuffixList:
+    """The Public Suffix List the package ships (no download at run time)."""
+    return PublicSuffixList()
 
 
 def language(value: Any, supported: tuple[str, ...]) -> str | None:

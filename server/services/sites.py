@@ -29,11 +29,12 @@ async def create_site(
     position: str = "right",
     language: str | None = None,
     greeting: str | Mapping[str, Any] | None = None,
+    allow_duplicate_name: bool = False,
 ) -> Site:
+    """A new site. A name another site already has is refused (naming that site's key)
+    unless ``allow_duplicate_name``: two same-named sites look alike in the console."""
     clean_name = fields.text(name, "name", max_chars=200)
-    if not origins:
-        raise Invalid(field="origin")
-    clean_origins = tuple(dict.fromkeys(fields.origin(o) for o in origins))
+    clean_origins = clean_origin_list(origins)
     if not _COLOR.match(color or ""):
         raise Invalid(field="color")
     if position not in ("right", "left"):
@@ -44,10 +45,30 @@ async def create_site(
     key = "fd_" + secrets.token_urlsafe(12)
 
     def job(tx: Tx) -> Site:
+        existing = None if allow_duplicate_name else store.get_site_by_name(tx.conn, clean_name)
+        if existing is not None:
+            raise Invalid("exists", field="name", name=clean_name, site_key=existing.key)
         return store.insert_site(
             tx.conn, key=key, name=clean_name, allowed_origins=clean_origins, color=color.lower(),
             position=position, language=language, greeting=clean_greeting,
         )
+
+    return await writer.run(job)
+
+
+def clean_origin_list(origins: list[Any]) -> tuple[str, ...]:
+    """Exact origins and ``https://*.example.com`` patterns, normalised, without repeats."""
+    if not origins:
+        raise Invalid(field="origin")
+    return tuple(dict.fromkeys(fields.origin_pattern(o) for o in origins))
+
+
+async def set_allowed_origins(writer: GroupWriter, site: Site, origins: list[Any]) -> Site:
+    clean_origins = clean_origin_list(origins)
+
+    def job(tx: Tx) -> Site:
+        store.update_allowed_origins(tx.conn, site.id, clean_origins)
+        return store.get_site(tx.conn, site.id)  # type: ignore[return-value]
 
     return await writer.run(job)
 
@@ -63,14 +84,17 @@ async def list_sites(db: Database) -> list[Site]:
 
 
 def origin_allowed(site: Site, origin: str | None, own_origin: str | None) -> bool:
-    """An allowed origin of the site, or our own (the panel iframe)."""
+    """An allowed origin of the site (exact, or under a ``*.`` pattern), or our own (the
+    panel iframe). Every origin check (widget HTTP and websocket) comes through here."""
     if not origin:
         return False
     try:
         normal = fields.origin(origin)
     except Invalid:
         return False
-    return normal in site.allowed_origins or (own_origin is not None and normal == own_origin)
+    if own_origin is not None and normal == own_origin:
+        return True
+    return any(fields.origin_matches(allowed, normal) for allowed in site.allowed_origins)
 
 
 def texts_by_language(value: str | Mapping[str, Any] | None, field: str, *, max_chars: int) -> dict[str, str]:

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 
 from .db import utcnow
@@ -57,3 +57,12 @@ def get_site_by_key(conn: Connection, key: str) -> Site | None:
 
 def list_sites(conn: Connection) -> list[Site]:
     return [_site(r) for r in conn.execute(select(sites).order_by(sites.c.id))]
+
+
+def get_site_by_name(conn: Connection, name: str) -> Site | None:
+    row = conn.execute(select(sites).where(sites.c.name == name).order_by(sites.c.id).limit(1)).first()
+    return _site(row) if row else None
+
+
+def update_allowed_origins(conn: Connection, site_id: int, allowed_origins: tuple[str, ...]) -> None:
+    conn.execute(update(sites).where(sites.c.id == site_id).values(allowed_origins=json.dumps(list(allowed_origins))))

@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 from server.locales import LANGUAGES, date_names, plural_category
 from tests.browser.conftest import Demo, HostSite, screenshot
 from tests.browser.helpers import (
-    TIMEOUT, launcher, open_conversation, open_widget, operator_login, panel, visitor_says,
+    TIMEOUT, launcher, open_conversation, open_widget, operator_login, visitor_says,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
