@@ -1,5 +1,5 @@
 """The `frontdesk` command: serve, demo, migrate, create-operator, set-password, set-role,
-deactivate-operator, activate-operator, end-sessions, create-site, create-webhook, list-webhooks.
+deactivate-operator, activate-operator, end-sessions, revoke-visitor, create-site, create-webhook, list-webhooks.
 
 Every setting is a FRONTDESK_* environment variable, read by every command, and a flag of
 the commands that use it (flags win; server/config.py says which). Every mistake a user
@@ -134,6 +134,13 @@ def build_parser() -> argparse.ArgumentParser:
             )
         elif name == "set-role":
             change.add_argument("role", choices=("admin", "agent"), help="The new role.")
+
+    revoke = command(
+        "revoke-visitor",
+        "Make every token a visitor was given stop working (a leaked or shared token); "
+        "their next visit starts as a new anonymous visitor.",
+    )
+    revoke.add_argument("visitor_id", help="The visitor's id, as the console shows it.")
 
     site = command("create-site", "Add a site and print its key.")
     site.add_argument("name", help="The site's name, shown in the widget.")
@@ -422,6 +429,15 @@ async def _change_operator(settings: Settings, args: argparse.Namespace) -> None
     print(f"operator {operator.email}: {done}")
 
 
+async def _revoke_visitor(settings: Settings, args: argparse.Namespace) -> None:
+    from .services import visitors
+
+    async with opened(settings) as state:
+        if not await visitors.revoke_tokens(state.writer, args.visitor_id):
+            raise NotFound(field="visitor")
+    print(f"visitor {args.visitor_id}: every token revoked (open widgets are refused when they reconnect)")
+
+
 def _greetings(values: list[str]) -> dict[str, str]:
     """--greeting TEXT / --greeting ru=TEXT as {"": TEXT, "ru": TEXT}; one per language."""
     import re
@@ -553,6 +569,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(_create_operator(settings, args))
         elif args.command in ("set-password", "set-role", "deactivate-operator", "activate-operator", "end-sessions"):
             asyncio.run(_change_operator(settings, args))
+        elif args.command == "revoke-visitor":
+            asyncio.run(_revoke_visitor(settings, args))
         elif args.command == "create-site":
             asyncio.run(_create_site(settings, args))
         elif args.command == "create-webhook":

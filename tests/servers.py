@@ -11,6 +11,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -163,3 +164,11 @@ def redis_available() -> str | None:
     except Exception as exc:  # noqa: BLE001
         return f"{type(exc).__name__}: {exc}"
     return None
+
+
+def frontdesk(server: ServerProcess, *args: str, stdin: Any = subprocess.DEVNULL) -> subprocess.CompletedProcess[str]:
+    """The `frontdesk` command as an admin runs it on the server's machine."""
+    return subprocess.run(
+        [sys.executable, "-m", "server.cli", *args], env={**os.environ, **server.env},
+        stdin=stdin, capture_output=True, text=True, timeout=60,
+    )

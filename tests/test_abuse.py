@@ -14,13 +14,11 @@ import httpx
 import pytest
 import websockets
 
-from server.cli import opened
 from server.security import Signer
-from server.services import visitors
 from tests.clients import connect_operator, connect_visitor, console_login, new_id, start_visitor
 from tests.conftest import served
 from tests.factories import PASSWORD, make_operator, make_site, seed_conversation, settings_for
-from tests.servers import ServerProcess
+from tests.servers import ServerProcess, frontdesk
 
 LONE = "\\ud800"  # JSON text for a lone surrogate: valid JSON, not text
 DEEP = "[" * 20_000 + "]" * 20_000
@@ -239,8 +237,10 @@ async def test_a_revoked_visitor_token_is_refused_and_the_next_day_reload_works(
     assert welcome["conversation"]["last_seq"] == 1
     await client.close()
 
-    async with opened(settings) as state:
-        assert await visitors.revoke_tokens(state.writer, visitor_id)
+    unknown = frontdesk(server, "revoke-visitor", "no-such-visitor")
+    assert unknown.returncode == 2 and unknown.stderr.strip() == "frontdesk: error (visitor): No visitor has this id."
+    revoked = frontdesk(server, "revoke-visitor", visitor_id)
+    assert revoked.returncode == 0, revoked.stderr
     for token in (first["token"], yesterdays, today["token"]):
         async with httpx.AsyncClient() as http:
             refused = await http.post(

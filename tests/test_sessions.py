@@ -8,7 +8,7 @@ import os
 import re
 import subprocess
 import sys
-from typing import Any, Iterator
+from typing import Iterator
 
 import httpx
 import pytest
@@ -17,7 +17,7 @@ import websockets
 from tests.clients import FrameClient, closed_for_ended_session, connect_operator, console_login, log_out
 from tests.conftest import Backend, start_server
 from tests.factories import PASSWORD, make_operator
-from tests.servers import ServerProcess
+from tests.servers import ServerProcess, frontdesk
 
 
 def cookie_header(http: httpx.AsyncClient) -> str:
@@ -80,14 +80,6 @@ def checked_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerP
     yield proc
     proc.stop()
     backend.close()
-
-
-def frontdesk(server: ServerProcess, *args: str, stdin: Any = subprocess.DEVNULL) -> subprocess.CompletedProcess[str]:
-    """The `frontdesk` command as an admin runs it on the server's machine."""
-    return subprocess.run(
-        [sys.executable, "-m", "server.cli", *args], env={**os.environ, **server.env},
-        stdin=stdin, capture_output=True, text=True, timeout=60,
-    )
 
 
 async def test_password_change_ends_every_session_and_closes_consoles(checked_server: ServerProcess) -> None:
