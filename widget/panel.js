@@ -35,7 +35,7 @@
   // The launcher's badge (drawn by embed.js, styled from here): the unread count on red, a
   // green dot while someone is online, else nothing. White on #d00 is 5.3:1.
   var BADGE = 'position:absolute;border:2px solid #fff;border-radius:12px;font:700 12px/20px sans-serif;color:#fff;text-align:center;';
-  var BADGE_UNREAD = BADGE + 'top:-4px;right:-4px;min-width:20px;height:20px;padding:0 4px;background:#d00';
+  var BADGE_UNREAD = BADGE + 'top:-4px;right:-4px;min-width:12px;height:20px;padding:0 4px;background:#d00';
   var BADGE_ONLINE = BADGE + 'top:2px;right:2px;width:10px;height:10px;background:#080';
 
   var BACKOFF_MIN = 500, BACKOFF_MAX = 15000, ACK_TIMEOUT = 10000, PING_EVERY = 25000;

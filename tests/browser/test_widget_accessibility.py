@@ -72,6 +72,33 @@ def test_widget_passes_axe_closed_and_open_at_both_sizes(browser: Any, demo: Dem
     ctx.close()
 
 
+def test_launcher_counts_unread_messages_in_each_languages_plural_forms(browser: Any) -> None:
+    """The panel names the launcher with widget/plural.js, as it does in the widget."""
+    page = browser.new_page()
+    page.set_content("<!doctype html><title>plural</title>")
+    page.add_script_tag(path=str(ROOT / "widget" / "plural.js"))
+    said = {
+        lang: [page.evaluate("([e, l, n]) => fdPlural.text(e, l, {count: n})", [_texts(lang)["launcher_unread"], lang, n])
+               for n in (1, 2, 5, 11, 21, 22, 25)]
+        for lang in LANGUAGES
+    }
+    assert said["en"][:2] == ["Open chat, 1 unread message", "Open chat, 2 unread messages"]
+    assert said["ru"] == [
+        "Открыть чат, 1 непрочитанное сообщение", "Открыть чат, 2 непрочитанных сообщения",
+        "Открыть чат, 5 непрочитанных сообщений", "Открыть чат, 11 непрочитанных сообщений",
+        "Открыть чат, 21 непрочитанное сообщение", "Открыть чат, 22 непрочитанных сообщения",
+        "Открыть чат, 25 непрочитанных сообщений",
+    ]
+    assert said["uk"] == [
+        "Відкрити чат, 1 непрочитане повідомлення", "Відкрити чат, 2 непрочитані повідомлення",
+        "Відкрити чат, 5 непрочитаних повідомлень", "Відкрити чат, 11 непрочитаних повідомлень",
+        "Відкрити чат, 21 непрочитане повідомлення", "Відкрити чат, 22 непрочитані повідомлення",
+        "Відкрити чат, 25 непрочитаних повідомлень",
+    ]
+    assert said["kk"][0] == "Чатты ашу, 1 оқылмаған хабарлама" and said["kk"][6] == "Чатты ашу, 25 оқылмаған хабарлама"
+    page.close()
+
+
 # ---- keyboard only
 
 
