@@ -4,7 +4,7 @@ var F=w.Frontdesk,s=d.currentScript,x=d.querySelectorAll('script[src$="embed.js"
 if(F&&F.fd)return;
 s=s||x[x.length-1];
 var FD=s.src.slice(0,s.src.indexOf('/',8)),key=s.getAttribute('data-site-key'),lang=s.getAttribute('data-lang')||'',
- q=F&&F.q||[],on={},cb={},n=0,out=[],unread=0,open=0,T,cfg,side,host,root,btn,dot,ifr,mq,geo,want,i;
+ q=F&&F.q||[],on={},cb={},n=0,out=[],kept=[],open=0,T,cfg,side,host,root,btn,dot,ifr,mq,geo,want,i;
 function emit(t,v){for(var h=on[t]||[],k=0;k<h.length;k++)h[k](v);}
 function post(t,m){
  if(t)m=m||{},m.fd=1,m.type=t,out[out.length]=m;
@@ -16,14 +16,20 @@ function api(c,a,b){
  if(c=='identify')post(c,{data:a,ref:b?(cb[++n]=b,n):0});
  if(c=='on'&&b)(on[a]=on[a]||[])[on[a].length]=b;
 }
+// A full-screen panel (phone) fits the visual viewport, which the on-screen keyboard shrinks,
+// and holds the page behind still; <html>'s own overflow is put back exactly as it was.
+function lock(v,s,k,p){
+ for(s=d.documentElement.style,k=0;k<2;k++)p='overflow-'+'xy'[k],
+  v?kept[k]||(kept[k]=[s.getPropertyValue(p),s.getPropertyPriority(p)],s.setProperty(p,'hidden','important')):
+  kept[k]&&(s.setProperty(p,kept[k][0],kept[k][1]),kept[k]=0);
+}
 function render(){
+ var full=open&&geo&&mq.matches,v=w.visualViewport||{};
  btn.ariaLabel=T[open];
  btn.ariaExpanded=!!open;
- dot.textContent=unread||'';
- dot.style.cssText='position:absolute;border:2px solid #fff;border-radius:12px;font:700 12px/20px sans-serif;color:#fff;text-align:center;display:'+
-  (unread||cfg.operators_online?'block':'none')+(unread?';top:-4px;right:-4px;min-width:20px;height:20px;background:#d00':';top:2px;right:2px;width:10px;height:10px;background:#080');
- if(ifr)ifr.inert=ifr.ariaHidden=!open,ifr.style.cssText='all:initial;position:fixed;background:#fff;box-shadow:0 4px 16px #0005;'+
-  (open&&geo?geo[mq.matches?'full':side]:'width:0;height:0;visibility:hidden');
+ if(ifr)ifr.inert=ifr.ariaHidden=!open,ifr.style.cssText='all:initial;position:fixed;'+(!open||!geo?'width:0;height:0;visibility:hidden':
+  full?geo.full+';top:'+v.offsetTop+'px;height:'+v.height+'px':geo[side]);
+ lock(full);
 }
 function make(){
  if(ifr)return;
@@ -60,6 +66,7 @@ function start(){
  btn.onpointerenter=make;
  btn.onfocus=btn.onblur=function(e){make();btn.style.outline=e.type=='focus'?'3px solid '+c:0;};
  (mq=w.matchMedia('(max-width:479px)')).onchange=render;
+ if(g=w.visualViewport)g.addEventListener('resize',render),g.addEventListener('scroll',render);
  render();
  d.documentElement.appendChild(host);
  if(want)set(1);
@@ -72,8 +79,7 @@ w.addEventListener('message',function(e){
  if(t=='ready')geo=m.css,post(),render(),open&&ifr.focus();
  if(t=='close')set(0);
  if(t=='message')emit(t,m.data);
- if(t=='unread')unread=m.count|0,render();
- if(t=='labels')T=[''+m.open,''+m.close],render();
+ if(t=='launcher')T=[''+m.open,''+m.close],dot.textContent=m.badge,dot.style.cssText=m.css,render();
  if(t=='identified'){
   for(i=0;i<m.warn.length;i++)console.warn(m.warn[i]);
   (t=cb[m.ref])&&(delete cb[m.ref],t(m.result));

@@ -17,7 +17,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # name -> (files, gzip budget in bytes)
 BUDGETS: dict[str, tuple[list[str], int]] = {
-    "embed.js": (["embed.js"], 2048),
+    # 2 KB until the widget's accessibility work (issue 21): the phone's scroll lock and
+    # visual-viewport fit cost ~110 bytes after the badge moved to the panel (docs/benchmarks.md).
+    "embed.js": (["embed.js"], 2304),
     "panel (html+js+css+en.json)": (
         ["widget/panel.html", "widget/plural.js", "widget/panel.js", "widget/panel.css", "widget/i18n/en.json"],
         40960,

@@ -6,8 +6,9 @@
  *     until acked; the outbox is re-sent, in order, after every welcome;
  *   - on (re)connect we say the highest seq we hold and de-duplicate by seq and client id.
  * Host side: embed.js on the site's page, over postMessage with exact origins both ways.
- *   panel -> host: ready {css}, close, message {data: {conversation_id, message}}, unread {count},
- *                  labels {open, close} (the launcher's names in the panel's language),
+ *   panel -> host: ready {css}, close, message {data: {conversation_id, message}},
+ *                  launcher {open, close, badge, css}: the launcher's names in the panel's
+ *                  language (the unread count in the first), its badge's text and style,
  *                  identified {ref, result: {accepted, refused}, warn: [lines for console.warn]}
  *   host -> panel: open, close, identify {data: {name, email, phone}, ref}
  * Anything a person typed is put in the DOM with textContent, never parsed as HTML.
@@ -25,12 +26,17 @@
   var FRAMED = window.parent !== window;
 
   // How embed.js places this iframe on the host page when open (kept here so that the
-  // loader stays tiny): above the launcher, or full screen on a phone.
-  var GEOMETRY = {
-    right: 'bottom:88px;right:16px;width:min(380px,100vw - 32px);height:min(600px,100vh - 104px);border-radius:12px',
-    left: 'bottom:88px;left:16px;width:min(380px,100vw - 32px);height:min(600px,100vh - 104px);border-radius:12px',
-    full: 'inset:0;width:100%;height:100%'
-  };
+  // loader stays tiny): above the launcher, or full screen on a phone (embed.js then sets
+  // its top and height to the visual viewport's, which the on-screen keyboard shrinks).
+  var BOX = 'background:#fff;box-shadow:0 4px 16px #0005;border-radius:12px;bottom:88px;' +
+    'width:min(380px,100vw - 32px);height:min(600px,100dvh - 104px);';
+  var GEOMETRY = {right: BOX + 'right:16px', left: BOX + 'left:16px', full: 'inset:0;width:100%;height:100%;background:#fff'};
+
+  // The launcher's badge (drawn by embed.js, styled from here): the unread count on red, a
+  // green dot while someone is online, else nothing. White on #d00 is 5.3:1.
+  var BADGE = 'position:absolute;border:2px solid #fff;border-radius:12px;font:700 12px/20px sans-serif;color:#fff;text-align:center;';
+  var BADGE_UNREAD = BADGE + 'top:-4px;right:-4px;min-width:12px;height:20px;padding:0 4px;background:#d00';
+  var BADGE_ONLINE = BADGE + 'top:2px;right:2px;width:10px;height:10px;background:#080';
 
   var BACKOFF_MIN = 500, BACKOFF_MAX = 15000, ACK_TIMEOUT = 10000, PING_EVERY = 25000;
   var IDENTIFY_TRIES = 3;    // sockets an identify may go out on unanswered before we give up
@@ -56,7 +62,7 @@
   var waiting = {};          // client ids sent on this socket, not acked yet
   var identifies = [];       // {frame, ref, refused, tries}: visitor.identify frames, kept until answered
   var seen = null;           // highest seq the visitor has had in front of them
-  var unreadPosted = -1;
+  var unread = 0, launcherPosted = '';
   var typingSentAt = 0, typingOn = false, typingStopTimer = 0, typingHideTimer = 0;
 
   // ---- storage: localStorage when it works, memory when it does not; never throws
@@ -160,7 +166,7 @@
   function translatePage() {
     document.documentElement.lang = lang;
     ui.lang.value = lang;
-    toHost('labels', {open: tr('launcher_open'), close: tr('launcher_close')});
+    updateLauncher();
     document.title = tr('title');
     each('[data-i18n]', function (el) { el.textContent = tr(el.getAttribute('data-i18n')); });
     each('[data-i18n-label]', function (el) { el.setAttribute('aria-label', tr(el.getAttribute('data-i18n-label'))); });
@@ -424,6 +430,9 @@
     if (!m.mine) showTyping(false);
     if (x.seq > liveFrom && !posted[x.seq]) {
       posted[x.seq] = true;
+      // Said once by the polite live region; the thread itself is not live, so redrawing
+      // or reordering it (states, a language switch, history) is never read out again.
+      if (!m.mine) ui.announce.textContent = tr('announce', {name: m.name || tr('operator'), text: m.body.slice(0, 300)});
       toHost('message', {data: {conversation_id: conversationId, message: x}});
     }
     updateUnread();
@@ -544,6 +553,7 @@
   function setOnline(value) {
     online = !!value;
     updateStatus();
+    updateLauncher();
   }
 
   // The header says "Connecting…" until the socket is welcomed (and again while it is
@@ -589,10 +599,24 @@
     }
     var count = 0;
     Object.keys(bySeq).forEach(function (seq) { if (!bySeq[seq].mine && +seq > (seen || 0)) count++; });
-    if (count !== unreadPosted) {
-      unreadPosted = count;
-      toHost('unread', {count: count});
-    }
+    unread = count;
+    updateLauncher();
+  }
+
+  // The launcher says how many messages wait ("Open chat, 2 unread messages", in the plural
+  // form the number needs) and shows the count; sent when anything in it changes.
+  function updateLauncher() {
+    if (!catalogLang) return;
+    var launcher = {
+      open: unread ? tr('launcher_unread', {count: unread}) : tr('launcher_open'),
+      close: tr('launcher_close'),
+      badge: unread ? (unread > 99 ? '99+' : String(unread)) : '',
+      css: unread ? BADGE_UNREAD : online ? BADGE_ONLINE : 'display:none'
+    };
+    var said = JSON.stringify(launcher);
+    if (said === launcherPosted) return;
+    launcherPosted = said;
+    toHost('launcher', launcher);
   }
 
   // ---- composer
@@ -733,6 +757,22 @@
     toHost('identified', {ref: item.ref, result: {accepted: accepted, refused: item.refused}, warn: warn});
   }
 
+  // The open panel keeps focus inside: Tab from its last control goes to its first and
+  // Shift+Tab from the first to the last, instead of out to the host page. Esc closes it
+  // (embed.js then gives the launcher its focus back).
+  function trapFocus(event) {
+    var all = Array.prototype.filter.call(
+      document.querySelectorAll('select, button, textarea, [tabindex="0"]'),
+      function (node) { return !node.disabled && !node.hidden && node.offsetParent; }
+    );
+    var at = all.indexOf(document.activeElement), last = all.length - 1;
+    if (last < 0) return;
+    if (event.shiftKey ? at <= 0 : at === last || at < 0) {
+      event.preventDefault();
+      all[event.shiftKey ? last : 0].focus();
+    }
+  }
+
   function focusInput() {
     if (isOpen && !ui.input.disabled) ui.input.focus({preventScroll: true});
   }
@@ -761,7 +801,7 @@
   }
 
   function init() {
-    ['thread', 'input', 'send', 'error', 'notice', 'typing', 'close', 'composer'].forEach(function (id) {
+    ['thread', 'input', 'send', 'error', 'notice', 'typing', 'close', 'composer', 'announce'].forEach(function (id) {
       ui[id] = document.getElementById(id);
     });
     ui.head = document.querySelector('.head');
@@ -789,7 +829,14 @@
     ui.lang.addEventListener('change', function () { applyLanguage(ui.lang.value); });
     document.addEventListener('keydown', function (event) {
       if (event.key === 'Escape') toHost('close');
+      if (event.key === 'Tab' && FRAMED) trapFocus(event);
     });
+    // A thread scrolled to its end stays there when the panel shrinks (on-screen keyboard).
+    var atEnd = true;
+    ui.thread.addEventListener('scroll', function () {
+      atEnd = ui.thread.scrollHeight - ui.thread.scrollTop - ui.thread.clientHeight < 8;
+    });
+    window.addEventListener('resize', function () { if (atEnd) ui.thread.scrollTop = ui.thread.scrollHeight; });
     document.addEventListener('visibilitychange', updateUnread);
     window.addEventListener('message', onHostMessage);
     window.addEventListener('online', function () {
