@@ -11,6 +11,9 @@
  *                  language (the unread count in the first), its badge's text and style,
  *                  identified {ref, result: {accepted, refused}, warn: [lines for console.warn]}
  *   host -> panel: open, close, identify {data: {name, email, phone}, ref}
+ * Nothing is registered, stored or connected for a page view alone: only once the visitor
+ * opens the panel, the page identifies them, they already have a token or an outbox from an
+ * earlier visit, or the site asks for every visitor live (sites.live_visitors).
  * Anything a person typed is put in the DOM with textContent, never parsed as HTML.
  */
 (function () {
@@ -28,9 +31,11 @@
   // How embed.js places this iframe on the host page when open (kept here so that the
   // loader stays tiny): above the launcher, or full screen on a phone (embed.js then sets
   // its top and height to the visual viewport's, which the on-screen keyboard shrinks).
-  var BOX = 'background:#fff;box-shadow:0 4px 16px #0005;border-radius:12px;bottom:88px;' +
-    'width:min(380px,100vw - 32px);height:min(600px,100dvh - 104px);';
-  var GEOMETRY = {right: BOX + 'right:16px', left: BOX + 'left:16px', full: 'inset:0;width:100%;height:100%;background:#fff'};
+  // x, y: the launcher's offsets from its corner (the script tag's, else the site's), CSS px.
+  var X = offsetParam('x'), Y = offsetParam('y');
+  var BOX = 'background:#fff;box-shadow:0 4px 16px #0005;border-radius:12px;bottom:' + (Y + 72) + 'px;' +
+    'width:min(380px,100vw - ' + 2 * X + 'px);height:min(600px,100dvh - ' + (Y + 88) + 'px);';
+  var GEOMETRY = {right: BOX + 'right:' + X + 'px', left: BOX + 'left:' + X + 'px', full: 'inset:0;width:100%;height:100%;background:#fff'};
 
   // The launcher's badge (drawn by embed.js, styled from here): the unread count on red, a
   // green dot while someone is online, else nothing. White on #d00 is 5.3:1.
@@ -64,6 +69,12 @@
   var seen = null;           // highest seq the visitor has had in front of them
   var unread = 0, launcherPosted = '';
   var typingSentAt = 0, typingOn = false, typingStopTimer = 0, typingHideTimer = 0;
+  var wanted = !FRAMED;      // a reason to register and connect (see the top): until then, nothing
+
+  function offsetParam(name) {
+    var value = parseInt(params.get(name), 10);
+    return value >= 0 && value <= 1000 ? value : 16;
+  }
 
   // ---- storage: localStorage when it works, memory when it does not; never throws
 
@@ -236,11 +247,22 @@
       return chosen === lang ? early : useLanguage(chosen);
     }).then(function () {
       show();
-      connect();
+      // A returning visitor (token, or messages still to send) or a site that shows
+      // every visitor live connects now; anyone else when they open the chat.
+      if (storage.get('token') || readOutbox().length || site && site.live_visitors) wanted = true;
+      if (wanted) connect();
     }).catch(function () {
       // The network or the server is down: try again, as the socket would.
       retryTimer = setTimeout(start, backoff());
     });
+  }
+
+  // The visitor opened the chat or the page identified them: register and connect now
+  // (at once if the site is known, else when start() has it).
+  function wake() {
+    if (wanted) return;
+    wanted = true;
+    if (ready && !failed) connect();
   }
 
   function fail(message) {
@@ -688,6 +710,7 @@
     if (!m || m.fd !== 1) return;
     if (m.type === 'open') {
       isOpen = true;
+      wake();
       focusInput();
       updateUnread();
     } else if (m.type === 'close') {
@@ -695,6 +718,7 @@
       stopTyping();
     } else if (m.type === 'identify') {
       identify(m.data, m.ref);
+      wake();
     }
   }
 
@@ -840,7 +864,7 @@
     document.addEventListener('visibilitychange', updateUnread);
     window.addEventListener('message', onHostMessage);
     window.addEventListener('online', function () {
-      if (ready && !ws && !failed) {
+      if (ready && wanted && !ws && !failed) {
         attempt = 0;
         connect();
       }
