@@ -150,7 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
         "https://*.example.com allows every subdomain of example.com (at any depth), not example.com itself.",
     )
     site.add_argument("--color", default="#2563eb", help="Widget colour as #rrggbb. Default: #2563eb.")
-    site.add_argument("--position", choices=("right", "left"), default="right", help="Launcher corner.")
+    site.add_argument(
+        "--position", choices=("auto", "right", "left"), default="auto",
+        help="Launcher corner: auto is bottom-right, bottom-left on right-to-left (dir=rtl) pages. Default: auto.",
+    )
     site.add_argument("--language", choices=LANGUAGES, default=None, help="Force the widget's language.")
     site.add_argument(
         "--greeting", action="append", default=[], metavar="[LANG=]TEXT",

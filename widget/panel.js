@@ -7,8 +7,9 @@
  *   - on (re)connect we say the highest seq we hold and de-duplicate by seq and client id.
  * Host side: embed.js on the site's page, over postMessage with exact origins both ways.
  *   panel -> host: ready {css}, close, message {data: {conversation_id, message}},
- *                  launcher {open, close, badge, css}: the launcher's names in the panel's
+ *                  launcher {open, close, badge, css, icon}: the launcher's names in the panel's
  *                  language (the unread count in the first), its badge's text and style,
+ *                  its icon's SVG path (a close mark while open),
  *                  identified {ref, result: {accepted, refused}, warn: [lines for console.warn]}
  *   host -> panel: open, close, identify {data: {name, email, phone}, ref}
  * Nothing is registered, stored or connected for a page view alone: only once the visitor
@@ -42,6 +43,10 @@
   var BADGE = 'position:absolute;border:2px solid #fff;border-radius:12px;font:700 12px/20px sans-serif;color:#fff;text-align:center;';
   var BADGE_UNREAD = BADGE + 'top:-4px;right:-4px;min-width:12px;height:20px;padding:0 4px;background:#d00';
   var BADGE_ONLINE = BADGE + 'top:2px;right:2px;width:10px;height:10px;background:#080';
+
+  // The launcher's icon (an SVG path in px): a speech bubble, a close mark while the panel is open.
+  var ICON_CHAT = 'M5 6h16v12H10l-5 4z';
+  var ICON_CLOSE = 'M7 8.4 8.4 7 13 11.6 17.6 7 19 8.4 14.4 13 19 17.6 17.6 19 13 14.4 8.4 19 7 17.6 11.6 13z';
 
   var BACKOFF_MIN = 500, BACKOFF_MAX = 15000, ACK_TIMEOUT = 10000, PING_EVERY = 25000;
   var IDENTIFY_TRIES = 3;    // sockets an identify may go out on unanswered before we give up
@@ -633,7 +638,8 @@
       open: unread ? tr('launcher_unread', {count: unread}) : tr('launcher_open'),
       close: tr('launcher_close'),
       badge: unread ? (unread > 99 ? '99+' : String(unread)) : '',
-      css: unread ? BADGE_UNREAD : online ? BADGE_ONLINE : 'display:none'
+      css: unread ? BADGE_UNREAD : online ? BADGE_ONLINE : 'display:none',
+      icon: isOpen ? ICON_CLOSE : ICON_CHAT
     };
     var said = JSON.stringify(launcher);
     if (said === launcherPosted) return;
@@ -716,6 +722,7 @@
     } else if (m.type === 'close') {
       isOpen = false;
       stopTyping();
+      updateLauncher();
     } else if (m.type === 'identify') {
       identify(m.data, m.ref);
       wake();

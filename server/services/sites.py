@@ -18,6 +18,8 @@ _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 # A site text may be written ahead of the widget speaking its language: any ISO 639 code.
 _TEXT_LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 GREETING_MAX_CHARS = 500
+# The launcher's corner; "auto": the page's writing direction's (left on a dir="rtl" page).
+POSITIONS = ("auto", "right", "left")
 # The launcher's offsets from its corner, CSS px: enough to clear a page's own corner controls.
 OFFSET_MAX = 1000
 
@@ -28,7 +30,7 @@ async def create_site(
     origins: list[Any],
     *,
     color: str = "#2563eb",
-    position: str = "right",
+    position: str = "auto",
     language: str | None = None,
     greeting: str | Mapping[str, Any] | None = None,
     offset_x: Any = 16,
@@ -42,7 +44,7 @@ async def create_site(
     clean_origins = clean_origin_list(origins)
     if not _COLOR.match(color or ""):
         raise Invalid(field="color")
-    if position not in ("right", "left"):
+    if position not in POSITIONS:
         raise Invalid(field="position")
     if language is not None and language not in LANGUAGES:
         raise Invalid(field="language")

@@ -223,3 +223,56 @@ def test_hide_called_before_the_loader_keeps_the_launcher_hidden(
     page.evaluate("Frontdesk('open')")  # the page's own button may still open the chat
     expect(panel(page).locator("#input")).to_be_visible(timeout=TIMEOUT)
     ctx.close()
+
+
+def test_on_a_right_to_left_page_the_launcher_defaults_to_the_left(
+    browser: Any, demo: Demo, host_site: HostSite, idle_key: str
+) -> None:
+    chosen = demo.add_site(host_site.origin, "Chose the right", "--position", "right")
+    ctx = browser.new_context(locale="ar", viewport=DESKTOP)
+    page = ctx.new_page()
+    for key, where in [(idle_key, "left"), (chosen, "right")]:
+        page.goto(f"{host_site.origin}/rtl.html?key={key}")
+        expect(launcher(page)).to_be_visible(timeout=TIMEOUT)
+        box = launcher(page).bounding_box()
+        assert box is not None
+        assert (box["x"] == 16) if where == "left" else (box["x"] + box["width"] == DESKTOP["width"] - 16), (key, box)
+        frame = open_widget(page)
+        panel_box = page.locator("frontdesk-widget iframe").bounding_box()
+        assert panel_box is not None and (panel_box["x"] == 16) == (where == "left"), panel_box
+        expect(frame.locator("#input")).to_be_visible()
+    screenshot(page, "launcher-rtl-chosen-right")
+    # A left-to-right page keeps the default corner.
+    page.goto(f"{host_site.origin}/plain.html?key={idle_key}")
+    expect(launcher(page)).to_be_visible(timeout=TIMEOUT)
+    box = launcher(page).bounding_box()
+    assert box is not None and box["x"] + box["width"] == DESKTOP["width"] - 16, box
+    ctx.close()
+
+
+def _icon(page: Any) -> str:
+    return page.locator("frontdesk-widget button svg path").get_attribute("d") or ""
+
+
+def test_the_open_panels_launcher_shows_a_close_mark(browser: Any, demo: Demo, host_site: HostSite, idle_key: str) -> None:
+    ctx = browser.new_context(locale="en-US", viewport=DESKTOP)
+    page = ctx.new_page()
+    page.goto(f"{host_site.origin}/plain.html?key={idle_key}")
+    expect(launcher(page)).to_be_visible(timeout=TIMEOUT)
+    bubble = _icon(page)
+    open_widget(page)
+    expect(launcher(page)).to_have_accessible_name("Close chat")
+    page.wait_for_function(
+        "b => document.querySelector('frontdesk-widget').shadowRoot.querySelector('path').getAttribute('d') !== b",
+        arg=bubble, timeout=TIMEOUT,
+    )
+    closing = _icon(page)
+    screenshot(page, "launcher-close-mark")
+    launcher(page).click()
+    expect(launcher(page)).to_have_accessible_name("Open chat", timeout=TIMEOUT)
+    page.wait_for_function(
+        "b => document.querySelector('frontdesk-widget').shadowRoot.querySelector('path').getAttribute('d') === b",
+        arg=bubble, timeout=TIMEOUT,
+    )
+    assert closing != bubble
+    ctx.close()
