@@ -4,7 +4,7 @@ var F=w.Frontdesk,s=d.currentScript,x=d.querySelectorAll('script[src$="embed.js"
 if(F&&F.fd)return;
 s=s||x[x.length-1];
 var FD=s.src.slice(0,s.src.indexOf('/',8)),key=s.getAttribute('data-site-key'),lang=s.getAttribute('data-lang')||'',
- q=F&&F.q||[],on={},cb={},n=0,out=[],kept=[],open=0,T,cfg,side,host,root,btn,dot,ifr,mq,geo,want,i;
+ q=F&&F.q||[],on={},cb={},n=0,out=[],kept=[],open=0,T,P,cfg,side,X,Y,hid,host,root,btn,dot,ifr,mq,geo,want,i;
 function emit(t,v){for(var h=on[t]||[],k=0;k<h.length;k++)h[k](v);}
 function post(t,m){
  if(t)m=m||{},m.fd=1,m.type=t,out[out.length]=m;
@@ -13,11 +13,11 @@ function post(t,m){
 }
 function api(c,a,b){
  if(c=='open'||c=='close')set(c=='open');
+ if(c=='hide'||c=='show')hid=c<'i',btn&&render();
  if(c=='identify')post(c,{data:a,ref:b?(cb[++n]=b,n):0});
  if(c=='on'&&b)(on[a]=on[a]||[])[on[a].length]=b;
 }
-// A full-screen panel (phone) fits the visual viewport, which the on-screen keyboard shrinks,
-// and holds the page behind still; <html>'s own overflow is put back exactly as it was.
+// Phone: the page is held still behind the panel (docs/architecture.md).
 function lock(v,s,k,p){
  for(s=d.documentElement.style,k=0;k<2;k++)p='overflow-'+'xy'[k],
   v?kept[k]||(kept[k]=[s.getPropertyValue(p),s.getPropertyPriority(p)],s.setProperty(p,'hidden','important')):
@@ -27,6 +27,7 @@ function render(){
  var full=open&&geo&&mq.matches,v=w.visualViewport||{};
  btn.ariaLabel=T[open];
  btn.ariaExpanded=!!open;
+ btn.style.display=hid?'none':'';
  if(ifr)ifr.inert=ifr.ariaHidden=!open,ifr.style.cssText='all:initial;position:fixed;'+(!open||!geo?'width:0;height:0;visibility:hidden':
   full?geo.full+';top:'+v.offsetTop+'px;height:'+v.height+'px':geo[side]);
  lock(full);
@@ -36,7 +37,7 @@ function make(){
  ifr=root.appendChild(d.createElement('iframe'));
  ifr.title='Chat';
  ifr.referrerPolicy='no-referrer-when-downgrade';
- ifr.src=FD+'/widget/panel.html?site='+key+'&origin='+encodeURIComponent(location.origin)+'&lang='+lang;
+ ifr.src=FD+'/widget/panel.html?site='+key+'&origin='+encodeURIComponent(location.origin)+'&lang='+lang+'&x='+X+'&y='+Y;
  render();
 }
 function set(v){
@@ -52,14 +53,16 @@ function set(v){
 }
 function start(){
  var c=cfg.site.color,g;
- side=cfg.site.position=='left'?'left':'right';
+ side=cfg.site.position;
+ side=side=='auto'?d.dir=='rtl'?'left':'right':side;
+ X=cfg.site.offset_x;Y=cfg.site.offset_y;
  T=cfg.labels;
  (host=d.createElement('frontdesk-widget')).style.cssText='all:initial!important;position:fixed!important;visibility:hidden!important;z-index:2147483000!important';
  root=host.attachShadow({mode:'open'});
- (btn=root.appendChild(d.createElement('button'))).style.cssText='all:initial;position:fixed;bottom:16px;'+side+
-  ':16px;width:56px;height:56px;border-radius:50%;cursor:pointer;box-shadow:0 4px 16px #0005;outline-offset:3px;background:'+c;
+ (btn=root.appendChild(d.createElement('button'))).style.cssText='all:initial;position:fixed;bottom:'+Y+'px;'+side+
+  ':'+X+'px;width:56px;height:56px;border-radius:50%;cursor:pointer;box-shadow:0 4px 16px #0005;outline-offset:3px;background:'+c;
  g=btn.appendChild(d.createElementNS('http://www.w3.org/2000/svg','svg'));
- g.appendChild(d.createElementNS(g.namespaceURI,'path')).setAttribute('d','M5 6h16v12H10l-5 4z');
+ (P=g.appendChild(d.createElementNS(g.namespaceURI,'path'))).setAttribute('d','M5 6h16v12H10l-5 4z');
  g.style.cssText='display:block;margin:15px;width:26px;height:26px;fill:'+cfg.site.text_color;
  dot=btn.appendChild(d.createElement('span'));
  btn.onclick=function(){set(!open);};
@@ -79,7 +82,7 @@ w.addEventListener('message',function(e){
  if(t=='ready')geo=m.css,post(),render(),open&&ifr.focus();
  if(t=='close')set(0);
  if(t=='message')emit(t,m.data);
- if(t=='launcher')T=[''+m.open,''+m.close],dot.textContent=m.badge,dot.style.cssText=m.css,render();
+ if(t=='launcher')T=[''+m.open,''+m.close],dot.textContent=m.badge,dot.style.cssText=m.css,P.setAttribute('d',m.icon),render();
  if(t=='identified'){
   for(i=0;i<m.warn.length;i++)console.warn(m.warn[i]);
   (t=cb[m.ref])&&(delete cb[m.ref],t(m.result));
@@ -89,7 +92,7 @@ for(i=0;i<q.length;i++)api(q[i][0],q[i][1],q[i][2]);
 api.fd=1;
 w.Frontdesk=api;
 x=new XMLHttpRequest();
-x.open('GET',FD+'/api/widget/v1/sites/'+key+'/config?lang='+lang);
+x.open('GET',FD+'/api/widget/v1/sites/'+key+'/config?lang='+lang+'&x='+s.dataset.offsetX+'&y='+s.dataset.offsetY);
 x.responseType='json';
 x.onloadend=function(r){
  r=x.response||{};

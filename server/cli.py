@@ -150,12 +150,30 @@ def build_parser() -> argparse.ArgumentParser:
         "https://*.example.com allows every subdomain of example.com (at any depth), not example.com itself.",
     )
     site.add_argument("--color", default="#2563eb", help="Widget colour as #rrggbb. Default: #2563eb.")
-    site.add_argument("--position", choices=("right", "left"), default="right", help="Launcher corner.")
+    site.add_argument(
+        "--position", choices=("auto", "right", "left"), default="auto",
+        help="Launcher corner: auto is bottom-right, bottom-left on right-to-left (dir=rtl) pages. Default: auto.",
+    )
     site.add_argument("--language", choices=LANGUAGES, default=None, help="Force the widget's language.")
     site.add_argument(
         "--greeting", action="append", default=[], metavar="[LANG=]TEXT",
         help="First words the widget shows: TEXT in every language, LANG=TEXT in one (e.g. ru=Здравствуйте!); "
              "repeatable, the plain TEXT is the fallback.",
+    )
+    site.add_argument(
+        "--offset-x", default="16", metavar="PX",
+        help="The launcher's distance from the side of its corner, in CSS pixels (0-1000), to clear the page's "
+             "own corner buttons; a script tag's data-offset-x wins. Default: 16.",
+    )
+    site.add_argument(
+        "--offset-y", default="16", metavar="PX",
+        help="The launcher's distance from the bottom, in CSS pixels (0-1000); data-offset-y wins. Default: 16.",
+    )
+    site.add_argument(
+        "--live-visitors", action="store_true",
+        help="Register and connect every page view, so operators see visitors live before they open the chat "
+             "(a visitor row and an open websocket per page view). Default: only visitors who open the chat "
+             "or already have a conversation.",
     )
     site.add_argument(
         "--allow-duplicate-name", action="store_true",
@@ -461,10 +479,24 @@ async def _create_site(settings: Settings, args: argparse.Namespace) -> None:
     async with opened(settings) as state:
         site = await sites.create_site(
             state.writer, args.name, args.origin, color=args.color, position=args.position,
-            language=args.language, greeting=_greetings(args.greeting), allow_duplicate_name=args.allow_duplicate_name,
+            language=args.language, greeting=_greetings(args.greeting), offset_x=args.offset_x,
+            offset_y=args.offset_y, live_visitors=args.live_visitors, allow_duplicate_name=args.allow_duplicate_name,
         )
-    base = settings.public_url.rstrip("/") or f"http://{settings.host}:{settings.port}"
-    print(f"site {site.name!r} created\nkey: {site.key}\nsnippet: {snippet(base, site.key)}")
+    base = settings.public_url.rstrip("/")
+    print(f"site {site.name!r} created\nkey: {site.key}")
+    if base:
+        print(f"snippet: {snippet(base, site.key)}")
+        return
+    # No public URL: this command cannot know where the running server is reached (it may
+    # listen on another port, behind a proxy); say so rather than print a wrong address.
+    guess = _url(settings.host, settings.port)
+    print(f"snippet: {snippet(guess, site.key)}")
+    print(
+        f"note: FRONTDESK_PUBLIC_URL is not set, so the snippet assumes the server at {guess} "
+        f"(--host/--port of this command). Set FRONTDESK_PUBLIC_URL (or pass --public-url) to the address "
+        "visitors' browsers reach the server at, e.g. https://chat.example.com, and the snippet will use it.",
+        file=sys.stderr,
+    )
 
 
 async def _create_webhook(settings: Settings, args: argparse.Namespace) -> None:

@@ -59,6 +59,12 @@ def test_each_command_shows_only_the_options_it_uses(capsys: pytest.CaptureFixtu
         (["demo", "--workers", "2"], "--workers is not an option of `frontdesk demo` (it applies to: serve;"),
         (["create-site", "Shop"], "the following arguments are required: --origin"),
         (["create-site", "Shop", "--origin", "https://shop.example", "--colour", "red"], "unrecognized arguments"),
+        (["create-site", "Shop", "--origin", "https://shop.example", "--offset-x", "-4"],
+         "error (offset_x): The launcher's horizontal offset must be a whole number of CSS pixels from 0 to 1000 (got '-4')."),
+        (["create-site", "Shop", "--origin", "https://shop.example", "--offset-y", "20px"],
+         "error (offset_y): The launcher's vertical offset must be a whole number of CSS pixels from 0 to 1000 (got '20px')."),
+        (["create-site", "Shop", "--origin", "https://shop.example", "--offset-y", "1001"],
+         "error (offset_y): The launcher's vertical offset must be a whole number of CSS pixels from 0 to 1000 (got 1001)."),
         (["migrate", "--database-url", "mysql://db/frontdesk"], "FRONTDESK_DATABASE_URL: only sqlite:///"),
         (["migrate", "--database-url", "postgresql://nobody:hunter2@127.0.0.1:1/frontdesk"],
          "cannot use the database postgresql://nobody:***@127.0.0.1:1/frontdesk (--database-url): "),
@@ -215,3 +221,31 @@ async def test_demo_finds_the_site_of_an_older_data_directory_and_seeds_a_new_on
     assert made.name == DEMO_SITE_NAME and made.color == DEMO_BRAND_COLOR
     assert set(LANGUAGES) <= set(made.greeting), made.greeting
     assert again.key == made.key
+
+
+def test_create_site_snippet_names_the_servers_address_or_says_what_is_missing(tmp_path: Path) -> None:
+    """Without FRONTDESK_PUBLIC_URL this command cannot know where the running server is
+    reached (issue 19: it printed :8000 for a server on another port): it uses --port when
+    given and says that FRONTDESK_PUBLIC_URL should be set; with it, the snippet uses it."""
+    env = {"FRONTDESK_DATA_DIR": str(tmp_path)}
+    clean = {k: v for k, v in os.environ.items() if k not in ("FRONTDESK_PUBLIC_URL", "FRONTDESK_PORT", "FRONTDESK_HOST")}
+
+    def create(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "server.cli", "create-site", "Shop", "--origin", "https://shop.example",
+             "--allow-duplicate-name", *args],
+            env={**clean, **env, **extra}, capture_output=True, text=True, timeout=60,
+        )
+
+    guessed = create()
+    assert guessed.returncode == 0, guessed.stderr
+    assert "FRONTDESK_PUBLIC_URL is not set" in guessed.stderr, guessed.stderr
+    assert "http://127.0.0.1:8000" in guessed.stderr  # the assumption, named
+
+    on_port = create("--port", "38000")
+    assert 'src="http://127.0.0.1:38000/embed.js"' in on_port.stdout, on_port.stdout
+    assert "FRONTDESK_PUBLIC_URL is not set" in on_port.stderr
+
+    public = create(FRONTDESK_PUBLIC_URL="https://chat.example.com/")
+    assert 'src="https://chat.example.com/embed.js"' in public.stdout, public.stdout
+    assert public.stderr == ""

@@ -56,3 +56,32 @@ async def test_a_greeting_of_one_text_becomes_the_default_of_every_language(tmp_
         await db.close()
     assert old is not None and old.greeting == {"": "Привет!"}
     assert none is not None and none.greeting == {}
+
+
+async def test_sites_before_0007_get_the_default_corner_and_offsets(tmp_path: Path) -> None:
+    """Before 0007 every site was "right" by default: they become "auto" (left on
+    right-to-left pages only), with the launcher 16 px from its corner, not shown live."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from server.store import sites as site_store
+
+    db = Database(f"sqlite:///{tmp_path / 'm.db'}")
+    try:
+        def before_placement(conn):  # type: ignore[no-untyped-def]
+            command.upgrade(migrate.alembic_config(conn), "0006_visitor_tokens")
+            conn.execute(text(
+                "INSERT INTO sites (key, name, allowed_origins, color, position, created_at) VALUES "
+                "('fd_right', 'R', '[]', '#000000', 'right', CURRENT_TIMESTAMP),"
+                "('fd_left', 'L', '[]', '#000000', 'left', CURRENT_TIMESTAMP)"
+            ))
+            conn.commit()
+
+        await db.connection(before_placement)
+        await migrate.upgrade(db)
+        right = await db.read(lambda conn: site_store.get_site_by_key(conn, "fd_right"))
+        left = await db.read(lambda conn: site_store.get_site_by_key(conn, "fd_left"))
+    finally:
+        await db.close()
+    assert right is not None and (right.position, right.offset_x, right.offset_y, right.live_visitors) == ("auto", 16, 16, False)
+    assert left is not None and left.position == "left"

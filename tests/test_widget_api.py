@@ -201,3 +201,30 @@ async def test_embed_script_is_served_as_javascript(sqlite_server: ServerProcess
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/javascript")
     assert "Frontdesk" in response.text
+
+
+async def test_config_gives_the_launcher_offsets_the_script_tag_winning(sqlite_server: ServerProcess) -> None:
+    """embed.js passes the tag's data-offset-x/-y (or "undefined" when absent) to the config
+    call; a tag value that is not 0..1000 px leaves the site's setting in force."""
+    site = await make_site(sqlite_server, offset_x=20, offset_y="76")
+    origin = {"Origin": site.allowed_origins[0]}
+
+    async def offsets(query: str) -> tuple[int, int]:
+        async with httpx.AsyncClient(base_url=sqlite_server.url) as client:
+            body = (await client.get(f"/api/widget/v1/sites/{site.key}/config?lang=en{query}", headers=origin)).json()
+        return body["site"]["offset_x"], body["site"]["offset_y"]
+
+    assert await offsets("") == (20, 76)
+    assert await offsets("&x=undefined&y=undefined") == (20, 76)
+    assert await offsets("&x=0&y=120px") == (0, 120)
+    assert await offsets("&x=-5&y=1001") == (20, 76)
+    assert await offsets("&x=%C2%B2&y=1e3") == (20, 76)
+
+
+@pytest.mark.parametrize(("x", "y"), [(-1, 16), (16, 1001), ("ten", 16), (True, 16), (1.5, 16)])
+async def test_site_offsets_out_of_range_are_refused(sqlite_server: ServerProcess, x: object, y: object) -> None:
+    from server.errors import Invalid
+
+    with pytest.raises(Invalid) as refused:
+        await make_site(sqlite_server, offset_x=x, offset_y=y)
+    assert refused.value.field == ("offset_x" if x != 16 else "offset_y")

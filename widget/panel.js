@@ -7,10 +7,14 @@
  *   - on (re)connect we say the highest seq we hold and de-duplicate by seq and client id.
  * Host side: embed.js on the site's page, over postMessage with exact origins both ways.
  *   panel -> host: ready {css}, close, message {data: {conversation_id, message}},
- *                  launcher {open, close, badge, css}: the launcher's names in the panel's
+ *                  launcher {open, close, badge, css, icon}: the launcher's names in the panel's
  *                  language (the unread count in the first), its badge's text and style,
+ *                  its icon's SVG path (a close mark while open),
  *                  identified {ref, result: {accepted, refused}, warn: [lines for console.warn]}
  *   host -> panel: open, close, identify {data: {name, email, phone}, ref}
+ * Nothing is registered, stored or connected for a page view alone: only once the visitor
+ * opens the panel, the page identifies them, they already have a token or an outbox from an
+ * earlier visit, or the site asks for every visitor live (sites.live_visitors).
  * Anything a person typed is put in the DOM with textContent, never parsed as HTML.
  */
 (function () {
@@ -28,15 +32,21 @@
   // How embed.js places this iframe on the host page when open (kept here so that the
   // loader stays tiny): above the launcher, or full screen on a phone (embed.js then sets
   // its top and height to the visual viewport's, which the on-screen keyboard shrinks).
-  var BOX = 'background:#fff;box-shadow:0 4px 16px #0005;border-radius:12px;bottom:88px;' +
-    'width:min(380px,100vw - 32px);height:min(600px,100dvh - 104px);';
-  var GEOMETRY = {right: BOX + 'right:16px', left: BOX + 'left:16px', full: 'inset:0;width:100%;height:100%;background:#fff'};
+  // x, y: the launcher's offsets from its corner (the script tag's, else the site's), CSS px.
+  var X = offsetParam('x'), Y = offsetParam('y');
+  var BOX = 'background:#fff;box-shadow:0 4px 16px #0005;border-radius:12px;bottom:' + (Y + 72) + 'px;' +
+    'width:min(380px,100vw - ' + 2 * X + 'px);height:min(600px,100dvh - ' + (Y + 88) + 'px);';
+  var GEOMETRY = {right: BOX + 'right:' + X + 'px', left: BOX + 'left:' + X + 'px', full: 'inset:0;width:100%;height:100%;background:#fff'};
 
   // The launcher's badge (drawn by embed.js, styled from here): the unread count on red, a
   // green dot while someone is online, else nothing. White on #d00 is 5.3:1.
   var BADGE = 'position:absolute;border:2px solid #fff;border-radius:12px;font:700 12px/20px sans-serif;color:#fff;text-align:center;';
   var BADGE_UNREAD = BADGE + 'top:-4px;right:-4px;min-width:12px;height:20px;padding:0 4px;background:#d00';
   var BADGE_ONLINE = BADGE + 'top:2px;right:2px;width:10px;height:10px;background:#080';
+
+  // The launcher's icon (an SVG path in px): a speech bubble, a close mark while the panel is open.
+  var ICON_CHAT = 'M5 6h16v12H10l-5 4z';
+  var ICON_CLOSE = 'M7 8.4 8.4 7 13 11.6 17.6 7 19 8.4 14.4 13 19 17.6 17.6 19 13 14.4 8.4 19 7 17.6 11.6 13z';
 
   var BACKOFF_MIN = 500, BACKOFF_MAX = 15000, ACK_TIMEOUT = 10000, PING_EVERY = 25000;
   var IDENTIFY_TRIES = 3;    // sockets an identify may go out on unanswered before we give up
@@ -64,6 +74,12 @@
   var seen = null;           // highest seq the visitor has had in front of them
   var unread = 0, launcherPosted = '';
   var typingSentAt = 0, typingOn = false, typingStopTimer = 0, typingHideTimer = 0;
+  var wanted = !FRAMED;      // a reason to register and connect (see the top): until then, nothing
+
+  function offsetParam(name) {
+    var value = parseInt(params.get(name), 10);
+    return value >= 0 && value <= 1000 ? value : 16;
+  }
 
   // ---- storage: localStorage when it works, memory when it does not; never throws
 
@@ -236,11 +252,22 @@
       return chosen === lang ? early : useLanguage(chosen);
     }).then(function () {
       show();
-      connect();
+      // A returning visitor (token, or messages still to send) or a site that shows
+      // every visitor live connects now; anyone else when they open the chat.
+      if (storage.get('token') || readOutbox().length || site && site.live_visitors) wanted = true;
+      if (wanted) connect();
     }).catch(function () {
       // The network or the server is down: try again, as the socket would.
       retryTimer = setTimeout(start, backoff());
     });
+  }
+
+  // The visitor opened the chat or the page identified them: register and connect now
+  // (at once if the site is known, else when start() has it).
+  function wake() {
+    if (wanted) return;
+    wanted = true;
+    if (ready && !failed) connect();
   }
 
   function fail(message) {
@@ -611,7 +638,8 @@
       open: unread ? tr('launcher_unread', {count: unread}) : tr('launcher_open'),
       close: tr('launcher_close'),
       badge: unread ? (unread > 99 ? '99+' : String(unread)) : '',
-      css: unread ? BADGE_UNREAD : online ? BADGE_ONLINE : 'display:none'
+      css: unread ? BADGE_UNREAD : online ? BADGE_ONLINE : 'display:none',
+      icon: isOpen ? ICON_CLOSE : ICON_CHAT
     };
     var said = JSON.stringify(launcher);
     if (said === launcherPosted) return;
@@ -688,13 +716,16 @@
     if (!m || m.fd !== 1) return;
     if (m.type === 'open') {
       isOpen = true;
+      wake();
       focusInput();
       updateUnread();
     } else if (m.type === 'close') {
       isOpen = false;
       stopTyping();
+      updateLauncher();
     } else if (m.type === 'identify') {
       identify(m.data, m.ref);
+      wake();
     }
   }
 
@@ -840,7 +871,7 @@
     document.addEventListener('visibilitychange', updateUnread);
     window.addEventListener('message', onHostMessage);
     window.addEventListener('online', function () {
-      if (ready && !ws && !failed) {
+      if (ready && wanted && !ws && !failed) {
         attempt = 0;
         connect();
       }

@@ -18,6 +18,10 @@ _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 # A site text may be written ahead of the widget speaking its language: any ISO 639 code.
 _TEXT_LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 GREETING_MAX_CHARS = 500
+# The launcher's corner; "auto": the page's writing direction's (left on a dir="rtl" page).
+POSITIONS = ("auto", "right", "left")
+# The launcher's offsets from its corner, CSS px: enough to clear a page's own corner controls.
+OFFSET_MAX = 1000
 
 
 async def create_site(
@@ -26,9 +30,12 @@ async def create_site(
     origins: list[Any],
     *,
     color: str = "#2563eb",
-    position: str = "right",
+    position: str = "auto",
     language: str | None = None,
     greeting: str | Mapping[str, Any] | None = None,
+    offset_x: Any = 16,
+    offset_y: Any = 16,
+    live_visitors: bool = False,
     allow_duplicate_name: bool = False,
 ) -> Site:
     """A new site. A name another site already has is refused (naming that site's key)
@@ -37,11 +44,12 @@ async def create_site(
     clean_origins = clean_origin_list(origins)
     if not _COLOR.match(color or ""):
         raise Invalid(field="color")
-    if position not in ("right", "left"):
+    if position not in POSITIONS:
         raise Invalid(field="position")
     if language is not None and language not in LANGUAGES:
         raise Invalid(field="language")
     clean_greeting = texts_by_language(greeting, "greeting", max_chars=GREETING_MAX_CHARS)
+    clean_x, clean_y = offset(offset_x, "offset_x"), offset(offset_y, "offset_y")
     key = "fd_" + secrets.token_urlsafe(12)
 
     def job(tx: Tx) -> Site:
@@ -51,9 +59,19 @@ async def create_site(
         return store.insert_site(
             tx.conn, key=key, name=clean_name, allowed_origins=clean_origins, color=color.lower(),
             position=position, language=language, greeting=clean_greeting,
+            offset_x=clean_x, offset_y=clean_y, live_visitors=bool(live_visitors),
         )
 
     return await writer.run(job)
+
+
+def offset(value: Any, field: str) -> int:
+    """A launcher offset: a whole number of CSS px, 0..OFFSET_MAX (a digit string too, as typed)."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= OFFSET_MAX:
+        raise Invalid(field=field, value=value, max=OFFSET_MAX)
+    return value
 
 
 def clean_origin_list(origins: list[Any]) -> tuple[str, ...]:
@@ -130,9 +148,19 @@ def text_color(color: str) -> str:
     return "#ffffff" if 1.05 / (luminance + 0.05) >= 4.5 else "#000000"
 
 
-def widget_view(site: Site, lang: str | None) -> dict[str, Any]:
+def tag_offset(value: str | None, default: int) -> int:
+    """A script tag's data-offset-x/-y ("24" or "24px"), else ``default`` (the site's): a tag
+    value that is missing or not 0..OFFSET_MAX px leaves the site's setting in force."""
+    text = (value or "").strip().removesuffix("px").strip()
+    return int(text) if text.isascii() and text.isdigit() and int(text) <= OFFSET_MAX else default
+
+
+def widget_view(
+    site: Site, lang: str | None, *, offset_x: str | None = None, offset_y: str | None = None
+) -> dict[str, Any]:
     """What the widget may know about the site; ``greeting`` is in ``lang`` (or the default),
-    ``greetings`` has every language, for a widget that picks its language itself."""
+    ``greetings`` has every language, for a widget that picks its language itself;
+    ``offset_x/y`` are the page's script-tag values when it gives them, else the site's."""
     return {
         "key": site.key,
         "name": site.name,
@@ -142,4 +170,7 @@ def widget_view(site: Site, lang: str | None) -> dict[str, Any]:
         "language": site.language,
         "greeting": in_language(site.greeting, lang),
         "greetings": dict(site.greeting),
+        "offset_x": tag_offset(offset_x, site.offset_x),
+        "offset_y": tag_offset(offset_y, site.offset_y),
+        "live_visitors": site.live_visitors,
     }

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     true,
 )
 
@@ -32,10 +33,15 @@ sites = Table(
     Column("name", String(200), nullable=False),
     Column("allowed_origins", Text, nullable=False),  # JSON list of "scheme://host[:port]"
     Column("color", String(16), nullable=False),
-    Column("position", String(8), nullable=False),
+    Column("position", String(8), nullable=False),  # auto (0007: the page's direction), right, left
     Column("language", String(8), nullable=True),  # forced widget language, or NULL
     Column("greeting", Text, nullable=True),  # JSON {"": default, "ru": …} (0005), or NULL
     Column("created_at", Timestamp, nullable=False),
+    # The launcher's distance from its corner, in CSS px (0007); a script tag's data-offset-* wins.
+    Column("offset_x", Integer, nullable=False, server_default="16"),
+    Column("offset_y", Integer, nullable=False, server_default="16"),
+    # Every page view registers and connects, so operators see visitors live (0007; costly).
+    Column("live_visitors", Boolean, nullable=False, server_default=false()),
 )
 
 operators = Table(

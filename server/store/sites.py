@@ -23,6 +23,9 @@ class Site:
     position: str
     language: str | None
     greeting: dict[str, str]  # {"": default, "ru": …}: per language, the default as fallback
+    offset_x: int = 16  # the launcher's distance from its corner, CSS px
+    offset_y: int = 16
+    live_visitors: bool = False  # every page view registers and connects
 
 
 def _site(row: Any) -> Site:
@@ -35,6 +38,9 @@ def _site(row: Any) -> Site:
         position=row.position,
         language=row.language,
         greeting=json.loads(row.greeting) if row.greeting else {},
+        offset_x=row.offset_x,
+        offset_y=row.offset_y,
+        live_visitors=bool(row.live_visitors),
     )
 
 
