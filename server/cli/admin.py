@@ -1,0 +1,150 @@
+"""The commands that change data: operators, visitors, sites, webhooks."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+
+from ..config import Settings
+from ..errors import NotFound
+from ..support import opened, url
+
+
+def _password(args: argparse.Namespace, prompt: str) -> str:
+    """--password, else FRONTDESK_OPERATOR_PASSWORD, else asked on the terminal; without
+    any of them, one line that says what to do (exit code 2), not a traceback."""
+    password = args.password or os.environ.get("FRONTDESK_OPERATOR_PASSWORD")
+    if password:
+        return password
+    if sys.stdin.isatty():
+        try:
+            return getpass.getpass(prompt)
+        except EOFError:
+            pass
+    print(
+        "frontdesk: error (password): no password given and no terminal to ask for one: "
+        "pass --password PASSWORD or set FRONTDESK_OPERATOR_PASSWORD",
+        file=sys.stderr,
+    )
+    raise SystemExit(2)
+
+
+async def create_operator(settings: Settings, args: argparse.Namespace) -> None:
+    from ..services import operators
+
+    password = _password(args, "Password for the new operator: ")
+    async with opened(settings) as state:
+        operator = await operators.create_operator(
+            state.writer, state.signer, args.email, password, name=args.name, role=args.role
+        )
+    print(f"operator {operator.email} created (id {operator.id}, role {operator.role})")
+
+
+async def change_operator(settings: Settings, args: argparse.Namespace) -> None:
+    """set-password, set-role, deactivate-operator, activate-operator, end-sessions."""
+    from ..realtime.hub import announce_session_ended
+    from ..services import operators
+
+    password = _password(args, "New password: ") if args.command == "set-password" else None
+    async with opened(settings) as state:
+        if password is not None:
+            changed_operator = await operators.set_password(state.writer, state.signer, args.email, password)
+            if changed_operator is None:
+                raise NotFound(field="email")
+            operator, ended = changed_operator, True  # consoles check their session before closing
+            done = "password set"
+        elif args.command == "set-role":
+            operator, ended = await operators.set_role(state.writer, args.email, args.role)
+            done = f"role {args.role}"
+        elif args.command in ("deactivate-operator", "activate-operator"):
+            active = args.command == "activate-operator"
+            operator, ended = await operators.set_active(state.writer, args.email, active)
+            done = "active" if active else "deactivated"
+        else:
+            operator, count = await operators.end_sessions(state.writer, args.email)
+            ended, done = count > 0, f"{count} session(s) ended"
+        if ended:
+            # Open consoles close now on nodes that share this hub (Redis); elsewhere at
+            # their next session check (FRONTDESK_SESSION_CHECK_SECONDS).
+            await announce_session_ended(state.hub, operator.id)
+    print(f"operator {operator.email}: {done}")
+
+
+async def revoke_visitor(settings: Settings, args: argparse.Namespace) -> None:
+    from ..services import visitors
+
+    async with opened(settings) as state:
+        if not await visitors.revoke_tokens(state.writer, args.visitor_id):
+            raise NotFound(field="visitor")
+    print(f"visitor {args.visitor_id}: every token revoked (open widgets are refused when they reconnect)")
+
+
+def _greetings(values: list[str]) -> dict[str, str]:
+    """--greeting TEXT / --greeting ru=TEXT as {"": TEXT, "ru": TEXT}; one per language."""
+    import re
+
+    from ..errors import Invalid
+
+    texts: dict[str, str] = {}
+    for value in values:
+        match = re.match(r"([a-z]{2,3})=(.*)", value, re.S)
+        lang, text = match.groups() if match else ("", value)
+        if lang in texts:
+            raise Invalid(field="greeting")
+        texts[lang] = text
+    return texts
+
+
+async def create_site(settings: Settings, args: argparse.Namespace) -> None:
+    from ..services import sites
+    from ..web.console.pages import snippet
+
+    async with opened(settings) as state:
+        site = await sites.create_site(
+            state.writer, args.name, args.origin, color=args.color, position=args.position,
+            language=args.language, greeting=_greetings(args.greeting), offset_x=args.offset_x,
+            offset_y=args.offset_y, live_visitors=args.live_visitors, allow_duplicate_name=args.allow_duplicate_name,
+        )
+    base = settings.public_url.rstrip("/")
+    print(f"site {site.name!r} created\nkey: {site.key}")
+    if base:
+        print(f"snippet: {snippet(base, site.key)}")
+        return
+    # No public URL: this command cannot know where the running server is reached (it may
+    # listen on another port, behind a proxy); say so rather than print a wrong address.
+    guess = url(settings.host, settings.port)
+    print(f"snippet: {snippet(guess, site.key)}")
+    print(
+        f"note: FRONTDESK_PUBLIC_URL is not set, so the snippet assumes the server at {guess} "
+        f"(--host/--port of this command). Set FRONTDESK_PUBLIC_URL (or pass --public-url) to the address "
+        "visitors' browsers reach the server at, e.g. https://chat.example.com, and the snippet will use it.",
+        file=sys.stderr,
+    )
+
+
+async def create_webhook(settings: Settings, args: argparse.Namespace) -> None:
+    from ..services import webhooks
+
+    async with opened(settings) as state:
+        endpoint = await webhooks.create_endpoint(
+            state.writer, state.db, args.site, args.url, event_types=args.event, description=args.description,
+            allow_private=settings.webhook_allow_private_networks,
+        )
+    print(
+        f"webhook {endpoint.id} created\nurl: {endpoint.url}\nevents: {', '.join(endpoint.event_types)}\n"
+        f"secret: {endpoint.secret}\n(verify deliveries with this secret; see docs/webhooks.md)"
+    )
+
+
+async def list_webhooks(settings: Settings, args: argparse.Namespace) -> None:
+    from ..services import webhooks
+
+    async with opened(settings) as state:
+        endpoints = await webhooks.list_endpoints(state.db, args.site)
+    for e in endpoints:
+        state_word = "enabled" if e.enabled else "disabled"
+        print(f"{e.id}\tsite {e.site_id}\t{state_word}\t{e.url}\t{','.join(e.event_types)}")
+
+

@@ -1,0 +1,179 @@
+"""The command line's grammar: each command with the settings it uses as flags."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from .. import __version__
+from ..config import Settings, commands_label
+from ..locales import LANGUAGES
+from ..services.events import CATALOGUE as EVENT_TYPES
+
+
+def _add_settings(parser: argparse.ArgumentParser, command: str) -> None:
+    group = parser.add_argument_group("settings (each also a FRONTDESK_* environment variable)")
+    for f in Settings.fields_for(command):
+        default = "(empty)" if f.default == "" else f.default
+        group.add_argument(
+            "--" + f.name.replace("_", "-"),
+            dest=f.name,
+            default=None,
+            metavar=Settings.env_name(f.name),
+            help=f"{f.metadata['help']} Default: {default}.",
+        )
+
+
+def _settings_overview() -> str:
+    rows = [(f"--{f.name.replace('_', '-')}", Settings.env_name(f.name), commands_label(f)) for f in Settings.fields()]
+    width = [max(len(row[i]) for row in rows) for i in range(2)]
+    lines = [f"  {flag:<{width[0]}}  {env:<{width[1]}}  {commands}" for flag, env, commands in rows]
+    return (
+        "settings: each is a FRONTDESK_* environment variable (read by every command) and a flag\n"
+        "of the commands that use it (flags win):\n" + "\n".join(lines) +
+        "\n\nRun `frontdesk COMMAND --help` for a command's own options."
+    )
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes are one line and a pointer to --help, not the whole usage."""
+
+    def error(self, message: str) -> Any:
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def unknown_options(extra: list[str], command: str) -> str:
+    """What to say about arguments the command does not take; a setting of another
+    command is named as such."""
+    by_flag = {"--" + f.name.replace("_", "-"): f for f in Settings.fields()}
+    for arg in extra:
+        f = by_flag.get(arg.split("=", 1)[0])
+        if f is not None:
+            return (
+                f"{arg.split('=', 1)[0]} is not an option of `frontdesk {command}` "
+                f"(it applies to: {commands_label(f)}; {Settings.env_name(f.name)} is read by every command)"
+            )
+    return f"unrecognized arguments: {' '.join(extra)}"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="frontdesk",
+        description="Frontdesk: a self-hosted front desk (live chat widget and operator console) for websites.",
+        epilog=_settings_overview(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"frontdesk {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
+
+    def command(name: str, help: str, epilog: str | None = None) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, description=help, epilog=epilog)
+        _add_settings(sub, name)
+        return sub
+
+    command("serve", "Run the server (migrates the database first).")
+    command("migrate", "Create or upgrade the database schema.")
+
+    demo = command(
+        "demo", "Run the server and a demo website on a second port, with a demo site and operator.",
+        epilog="The server's other settings (see `frontdesk serve --help`) take their FRONTDESK_* variables "
+        "or defaults. Run it again with the same data directory to keep the demo site, its conversations "
+        "and the operator's sessions, on any ports.",
+    )
+    demo.add_argument("--demo-port", type=int, default=None, help="Port of the demo website. Default: server port + 1.")
+    demo.add_argument("--operator-email", default="operator@example.com", help="Demo operator's email.")
+    demo.add_argument(
+        "--operator-password", default=None,
+        help="Demo operator's password. Default: the last demo run's in this data directory, else a new random one.",
+    )
+
+    operator = command("create-operator", "Add an operator.")
+    operator.add_argument("email", help="The operator's email (their login).")
+    operator.add_argument("--name", default=None, help="Display name shown to visitors.")
+    operator.add_argument("--role", choices=("admin", "agent"), default="admin", help="Role. Default: admin.")
+    operator.add_argument(
+        "--password", default=None,
+        help="Password (at least 8 characters). Default: FRONTDESK_OPERATOR_PASSWORD, else asked for.",
+    )
+
+    for name, help_text in (
+        ("set-password", "Give an operator a new password; ends all their console sessions."),
+        ("set-role", "Change an operator's role; ends all their console sessions."),
+        ("deactivate-operator", "Stop an operator from logging in; ends all their console sessions."),
+        ("activate-operator", "Let a deactivated operator log in again."),
+        ("end-sessions", "Sign an operator out everywhere (e.g. a lost laptop)."),
+    ):
+        change = command(name, help_text)
+        change.add_argument("email", help="The operator's email (their login).")
+        if name == "set-password":
+            change.add_argument(
+                "--password", default=None,
+                help="New password (at least 8 characters). Default: FRONTDESK_OPERATOR_PASSWORD, else asked for.",
+            )
+        elif name == "set-role":
+            change.add_argument("role", choices=("admin", "agent"), help="The new role.")
+
+    revoke = command(
+        "revoke-visitor",
+        "Make every token a visitor was given stop working (a leaked or shared token); "
+        "their next visit starts as a new anonymous visitor.",
+    )
+    revoke.add_argument("visitor_id", help="The visitor's id, as the console shows it.")
+
+    site = command("create-site", "Add a site and print its key.")
+    site.add_argument("name", help="The site's name, shown in the widget.")
+    site.add_argument(
+        "--origin", action="append", required=True,
+        help="An origin allowed to embed the widget, like https://shop.example.com (repeatable); "
+        "https://*.example.com allows every subdomain of example.com (at any depth), not example.com itself.",
+    )
+    site.add_argument("--color", default="#2563eb", help="Widget colour as #rrggbb. Default: #2563eb.")
+    site.add_argument(
+        "--position", choices=("auto", "right", "left"), default="auto",
+        help="Launcher corner: auto is bottom-right, bottom-left on right-to-left (dir=rtl) pages. Default: auto.",
+    )
+    site.add_argument("--language", choices=LANGUAGES, default=None, help="Force the widget's language.")
+    site.add_argument(
+        "--greeting", action="append", default=[], metavar="[LANG=]TEXT",
+        help="First words the widget shows: TEXT in every language, LANG=TEXT in one (e.g. ru=Здравствуйте!); "
+             "repeatable, the plain TEXT is the fallback.",
+    )
+    site.add_argument(
+        "--offset-x", default="16", metavar="PX",
+        help="The launcher's distance from the side of its corner, in CSS pixels (0-1000), to clear the page's "
+             "own corner buttons; a script tag's data-offset-x wins. Default: 16.",
+    )
+    site.add_argument(
+        "--offset-y", default="16", metavar="PX",
+        help="The launcher's distance from the bottom, in CSS pixels (0-1000); data-offset-y wins. Default: 16.",
+    )
+    site.add_argument(
+        "--live-visitors", action="store_true",
+        help="Register and connect every page view, so operators see visitors live before they open the chat "
+             "(a visitor row and an open websocket per page view). Default: only visitors who open the chat "
+             "or already have a conversation.",
+    )
+    site.add_argument(
+        "--allow-duplicate-name", action="store_true",
+        help="Create the site even if another site already has this name (refused by default).",
+    )
+
+    webhook = command("create-webhook", "Send a site's events to a URL as signed webhooks; prints the signing secret.")
+    webhook.add_argument("site", help="The site's key (fd_…), as create-site printed it.")
+    webhook.add_argument("url", help="The receiver's http(s) URL.")
+    webhook.add_argument(
+        "--event", action="append", default=[], metavar="TYPE",
+        help=f"An event type to send (repeatable): {', '.join(EVENT_TYPES)}. Default: all of them.",
+    )
+    webhook.add_argument("--description", default=None, help="A note on what the endpoint is for.")
+
+    listing = command("list-webhooks", "List webhook endpoints.")
+    listing.add_argument("--site", default=None, help="Only this site's (its key).")
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    names = {f.name for f in Settings.fields()}
+    return Settings.from_env(**{k: v for k, v in vars(args).items() if k in names and v is not None})
+
+
