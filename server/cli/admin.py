@@ -9,7 +9,7 @@ import sys
 
 from ..config import Settings
 from ..errors import NotFound
-from ..support import opened, url
+from .support import opened, url
 
 
 def _password(args: argparse.Namespace, prompt: str) -> str:

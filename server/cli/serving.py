@@ -12,7 +12,7 @@ from typing import Any
 
 from ..config import Settings
 from ..logs import logging_config, server_name
-from ..support import CliError, migrate, opened, url
+from .support import CliError, migrate, opened, url
 
 log = logging.getLogger("frontdesk")
 
