@@ -183,3 +183,50 @@ webhook_deliveries = Table(
     UniqueConstraint("endpoint_id", "event_id", name="uq_webhook_deliveries_endpoint_event"),
     Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
 )
+
+# FAQ articles of a site, one row per question and language (0008). ``terms`` holds the
+# words the search ranks by ({"t": question and phrasings, "b": answer and category}),
+# ``search_terms`` the same words as one text for the candidate index: SQLite's FTS5
+# table ``faq_search`` (trigram tokenizer, kept by triggers; made by the migration, as
+# virtual tables cannot be declared here), PostgreSQL's pg_trgm GIN index.
+faq_articles = Table(
+    "faq_articles",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("site_id", Integer, ForeignKey("sites.id"), nullable=False),
+    Column("language", String(8), nullable=False),
+    Column("question", String(300), nullable=False),
+    Column("question_key", String(300), nullable=False),  # the question folded: import updates, not duplicates
+    Column("answer", Text, nullable=False),  # Markdown as written
+    Column("answer_html", Text, nullable=False),  # rendered and sanitised: the only HTML the widget inserts
+    Column("category", String(100), nullable=False, server_default=""),
+    Column("position", Integer, nullable=False, server_default="0"),
+    Column("published", Boolean, nullable=False, server_default=false()),
+    Column("phrasings", Text, nullable=False, server_default="[]"),  # JSON list of other ways to ask
+    Column("terms", Text, nullable=False, server_default="{}"),
+    Column("search_terms", Text, nullable=False, server_default=""),
+    Column("helpful_yes", Integer, nullable=False, server_default="0"),
+    Column("helpful_no", Integer, nullable=False, server_default="0"),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+    UniqueConstraint("site_id", "language", "question_key", name="uq_faq_articles_question"),
+    Index("ix_faq_articles_site", "site_id", "published", "language"),
+)
+
+# What the FAQ lacks: searches that found nothing and answers voted "did not help",
+# counted per (site, kind, language, query, article; 0: none).
+faq_gaps = Table(
+    "faq_gaps",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("site_id", Integer, ForeignKey("sites.id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # no_result | unhelpful
+    Column("language", String(8), nullable=False),
+    Column("query", String(200), nullable=False),
+    Column("query_key", String(200), nullable=False),
+    Column("article_id", Integer, nullable=False, server_default="0"),
+    Column("count", Integer, nullable=False, server_default="1"),
+    Column("first_at", Timestamp, nullable=False),
+    Column("last_at", Timestamp, nullable=False),
+    UniqueConstraint("site_id", "kind", "language", "query_key", "article_id", name="uq_faq_gaps"),
+)
