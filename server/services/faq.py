@@ -175,6 +175,9 @@ class Faq:
 
         await self.writer.run(job)
 
+    async def has_published(self, site: Site) -> bool:
+        return site.id in await self.db.read(lambda conn: store.has_published(conn, [site.id]))
+
     async def articles(self, site: Site) -> list[Article]:
         return await self.db.read(lambda conn: store.list_articles(conn, site.id))
 

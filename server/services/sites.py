@@ -156,7 +156,7 @@ def tag_offset(value: str | None, default: int) -> int:
 
 
 def widget_view(
-    site: Site, lang: str | None, *, offset_x: str | None = None, offset_y: str | None = None
+    site: Site, lang: str | None, *, offset_x: str | None = None, offset_y: str | None = None, faq: bool = False
 ) -> dict[str, Any]:
     """What the widget may know about the site; ``greeting`` is in ``lang`` (or the default),
     ``greetings`` has every language, for a widget that picks its language itself;
@@ -173,10 +173,11 @@ def widget_view(
         "offset_x": tag_offset(offset_x, site.offset_x),
         "offset_y": tag_offset(offset_y, site.offset_y),
         "live_visitors": site.live_visitors,
-        "tabs": widget_tabs(site),
+        "tabs": widget_tabs(site, faq=faq),
     }
 
 
-def widget_tabs(site: Site) -> list[str]:
-    """The panel's views the site has switched on, in tab order (chat first)."""
-    return ["chat"]
+def widget_tabs(site: Site, *, faq: bool = False) -> list[str]:
+    """The panel's views the site has switched on, in tab order (chat first); ``faq``:
+    the site has published FAQ articles (the tab shows once there is something to find)."""
+    return ["chat"] + (["faq"] if faq else [])
