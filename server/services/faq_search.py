@@ -20,7 +20,6 @@ import math
 import re
 import threading
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Iterable, Sequence
 
 from rapidfuzz import fuzz, process
