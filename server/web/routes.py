@@ -7,7 +7,7 @@ from starlette.staticfiles import StaticFiles
 
 from ..assets import asset_path
 from . import assets, console_api, console_ws, faq_api, health, widget_api, widget_ws
-from .console import auth, language, pages
+from .console import auth, faq, language, pages
 
 
 def routes() -> list[Route | WebSocketRoute | Mount]:
@@ -34,6 +34,12 @@ def routes() -> list[Route | WebSocketRoute | Mount]:
         Route("/console/logout", auth.logout, methods=["POST"]),
         Route("/console/sites", pages.sites_page),
         Route("/console/language", language.choose, methods=["POST"]),
+        Route("/console/faq", faq.articles_page, methods=["GET"]),
+        Route("/console/faq/gaps", faq.gaps_page, methods=["GET"]),
+        Route("/console/faq/new", faq.article_form, methods=["GET"]),
+        Route("/console/faq/save", faq.save_article, methods=["POST"]),
+        Route("/console/faq/{article_id:int}", faq.article_form, methods=["GET"]),
+        Route("/console/faq/{article_id:int}/publish", faq.publish, methods=["POST"]),
         Route("/api/console/v1/conversations", console_api.conversations),
         Route("/api/console/v1/conversations/{conversation_id}/messages", console_api.conversation_messages),
         WebSocketRoute("/ws/console", console_ws.console_socket),

@@ -41,6 +41,14 @@ def upgrade() -> None:
     )
     op.create_index("ix_faq_articles_site", "faq_articles", ["site_id", "published", "language"])
     op.create_table(
+        "faq_trigrams",
+        sa.Column("article_id", sa.Integer(), sa.ForeignKey("faq_articles.id"), primary_key=True),
+        sa.Column("trigram", sa.String(16), primary_key=True),
+        sa.Column("site_id", sa.Integer(), nullable=False),
+        sa.Column("hits", sa.Integer(), nullable=False),
+    )
+    op.create_index("ix_faq_trigrams_site", "faq_trigrams", ["site_id", "trigram"])
+    op.create_table(
         "faq_gaps",
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("site_id", sa.Integer(), sa.ForeignKey("sites.id"), nullable=False),
@@ -70,25 +78,13 @@ def upgrade() -> None:
             "CREATE TRIGGER faq_search_delete AFTER DELETE ON faq_articles BEGIN "
             "DELETE FROM faq_search WHERE rowid = old.id; END"
         )
-    else:
-        # pg_trgm ships with PostgreSQL (contrib); without it the search still works, by
-        # ranking all of a site's articles (slower on a large FAQ).
-        op.execute(
-            "DO $$ BEGIN CREATE EXTENSION IF NOT EXISTS pg_trgm; "
-            "EXCEPTION WHEN OTHERS THEN RAISE NOTICE 'pg_trgm unavailable: %', SQLERRM; END $$"
-        )
-        op.execute(
-            "DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN "
-            "CREATE INDEX ix_faq_articles_trgm ON faq_articles USING gin (search_terms gin_trgm_ops); "
-            "END IF; END $$"
-        )
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         op.execute("DROP TABLE IF EXISTS faq_search")
-    else:
-        op.execute("DROP INDEX IF EXISTS ix_faq_articles_trgm")
     op.drop_table("faq_gaps")
+    op.drop_index("ix_faq_trigrams_site", table_name="faq_trigrams")
+    op.drop_table("faq_trigrams")
     op.drop_index("ix_faq_articles_site", table_name="faq_articles")
     op.drop_table("faq_articles")
