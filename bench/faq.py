@@ -107,10 +107,7 @@ async def build(url: str, articles: int) -> tuple[Database, GroupWriter, Faq, in
         topics[article.id] = item["topic"]
     for item in filler(max(0, articles - len(real))):
         await faq.save(site, item)
-    if db.dialect == "postgresql":  # what autovacuum does soon after an import: the planner's statistics
-        from sqlalchemy import text
-
-        await db.connection(lambda conn: [conn.execute(text(f"ANALYZE {t}")) for t in ("faq_articles", "faq_trigrams")])
+    await faq.optimize()  # as `frontdesk faq import` does after an import
     return db, writer, faq, site.id, topics
 
 

@@ -127,6 +127,8 @@ async def import_faq(settings: Settings, args: argparse.Namespace) -> None:
             counts[done] += 1
             if done != "unchanged":
                 print(f"{where}: {done} [{article.language}] {article.question}")
+        if counts["created"] or counts["updated"]:
+            await state.faq.optimize()
     print(", ".join(f"{n} {what}" for what, n in counts.items()))
     if counts["failed"]:
         raise CliError(f"{counts['failed']} article(s) not imported (see above)")

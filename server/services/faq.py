@@ -159,6 +159,10 @@ class Faq:
 
         return await self.writer.run(job)
 
+    async def optimize(self) -> None:
+        """Compact the search index after many changes at once (an import)."""
+        await self.writer.run(lambda tx: store.optimize_search_index(tx.conn))
+
     async def set_published(self, site: Site, article_id: int, published: bool) -> Article:
         def job(tx: Tx) -> Article:
             if store.get_article(tx.conn, article_id, site.id) is None:

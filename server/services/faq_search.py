@@ -283,23 +283,29 @@ def _term_similarity(form: str, vocabulary: list[str], known: frozenset[str]) ->
 
 
 def rank(reads: Sequence[Reading], candidates: Sequence[Candidate], *, limit: int = 10) -> list[Ranked]:
-    """Candidates that answer the query, best first, each scored 0..1."""
+    """Candidates that answer the query, best first, each scored 0..1.
+
+    A query word scores, in each candidate, its best match (1: the same term; less for a
+    typo or a shared beginning; less again in the answer than in the question); words
+    weigh by how rare their match is among the candidates; a reading scores the weighted
+    mean over its words, and a candidate its best reading."""
     if not reads or not candidates:
         return []
-    known = frozenset(t for c in candidates for t in c.title_terms + c.body_terms)
-    vocabulary = [t for t in known if not t.endswith(PREFIX_MARK)]
-    titles = [frozenset(c.title_terms) for c in candidates]
-    bodies = [frozenset(c.body_terms) for c in candidates]
-    # How rare a term is among the candidates: a word most of them share tells little.
-    df: dict[str, int] = {}
-    for title, body in zip(titles, bodies):
-        for term in title | body:
-            df[term] = df.get(term, 0) + 1
+    # Where each term is: candidate index -> 1 (question) or _BODY_WEIGHT (answer only).
+    postings: dict[str, dict[int, float]] = {}
+    for i, c in enumerate(candidates):
+        for term in c.body_terms:
+            postings.setdefault(term, {})[i] = _BODY_WEIGHT
+        for term in c.title_terms:
+            postings.setdefault(term, {})[i] = 1.0
+    known = frozenset(postings)
+    vocabulary = [t for t in postings if not t.endswith(PREFIX_MARK)]
     n = len(candidates)
     similar: dict[str, dict[str, float]] = {}
     best: dict[int, float] = {}
     for reading in reads:
-        per_word: list[tuple[list[float], float]] = []
+        totals: dict[int, float] = {}
+        weights = 0.0
         for forms in reading.words:
             matched: dict[str, float] = {}
             for form in forms:
@@ -309,24 +315,22 @@ def rank(reads: Sequence[Reading], candidates: Sequence[Candidate], *, limit: in
                     if sim > matched.get(term, 0.0):
                         matched[term] = sim
             if not matched:
-                scores = [0.0] * n
-                weight = 1.0
-            else:
-                rarest = min(df.get(t, n) for t in matched)
-                weight = 0.5 + math.log(1 + n / rarest)
-                scores = []
-                for title, body in zip(titles, bodies):
-                    score = 0.0
-                    for term, sim in matched.items():
-                        if term in title:
-                            score = max(score, sim)
-                        elif term in body:
-                            score = max(score, sim * _BODY_WEIGHT)
-                    scores.append(score)
-            per_word.append((scores, weight))
-        total = sum(w for _, w in per_word)
-        for i in range(n):
-            value = reading.weight * sum(s[i] * w for s, w in per_word) / total
+                weights += 1.0
+                continue
+            # How rare a term is among the candidates: a word most of them share tells little.
+            rarest = min(len(postings[t]) for t in matched)
+            weight = 0.5 + math.log(1 + n / rarest)
+            weights += weight
+            scores: dict[int, float] = {}
+            for term, sim in matched.items():
+                for i, field_weight in postings[term].items():
+                    value = sim * field_weight
+                    if value > scores.get(i, 0.0):
+                        scores[i] = value
+            for i, value in scores.items():
+                totals[i] = totals.get(i, 0.0) + value * weight
+        for i, total in totals.items():
+            value = reading.weight * total / weights
             if value > best.get(i, 0.0):
                 best[i] = value
     ranked = [Ranked(candidates[i], round(s, 4)) for i, s in best.items() if s >= MIN_SCORE]
