@@ -8,6 +8,7 @@ no event handlers, no ``javascript:`` links. That HTML is the only HTML the widg
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
@@ -207,20 +208,24 @@ class Faq:
         if not probes:
             return []
 
-        def candidates(conn: Any) -> tuple[list[Candidate], list[Candidate]]:
-            in_lang: list[Candidate] = []
+        # The database finds candidates (on PostgreSQL on the event loop, waiting on I/O);
+        # parsing and ranking them is CPU: in a worker thread.
+        def candidates(conn: Any) -> tuple[list[Any], list[Any]]:
+            in_lang: list[Any] = []
             if lang is not None and lang in store.published_languages(conn, site.id):
-                in_lang = _candidates(store.search_candidates(conn, site.id, [lang], probes))
-            others = [] if in_lang else _candidates(store.search_candidates(conn, site.id, None, probes))
+                in_lang = store.search_candidates(conn, site.id, [lang], probes)
+            others = [] if in_lang else store.search_candidates(conn, site.id, None, probes)
             return in_lang, others
 
+        def ranked_of(rows: list[Any]) -> list[Ranked]:
+            return rank(reads, _candidates(rows), limit=limit)
+
         in_lang, others = await self.db.read(candidates)
-        ranked = await asyncio.to_thread(rank, reads, in_lang, limit=limit) if in_lang else []
+        ranked = await asyncio.to_thread(ranked_of, in_lang) if in_lang else []
         if not ranked:
             if not others and in_lang:  # nothing in the visitor's language answers: any language
-                others = _candidates(await self.db.read(
-                    lambda conn: store.search_candidates(conn, site.id, None, probes)))
-            ranked = await asyncio.to_thread(rank, reads, others, limit=limit)
+                others = await self.db.read(lambda conn: store.search_candidates(conn, site.id, None, probes))
+            ranked = await asyncio.to_thread(ranked_of, others)
         return [_result(r) for r in ranked]
 
     def search_sync(self, conn: Any, site_id: int, query: str, lang: str | None, *,
@@ -284,10 +289,13 @@ def _same_content(existing: Article, article: ArticleInput) -> bool:
                                     article.published, article.phrasings)
 
 
-def _candidates(rows: Sequence[tuple[int, str, str, str, dict[str, list[str]]]]) -> list[Candidate]:
-    return [Candidate(id=r[0], question=r[1], language=r[2], answer=r[3],
-                      title_terms=tuple(r[4].get("t", ())), body_terms=tuple(r[4].get("b", ())))
-            for r in rows]
+def _candidates(rows: Sequence[tuple[int, str, str, str, str]]) -> list[Candidate]:
+    out = []
+    for r in rows:
+        terms = json.loads(r[4])
+        out.append(Candidate(id=r[0], question=r[1], language=r[2], answer=r[3],
+                             title_terms=tuple(terms.get("t", ())), body_terms=tuple(terms.get("b", ()))))
+    return out
 
 
 def _result(ranked: Ranked) -> dict[str, Any]:

@@ -164,17 +164,17 @@ _CANDIDATE_COLUMNS = (faq_articles.c.id, faq_articles.c.question, faq_articles.c
 
 def search_candidates(
     conn: Connection, site_id: int, languages: Sequence[str] | None, probes: Sequence[str], *, limit: int = CANDIDATES
-) -> list[tuple[int, str, str, str, dict[str, list[str]]]]:
+) -> list[tuple[int, str, str, str, str]]:
     """The published articles of the site (in ``languages``, None: any) that share most
     trigrams with the ``probes`` (query words and their forms): (id, question, language,
-    answer, terms), best first."""
+    answer, terms as JSON: parsed by the ranking, off the event loop), best first."""
     if not probes:
         return []
     if conn.dialect.name == "sqlite":
         rows = _sqlite_candidates(conn, site_id, languages, probes, limit)
     else:
         rows = _postgres_candidates(conn, site_id, languages, probes, limit)
-    return [(r.id, r.question, r.language, r.answer, json.loads(r.terms or "{}")) for r in rows]
+    return [(r.id, r.question, r.language, r.answer, r.terms or "{}") for r in rows]
 
 
 def _trigrams(probes: Sequence[str]) -> list[str]:
