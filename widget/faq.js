@@ -56,6 +56,7 @@
     var q = input.value.trim(), mine = ++asked;
     lastQuery = q;
     answer.hidden = true;
+    list.hidden = false;
     if (!q) { list.textContent = ''; status.textContent = ''; return; }
     P.request('GET', '/faq/search?q=' + encodeURIComponent(q) + '&lang=' + P.lang()).then(function (r) {
       if (mine !== asked) return;
@@ -78,6 +79,14 @@
     P.request('GET', '/faq/articles/' + id).then(function (r) {
       if (!r.ok) { status.textContent = (r.data.error || {}).message || ''; return; }
       answer.textContent = '';
+      var back = el('button', 'faq-back', P.tr('faq_back'));
+      back.type = 'button';
+      back.addEventListener('click', function () {
+        answer.hidden = true;
+        list.hidden = false;
+        var first = list.querySelector('button');
+        (first || input).focus();
+      });
       var title = el('h2', 'faq-question', r.data.question);
       var body = el('div', 'faq-body');
       body.innerHTML = r.data.answer_html; // cleaned by the server: the only HTML we insert
@@ -88,11 +97,12 @@
       vote.appendChild(yes);
       vote.appendChild(no);
       answer.setAttribute('lang', r.data.lang);
+      answer.appendChild(back);
       answer.appendChild(title);
       answer.appendChild(body);
       answer.appendChild(vote);
       answer.hidden = false;
-      list.textContent = '';
+      list.hidden = true;
       yes.addEventListener('click', function () { voted(id, true, vote); });
       no.addEventListener('click', function () { voted(id, false, vote); });
       title.tabIndex = -1;

@@ -13,9 +13,6 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-import nh3
-from markdown_it import MarkdownIt
-
 from ..errors import Invalid, NotFound, TooLarge
 from ..locales import LANGUAGES
 from ..store import faq as store
@@ -37,13 +34,14 @@ GAP_KINDS = ("no_result", "unhelpful")
 
 _TAGS = {"p", "br", "strong", "em", "b", "i", "code", "pre", "blockquote", "ul", "ol", "li", "a",
          "h1", "h2", "h3", "h4", "h5", "h6", "hr", "table", "thead", "tbody", "tr", "th", "td", "s", "del"}
-_MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table").enable("strikethrough")
-
-
 def render_answer(markdown: str) -> str:
     """Markdown → HTML safe to insert into a page: raw HTML in the Markdown is shown as
-    text, and nh3 keeps only plain formatting and http(s)/mailto/tel links."""
-    html = _MARKDOWN.render(markdown)
+    text, and nh3 keeps only plain formatting and http(s)/mailto/tel links. (Imported
+    here: only saving an article needs them, not every server start.)"""
+    import nh3
+    from markdown_it import MarkdownIt
+
+    html = MarkdownIt("commonmark", {"html": False}).enable("table").enable("strikethrough").render(markdown)
     return nh3.clean(
         html, tags=_TAGS, attributes={"a": {"href", "title"}, "ol": {"start"}},
         url_schemes={"http", "https", "mailto", "tel"}, link_rel="noopener noreferrer nofollow",

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import Demo, HostSite
+from tests.browser.conftest import Demo, HostSite, screenshot
 from tests.browser.helpers import TIMEOUT, open_widget
 
 CSV = (
@@ -50,6 +50,10 @@ def test_faq_finds_the_answer_and_no_carries_the_question_to_chat(
     first.click()
     expect(frame.locator(".faq-body strong")).to_contain_text(answer, timeout=TIMEOUT)
     assert frame.locator(".faq-body img").count() == 0
+    screenshot(page, f"faq-answer-{locale}")
+    frame.locator(".faq-back").click()  # back to the results, and the same answer again
+    expect(first).to_be_focused(timeout=TIMEOUT)
+    first.click()
     frame.get_by_role("button", name=no, exact=True).click()
     expect(frame.locator("#input")).to_have_value(query, timeout=TIMEOUT)
     assert alerts == []
