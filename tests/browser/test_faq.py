@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import Demo, HostSite, screenshot
-from tests.browser.helpers import TIMEOUT, open_widget
+from tests.browser.helpers import TIMEOUT, open_widget, operator_login
 
 CSV = (
     "question,answer,category,lang\n"
@@ -58,3 +58,42 @@ def test_faq_finds_the_answer_and_no_carries_the_question_to_chat(
     expect(frame.locator("#input")).to_have_value(query, timeout=TIMEOUT)
     assert alerts == []
     ctx.close()
+
+
+def test_an_admin_answers_an_unanswered_question_from_the_console(
+    browser: Any, demo: Demo, host_site: HostSite, faq_site: str,
+) -> None:
+    """A visitor's search that found nothing shows among the unanswered questions; the
+    admin writes its answer from there, and the next visitor finds it."""
+    ctx = browser.new_context(locale="ru-RU")
+    visitor = ctx.new_page()
+    visitor.goto(f"{host_site.origin}/plain.html?key={faq_site}")
+    frame = open_widget(visitor)
+    frame.get_by_role("tab", name="Вопросы").click()
+    frame.locator("#faq-q").fill("подарочный сертификат")
+    expect(frame.locator(".faq-status")).to_have_text("Ответ не найден. Спросите нас — поможем.", timeout=TIMEOUT)
+
+    console = operator_login(ctx, demo.server_url, demo.email, demo.password)
+    console.goto(f"{demo.server_url}/console/faq/gaps?site={faq_site}")
+    row = console.locator("tr", has_text="подарочный сертификат")
+    expect(row).to_contain_text("Ответ не найден", timeout=TIMEOUT)
+    assert _violations(console) == []
+    screenshot(console, "console-faq-gaps")
+    row.get_by_role("link", name="Написать ответ").click()
+    expect(console.locator("#fd-faq-question")).to_have_value("подарочный сертификат")
+    console.locator("#fd-faq-answer").fill("Да, **подарочные сертификаты** на 5000 и 10 000 ₸ продаются в магазине.")
+    console.get_by_role("button", name="Сохранить").click()
+    expect(console.locator(".fd-notice")).to_contain_text("подарочный сертификат", timeout=TIMEOUT)
+    assert _violations(console) == []
+    screenshot(console, "console-faq-list")
+
+    frame.locator("#faq-q").fill("подарочные сертификаты")
+    expect(frame.locator(".faq-result").first).to_have_text("подарочный сертификат", timeout=TIMEOUT)
+    ctx.close()
+
+
+def _violations(page: Any) -> list[str]:
+    from axe_playwright_python.sync_playwright import Axe
+
+    return [f"{v['id']}: {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
+            for v in Axe().run(page).response["violations"]]
