@@ -99,6 +99,11 @@ conversations = Table(
     Column("last_message_preview", String(200), nullable=True),
     Column("unread_count", Integer, nullable=False, default=0),
     Column("last_seq", Integer, nullable=False, default=0),
+    # 0008: who works it (NULL: nobody yet), since when it is closed (status "closed"),
+    # and the seq up to which an operator has read it (the visitor's "Seen").
+    Column("assignee_id", Integer, ForeignKey("operators.id", name="fk_conversations_assignee"), nullable=True),
+    Column("closed_at", Timestamp, nullable=True),
+    Column("read_seq", Integer, nullable=False, server_default="0"),
     Index("ix_conversations_visitor", "visitor_id", "created_at"),
     Index("ix_conversations_site_recent", "site_id", "last_message_at"),
 )
@@ -117,6 +122,41 @@ messages = Table(
     Column("created_at", Timestamp, nullable=False),
     UniqueConstraint("conversation_id", "seq", name="uq_messages_conversation_seq"),
     UniqueConstraint("conversation_id", "client_id", name="uq_messages_conversation_client"),
+)
+
+# What happened in a conversation besides its messages (0008), for operators only: private
+# notes and the system lines (assigned, transferred, closed, reopened). Never a message:
+# entries take no seq and never reach a visitor. after_seq places one in the thread.
+conversation_entries = Table(
+    "conversation_entries",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("conversation_id", String(32), ForeignKey("conversations.id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # note | assigned | transferred | unassigned | closed | reopened
+    Column("after_seq", Integer, nullable=False),
+    Column("actor_kind", String(16), nullable=False),  # operator | visitor
+    Column("actor_id", Integer, nullable=True),
+    Column("actor_name", String(200), nullable=True),
+    Column("target_id", Integer, nullable=True),  # the assignee
+    Column("target_name", String(200), nullable=True),
+    Column("body", Text, nullable=True),  # a note, or the note given with a transfer
+    Column("client_id", String(64), nullable=True),  # a note's client-made id: sent twice, stored once
+    Column("created_at", Timestamp, nullable=False),
+    UniqueConstraint("conversation_id", "client_id", name="uq_entries_conversation_client"),
+    Index("ix_entries_conversation", "conversation_id", "id"),
+)
+
+# Canned answers (0008): shared (operator_id NULL, managed by admins) or an operator's own.
+canned_answers = Table(
+    "canned_answers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("operator_id", Integer, ForeignKey("operators.id"), nullable=True),
+    Column("shortcut", String(32), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+    Index("ix_canned_operator", "operator_id"),
 )
 
 # The transactional outbox: one row per state change, written in the change's transaction.

@@ -33,5 +33,6 @@ def routes() -> list[Route | WebSocketRoute | Mount]:
         Route("/console/language", language.choose, methods=["POST"]),
         Route("/api/console/v1/conversations", console_api.conversations),
         Route("/api/console/v1/conversations/{conversation_id}/messages", console_api.conversation_messages),
+        Route("/api/console/v1/operators", console_api.operators),
         WebSocketRoute("/ws/console", console_ws.console_socket),
     ]

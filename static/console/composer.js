@@ -1,6 +1,7 @@
 /* The reply box: sending (with a client id, kept until acked and re-sent after a
  * reconnect: never doubled), the operator's typing indicator, and the draft kept across
- * an ended session.
+ * an ended session. In "note" mode it writes private notes instead: no typing indicator
+ * reaches the visitor, and the note goes to the operators only (note.create).
  */
 import { t, $, uuid, errorText } from "./page.js";
 
@@ -17,9 +18,15 @@ export class Composer {
     this.typingConv = null;
     this.typingSentAt = 0;
     this.typingStopTimer = null;
+    this.mode = "reply";
+    this.notes = new Map();        // frame id -> note text: sent, not yet stored
   }
 
   start() {
+    this.form.querySelectorAll(".fd-mode").forEach((b) => b.addEventListener("click", () => {
+      this.setMode(b.dataset.mode);
+      this.reply.focus();
+    }));
     this.form.addEventListener("submit", (e) => { e.preventDefault(); this.send(); });
     this.reply.addEventListener("keydown", (e) => {
       if (e.key === "Enter" && !e.shiftKey && !e.altKey && !e.ctrlKey && !e.metaKey && !e.isComposing) {
@@ -51,6 +58,17 @@ export class Composer {
       .map((p) => this.pendingMessage(p));
   }
 
+  setMode(mode) {
+    if (mode === this.mode) return;
+    if (mode === "note") this.stopTyping();
+    this.mode = mode;
+    this.form.dataset.mode = mode;
+    this.form.querySelectorAll(".fd-mode").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.mode === mode)));
+    this.reply.placeholder = this.reply.dataset[mode === "note" ? "notePlaceholder" : "replyPlaceholder"];
+    $("fd-reply-label").textContent = t(mode === "note" ? "inbox.mode_note" : "inbox.reply_label");
+    $("fd-send").textContent = t(mode === "note" ? "inbox.add_note" : "inbox.send");
+  }
+
   send() {
     const inbox = this.inbox;
     if (!inbox.openId) return;
@@ -59,6 +77,7 @@ export class Composer {
     if (!body) { this.showError(t("error.invalid.body")); return; }
     if (body.length > MAX_BODY) { this.showError(t("error.too_large.body", { max: MAX_BODY })); return; }
     this.showError(null);
+    if (this.mode === "note") { this.sendNote(body); return; }
     const p = { id: uuid(), conversation_id: inbox.openId, body };
     this.pending.set(p.id, p);
     inbox.thread.upsert(this.pendingMessage(p), "sending");
@@ -67,6 +86,20 @@ export class Composer {
     this.stopTyping();
     inbox.socket.send(this.frame(p));
   }
+
+  // The box empties at once; the note shows when it is stored (its event), and its text
+  // comes back into the box if it is refused.
+  sendNote(body) {
+    const id = uuid();
+    if (!this.inbox.socket.send({ type: "note.create", id, conversation_id: this.inbox.openId, body })) {
+      this.showError(t("inbox.offline"));
+      return;
+    }
+    this.notes.set(id, body);
+    this.reply.value = "";
+  }
+
+  onDone(f) { this.notes.delete(f.id); }
 
   frame(p) { return { type: "message.send", id: p.id, conversation_id: p.conversation_id, body: p.body }; }
 
@@ -87,6 +120,11 @@ export class Composer {
   }
 
   onError(f) {
+    const note = f.id ? this.notes.get(f.id) : undefined;
+    if (note !== undefined) {
+      this.notes.delete(f.id);
+      if (!this.reply.value) { this.setMode("note"); this.reply.value = note; }
+    }
     const p = f.id ? this.pending.get(f.id) : null;
     if (p) {
       // Re-sending a refused message cannot help: drop it from the outbox, mark it.
@@ -100,6 +138,7 @@ export class Composer {
     const openId = this.inbox.openId;
     if (!openId) return;
     this.showError(null);
+    if (this.mode === "note") return;   // the visitor must not see "typing…" for a note
     const now = Date.now();
     if (this.typingConv !== openId || now - this.typingSentAt >= 2000) {
       if (this.typingConv && this.typingConv !== openId) this.stopTyping();

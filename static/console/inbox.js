@@ -14,6 +14,8 @@ import { ConversationList } from "./list.js";
 import { Thread } from "./thread.js";
 import { Composer } from "./composer.js";
 import { renderDetails } from "./details.js";
+import { Filters } from "./filters.js";
+import { ConversationActions } from "./actions.js";
 import { notify } from "./notify.js";
 
 export class Inbox {
@@ -36,7 +38,9 @@ export class Inbox {
     this.typing = $("fd-typing");
     this.baseTitle = t("title.page", { page: t("inbox.title") });
 
+    this.filters = new Filters(this);
     this.list = new ConversationList(this, $("fd-conv-list"), $("fd-list-status"));
+    this.actions = new ConversationActions(this);
     this.thread = new Thread(this, $("fd-thread"));
     this.composer = new Composer(this);
     this.socket = new ConsoleSocket({
@@ -51,6 +55,8 @@ export class Inbox {
     setSessionEndedHandler(() => this.sessionEnded());
     this.composer.restoreDraft();
     this.composer.start();
+    this.filters.start();
+    this.actions.start();
     window.addEventListener("pagehide", () => { if (this.expired) this.composer.saveDraft(); });
     window.addEventListener("hashchange", () => this.openFromHash());
     window.addEventListener("popstate", () => this.openFromHash());
@@ -82,6 +88,7 @@ export class Inbox {
   // --- the list
 
   renderList() {
+    this.filters.update();
     this.list.render();
     this.updateTitle();
   }
@@ -147,6 +154,7 @@ export class Inbox {
     getJSON("/api/console/v1/conversations/" + encodeURIComponent(id) + "/messages").then((body) => {
       if (token !== this.loadToken) return;
       (body.messages || []).forEach((m) => this.thread.upsert(m));
+      (body.entries || []).forEach((e) => this.thread.addEntry(e));
       this.composer.pendingFor(id).forEach((m) => this.thread.upsert(m, "sending"));
       this.thread.el.removeAttribute("aria-busy");
       this.thread.scrollToEnd(true);
@@ -184,7 +192,10 @@ export class Inbox {
     this.list.focus(id);
   }
 
-  renderHeader() { renderDetails(this, this.convs.get(this.openId)); }
+  renderHeader() {
+    renderDetails(this, this.convs.get(this.openId));
+    this.actions.render();
+  }
 
   maybeMarkRead() {
     const s = this.convs.get(this.openId);
@@ -248,6 +259,8 @@ export class Inbox {
         return;
       case "ack":
         return this.composer.onAck(f);
+      case "done":
+        return this.composer.onDone(f);
       case "error":
         return this.composer.onError(f);
       case "typing":
@@ -273,6 +286,12 @@ export class Inbox {
     }
   }
 
+  // A note or a system line ("Anna assigned this to Boris"), with the summary it changed.
+  onEntry(f) {
+    this.putSummary(f.conversation);
+    if (f.conversation && f.conversation.id === this.openId) this.thread.addEntry(f.entry);
+  }
+
   // Screen readers read the polite live region when the operator is not busy.
   announce(text) { this.announcer.textContent = text; }
 }
@@ -281,5 +300,10 @@ export class Inbox {
 const EVENT_HANDLERS = {
   "conversation.created": (inbox, f) => inbox.putSummary(f.conversation),
   "conversation.updated": (inbox, f) => inbox.putSummary(f.conversation),
+  "conversation.read": (inbox, f) => inbox.putSummary(f.conversation),
   "message.created": (inbox, f) => inbox.onMessage(f),
+  "conversation.assigned": (inbox, f) => inbox.onEntry(f),
+  "conversation.closed": (inbox, f) => inbox.onEntry(f),
+  "conversation.reopened": (inbox, f) => inbox.onEntry(f),
+  "note.created": (inbox, f) => inbox.onEntry(f),
 };

@@ -17,9 +17,12 @@ export class ConversationList {
 
   render() {
     const inbox = this.inbox;
-    const all = Array.from(inbox.convs.values()).sort((a, b) => sortKey(b) - sortKey(a));
+    const all = Array.from(inbox.convs.values()).filter((s) => inbox.filters.shows(s))
+      .sort((a, b) => sortKey(b) - sortKey(a));
     this.status.hidden = all.length > 0;
-    if (!all.length) this.status.textContent = t("inbox.empty_list");
+    if (!all.length) this.status.textContent = t(inbox.convs.size ? "inbox.filter_empty" : "inbox.empty_list");
+    const shown = new Set(all.map((s) => s.id));
+    this.items.forEach((li, id) => { if (!shown.has(id)) { li.remove(); this.items.delete(id); } });
     const focused = document.activeElement;
     const focusedId = focused && focused.dataset ? focused.dataset.convId : null;
     all.forEach((s, i) => {
@@ -55,7 +58,11 @@ export class ConversationList {
     top.appendChild(el("span", "fd-conv-name", inbox.visitorName(s)));
     top.appendChild(timeEl(s.last_message_at || s.created_at, "fd-conv-time"));
     button.appendChild(top);
-    button.appendChild(el("span", "fd-conv-site", (s.site && s.site.name) || ""));
+    // The site, and who works it (or that it is closed).
+    const site = el("span", "fd-conv-site", (s.site && s.site.name) || "");
+    if (s.status === "closed") site.appendChild(el("span", "fd-conv-tag", t("status.closed")));
+    else if (s.assignee) site.appendChild(el("span", "fd-conv-tag", s.assignee.name || ""));
+    button.appendChild(site);
     const bottom = el("span", "fd-conv-bottom");
     if (inbox.visitorTyping.has(s.id)) {
       bottom.appendChild(el("span", "fd-conv-preview fd-conv-typing", t("inbox.typing_short")));

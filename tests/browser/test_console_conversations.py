@@ -1,0 +1,143 @@
+"""Working a conversation in the console, in Chromium: two operators in two browser
+contexts assign, transfer with a note, write private notes, close and reopen, and each
+sees the other's actions live; the visitor on the demo site never sees a note."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import Demo, screenshot
+from tests.browser.helpers import (
+    TIMEOUT,
+    ConsoleErrors,
+    open_conversation,
+    open_widget,
+    operator_login,
+    visitor_says,
+)
+
+HOSTILE_NOTE = "<img src=x onerror=alert('note')> VIP: give 15% off"
+HOSTILE_TRANSFER = "<script>alert('transfer')</script> wants a call at 18:00"
+BORIS = ("boris@example.com", "Boris <b>Bold</b>")
+
+
+@pytest.fixture(scope="module")
+def boris(demo: Demo) -> tuple[str, str]:
+    """A second operator, made the way an admin does (the CLI)."""
+    subprocess.run(
+        [sys.executable, "-m", "server.cli", "create-operator", BORIS[0], "--name", BORIS[1], "--role", "agent",
+         "--password", demo.password, "--data-dir", str(demo.data_dir)],
+        capture_output=True, text=True, check=True,
+    )
+    return BORIS
+
+
+def system_lines(console: Page) -> Any:
+    return console.locator("#fd-thread .fd-entry .fd-entry-text")
+
+
+def test_two_operators_assign_transfer_note_close_and_reopen_live(browser: Any, demo: Demo, boris: tuple[str, str]) -> None:
+    visitor_ctx = browser.new_context(locale="en-US")
+    page = visitor_ctx.new_page()
+    frames: list[str] = []   # everything the visitor's sockets receive
+
+    def watch(ws: Any) -> None:
+        ws.on("framereceived", lambda payload: frames.append(payload if isinstance(payload, str) else payload.decode()))
+
+    page.on("websocket", watch)
+    visitor_errors = ConsoleErrors(page)
+    page.goto(demo.demo_url + "/")
+    widget = open_widget(page)
+    visitor_says(widget, "I need a quote for 40 chairs")
+    expect(widget.locator("#thread li.msg.me .meta").last).to_contain_text("Sent", timeout=TIMEOUT)
+
+    anna_ctx = browser.new_context(locale="en-US")
+    anna = operator_login(anna_ctx, demo.server_url, demo.email, demo.password)
+    anna_errors = ConsoleErrors(anna)
+    boris_ctx = browser.new_context(locale="en-US")
+    boris_page = operator_login(boris_ctx, demo.server_url, boris[0], demo.password)
+    boris_errors = ConsoleErrors(boris_page)
+    for console in (anna, boris_page):
+        open_conversation(console, "40 chairs")
+
+    # Anna takes it: both consoles show the line, and Anna's "Mine" counts it.
+    mine_before = int(anna.locator('[data-count="mine"]').text_content() or "0")
+    anna.locator("#fd-assign").select_option(label="Demo Operator")
+    for console in (anna, boris_page):
+        expect(system_lines(console).last).to_contain_text("Demo Operator took this conversation", timeout=TIMEOUT)
+    expect(anna.locator('[data-count="mine"]')).to_have_text(str(mine_before + 1), timeout=TIMEOUT)
+    expect(boris_page.locator("#fd-assign")).to_have_value(anna.locator("#fd-assign").input_value())
+
+    # Anna transfers it to Boris with a note (for operators only).
+    anna.locator("#fd-assign").select_option(label=boris[1])
+    expect(anna.locator("#fd-transfer")).to_be_visible()
+    anna.locator("#fd-transfer-note").fill(HOSTILE_TRANSFER)
+    anna.locator("#fd-transfer button[type=submit]").click()
+    for console in (anna, boris_page):
+        line = console.locator("#fd-thread .fd-entry").last
+        expect(line.locator(".fd-entry-text")).to_contain_text(f"Demo Operator transferred this to {boris[1]}", timeout=TIMEOUT)
+        expect(line.locator(".fd-entry-note")).to_contain_text(HOSTILE_TRANSFER)   # as text
+    expect(anna.locator("#fd-transfer")).to_be_hidden()
+    boris_page.locator('.fd-filter[data-filter="mine"]').click()
+    expect(boris_page.locator("#fd-conv-list .fd-conv-item", has_text="40 chairs")).to_be_visible()
+    expect(boris_page.locator('[data-count="mine"]')).to_have_text("1")
+
+    # Boris writes a private note: it looks different, and Anna sees it live.
+    boris_page.locator('.fd-mode[data-mode="note"]').click()
+    expect(boris_page.locator("#fd-composer")).to_have_attribute("data-mode", "note")
+    boris_page.locator("#fd-reply").fill(HOSTILE_NOTE)
+    boris_page.locator("#fd-reply").press("Enter")
+    for console in (anna, boris_page):
+        note = console.locator("#fd-thread .fd-note").last
+        expect(note.locator(".fd-note-body")).to_have_text(HOSTILE_NOTE, timeout=TIMEOUT)
+        expect(note.locator(".fd-note-label")).to_have_text("Private note")
+    expect(boris_page.locator("#fd-reply")).to_have_value("")
+    screenshot(boris_page, "console-note-and-transfer")
+
+    # Boris closes it; Anna sees it closed and reopens it.
+    boris_page.locator("#fd-close").click()
+    for console in (anna, boris_page):
+        expect(system_lines(console).last).to_contain_text(f"{boris[1]} closed this conversation", timeout=TIMEOUT)
+        expect(console.locator("#fd-reopen")).to_be_visible()
+        expect(console.locator("#fd-close")).to_be_hidden()
+    anna.locator("#fd-reopen").click()
+    for console in (anna, boris_page):
+        expect(system_lines(console).last).to_contain_text("Demo Operator reopened this conversation", timeout=TIMEOUT)
+        expect(console.locator("#fd-close")).to_be_visible()
+
+    # Closed again, then the visitor writes: the same conversation opens again.
+    anna.locator("#fd-close").click()
+    expect(boris_page.locator("#fd-reopen")).to_be_visible(timeout=TIMEOUT)
+    visitor_says(widget, "Also 4 tables please")
+    for console in (anna, boris_page):
+        expect(system_lines(console).last).to_contain_text("The visitor wrote again", timeout=TIMEOUT)
+        expect(console.locator("#fd-thread .fd-msg-body").last).to_have_text("Also 4 tables please")
+        expect(console.locator("#fd-close")).to_be_visible()
+
+    # The visitor saw their own thread and nothing else: not in the widget, not on the wire,
+    # not after reloading the page (the replay from the server).
+    mine = widget.locator("#thread li.msg.me .bubble")
+    expect(mine).to_have_text(["I need a quote for 40 chairs", "Also 4 tables please"])
+    page.reload()
+    widget = open_widget(page)
+    mine = widget.locator("#thread li.msg.me .bubble")
+    expect(mine).to_have_text(["I need a quote for 40 chairs", "Also 4 tables please"], timeout=TIMEOUT)
+    widget_text = widget.locator("body").inner_text()
+    wire = "\n".join(frames)
+    assert frames and "40 chairs" in wire
+    for secret in ("15% off", "wants a call", "closed", "transferred", boris[1], "note.created", "conversation.assigned"):
+        assert secret not in widget_text, secret
+        assert secret not in wire, secret
+    for frame in frames:
+        assert json.loads(frame)["type"] in ("welcome", "message.created", "ack", "presence", "typing", "pong",
+                                             "conversation.read", "identified", "error"), frame
+    assert not visitor_errors.dialogs and not anna_errors.dialogs and not boris_errors.dialogs
+    assert not anna_errors.errors and not boris_errors.errors, anna_errors.errors + boris_errors.errors
+    for ctx in (visitor_ctx, anna_ctx, boris_ctx):
+        ctx.close()
