@@ -6,7 +6,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from ..assets import asset_path
-from . import assets, console_api, console_ws, health, widget_api, widget_ws
+from . import assets, console_api, console_canned, console_ws, health, widget_api, widget_ws
 from .console import auth, language, pages
 
 
@@ -34,5 +34,9 @@ def routes() -> list[Route | WebSocketRoute | Mount]:
         Route("/api/console/v1/conversations", console_api.conversations),
         Route("/api/console/v1/conversations/{conversation_id}/messages", console_api.conversation_messages),
         Route("/api/console/v1/operators", console_api.operators),
+        Route("/console/api/canned", console_canned.list_canned, methods=["GET"]),
+        Route("/console/api/canned", console_canned.create_canned, methods=["POST"]),
+        Route("/console/api/canned/{canned_id}", console_canned.change_canned, methods=["PUT"]),
+        Route("/console/api/canned/{canned_id}", console_canned.delete_canned, methods=["DELETE"]),
         WebSocketRoute("/ws/console", console_ws.console_socket),
     ]

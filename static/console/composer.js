@@ -29,12 +29,14 @@ export class Composer {
     }));
     this.form.addEventListener("submit", (e) => { e.preventDefault(); this.send(); });
     this.reply.addEventListener("keydown", (e) => {
+      if (this.inbox.canned.onKey(e)) return;   // choosing a canned answer
       if (e.key === "Enter" && !e.shiftKey && !e.altKey && !e.ctrlKey && !e.metaKey && !e.isComposing) {
         e.preventDefault();
         this.send();
       }
     });
     this.reply.addEventListener("input", () => {
+      this.inbox.canned.onInput();
       if (this.inbox.expired) { this.saveDraft(); return; }
       this.onTypingInput();
     });
@@ -83,6 +85,7 @@ export class Composer {
     inbox.thread.upsert(this.pendingMessage(p), "sending");
     inbox.thread.scrollToEnd(true);
     this.reply.value = "";
+    this.inbox.canned.hide();
     this.stopTyping();
     inbox.socket.send(this.frame(p));
   }

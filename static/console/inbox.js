@@ -16,6 +16,8 @@ import { Composer } from "./composer.js";
 import { renderDetails } from "./details.js";
 import { Filters } from "./filters.js";
 import { ConversationActions } from "./actions.js";
+import { CannedAnswers } from "./canned.js";
+import { CannedManager } from "./canned-manager.js";
 import { notify } from "./notify.js";
 
 export class Inbox {
@@ -43,6 +45,8 @@ export class Inbox {
     this.actions = new ConversationActions(this);
     this.thread = new Thread(this, $("fd-thread"));
     this.composer = new Composer(this);
+    this.canned = new CannedAnswers(this, $("fd-reply"));
+    this.cannedManager = new CannedManager(this.canned);
     this.socket = new ConsoleSocket({
       hello: () => ({ type: "hello", after_event: this.lastEventId }),
       onFrame: (f) => this.onFrame(f),
@@ -57,6 +61,8 @@ export class Inbox {
     this.composer.start();
     this.filters.start();
     this.actions.start();
+    this.cannedManager.start();
+    this.canned.load();
     window.addEventListener("pagehide", () => { if (this.expired) this.composer.saveDraft(); });
     window.addEventListener("hashchange", () => this.openFromHash());
     window.addEventListener("popstate", () => this.openFromHash());

@@ -141,3 +141,52 @@ def test_two_operators_assign_transfer_note_close_and_reopen_live(browser: Any, 
     assert not anna_errors.errors and not boris_errors.errors, anna_errors.errors + boris_errors.errors
     for ctx in (visitor_ctx, anna_ctx, boris_ctx):
         ctx.close()
+
+
+def test_a_canned_shortcut_expands_with_the_names(browser: Any, demo: Demo) -> None:
+    visitor_ctx = browser.new_context(locale="en-US")
+    page = visitor_ctx.new_page()
+    visitor_errors = ConsoleErrors(page)
+    page.goto(demo.demo_url + "/")
+    widget = open_widget(page)
+    page.evaluate("() => window.Frontdesk('identify', {name: 'Aigerim <i>'})")
+    visitor_says(widget, "How much is the grinder?")
+    expect(widget.locator("#thread li.msg.me .meta").last).to_contain_text("Sent", timeout=TIMEOUT)
+
+    ctx = browser.new_context(locale="en-US")
+    console = operator_login(ctx, demo.server_url, demo.email, demo.password)
+    errors = ConsoleErrors(console)
+
+    # Made in the console's dialog (from the reply box), shown there as text.
+    open_conversation(console, "How much is the grinder?")
+    body = "Hello {visitor_name}, I am {operator_name}. <b>The grinder</b> is 25 000 ₸."
+    console.locator("#fd-canned-open").click()
+    dialog = console.locator("#fd-canned-dialog")
+    expect(dialog).to_be_visible()
+    dialog.locator("#fd-canned-shortcut").fill("grinder-price")
+    dialog.locator("#fd-canned-body").fill(body)
+    dialog.locator("#fd-canned-form button[type=submit]").click()
+    expect(dialog.locator(".fd-canned-item .fd-canned-body", has_text="The grinder")).to_have_text(body, timeout=TIMEOUT)
+    dialog.locator("#fd-canned-shortcut").fill("grinder-price")   # the same shortcut again: refused, said why
+    dialog.locator("#fd-canned-body").fill("again")
+    dialog.locator("#fd-canned-form button[type=submit]").click()
+    expect(dialog.locator("#fd-canned-error")).to_have_text("This shortcut is already taken.", timeout=TIMEOUT)
+    console.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(console.locator("#fd-canned-open")).to_be_focused()
+
+    reply = console.locator("#fd-reply")
+    reply.press_sequentially("/grind", delay=20)
+    option = console.locator("#fd-canned-suggest .fd-canned-option").first
+    expect(option).to_contain_text("/grinder-price", timeout=TIMEOUT)
+    reply.press("Tab")
+    expected = "Hello Aigerim <i>, I am Demo Operator. <b>The grinder</b> is 25 000 ₸."
+    expect(reply).to_have_value(expected)
+    expect(console.locator("#fd-canned-suggest")).to_be_hidden()
+    expect(reply).to_be_focused()
+    reply.press("Enter")
+    expect(widget.locator("#thread li.msg.op .bubble").last).to_have_text(expected, timeout=TIMEOUT)
+    unexpected = [e for e in errors.errors if "status of 400" not in e]   # the refused duplicate
+    assert not errors.dialogs and not visitor_errors.dialogs and not unexpected, unexpected
+    visitor_ctx.close()
+    ctx.close()
