@@ -190,3 +190,35 @@ def test_a_canned_shortcut_expands_with_the_names(browser: Any, demo: Demo) -> N
     assert not errors.dialogs and not visitor_errors.dialogs and not unexpected, unexpected
     visitor_ctx.close()
     ctx.close()
+
+
+@pytest.mark.parametrize("locale, sent, seen", [("en-US", "Sent", "Seen"), ("ru-RU", "Отправлено", "Прочитано")])
+def test_the_widget_shows_seen_after_the_operator_opens_the_conversation(
+    browser: Any, demo: Demo, locale: str, sent: str, seen: str
+) -> None:
+    visitor_ctx = browser.new_context(locale=locale)
+    page = visitor_ctx.new_page()
+    page.goto(demo.demo_url + "/")
+    widget = open_widget(page)
+    text = f"Is the shop open on Sunday? ({locale})"
+    visitor_says(widget, text)
+    meta = widget.locator("#thread li.msg.me .meta").last
+    expect(meta).to_contain_text(sent, timeout=TIMEOUT)
+
+    ctx = browser.new_context(locale="en-US")
+    console = operator_login(ctx, demo.server_url, demo.email, demo.password)
+    expect(console.locator("#fd-conv-list .fd-conv-item", has_text=text)).to_be_visible(timeout=TIMEOUT)
+    expect(meta).to_contain_text(sent)   # listed in the inbox is not read
+    open_conversation(console, text)
+    expect(meta).to_contain_text(seen, timeout=TIMEOUT)
+    expect(meta).not_to_contain_text(sent)
+
+    # A reload keeps it (the welcome says how far the operator has read), and a new
+    # message is "Sent" again until the operator reads it too (the conversation is open).
+    page.reload()
+    widget = open_widget(page)
+    expect(widget.locator("#thread li.msg.me .meta").last).to_contain_text(seen, timeout=TIMEOUT)
+    visitor_says(widget, "And on Monday?")
+    expect(widget.locator("#thread li.msg.me .meta").last).to_contain_text(seen, timeout=TIMEOUT)
+    visitor_ctx.close()
+    ctx.close()
