@@ -7,14 +7,10 @@
  */
 import { $ } from "./page.js";
 import { Inbox } from "./inbox.js";
-import { askNotificationsOnFirstClick } from "./notify.js";
 import { setupCopyButtons } from "./sites.js";
 import { keepPlaceOnLanguageChange } from "./language.js";
 
 // Modules run after the document is parsed (and after the deferred /widget/plural.js).
-if ($("fd-conv-list")) {
-  askNotificationsOnFirstClick();
-  new Inbox().start();
-}
+if ($("fd-conv-list")) new Inbox().start();
 setupCopyButtons();
 keepPlaceOnLanguageChange();

@@ -18,7 +18,7 @@ import { Filters } from "./filters.js";
 import { ConversationActions } from "./actions.js";
 import { CannedAnswers } from "./canned.js";
 import { CannedManager } from "./canned-manager.js";
-import { notify } from "./notify.js";
+import { Notifier, notificationTitle } from "./notify.js";
 
 export class Inbox {
   constructor() {
@@ -47,6 +47,7 @@ export class Inbox {
     this.composer = new Composer(this);
     this.canned = new CannedAnswers(this, $("fd-reply"));
     this.cannedManager = new CannedManager(this.canned);
+    this.notifier = new Notifier(this.operator);
     this.socket = new ConsoleSocket({
       hello: () => ({ type: "hello", after_event: this.lastEventId }),
       onFrame: (f) => this.onFrame(f),
@@ -62,6 +63,7 @@ export class Inbox {
     this.filters.start();
     this.actions.start();
     this.cannedManager.start();
+    this.notifier.start();
     this.canned.load();
     window.addEventListener("pagehide", () => { if (this.expired) this.composer.saveDraft(); });
     window.addEventListener("hashchange", () => this.openFromHash());
@@ -286,9 +288,22 @@ export class Inbox {
     this.putSummary(f.conversation);
     if (f.conversation_id === this.openId) this.thread.upsert(m);
     if (isVisitor) this.announce(t("inbox.announce", { name: this.visitorName(f.conversation), text: String(m.body || "").slice(0, 200) }));
-    if (isVisitor && document.visibilityState === "hidden" && f.conversation) {
-      const s = f.conversation;
-      notify(t("notify.title", { name: this.visitorName(s) }), m, s.id, () => this.open(s.id));
+    // A message in a conversation that is mine, or nobody's yet (someone must see it).
+    const s = f.conversation;
+    const assignee = s && s.assignee ? s.assignee.id : null;
+    // (A new conversation's first message is told by onCreated.)
+    if (isVisitor && s && m.seq !== 1 && (assignee == null || (this.operator && assignee === this.operator.id))) {
+      this.notifier.alert(notificationTitle("message", this.visitorName(s)), m.body, m.created_at, s.id, () => this.open(s.id));
+    }
+  }
+
+  // A new conversation: every operator hears of it.
+  onCreated(f) {
+    const s = f.conversation;
+    this.putSummary(s);
+    if (s && s.id) {
+      this.notifier.alert(notificationTitle("new", this.visitorName(s)), s.last_message_preview, s.created_at, s.id,
+        () => this.open(s.id));
     }
   }
 
@@ -304,7 +319,7 @@ export class Inbox {
 
 // Stored events by type: one line each, so a new event type is one new entry.
 const EVENT_HANDLERS = {
-  "conversation.created": (inbox, f) => inbox.putSummary(f.conversation),
+  "conversation.created": (inbox, f) => inbox.onCreated(f),
   "conversation.updated": (inbox, f) => inbox.putSummary(f.conversation),
   "conversation.read": (inbox, f) => inbox.putSummary(f.conversation),
   "message.created": (inbox, f) => inbox.onMessage(f),

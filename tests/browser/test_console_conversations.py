@@ -222,3 +222,66 @@ def test_the_widget_shows_seen_after_the_operator_opens_the_conversation(
     expect(widget.locator("#thread li.msg.me .meta").last).to_contain_text(seen, timeout=TIMEOUT)
     visitor_ctx.close()
     ctx.close()
+
+
+# The console as a background tab: visibilityState says "hidden" when the test wants it,
+# and the Notification API and Web Audio are recorded (headless Chromium shows neither).
+BACKGROUND_TAB = """
+window.__fdHidden = false;
+Object.defineProperty(Document.prototype, 'visibilityState', {
+  configurable: true, get() { return window.__fdHidden ? 'hidden' : 'visible'; } });
+window.__fdNotes = [];
+window.Notification = class {
+  constructor(title, options) { window.__fdNotes.push({title, body: options && options.body}); }
+  close() {}
+  static get permission() { return 'granted'; }
+  static requestPermission() { return Promise.resolve('granted'); }
+};
+window.__fdTones = 0;
+const createOscillator = AudioContext.prototype.createOscillator;
+AudioContext.prototype.createOscillator = function () { window.__fdTones++; return createOscillator.call(this); };
+"""
+
+
+def test_sound_and_desktop_notification_in_the_background_and_turned_off(browser: Any, demo: Demo) -> None:
+    ctx = browser.new_context(locale="en-US")
+    ctx.add_init_script(BACKGROUND_TAB)
+    console = operator_login(ctx, demo.server_url, demo.email, demo.password)
+    console.locator("#fd-list-heading").click()   # a user gesture: the sound may play from now on
+    console.evaluate("window.__fdHidden = true")
+
+    visitor_ctx = browser.new_context(locale="en-US")
+    page = visitor_ctx.new_page()
+    page.goto(demo.demo_url + "/")
+    widget = open_widget(page)
+    visitor_says(widget, "<b>Anyone</b> there?")
+    console.wait_for_function("() => window.__fdNotes.length >= 1", timeout=TIMEOUT)
+    note = console.evaluate("window.__fdNotes[0]")
+    assert note["title"].startswith("New conversation: ") and note["body"] == "<b>Anyone</b> there?"
+    assert console.evaluate("window.__fdTones") == 2   # one two-tone sound, not one per event
+
+    visitor_says(widget, "Hello?")
+    console.wait_for_function("() => window.__fdNotes.length >= 2", timeout=TIMEOUT)
+    assert console.evaluate("window.__fdNotes[1]")["title"].startswith("New message from ")
+    assert console.evaluate("window.__fdTones") == 4
+
+    # In front of the operator: nothing. Turned off: nothing either, after a reload too.
+    console.evaluate("window.__fdHidden = false")
+    visitor_says(widget, "Still there?")
+    expect(console.locator("#fd-conv-list .fd-conv-item", has_text="Still there?")).to_be_visible(timeout=TIMEOUT)
+    console.locator(".fd-notify summary").click()
+    console.locator("#fd-notify-sound").uncheck()
+    console.locator("#fd-notify-desktop").uncheck()
+    console.reload()
+    expect(console.locator("#fd-conn")).to_have_attribute("data-state", "connected", timeout=TIMEOUT)
+    console.locator(".fd-notify summary").click()
+    expect(console.locator("#fd-notify-sound")).not_to_be_checked()
+    expect(console.locator("#fd-notify-desktop")).not_to_be_checked()
+    console.evaluate("window.__fdHidden = true")
+    visitor_says(widget, "Last try")
+    expect(console.locator("#fd-conv-list .fd-conv-item", has_text="Last try")).to_be_visible(timeout=TIMEOUT)
+    assert console.evaluate("[window.__fdNotes.length, window.__fdTones]") == [0, 0]
+    console.locator("#fd-notify-sound").check()   # back on for the other tests' operator
+    console.locator("#fd-notify-desktop").check()
+    visitor_ctx.close()
+    ctx.close()
