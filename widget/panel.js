@@ -76,6 +76,12 @@
   var typingSentAt = 0, typingOn = false, typingStopTimer = 0, typingHideTimer = 0;
   var wanted = !FRAMED;      // a reason to register and connect (see the top): until then, nothing
 
+  // Our files' content-hashed URLs, listed by the server in panel.html (cached for good).
+  var ASSETS = (function () {
+    try { return JSON.parse(document.getElementById('frontdesk-assets').textContent); } catch (e) { return {}; }
+  })();
+  function assetUrl(name) { return ASSETS[name] || '/widget/' + name; }
+
   function offsetParam(name) {
     var value = parseInt(params.get(name), 10);
     return value >= 0 && value <= 1000 ? value : 16;
@@ -150,7 +156,7 @@
   function useLanguage(code) {
     lang = code;
     if (catalogLang === code) return Promise.resolve();
-    return fetch('/widget/i18n/' + code + '.json').then(function (response) {
+    return fetch(assetUrl('i18n/' + code + '.json')).then(function (response) {
       if (!response.ok) throw new Error('catalog ' + response.status);
       return response.json();
     }).then(function (data) {
