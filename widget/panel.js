@@ -11,7 +11,8 @@
  *                  language (the unread count in the first), its badge's text and style,
  *                  its icon's SVG path (a close mark while open),
  *                  identified {ref, result: {accepted, refused}, warn: [lines for console.warn]}
- *   host -> panel: open, close, identify {data: {name, email, phone}, ref}
+ *   host -> panel: open, close, identify {data: {name, email, phone}, ref},
+ *                  consent (withdrawn: forget what is stored, keep nothing from now on)
  * Nothing is registered, stored or connected for a page view alone: only once the visitor
  * opens the panel, the page identifies them, they already have a token or an outbox from an
  * earlier visit, or the site asks for every visitor live (sites.live_visitors).
@@ -105,6 +106,17 @@
           if (value == null) localStorage.removeItem(prefix + key);
           else localStorage.setItem(prefix + key, value);
         } catch (e) { broken = true; }
+      },
+      // Frontdesk('consent', false): what this site's widget stored in the browser is
+      // removed, and from now on it is kept in memory only (this page's chat goes on).
+      forget: function () {
+        broken = true;
+        try {
+          for (var i = localStorage.length - 1; i >= 0; i--) {
+            var key = localStorage.key(i);
+            if (key && key.indexOf(prefix) === 0) localStorage.removeItem(key);
+          }
+        } catch (e) { /* nothing stored, or nothing we may touch */ }
       }
     };
   })();
@@ -732,6 +744,8 @@
     } else if (m.type === 'identify') {
       identify(m.data, m.ref);
       wake();
+    } else if (m.type === 'consent') {
+      storage.forget();
     }
   }
 
