@@ -137,9 +137,9 @@ class Assets:
         path = self.root.joinpath(*parts)
         try:
             resolved = path.resolve()
-        except OSError:
-            return None
-        if not resolved.is_relative_to(self.root) or not resolved.is_file():
+            if not resolved.is_relative_to(self.root) or not resolved.is_file():
+                return None
+        except (OSError, ValueError):  # ValueError: a NUL in the name
             return None
         return resolved
 

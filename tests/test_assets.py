@@ -118,3 +118,16 @@ async def test_console_pages_name_hashed_files(sqlite_server: ServerProcess) -> 
         for url in references:
             response = await client.get(url)
             assert response.status_code == 200 and response.headers["cache-control"].endswith("immutable"), url
+
+
+async def test_each_coding_has_its_own_etag_and_any_of_them_revalidates(sqlite_server: ServerProcess) -> None:
+    async with httpx.AsyncClient(base_url=sqlite_server.url) as client:
+        tags = {}
+        for coding in ("br", "gzip", "identity"):
+            tags[coding] = (await client.get("/widget/panel.js", headers={"Accept-Encoding": coding})).headers["etag"]
+        assert tags["br"].endswith('-br"') and tags["gzip"].endswith('-gzip"') and len(set(tags.values())) == 3
+        # A copy held in one coding is still current when the browser now takes another.
+        again = await client.get("/widget/panel.js", headers={"Accept-Encoding": "gzip", "If-None-Match": tags["br"]})
+        assert again.status_code == 304 and again.headers["etag"] == tags["gzip"]
+        assert (await client.get("/widget/a%00.js")).status_code == 404
+        assert (await client.get("/static/console/%00")).status_code == 404

@@ -47,27 +47,38 @@ async def built(request: Request, name: str) -> Built | None:
     return hit if hit is not None else await asyncio.to_thread(store.get, name)
 
 
+def _base_tag(tag: str) -> str:
+    """'W/"abc-br"' -> '"abc"': the content's version, whatever its coding."""
+    tag = tag.strip().removeprefix("W/")
+    for coding in ("-br", "-gzip"):
+        if tag.endswith(coding + '"'):
+            return tag[: -len(coding) - 1] + '"'
+    return tag
+
+
 def not_modified(request: Request, etag: str, last_modified: str) -> bool:
-    """If-None-Match wins over If-Modified-Since (RFC 9110 13.2.2); weak comparison."""
+    """If-None-Match wins over If-Modified-Since (RFC 9110 13.2.2). Weak comparison, and a
+    tag of any coding of the same content matches: the browser's copy decodes to the same."""
     if_none_match = request.headers.get("if-none-match")
     if if_none_match is not None:
-        tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
-        return "*" in tags or etag in tags
+        tags = {_base_tag(t) for t in if_none_match.split(",")}
+        return "*" in tags or _base_tag(etag) in tags
     return request.headers.get("if-modified-since") == last_modified
 
 
 def send(
     request: Request, item: Built, *, cache: str, etag: str | None = None, headers: dict[str, str] | None = None
 ) -> Response:
-    """``item`` in the encoding the browser takes best, or 304 when it has it already."""
-    etag = etag or f'"{item.version}"'
+    """``item`` in the encoding the browser takes best, or 304 when it has it already. Each
+    coding has its own strong ETag ("<version>-br"), as RFC 9110 asks of representations."""
+    body, encoding = item.body(request.headers.get("accept-encoding", ""))
+    etag = (etag or f'"{item.version}"')[:-1] + (f'-{encoding}"' if encoding else '"')
     common = {
         "Cache-Control": cache, "ETag": etag, "Last-Modified": item.last_modified,
         "Vary": "Accept-Encoding", "X-Content-Type-Options": "nosniff", **(headers or {}),
     }
     if not_modified(request, etag, item.last_modified):
         return Response(status_code=304, headers=common)
-    body, encoding = item.body(request.headers.get("accept-encoding", ""))
     if encoding:
         common["Content-Encoding"] = encoding
     if request.method == "HEAD":

@@ -410,3 +410,59 @@ def test_consent_required_by_the_site_opening_the_chat_is_consent(
     expect(panel(page).locator("#site-name")).to_have_text("Consent first", timeout=TIMEOUT)
     assert errors.errors == [], errors.errors
     ctx.close()
+
+
+class Network:
+    """Each request the page (and its same-site frames) sends to ``origin``, through DevTools:
+    its path, its status as sent over the wire, its coding, and whether the cache answered."""
+
+    def __init__(self, page: Any, origin: str) -> None:
+        self.rows: dict[str, dict[str, Any]] = {}
+        cdp = page.context.new_cdp_session(page)
+        cdp.send("Network.enable")
+
+        def sent(e: dict[str, Any]) -> None:
+            if e["request"]["url"].startswith(origin):
+                self.rows[e["requestId"]] = {"path": e["request"]["url"][len(origin):].split("?")[0], "cache": False}
+
+        def row(e: dict[str, Any]) -> dict[str, Any]:
+            return self.rows.get(e["requestId"], {})
+
+        cdp.on("Network.requestWillBeSent", sent)
+        cdp.on("Network.requestServedFromCache", lambda e: row(e).update(cache=True))
+        cdp.on("Network.responseReceived", lambda e: row(e).update(
+            cache=row(e).get("cache") or e["response"].get("fromDiskCache"),
+            coding={k.lower(): v for k, v in e["response"]["headers"].items()}.get("content-encoding")))
+        cdp.on("Network.responseReceivedExtraInfo", lambda e: row(e).update(status=e["statusCode"]))
+
+    def fetched(self) -> list[dict[str, Any]]:
+        return [r for r in self.rows.values() if not r["cache"]]
+
+
+def test_a_return_visit_fetches_no_widget_file_again(
+    browser: Any, demo: Demo, host_site: HostSite, host_key: str
+) -> None:
+    """Issue 19: the widget's files go out compressed and, named by their content, are kept
+    by the browser; a returning visitor asks only for what can change (revalidated)."""
+    ctx = browser.new_context(locale="en-US")
+    config = f"/api/widget/v1/sites/{host_key}/config"
+
+    def visit() -> list[dict[str, Any]]:
+        page = ctx.new_page()
+        network = Network(page, demo.server_url)
+        page.goto(f"{host_site.origin}/plain.html?key={host_key}")
+        expect(panel(page).locator("#site-name")).to_have_text("Hostile host", timeout=TIMEOUT)
+        page.wait_for_load_state("networkidle")
+        page.close()
+        return network.fetched()
+
+    first = visit()
+    files = [r for r in first if r["path"].endswith((".js", ".css", ".json")) or r["path"].endswith(".html")]
+    assert len(files) >= 6, first  # embed.js, panel.html, its script, style and catalogue files
+    assert all(r["coding"] == "br" for r in files), files
+    assert any(r["path"].startswith("/widget/i18n/en.") for r in files), files
+
+    again = visit()
+    assert sorted(r["path"] for r in again) == sorted([config, config, "/widget/panel.html"]), again
+    assert next(r for r in again if r["path"] == "/widget/panel.html")["status"] == 304
+    ctx.close()
