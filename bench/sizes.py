@@ -149,10 +149,27 @@ class Wire:
               f"{len(rows) - asked} answered by the cache")
         for r in rows:
             url = re.sub(r"\?.*", "?…", str(r["url"]))
+            coding = "" if r.get("revalidated") else r.get("encoding") or ""
             status = 304 if r.get("revalidated") else r["status"]
-            where = "cache" if r["cached"] else f"{status} {r.get('encoding') or ''}".strip()
+            where = "cache" if r["cached"] else f"{status} {coding}".strip()
             print(f"  {url:52} {where:10} {r['bytes']:8}")
         return total
+
+
+def revalidation_bytes(port: int) -> int:
+    """The size of embed.js's 304 as received: status line, headers, blank line."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+    conn.request("GET", "/embed.js", headers={"Accept-Encoding": "br, gzip"})
+    first = conn.getresponse()
+    first.read()
+    conn.request("GET", "/embed.js", headers={"Accept-Encoding": "br, gzip", "If-None-Match": first.getheader("etag")})
+    again = conn.getresponse()
+    again.read()
+    conn.close()
+    assert again.status == 304, again.status
+    return len(b"HTTP/1.1 304 Not Modified\r\n") + sum(len(f"{k}: {v}\r\n") for k, v in again.getheaders()) + 2
 
 
 def wire_report() -> int:
@@ -200,7 +217,8 @@ def wire_report() -> int:
                 first = visit("First visit (page view; the panel loads when idle)")
                 again = visit("Return visit (same browser, within embed.js's 5 minutes)")
                 visit("Return visit, opening the chat and sending a message", open_chat=True)
-                print(f"\nfirst visit {first} bytes, return visit {again} bytes")
+                print(f"\nfirst visit {first} bytes, return visit {again} bytes; after embed.js's 5 minutes, "
+                      f"its revalidation adds {revalidation_bytes(port)} bytes (a 304: status line and headers)")
                 browser.close()
         finally:
             server.terminate()
