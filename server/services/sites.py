@@ -202,4 +202,10 @@ def widget_view(
         "offset_y": tag_offset(offset_y, site.offset_y),
         "live_visitors": site.live_visitors,
         "consent": site.consent_required or (consent or "").strip().lower() == "required",
+        "tabs": widget_tabs(site),
     }
+
+
+def widget_tabs(site: Site) -> list[str]:
+    """The panel's views the site has switched on, in tab order (chat first)."""
+    return ["chat"]
