@@ -42,6 +42,8 @@ sites = Table(
     Column("offset_y", Integer, nullable=False, server_default="16"),
     # Every page view registers and connects, so operators see visitors live (0007; costly).
     Column("live_visitors", Boolean, nullable=False, server_default=false()),
+    # Nothing stored or connected before the page reports consent or the visitor opens the chat (0008).
+    Column("consent_required", Boolean, nullable=False, server_default=false()),
 )
 
 operators = Table(
@@ -99,7 +101,7 @@ conversations = Table(
     Column("last_message_preview", String(200), nullable=True),
     Column("unread_count", Integer, nullable=False, default=0),
     Column("last_seq", Integer, nullable=False, default=0),
-    # 0008: who works it (NULL: nobody yet), since when it is closed (status "closed"),
+    # 0009: who works it (NULL: nobody yet), since when it is closed (status "closed"),
     # and the seq up to which an operator has read it (the visitor's "Seen").
     Column("assignee_id", Integer, ForeignKey("operators.id", name="fk_conversations_assignee"), nullable=True),
     Column("closed_at", Timestamp, nullable=True),
@@ -124,7 +126,7 @@ messages = Table(
     UniqueConstraint("conversation_id", "client_id", name="uq_messages_conversation_client"),
 )
 
-# What happened in a conversation besides its messages (0008), for operators only: private
+# What happened in a conversation besides its messages (0009), for operators only: private
 # notes and the system lines (assigned, transferred, closed, reopened). Never a message:
 # entries take no seq and never reach a visitor. after_seq places one in the thread.
 conversation_entries = Table(
@@ -146,7 +148,7 @@ conversation_entries = Table(
     Index("ix_entries_conversation", "conversation_id", "id"),
 )
 
-# Canned answers (0008): shared (operator_id NULL, managed by admins) or an operator's own.
+# Canned answers (0009): shared (operator_id NULL, managed by admins) or an operator's own.
 canned_answers = Table(
     "canned_answers",
     metadata,

@@ -1,8 +1,8 @@
 """conversations: assignee, closed_at and read_seq (the visitor's "Seen"); conversation
 entries (private notes and system lines, for operators only); canned answers
 
-Revision ID: 0008_console_conversations
-Revises: 0007_widget_placement
+Revision ID: 0009_console_conversations
+Revises: 0008_widget19_consent
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_console_conversations"
-down_revision = "0007_widget_placement"
+revision = "0009_console_conversations"
+down_revision = "0008_widget19_consent"
 branch_labels = None
 depends_on = None
 
