@@ -42,6 +42,8 @@ sites = Table(
     Column("offset_y", Integer, nullable=False, server_default="16"),
     # Every page view registers and connects, so operators see visitors live (0007; costly).
     Column("live_visitors", Boolean, nullable=False, server_default=false()),
+    # Nothing stored or connected before the page reports consent or the visitor opens the chat (0008).
+    Column("consent_required", Boolean, nullable=False, server_default=false()),
 )
 
 operators = Table(
@@ -99,6 +101,11 @@ conversations = Table(
     Column("last_message_preview", String(200), nullable=True),
     Column("unread_count", Integer, nullable=False, default=0),
     Column("last_seq", Integer, nullable=False, default=0),
+    # 0009: who works it (NULL: nobody yet), since when it is closed (status "closed"),
+    # and the seq up to which an operator has read it (the visitor's "Seen").
+    Column("assignee_id", Integer, ForeignKey("operators.id", name="fk_conversations_assignee"), nullable=True),
+    Column("closed_at", Timestamp, nullable=True),
+    Column("read_seq", Integer, nullable=False, server_default="0"),
     Index("ix_conversations_visitor", "visitor_id", "created_at"),
     Index("ix_conversations_site_recent", "site_id", "last_message_at"),
 )
@@ -117,6 +124,41 @@ messages = Table(
     Column("created_at", Timestamp, nullable=False),
     UniqueConstraint("conversation_id", "seq", name="uq_messages_conversation_seq"),
     UniqueConstraint("conversation_id", "client_id", name="uq_messages_conversation_client"),
+)
+
+# What happened in a conversation besides its messages (0009), for operators only: private
+# notes and the system lines (assigned, transferred, closed, reopened). Never a message:
+# entries take no seq and never reach a visitor. after_seq places one in the thread.
+conversation_entries = Table(
+    "conversation_entries",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("conversation_id", String(32), ForeignKey("conversations.id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # note | assigned | transferred | unassigned | closed | reopened
+    Column("after_seq", Integer, nullable=False),
+    Column("actor_kind", String(16), nullable=False),  # operator | visitor
+    Column("actor_id", Integer, nullable=True),
+    Column("actor_name", String(200), nullable=True),
+    Column("target_id", Integer, nullable=True),  # the assignee
+    Column("target_name", String(200), nullable=True),
+    Column("body", Text, nullable=True),  # a note, or the note given with a transfer
+    Column("client_id", String(64), nullable=True),  # a note's client-made id: sent twice, stored once
+    Column("created_at", Timestamp, nullable=False),
+    UniqueConstraint("conversation_id", "client_id", name="uq_entries_conversation_client"),
+    Index("ix_entries_conversation", "conversation_id", "id"),
+)
+
+# Canned answers (0009): shared (operator_id NULL, managed by admins) or an operator's own.
+canned_answers = Table(
+    "canned_answers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("operator_id", Integer, ForeignKey("operators.id"), nullable=True),
+    Column("shortcut", String(32), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+    Index("ix_canned_operator", "operator_id"),
 )
 
 # The transactional outbox: one row per state change, written in the change's transaction.
@@ -184,7 +226,7 @@ webhook_deliveries = Table(
     Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
 )
 
-# FAQ articles of a site, one row per question and language (0008). ``terms`` holds the
+# FAQ articles of a site, one row per question and language (0010). ``terms`` holds the
 # words the search ranks by ({"t": question and phrasings, "b": answer and category}),
 # ``search_terms`` the same words as one text for the candidate index: SQLite's FTS5
 # table ``faq_search`` (trigram tokenizer, kept by triggers; made by the migration, as

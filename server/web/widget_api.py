@@ -58,6 +58,7 @@ async def site_config(request: Request) -> Response:
         # offset_x/y: the script tag's data-offset-x/-y when given as CSS px, else the site's.
         "site": sites.widget_view(
             site, lang, offset_x=request.query_params.get("x"), offset_y=request.query_params.get("y"),
+            consent=request.query_params.get("consent"),
             faq=await state.faq.has_published(site),
         ),
         "operators_online": state.presence.online(),

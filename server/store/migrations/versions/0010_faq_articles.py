@@ -1,7 +1,7 @@
 """FAQ: articles per site with their search index, and the questions the FAQ lacks
 
-Revision ID: 0008_faq_articles
-Revises: 0007_widget_placement
+Revision ID: 0010_faq_articles
+Revises: 0009_console_conversations
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_faq_articles"
-down_revision = "0007_widget_placement"
+revision = "0010_faq_articles"
+down_revision = "0009_console_conversations"
 branch_labels = None
 depends_on = None
 
