@@ -24,6 +24,8 @@ from .store import migrate
 from .store.db import Database
 from .store.writer import GroupWriter
 from .throttle import MemoryThrottle, RedisThrottle, SocketCounts, Throttle
+from .services.emails import EmailRenderer
+from .workers.email import email_worker
 from .workers.leased import LeasedWorker
 from .workers.relay import publish_committed
 from .workers.webhooks import WebhookSender, webhook_worker
@@ -49,6 +51,8 @@ class AppState:
     node_id: str
     webhooks: LeasedWorker
     webhook_sender: WebhookSender
+    emails: LeasedWorker | None  # None: no SMTP server set (FRONTDESK_SMTP_HOST), mail is not queued
+    email_renderer: EmailRenderer
 
     @classmethod
     async def open(cls, settings: Settings) -> "AppState":
@@ -87,9 +91,19 @@ class AppState:
 
         metrics = Metrics()
         webhooks, webhook_sender = webhook_worker(db, settings, metrics, node_id)
+        catalogs = Catalogs()
+        email_renderer = EmailRenderer(catalogs)
+        emails = email_worker(db, settings, metrics, node_id, email_renderer) if settings.email_enabled else None
+        workers = {"webhooks": webhooks, **({"emails": emails} if emails else {})}
+
+        def on_work(names: set[str]) -> None:
+            for name in names:
+                if name in workers:
+                    workers[name].wake()
+
         writer = GroupWriter(
             db, max_batch=settings.commit_batch_max, on_commit=on_commit, metrics=metrics,
-            shared=bool(settings.redis_url), on_work=webhooks.wake,
+            shared=bool(settings.redis_url), on_work=on_work,
         )
         writer.start()
         return cls(
@@ -99,7 +113,7 @@ class AppState:
             hub=hub,
             presence=presence,
             signer=Signer(settings.resolved_secret_key(), visitor_token_days=settings.visitor_token_days),
-            catalogs=Catalogs(),
+            catalogs=catalogs,
             limiter=MovingWindowRateLimiter(limits_storage),  # type: ignore[arg-type]
             throttle=throttle,
             socket_counts=SocketCounts(),
@@ -107,15 +121,21 @@ class AppState:
             node_id=node_id,
             webhooks=webhooks,
             webhook_sender=webhook_sender,
+            emails=emails,
+            email_renderer=email_renderer,
         )
 
     def start_workers(self) -> None:
         """Background delivery (the server runs them; one-off CLI commands do not)."""
         self.webhooks.start()
+        if self.emails is not None:
+            self.emails.start()
 
     async def close(self) -> None:
         self.signer.close()
         await self.webhooks.stop()
+        if self.emails is not None:
+            await self.emails.stop()
         await self.webhook_sender.close()
         await self.writer.stop()
         await self.presence.close()
