@@ -48,7 +48,7 @@ def check_message(client_id: Any, body: Any, *, max_chars: int) -> tuple[str, st
     return fields.client_id(client_id), clean_body
 
 
-def _store_message(
+def store_message(
     tx: Tx, conversation: Any, client_id: str, body: str, *, author_kind: str, author_id: str | None,
     author_name: str | None, new_conversation: bool = False,
 ) -> Ack:
@@ -95,7 +95,7 @@ def queue_visitor_message(
             conversation_id = uuid.uuid4().hex
             store.insert_conversation(tx.conn, id=conversation_id, site_id=site_id, visitor_id=visitor_id)
             conversation = store.get_conversation_row(tx.conn, conversation_id)
-        return _store_message(
+        return store_message(
             tx, conversation, client_id, body, author_kind="visitor", author_id=visitor_id,
             author_name=visitor_name, new_conversation=created,
         )
@@ -124,7 +124,7 @@ def queue_operator_message(
 
     def job(tx: Tx) -> Ack:
         conversation = _conversation(tx, conversation_id)
-        return _store_message(
+        return store_message(
             tx, conversation, client_id, body, author_kind="operator", author_id=str(operator.id),
             author_name=operator.name,
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from urllib.parse import urlsplit
 from typing import Any, Mapping
 
 from ..errors import Invalid
@@ -22,6 +23,29 @@ GREETING_MAX_CHARS = 500
 POSITIONS = ("auto", "right", "left")
 # The launcher's offsets from its corner, CSS px: enough to clear a page's own corner controls.
 OFFSET_MAX = 1000
+CONSENT_MAX_CHARS = 1000
+# What a site's contact form may require: each field, or at least one way to answer.
+REQUIRABLE = ("name", "email", "phone", "email_or_phone")
+
+
+def required_fields(value: Any) -> tuple[str, ...]:
+    """The contact form's required fields: a comma list or a sequence of REQUIRABLE names."""
+    parts = value.split(",") if isinstance(value, str) else list(value or ())
+    clean = tuple(dict.fromkeys(str(p).strip() for p in parts if str(p).strip()))
+    if not clean or any(p not in REQUIRABLE for p in clean):
+        raise Invalid(field="contact_required", known=", ".join(REQUIRABLE))
+    return clean
+
+
+def web_url(value: Any, field: str) -> str | None:
+    """An http(s) address a visitor may open (the privacy policy), or None."""
+    text = fields.text(value, field, max_chars=2048, required=False)
+    if text is None:
+        return None
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise Invalid(field=field)
+    return text
 
 
 async def create_site(
@@ -36,6 +60,11 @@ async def create_site(
     offset_x: Any = 16,
     offset_y: Any = 16,
     live_visitors: bool = False,
+    contact: bool = False,
+    contact_required: Any = ("email_or_phone",),
+    consent_text: str | Mapping[str, Any] | None = None,
+    privacy_url: Any = None,
+    notify_email: Any = None,
     allow_duplicate_name: bool = False,
 ) -> Site:
     """A new site. A name another site already has is refused (naming that site's key)
@@ -50,6 +79,10 @@ async def create_site(
         raise Invalid(field="language")
     clean_greeting = texts_by_language(greeting, "greeting", max_chars=GREETING_MAX_CHARS)
     clean_x, clean_y = offset(offset_x, "offset_x"), offset(offset_y, "offset_y")
+    clean_required = required_fields(contact_required)
+    clean_consent = texts_by_language(consent_text, "consent_text", max_chars=CONSENT_MAX_CHARS)
+    clean_privacy = web_url(privacy_url, "privacy_url")
+    clean_notify = fields.email(notify_email, "notify_email")
     key = "fd_" + secrets.token_urlsafe(12)
 
     def job(tx: Tx) -> Site:
@@ -60,6 +93,8 @@ async def create_site(
             tx.conn, key=key, name=clean_name, allowed_origins=clean_origins, color=color.lower(),
             position=position, language=language, greeting=clean_greeting,
             offset_x=clean_x, offset_y=clean_y, live_visitors=bool(live_visitors),
+            contact_enabled=bool(contact), contact_required=clean_required, consent_text=clean_consent,
+            privacy_url=clean_privacy, notify_email=clean_notify,
         )
 
     return await writer.run(job)
@@ -174,9 +209,16 @@ def widget_view(
         "offset_y": tag_offset(offset_y, site.offset_y),
         "live_visitors": site.live_visitors,
         "tabs": widget_tabs(site),
+        # The contact form: which fields it requires, the consent the visitor gives (the
+        # site's text in this language, else the widget's own) and the privacy policy.
+        "contact": {
+            "required": list(site.contact_required),
+            "consent": in_language(site.consent_text, lang),
+            "privacy_url": site.privacy_url,
+        } if site.contact_enabled else None,
     }
 
 
 def widget_tabs(site: Site) -> list[str]:
     """The panel's views the site has switched on, in tab order (chat first)."""
-    return ["chat"]
+    return ["chat"] + (["contact"] if site.contact_enabled else [])

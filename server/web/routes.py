@@ -6,7 +6,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from ..assets import asset_path
-from . import assets, console_api, console_ws, health, widget_api, widget_ws
+from . import assets, console_api, console_ws, contact_api, health, widget_api, widget_ws
 from .console import auth, language, pages
 
 
@@ -21,6 +21,7 @@ def routes() -> list[Route | WebSocketRoute | Mount]:
         Mount("/static", app=StaticFiles(directory=str(asset_path("static"))), name="static"),
         Route("/api/widget/v1/sites/{key}/config", widget_api.site_config, methods=["GET"]),
         Route("/api/widget/v1/sites/{key}/visitors", widget_api.start_visitor, methods=["POST"]),
+        Route("/api/widget/v1/sites/{key}/contact", contact_api.submit, methods=["POST"]),
         Route("/api/widget/v1/sites/{key}/{rest:path}", widget_api.preflight, methods=["OPTIONS"]),
         WebSocketRoute("/ws/visitor", widget_ws.visitor_socket),
         Route("/", pages.home),
