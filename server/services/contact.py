@@ -44,6 +44,10 @@ class NotAccepted(FrontdeskError):
     code = "not_accepted"
     status = 400
 
+    def extra(self) -> dict[str, Any]:
+        # Too fast: when sending again will do (the widget waits that long and sends by itself).
+        return {"retry_after": self.params["retry_after"]} if "retry_after" in self.params else {}
+
 
 @dataclass(frozen=True)
 class Limits:

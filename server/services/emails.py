@@ -14,9 +14,11 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import format_datetime, parseaddr
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import format_datetime, formataddr, parseaddr
 from functools import partial
 from typing import Any
 
@@ -88,25 +90,30 @@ class EmailRenderer:
             html=self._env.get_template(f"{template}.html").render(full),
         )
 
-    def message(self, job: EmailJob, *, sender: str) -> EmailMessage:
+    def message(self, job: EmailJob, *, sender: str) -> Message:
         """The MIME message of a job: the same Message-ID and Date on every attempt, so a
         receiving server or client that sees it twice (a send whose answer was lost) can
-        tell it is one message."""
+        tell it is one message.
+
+        Built with the classic (compat32) API on purpose: the newer EmailMessage folds a
+        long non-ASCII Subject into encoded words and drops the space between two of them
+        ("не было в сети" arrived as "не былов сети"); ``Header`` keeps spaces inside."""
         rendered = self.render(job.template, job.lang, job.context)
-        domain = parseaddr(sender)[1].rpartition("@")[2] or "frontdesk.invalid"
-        msg = EmailMessage(policy=SMTP)
-        msg["From"] = sender
+        name, address = parseaddr(sender)
+        domain = address.rpartition("@")[2] or "frontdesk.invalid"
+        msg = MIMEMultipart("alternative")
+        msg["From"] = formataddr((name, address), charset="utf-8")
         msg["To"] = job.to_address
-        msg["Subject"] = rendered.subject
+        msg["Subject"] = Header(rendered.subject, "utf-8")
         msg["Date"] = format_datetime(job.created_at)
         msg["Message-ID"] = f"<{job.message_id}@{domain}>"
+        msg["Content-Language"] = job.lang
         if job.reply_to:
             msg["Reply-To"] = job.reply_to
         if job.template != "operator_reply":  # an operator's reply is written by a person
             msg["Auto-Submitted"] = "auto-generated"
-        msg.set_content(rendered.text)
-        msg.add_alternative(rendered.html, subtype="html")
-        msg["Content-Language"] = job.lang  # after the body: setting content drops Content-* headers
+        msg.attach(MIMEText(rendered.text, "plain", "utf-8"))
+        msg.attach(MIMEText(rendered.html, "html", "utf-8"))
         return msg
 
 
