@@ -162,7 +162,7 @@ class Settings:
     )
     reply_domain: str = _setting(
         "", "Domain of the signed reply addresses (reply+CONVERSATION.SIGNATURE@DOMAIN) whose mail reaches the "
-        "SMTP receiver or the inbound webhook. Empty: replies to emails are not taken back.", commands=RUNNING,
+        "built-in SMTP receiver (directly, or forwarded by a mail provider). Empty: answers to emails are not taken back.", commands=RUNNING,
     )
     contact_per_ip_per_hour: int = _setting(
         10, "Contact-form messages one IP address may send an hour (a person sends one or two; more are refused "

@@ -28,6 +28,7 @@ from ..store.sites import Site
 from ..store.writer import GroupWriter, Tx
 from ..throttle import Throttle
 from . import chat, email_flows, events, fields, rates
+from .sites import in_language
 
 MESSAGE_MAX_CHARS = 5000
 TICKET_MAX_AGE = 86400  # a form left open for a day gets a fresh ticket (the widget fetches one)
@@ -103,8 +104,6 @@ def check_fields(site: Site, data: dict[str, Any], *, region: str | None = None)
 
 def consent_text(site: Site, lang: str, default: str) -> str:
     """The text the visitor agreed to: the site's in their language, else the widget's own."""
-    from .sites import in_language
-
     return in_language(site.consent_text, lang) or default
 
 

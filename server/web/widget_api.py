@@ -9,7 +9,7 @@ from starlette.responses import JSONResponse, Response
 
 from ..catalogs import LANGUAGES, pick_language
 from ..errors import Forbidden, FrontdeskError, Invalid, NotFound
-from ..services import sites, visitors
+from ..services import contact, sites, visitors
 from ..store.sites import Site
 from .addresses import client_address
 from .context import app_state, language, own_origin
@@ -68,8 +68,6 @@ async def site_config(request: Request) -> Response:
 
 
 def contact_view(state: Any, site: Site, view: dict[str, Any]) -> None:
-    from ..services import contact
-
     view["consents"] = {
         code: contact.consent_text(site, code, state.catalogs.translate(code, "contact.consent_default"))
         for code in LANGUAGES
