@@ -114,3 +114,34 @@ async def test_a_chat_message_while_nobody_is_online_is_emailed_to_the_operators
     assert note["Subject"] == f"Новое сообщение в чате {site.name}, пока никого не было в сети"
     text, _ = parts(note)
     assert "Здравствуйте, вы работаете в субботу?" in text and "Посетитель" in text
+
+
+def test_reply_text_keeps_what_the_visitor_wrote_and_drops_the_quote() -> None:
+    from server.services.email_inbound import reply_text
+
+    def reply(body: str) -> EmailMessage:
+        message = EmailMessage()
+        message.set_content(body)
+        return message
+
+    assert reply_text(reply("Thanks!\n\nOn Mon, 30 Nov 2026, Olga wrote:\n> Yes we do\n")) == "Thanks!"
+    assert reply_text(reply("Спасибо!\n\n30.11.2026, Ольга пишет:\n> Да\n")) == "Спасибо!"
+    assert reply_text(reply("> quoted first\nMy answer below the quote\n-- \nMaria\n")) == "My answer below the quote"
+    assert reply_text(reply("<script>x</script>\nline two")) == "<script>x</script>\nline two"
+
+
+def test_reply_addresses_are_signed_and_forged_ones_refused() -> None:
+    from server.security import Signer
+    from server.services.email_flows import Mail
+
+    signer = Signer("a-secret-key-for-this-test", visitor_token_days=1)
+    try:
+        mail = Mail(signer, REPLY_DOMAIN, None)
+        address = mail.reply_address("0123456789abcdef0123456789abcdef")
+        assert address is not None and mail.conversation_of(address) == "0123456789abcdef0123456789abcdef"
+        assert mail.conversation_of(address.upper()) == "0123456789abcdef0123456789abcdef"  # case-folding servers
+        assert mail.conversation_of(address.replace("0123", "0124", 1)) is None  # another conversation, same mac
+        assert mail.conversation_of(address.replace(REPLY_DOMAIN, "evil.example.com")) is None
+        assert Mail(signer, "", None).reply_address("x") is None
+    finally:
+        signer.close()
