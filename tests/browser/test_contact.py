@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import Demo, HostSite, new_demo, screenshot
 from tests.browser.helpers import TIMEOUT, ConsoleErrors, open_conversation, open_widget, operator_login, operator_says
+from tests.browser.test_widget_accessibility import _panel_frame, _violations
 from tests.mailbox import Mailbox, parts
 
 NOTIFY = "desk@example.com"
@@ -76,6 +77,7 @@ def test_an_offline_visitor_leaves_an_email_and_the_operators_answer_arrives_by_
     frame.locator("#contact-email").fill("maria@example.com")
     frame.get_by_role("button", name="Send message").click()
     expect(frame.locator("#contact-consent-error")).to_be_visible()
+    assert _violations(_panel_frame(page)) == []  # the form, with an error shown, for keyboard and screen readers
     frame.get_by_label("I agree that my name, contact details and message are stored and used to answer me.").check()
     frame.get_by_label("Send me a copy by email").check()
     frame.get_by_role("button", name="Send message").click()
