@@ -32,10 +32,10 @@ from .sites import in_language
 
 MESSAGE_MAX_CHARS = 5000
 TICKET_MAX_AGE = 86400  # a form left open for a day gets a fresh ticket (the widget fetches one)
-HONEYPOT = "website"
+HONEYPOT = "website"  # a field hidden from people; robots fill in every field they find
 # A number typed without its country code is read in the country of the visitor's language
 # (8 701 123 45 67 in Kazakh is a Kazakh number); with a code, any country.
-LANGUAGE_REGIONS = {"ru": "RU", "uk": "UA", "kk": "KZ"}  # a field hidden from people; robots fill in every field they find
+LANGUAGE_REGIONS = {"ru": "RU", "uk": "UA", "kk": "KZ"}
 
 
 class NotAccepted(FrontdeskError):
