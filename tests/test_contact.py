@@ -246,3 +246,14 @@ async def test_rate_limits_hold_under_a_burst_and_a_person_is_not_blocked(limite
     person = await post(limited_server, site, form(limited_server, site), headers=from_ip("192.0.2.55"))
     assert person.status_code == 200, person.text
     assert accepted.json()["created"] is True
+
+
+async def test_without_an_smtp_server_the_form_works_and_no_mail_is_queued(sqlite_server: ServerProcess) -> None:
+    from server.store import emails as email_store
+
+    site = await contact_site(sqlite_server)
+    response = await post(sqlite_server, site, form(sqlite_server, site, copy=True))
+    assert response.status_code == 200, response.text
+    async with opened(settings_for(sqlite_server)) as state:
+        queued = await state.db.read(lambda conn: email_store.list_emails(conn, site_id=site.id))
+    assert queued == []  # nothing would send it: queueing it would only send stale mail later
