@@ -21,6 +21,7 @@ from .realtime.memory import MemoryHub
 from .realtime.presence import MemoryPresence, RedisPresence
 from .realtime.redis import RedisHub
 from .security import Signer
+from .services.faq import Faq
 from .store import migrate
 from .store.db import Database
 from .store.writer import GroupWriter
@@ -53,6 +54,7 @@ class AppState:
     node_id: str
     webhooks: LeasedWorker
     webhook_sender: WebhookSender
+    faq: Faq  # the FAQ's search analyzers, loaded on first use
     emails: LeasedWorker | None  # None: no SMTP server set (FRONTDESK_SMTP_HOST), mail is not queued
     mail: Mail | None  # what the email flows need; None without an SMTP server
     email_renderer: EmailRenderer
@@ -128,6 +130,7 @@ class AppState:
             node_id=node_id,
             webhooks=webhooks,
             webhook_sender=webhook_sender,
+            faq=Faq(db, writer),
             emails=emails,
             mail=mail,
             email_renderer=email_renderer,

@@ -18,7 +18,7 @@ from ..store.operators import Operator
 from ..store.outbox import last_event_id
 from ..store.writer import GroupWriter, Tx
 from ..throttle import Throttle
-from . import email_flows, events, fields, rates
+from . import conversations, email_flows, events, fields, rates
 
 PREVIEW_CHARS = 140
 
@@ -82,7 +82,8 @@ def queue_visitor_message(
     writer: GroupWriter, site_id: int, visitor_id: str, client_id: str, body: str, *, visitor_name: str | None = None,
     offline_mail: email_flows.Mail | None = None,
 ) -> asyncio.Future[Ack]:
-    """Into the visitor's open conversation, opening one with their first message.
+    """Into the visitor's conversation (a closed one reopens), opening one with their first
+    message; with ``offline_mail`` (no operator online) a new conversation is emailed.
 
     Queued at once, not in a task of its own: a socket's messages are then committed in
     the order they arrived, whatever happens to the tasks that wait for their acks (a
@@ -90,12 +91,14 @@ def queue_visitor_message(
     """
 
     def job(tx: Tx) -> Ack:
-        conversation = store.latest_open_conversation(tx.conn, visitor_id)
+        conversation = store.latest_conversation(tx.conn, visitor_id)
         created = conversation is None
         if created:
             conversation_id = uuid.uuid4().hex
             store.insert_conversation(tx.conn, id=conversation_id, site_id=site_id, visitor_id=visitor_id)
             conversation = store.get_conversation_row(tx.conn, conversation_id)
+        elif conversation.status == conversations.CLOSED:
+            conversation = conversations.reopen_for_visitor(tx, conversation)
         ack = store_message(
             tx, conversation, client_id, body, author_kind="visitor", author_id=visitor_id,
             author_name=visitor_name, new_conversation=created,
@@ -143,16 +146,18 @@ def queue_operator_message(
 
 
 async def mark_read(writer: GroupWriter, conversation_id: Any) -> None:
+    """An operator has read everything so far: unread 0, and read_seq (the visitor's "Seen")."""
     conversation_id = _check_conversation_id(conversation_id)
 
     def job(tx: Tx) -> None:
         conversation = _conversation(tx, conversation_id)
-        if conversation.unread_count:
-            store.update_conversation(tx.conn, conversation_id, unread_count=0)
+        if conversation.unread_count or conversation.read_seq < conversation.last_seq:
+            read_seq = conversation.last_seq
+            store.update_conversation(tx.conn, conversation_id, unread_count=0, read_seq=read_seq)
             summary = store.get_summary(tx.conn, conversation_id)
             tx.append_event(
-                events.CONVERSATION_UPDATED, {"conversation": summary}, site_id=conversation.site_id,
-                conversation_id=conversation_id,
+                events.CONVERSATION_READ, {"conversation": summary, "read_seq": read_seq},
+                site_id=conversation.site_id, conversation_id=conversation_id,
             )
 
     await writer.run(job)

@@ -27,7 +27,7 @@ from ..store.db import Database, utcnow
 from ..store.sites import Site
 from ..store.writer import GroupWriter, Tx
 from ..throttle import Throttle
-from . import chat, email_flows, events, fields, rates
+from . import chat, conversations, email_flows, events, fields, rates
 from .sites import in_language
 
 MESSAGE_MAX_CHARS = 5000
@@ -161,11 +161,13 @@ async def submit(
         known = {k: v for k, v in (("name", checked.name), ("email", checked.email), ("phone", checked.phone)) if v}
         if known:
             visitor_store.update_visitor(tx.conn, visitor.id, **known)
-        conversation = conversation_store.latest_open_conversation(tx.conn, visitor.id)
+        conversation = conversation_store.latest_conversation(tx.conn, visitor.id)
         created = conversation is None
         if created:
             conversation_store.insert_conversation(tx.conn, id=uuid.uuid4().hex, site_id=site.id, visitor_id=visitor.id)
-            conversation = conversation_store.latest_open_conversation(tx.conn, visitor.id)
+            conversation = conversation_store.latest_conversation(tx.conn, visitor.id)
+        elif conversation.status == conversations.CLOSED:  # the visitor writes again: one thread, reopened
+            conversation = conversations.reopen_for_visitor(tx, conversation)
         now = utcnow()
         submission = store.insert_submission(
             tx.conn, id=uuid.uuid4().hex, site_id=site.id, client_id=checked.client_id, visitor_id=visitor.id,

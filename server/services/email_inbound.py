@@ -17,7 +17,7 @@ from email.message import EmailMessage
 
 from ..store import conversations as conversation_store
 from ..store.writer import GroupWriter, Tx
-from . import chat, fields
+from . import chat, conversations, fields
 
 MAX_CHARS = 5000
 # Where the quoted original starts in common mail clients' replies (en, ru, uk, kk).
@@ -59,6 +59,8 @@ async def receive_reply(writer: GroupWriter, conversation_id: str, text: str, me
         conversation = conversation_store.get_conversation_row(tx.conn, conversation_id)
         if conversation is None:
             return False
+        if conversation.status == conversations.CLOSED:  # the visitor answered: it reopens, as a chat message does
+            conversation = conversations.reopen_for_visitor(tx, conversation)
         chat.store_message(
             tx, conversation, client_id, body, author_kind="visitor", author_id=conversation.visitor_id, author_name=None
         )

@@ -54,7 +54,11 @@ async def site_config(request: Request) -> Response:
         request.query_params.get("lang"), site.language, accept_language=request.headers.get("accept-language")
     )
     state = app_state(request)
-    view = sites.widget_view(site, lang, offset_x=request.query_params.get("x"), offset_y=request.query_params.get("y"))
+    view = sites.widget_view(
+        site, lang, offset_x=request.query_params.get("x"), offset_y=request.query_params.get("y"),
+        consent=request.query_params.get("consent"),
+        faq=await state.faq.has_published(site),
+    )
     if view["contact"] is not None:  # what the form needs: consent in each language, a ticket timing it
         contact_view(state, site, view["contact"])
     body = {

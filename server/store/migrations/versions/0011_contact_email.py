@@ -1,8 +1,8 @@
 """The contact form and email: sites' contact settings, the contact_submissions table
 (consent stored with each), and the emails job table the email workers send from.
 
-Revision ID: 0008_contact_email
-Revises: 0007_widget_placement
+Revision ID: 0011_contact_email
+Revises: 0010_faq_articles
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_contact_email"
-down_revision = "0007_widget_placement"
+revision = "0011_contact_email"
+down_revision = "0010_faq_articles"
 branch_labels = None
 depends_on = None
 
