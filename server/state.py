@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import os
@@ -25,6 +26,9 @@ from .store import migrate
 from .store.db import Database
 from .store.writer import GroupWriter
 from .throttle import MemoryThrottle, RedisThrottle, SocketCounts, Throttle
+from .services.email_flows import Mail
+from .services.emails import EmailRenderer
+from .workers.email import email_worker
 from .workers.leased import LeasedWorker
 from .workers.relay import publish_committed
 from .workers.webhooks import WebhookSender, webhook_worker
@@ -51,6 +55,10 @@ class AppState:
     webhooks: LeasedWorker
     webhook_sender: WebhookSender
     faq: Faq  # the FAQ's search analyzers, loaded on first use
+    emails: LeasedWorker | None  # None: no SMTP server set (FRONTDESK_SMTP_HOST), mail is not queued
+    mail: Mail | None  # what the email flows need; None without an SMTP server
+    email_renderer: EmailRenderer
+    inbound: asyncio.AbstractServer | None = None  # the SMTP receiver of email answers, when configured
 
     @classmethod
     async def open(cls, settings: Settings) -> "AppState":
@@ -89,19 +97,32 @@ class AppState:
 
         metrics = Metrics()
         webhooks, webhook_sender = webhook_worker(db, settings, metrics, node_id)
+        catalogs = Catalogs()
+        email_renderer = EmailRenderer(catalogs)
+        emails = email_worker(db, settings, metrics, node_id, email_renderer) if settings.email_enabled else None
+        workers = {"webhooks": webhooks, **({"emails": emails} if emails else {})}
+
+        def on_work(names: set[str]) -> None:
+            for name in names:
+                if name in workers:
+                    workers[name].wake()
+
         writer = GroupWriter(
             db, max_batch=settings.commit_batch_max, on_commit=on_commit, metrics=metrics,
-            shared=bool(settings.redis_url), on_work=webhooks.wake,
+            shared=bool(settings.redis_url), on_work=on_work,
         )
         writer.start()
+        signer = Signer(settings.resolved_secret_key(), visitor_token_days=settings.visitor_token_days)
+        console_url = settings.public_url.rstrip("/") + "/console/" if settings.public_url else None
+        mail = Mail(signer, settings.reply_domain, console_url) if settings.email_enabled else None
         return cls(
             settings=settings,
             db=db,
             writer=writer,
             hub=hub,
             presence=presence,
-            signer=Signer(settings.resolved_secret_key(), visitor_token_days=settings.visitor_token_days),
-            catalogs=Catalogs(),
+            signer=signer,
+            catalogs=catalogs,
             limiter=MovingWindowRateLimiter(limits_storage),  # type: ignore[arg-type]
             throttle=throttle,
             socket_counts=SocketCounts(),
@@ -110,15 +131,36 @@ class AppState:
             webhooks=webhooks,
             webhook_sender=webhook_sender,
             faq=Faq(db, writer),
+            emails=emails,
+            mail=mail,
+            email_renderer=email_renderer,
+        )
+
+    async def start_inbound(self) -> None:
+        """The SMTP receiver for visitors' email answers, if a port and a reply domain are set."""
+        from .web import inbound_smtp
+
+        settings = self.settings
+        if self.mail is None or not settings.inbound_smtp_port or not settings.reply_domain:
+            return
+        self.inbound = await inbound_smtp.start(
+            self.writer, self.mail, settings.inbound_smtp_host, settings.inbound_smtp_port
         )
 
     def start_workers(self) -> None:
         """Background delivery (the server runs them; one-off CLI commands do not)."""
         self.webhooks.start()
+        if self.emails is not None:
+            self.emails.start()
 
     async def close(self) -> None:
+        if self.inbound is not None:
+            self.inbound.close()
+            await self.inbound.wait_closed()
         self.signer.close()
         await self.webhooks.stop()
+        if self.emails is not None:
+            await self.emails.stop()
         await self.webhook_sender.close()
         await self.writer.stop()
         await self.presence.close()

@@ -88,6 +88,7 @@
   function assetUrl(name) { return ASSETS[name] || '/widget/' + name; }
 
   var views = {chat: {}};    // name -> hooks {show(section), language()} of a registered view
+  var followWanted = '';     // a conversation a view made, not yet followed by the socket
   var currentView = 'chat';
 
   function offsetParam(name) {
@@ -419,6 +420,8 @@
       conversationId = frame.conversation.id;
       onRead(frame.conversation.read_seq);
     }
+    if (followWanted && conversationId !== followWanted) { followWanted = ''; setTimeout(drop, 0); }
+    else followWanted = '';
     if (liveFrom === null) {
       liveFrom = frame.conversation ? frame.conversation.last_seq || 0 : 0;
       if (seen === null) storage.set('seen', String(seen = liveFrom));
@@ -632,10 +635,18 @@
   }
 
   function updateNotice() {
-    var text = problem || (welcomed && !online ? tr('offline_note') : '');
+    // Nobody online and the site has the contact form: offer it, carrying what was typed.
+    var offer = !problem && welcomed && !online && enabledViews().indexOf('contact') >= 0;
+    var text = problem || (welcomed && !online ? tr(offer ? 'offline_offer' : 'offline_note') : '');
     ui.notice.textContent = text;
     ui.notice.hidden = !text;
     ui.notice.classList.toggle('problem', !!problem);
+    if (offer && currentView === 'chat') {
+      var button = el('button', 'offer', tr('offline_offer_button'));
+      button.type = 'button';
+      button.addEventListener('click', function () { showView('contact', ui.input.value.trim()); });
+      ui.notice.appendChild(button);
+    }
   }
 
   function showTyping(on) {
@@ -898,6 +909,7 @@
     if (!views[name] || enabledViews().indexOf(name) < 0) return false;
     currentView = name;
     drawTabs();
+    updateNotice();
     if (name === 'chat') {
       if (carried && !ui.input.value) {
         ui.input.value = carried;
@@ -935,6 +947,13 @@
     visitor: function () {
       wake();
       return token ? Promise.resolve(token) : register(false).then(function () { return token; });
+    },
+    // A view made a conversation over HTTP (the contact form): follow it on the socket, so
+    // the operator's answer shows in the chat (a reconnect's hello names the newest one).
+    follow: function (id) {
+      if (!id || id === conversationId) return;
+      followWanted = id;
+      if (ws && welcomed) drop();
     },
     el: el
   };

@@ -81,7 +81,7 @@ async def revoke_visitor(settings: Settings, args: argparse.Namespace) -> None:
     print(f"visitor {args.visitor_id}: every token revoked (open widgets are refused when they reconnect)")
 
 
-def _greetings(values: list[str]) -> dict[str, str]:
+def _greetings(values: list[str], field: str = "greeting") -> dict[str, str]:
     """--greeting TEXT / --greeting ru=TEXT as {"": TEXT, "ru": TEXT}; one per language."""
     import re
 
@@ -92,7 +92,7 @@ def _greetings(values: list[str]) -> dict[str, str]:
         match = re.match(r"([a-z]{2,3})=(.*)", value, re.S)
         lang, text = match.groups() if match else ("", value)
         if lang in texts:
-            raise Invalid(field="greeting")
+            raise Invalid(field=field)
         texts[lang] = text
     return texts
 
@@ -107,6 +107,9 @@ async def create_site(settings: Settings, args: argparse.Namespace) -> None:
             language=args.language, greeting=_greetings(args.greeting), offset_x=args.offset_x,
             offset_y=args.offset_y, live_visitors=args.live_visitors, consent_required=args.consent_required,
             allow_duplicate_name=args.allow_duplicate_name,
+            contact=args.contact, contact_required=args.contact_required,
+            consent_text=_greetings(args.consent_text, "consent_text"), privacy_url=args.privacy_url,
+            notify_email=args.notify_email,
         )
     base = settings.public_url.rstrip("/")
     print(f"site {site.name!r} created\nkey: {site.key}")

@@ -160,6 +160,25 @@ def build_parser() -> argparse.ArgumentParser:
              "asks for it on one page). Default: off.",
     )
     site.add_argument(
+        "--contact", action="store_true",
+        help="Show the contact form's tab (also what the chat offers when no operator is online); see docs/email.md.",
+    )
+    site.add_argument(
+        "--contact-required", default="email_or_phone", metavar="FIELDS",
+        help="Fields the contact form requires, comma-separated, of name, email, phone and email_or_phone "
+             "(at least one of the two). Default: email_or_phone.",
+    )
+    site.add_argument(
+        "--consent-text", action="append", default=[], metavar="[LANG=]TEXT",
+        help="The consent the contact form asks for (stored with each message): TEXT in every language, LANG=TEXT "
+             "in one; repeatable. Default: the widget's own wording.",
+    )
+    site.add_argument("--privacy-url", default=None, metavar="URL", help="The site's privacy policy, linked next to the consent.")
+    site.add_argument(
+        "--notify-email", default=None, metavar="EMAIL",
+        help="Where new contact-form and offline messages are emailed. Default: every active operator.",
+    )
+    site.add_argument(
         "--allow-duplicate-name", action="store_true",
         help="Create the site even if another site already has this name (refused by default).",
     )

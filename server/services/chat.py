@@ -18,7 +18,7 @@ from ..store.operators import Operator
 from ..store.outbox import last_event_id
 from ..store.writer import GroupWriter, Tx
 from ..throttle import Throttle
-from . import conversations, events, fields, rates
+from . import conversations, email_flows, events, fields, rates
 
 PREVIEW_CHARS = 140
 
@@ -48,7 +48,7 @@ def check_message(client_id: Any, body: Any, *, max_chars: int) -> tuple[str, st
     return fields.client_id(client_id), clean_body
 
 
-def _store_message(
+def store_message(
     tx: Tx, conversation: Any, client_id: str, body: str, *, author_kind: str, author_id: str | None,
     author_name: str | None, new_conversation: bool = False,
 ) -> Ack:
@@ -79,9 +79,11 @@ def _store_message(
 
 
 def queue_visitor_message(
-    writer: GroupWriter, site_id: int, visitor_id: str, client_id: str, body: str, *, visitor_name: str | None = None
+    writer: GroupWriter, site_id: int, visitor_id: str, client_id: str, body: str, *, visitor_name: str | None = None,
+    offline_mail: email_flows.Mail | None = None,
 ) -> asyncio.Future[Ack]:
-    """Into the visitor's open conversation, opening one with their first message.
+    """Into the visitor's conversation (a closed one reopens), opening one with their first
+    message; with ``offline_mail`` (no operator online) a new conversation is emailed.
 
     Queued at once, not in a task of its own: a socket's messages are then committed in
     the order they arrived, whatever happens to the tasks that wait for their acks (a
@@ -97,10 +99,13 @@ def queue_visitor_message(
             conversation = store.get_conversation_row(tx.conn, conversation_id)
         elif conversation.status == conversations.CLOSED:
             conversation = conversations.reopen_for_visitor(tx, conversation)
-        return _store_message(
+        ack = store_message(
             tx, conversation, client_id, body, author_kind="visitor", author_id=visitor_id,
             author_name=visitor_name, new_conversation=created,
         )
+        if created and offline_mail is not None:  # nobody online: the operators hear of it by email
+            email_flows.offline_message(tx, offline_mail, site_id, conversation.id, body, visitor_name)
+        return ack
 
     return writer.submit(job)
 
@@ -119,17 +124,23 @@ def _conversation(tx: Tx, conversation_id: str) -> Any:
 
 
 def queue_operator_message(
-    writer: GroupWriter, operator: Operator, conversation_id: Any, client_id: str, body: str
+    writer: GroupWriter, operator: Operator, conversation_id: Any, client_id: str, body: str,
+    *, mail: email_flows.Mail | None = None,
 ) -> asyncio.Future[Ack]:
-    """Queued at once, like queue_visitor_message (and for the same reason)."""
+    """Queued at once, like queue_visitor_message (and for the same reason). With ``mail``,
+    a reply in a conversation that came through the contact form also goes by email."""
     conversation_id = _check_conversation_id(conversation_id)
 
     def job(tx: Tx) -> Ack:
         conversation = _conversation(tx, conversation_id)
-        return _store_message(
+        fresh = mail is not None and store.find_message_by_client_id(tx.conn, conversation.id, client_id) is None
+        ack = store_message(
             tx, conversation, client_id, body, author_kind="operator", author_id=str(operator.id),
             author_name=operator.name,
         )
+        if fresh:
+            email_flows.operator_replied(tx, mail, conversation, operator.name, body)  # type: ignore[arg-type]
+        return ack
 
     return writer.submit(job)
 

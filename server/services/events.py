@@ -14,6 +14,7 @@ CONVERSATION_ASSIGNED = "conversation.assigned"
 CONVERSATION_CLOSED = "conversation.closed"
 CONVERSATION_REOPENED = "conversation.reopened"
 NOTE_CREATED = "note.created"
+CONTACT_SUBMITTED = "contact.submitted"
 
 CATALOGUE: dict[str, str] = {
     CONVERSATION_CREATED: "A visitor's first message opened a conversation. Payload: conversation (summary).",
@@ -36,4 +37,7 @@ CATALOGUE: dict[str, str] = {
         "An operator wrote a private note (operators and integrators only, never the visitor). "
         "Payload: conversation_id, entry (body: the note), conversation (summary)."
     ),
+    CONTACT_SUBMITTED: "A visitor sent the contact form (its message is also a message.created in the conversation). "
+    "Payload: submission (id, visitor_id, conversation_id, name, email, phone, message, language, consent {text, "
+    "privacy_url, given_at}, created_at), conversation (summary).",
 }

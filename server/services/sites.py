@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from urllib.parse import urlsplit
 from typing import Any, Mapping
 
 from ..errors import Invalid
@@ -22,6 +23,29 @@ GREETING_MAX_CHARS = 500
 POSITIONS = ("auto", "right", "left")
 # The launcher's offsets from its corner, CSS px: enough to clear a page's own corner controls.
 OFFSET_MAX = 1000
+CONSENT_MAX_CHARS = 1000
+# What a site's contact form may require: each field, or at least one way to answer.
+REQUIRABLE = ("name", "email", "phone", "email_or_phone")
+
+
+def required_fields(value: Any) -> tuple[str, ...]:
+    """The contact form's required fields: a comma list or a sequence of REQUIRABLE names."""
+    parts = value.split(",") if isinstance(value, str) else list(value or ())
+    clean = tuple(dict.fromkeys(str(p).strip() for p in parts if str(p).strip()))
+    if not clean or any(p not in REQUIRABLE for p in clean):
+        raise Invalid(field="contact_required", known=", ".join(REQUIRABLE))
+    return clean
+
+
+def web_url(value: Any, field: str) -> str | None:
+    """An http(s) address a visitor may open (the privacy policy), or None."""
+    text = fields.text(value, field, max_chars=2048, required=False)
+    if text is None:
+        return None
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise Invalid(field=field)
+    return text
 
 
 async def create_site(
@@ -37,6 +61,11 @@ async def create_site(
     offset_y: Any = 16,
     live_visitors: bool = False,
     consent_required: bool = False,
+    contact: bool = False,
+    contact_required: Any = ("email_or_phone",),
+    consent_text: str | Mapping[str, Any] | None = None,
+    privacy_url: Any = None,
+    notify_email: Any = None,
     allow_duplicate_name: bool = False,
 ) -> Site:
     """A new site. A name another site already has is refused (naming that site's key)
@@ -51,6 +80,10 @@ async def create_site(
         raise Invalid(field="language")
     clean_greeting = texts_by_language(greeting, "greeting", max_chars=GREETING_MAX_CHARS)
     clean_x, clean_y = offset(offset_x, "offset_x"), offset(offset_y, "offset_y")
+    clean_required = required_fields(contact_required)
+    clean_consent = texts_by_language(consent_text, "consent_text", max_chars=CONSENT_MAX_CHARS)
+    clean_privacy = web_url(privacy_url, "privacy_url")
+    clean_notify = fields.email(notify_email, "notify_email")
     key = "fd_" + secrets.token_urlsafe(12)
 
     def job(tx: Tx) -> Site:
@@ -62,6 +95,8 @@ async def create_site(
             position=position, language=language, greeting=clean_greeting,
             offset_x=clean_x, offset_y=clean_y, live_visitors=bool(live_visitors),
             consent_required=bool(consent_required),
+            contact_enabled=bool(contact), contact_required=clean_required, consent_text=clean_consent,
+            privacy_url=clean_privacy, notify_email=clean_notify,
         )
 
     return await writer.run(job)
@@ -203,10 +238,18 @@ def widget_view(
         "live_visitors": site.live_visitors,
         "consent": site.consent_required or (consent or "").strip().lower() == "required",
         "tabs": widget_tabs(site, faq=faq),
+        # The contact form: which fields it requires, the consent the visitor gives (the
+        # site's text in this language, else the widget's own) and the privacy policy.
+        "contact": {
+            "required": list(site.contact_required),
+            "consent": in_language(site.consent_text, lang),
+            "privacy_url": site.privacy_url,
+        } if site.contact_enabled else None,
     }
 
 
 def widget_tabs(site: Site, *, faq: bool = False) -> list[str]:
-    """The panel's views the site has switched on, in tab order (chat first); ``faq``:
-    the site has published FAQ articles (the tab shows once there is something to find)."""
-    return ["chat"] + (["faq"] if faq else [])
+    """The panel's views the site has switched on, in tab order: chat first, the FAQ when
+    ``faq`` (the site has published articles: the tab shows once there is something to
+    find), then the contact form when the site has it on."""
+    return ["chat"] + (["faq"] if faq else []) + (["contact"] if site.contact_enabled else [])

@@ -44,6 +44,14 @@ sites = Table(
     Column("live_visitors", Boolean, nullable=False, server_default=false()),
     # Nothing stored or connected before the page reports consent or the visitor opens the chat (0008).
     Column("consent_required", Boolean, nullable=False, server_default=false()),
+    # The contact form (0011): its tab on or off, which fields it requires (a comma list of
+    # name, email, phone, email_or_phone), the consent text per language (JSON like greeting),
+    # the privacy policy's address, and where new messages are notified (else every operator).
+    Column("contact_enabled", Boolean, nullable=False, server_default=false()),
+    Column("contact_required", String(64), nullable=False, server_default="email_or_phone"),
+    Column("consent_text", Text, nullable=True),
+    Column("privacy_url", String(2048), nullable=True),
+    Column("notify_email", String(254), nullable=True),
 )
 
 operators = Table(
@@ -285,4 +293,54 @@ faq_gaps = Table(
     Column("first_at", Timestamp, nullable=False),
     Column("last_at", Timestamp, nullable=False),
     UniqueConstraint("site_id", "kind", "language", "query_key", "article_id", name="uq_faq_gaps"),
+)
+
+
+# Email to send: one row per message, written in the transaction of the change that
+# causes it; the email workers of every node share it through leases. Rendered when
+# sent, in ``lang``; ``message_id`` is fixed when queued, so a retry is the same message.
+emails = Table(
+    "emails",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("message_id", String(255), nullable=False, unique=True),
+    Column("to_address", String(254), nullable=False),
+    Column("template", String(64), nullable=False),
+    Column("lang", String(8), nullable=False),
+    Column("context", Text, nullable=False),  # JSON: what the template shows
+    Column("reply_to", String(254), nullable=True),
+    Column("site_id", Integer, nullable=True),
+    Column("conversation_id", String(32), nullable=True),
+    *lease_columns(),
+    Column("last_attempt_at", Timestamp, nullable=True),
+    Column("last_error", String(500), nullable=True),
+    Column("sent_at", Timestamp, nullable=True),
+    Column("created_at", Timestamp, nullable=False),
+    Index("ix_emails_due", "status", "next_attempt_at"),
+)
+
+# What a visitor sent through the contact form, with the consent they gave (when, and to
+# which text). The client-made id makes a double submit one submission.
+contact_submissions = Table(
+    "contact_submissions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("site_id", Integer, ForeignKey("sites.id"), nullable=False),
+    Column("client_id", String(64), nullable=False),
+    Column("visitor_id", String(32), ForeignKey("visitors.id"), nullable=False),
+    Column("conversation_id", String(32), ForeignKey("conversations.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=True),
+    Column("email", String(254), nullable=True),
+    Column("phone", String(32), nullable=True),
+    Column("message", Text, nullable=False),
+    Column("language", String(8), nullable=False),
+    Column("consent_text", Text, nullable=False),
+    Column("privacy_url", String(2048), nullable=True),
+    Column("consent_at", Timestamp, nullable=False),
+    Column("send_copy", Boolean, nullable=False),
+    Column("ip", String(45), nullable=True),
+    Column("user_agent", String(512), nullable=True),
+    Column("page_url", String(2048), nullable=True),
+    Column("created_at", Timestamp, nullable=False),
+    UniqueConstraint("site_id", "client_id", name="uq_contact_submissions_site_client"),
 )

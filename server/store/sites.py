@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -27,6 +27,11 @@ class Site:
     offset_y: int = 16
     live_visitors: bool = False  # every page view registers and connects
     consent_required: bool = False  # nothing stored or connected before consent or opening the chat
+    contact_enabled: bool = False  # the contact form's tab (0011)
+    contact_required: tuple[str, ...] = ("email_or_phone",)  # of name, email, phone, email_or_phone
+    consent_text: dict[str, str] = field(default_factory=dict)  # per language, like greeting
+    privacy_url: str | None = None
+    notify_email: str | None = None  # new contact messages go here, else to every operator
 
 
 def _site(row: Any) -> Site:
@@ -43,12 +48,19 @@ def _site(row: Any) -> Site:
         offset_y=row.offset_y,
         live_visitors=bool(row.live_visitors),
         consent_required=bool(row.consent_required),
+        contact_enabled=bool(row.contact_enabled),
+        contact_required=tuple(p for p in row.contact_required.split(",") if p),
+        consent_text=json.loads(row.consent_text) if row.consent_text else {},
+        privacy_url=row.privacy_url,
+        notify_email=row.notify_email,
     )
 
 
 def insert_site(conn: Connection, **values: Any) -> Site:
     values["allowed_origins"] = json.dumps(list(values["allowed_origins"]))
     values["greeting"] = json.dumps(values["greeting"], ensure_ascii=False) if values.get("greeting") else None
+    values["consent_text"] = json.dumps(values["consent_text"], ensure_ascii=False) if values.get("consent_text") else None
+    values["contact_required"] = ",".join(values.get("contact_required") or ())
     result = conn.execute(insert(sites).values(created_at=utcnow(), **values).returning(sites.c.id))
     return get_site(conn, result.scalar_one())  # type: ignore[return-value]
 

@@ -94,7 +94,7 @@ class OperatorConnection:
                 frame.get("id"), frame.get("body"), max_chars=self.state.settings.max_message_chars
             )
             pending = chat.queue_operator_message(
-                self.state.writer, self.operator, frame.get("conversation_id"), client_id, body
+                self.state.writer, self.operator, frame.get("conversation_id"), client_id, body, mail=self.state.mail
             )
             self.socket.spawn(self._acknowledge(client_id, pending, time.perf_counter()))
         elif kind == "typing":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import Mount, Route, WebSocketRoute
 
-from . import assets, console_api, console_canned, console_ws, faq_api, health, widget_api, widget_ws
+from . import assets, console_api, console_canned, console_ws, contact_api, faq_api, health, widget_api, widget_ws
 from .console import auth, faq, language, pages
 
 
@@ -19,6 +19,7 @@ def routes() -> list[Route | WebSocketRoute | Mount]:
         Route("/static/{path:path}", assets.static_files, methods=["GET", "HEAD"]),
         Route("/api/widget/v1/sites/{key}/config", widget_api.site_config, methods=["GET"]),
         Route("/api/widget/v1/sites/{key}/visitors", widget_api.start_visitor, methods=["POST"]),
+        Route("/api/widget/v1/sites/{key}/contact", contact_api.submit, methods=["POST"]),
         Route("/api/widget/v1/sites/{key}/faq/search", faq_api.search, methods=["GET"]),
         Route("/api/widget/v1/sites/{key}/faq/articles/{article_id}", faq_api.article, methods=["GET"]),
         Route("/api/widget/v1/sites/{key}/faq/articles/{article_id}/feedback", faq_api.feedback, methods=["POST"]),

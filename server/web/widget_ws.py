@@ -108,7 +108,8 @@ class VisitorConnection:
                 self.state.throttle, self.claim.visitor_id, per_minute=self.state.settings.visitor_messages_per_minute
             )
             pending = chat.queue_visitor_message(
-                self.state.writer, self.site.id, self.claim.visitor_id, client_id, body, visitor_name=self.visitor_name
+                self.state.writer, self.site.id, self.claim.visitor_id, client_id, body, visitor_name=self.visitor_name,
+                offline_mail=None if self.state.presence.online() else self.state.mail,
             )
             self.socket.spawn(self._acknowledge(client_id, pending, time.perf_counter()))
         elif kind == "typing":
