@@ -20,6 +20,7 @@ from .realtime.memory import MemoryHub
 from .realtime.presence import MemoryPresence, RedisPresence
 from .realtime.redis import RedisHub
 from .security import Signer
+from .services.geo import Geolocator
 from .store import migrate
 from .store.db import Database
 from .store.writer import GroupWriter
@@ -49,6 +50,7 @@ class AppState:
     node_id: str
     webhooks: LeasedWorker
     webhook_sender: WebhookSender
+    geo: Geolocator  # leads' country (and city with FRONTDESK_GEOIP_DATABASE)
 
     @classmethod
     async def open(cls, settings: Settings) -> "AppState":
@@ -107,6 +109,7 @@ class AppState:
             node_id=node_id,
             webhooks=webhooks,
             webhook_sender=webhook_sender,
+            geo=Geolocator(settings.geoip_database),
         )
 
     def start_workers(self) -> None:
@@ -121,3 +124,4 @@ class AppState:
         await self.presence.close()
         await self.hub.close()
         await self.db.close()
+        self.geo.close()

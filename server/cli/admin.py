@@ -106,9 +106,13 @@ async def create_site(settings: Settings, args: argparse.Namespace) -> None:
             state.writer, args.name, args.origin, color=args.color, position=args.position,
             language=args.language, greeting=_greetings(args.greeting), offset_x=args.offset_x,
             offset_y=args.offset_y, live_visitors=args.live_visitors, allow_duplicate_name=args.allow_duplicate_name,
+            default_country=args.default_country, prechat=args.prechat, prechat_fields=args.prechat_fields,
+            anonymize_ips=args.anonymize_ips,
         )
     base = settings.public_url.rstrip("/")
     print(f"site {site.name!r} created\nkey: {site.key}")
+    # For verified identities (user_hash = HMAC-SHA256(user_id, secret)): kept on the server side.
+    print(f"identity secret: {site.identity_secret}")
     if base:
         print(f"snippet: {snippet(base, site.key)}")
         return

@@ -6,6 +6,8 @@ import re
 import secrets
 from typing import Any, Mapping
 
+import phonenumbers
+
 from ..errors import Invalid
 from ..store import sites as store
 from ..store.db import Database
@@ -22,6 +24,8 @@ GREETING_MAX_CHARS = 500
 POSITIONS = ("auto", "right", "left")
 # The launcher's offsets from its corner, CSS px: enough to clear a page's own corner controls.
 OFFSET_MAX = 1000
+PRECHAT_MODES = ("off", "optional", "required")
+PRECHAT_FIELDS = ("name", "email", "phone")
 
 
 async def create_site(
@@ -37,6 +41,10 @@ async def create_site(
     offset_y: Any = 16,
     live_visitors: bool = False,
     allow_duplicate_name: bool = False,
+    default_country: Any = None,
+    prechat: Any = "off",
+    prechat_fields: Any = ("name", "email"),
+    anonymize_ips: bool = False,
 ) -> Site:
     """A new site. A name another site already has is refused (naming that site's key)
     unless ``allow_duplicate_name``: two same-named sites look alike in the console."""
@@ -50,6 +58,8 @@ async def create_site(
         raise Invalid(field="language")
     clean_greeting = texts_by_language(greeting, "greeting", max_chars=GREETING_MAX_CHARS)
     clean_x, clean_y = offset(offset_x, "offset_x"), offset(offset_y, "offset_y")
+    clean_country = country(default_country)
+    clean_prechat, clean_prechat_fields = prechat_form(prechat, prechat_fields)
     key = "fd_" + secrets.token_urlsafe(12)
 
     def job(tx: Tx) -> Site:
@@ -60,9 +70,34 @@ async def create_site(
             tx.conn, key=key, name=clean_name, allowed_origins=clean_origins, color=color.lower(),
             position=position, language=language, greeting=clean_greeting,
             offset_x=clean_x, offset_y=clean_y, live_visitors=bool(live_visitors),
+            default_country=clean_country, prechat=clean_prechat, prechat_fields=clean_prechat_fields,
+            anonymize_ips=bool(anonymize_ips), identity_secret=secrets.token_hex(32),
         )
 
     return await writer.run(job)
+
+
+def country(value: Any, field: str = "default_country") -> str | None:
+    """An ISO 3166 two-letter region phonenumbers knows ("kz" -> "KZ"), or None."""
+    if value is None or value == "":
+        return None
+    code = value.strip().upper() if isinstance(value, str) else None
+    if code is None or code not in phonenumbers.SUPPORTED_REGIONS:
+        raise Invalid(field=field, value=value)
+    return code
+
+
+def prechat_form(mode: Any, wanted: Any) -> tuple[str, tuple[str, ...]]:
+    """The pre-chat form: a mode and the fields it asks, in a fixed order ("email,name" or a list)."""
+    if mode not in PRECHAT_MODES:
+        raise Invalid(field="prechat", value=mode)
+    if isinstance(wanted, str):
+        wanted = [w.strip() for w in wanted.split(",") if w.strip()]
+    if not isinstance(wanted, (list, tuple)) or any(w not in PRECHAT_FIELDS for w in wanted):
+        raise Invalid(field="prechat_fields", value=",".join(map(str, wanted)) if isinstance(wanted, (list, tuple)) else wanted)
+    if mode != "off" and not wanted:
+        raise Invalid(field="prechat_fields", value="")
+    return mode, tuple(f for f in PRECHAT_FIELDS if f in wanted)
 
 
 def offset(value: Any, field: str) -> int:
@@ -173,4 +208,5 @@ def widget_view(
         "offset_x": tag_offset(offset_x, site.offset_x),
         "offset_y": tag_offset(offset_y, site.offset_y),
         "live_visitors": site.live_visitors,
+        "prechat": {"mode": site.prechat, "fields": list(site.prechat_fields)},
     }

@@ -26,6 +26,11 @@ class Site:
     offset_x: int = 16  # the launcher's distance from its corner, CSS px
     offset_y: int = 16
     live_visitors: bool = False  # every page view registers and connects
+    default_country: str | None = None  # region of phone numbers typed without a country code
+    prechat: str = "off"  # the widget's pre-chat form: off | optional | required
+    prechat_fields: tuple[str, ...] = ("name", "email")
+    anonymize_ips: bool = False  # store addresses with the host part zeroed
+    identity_secret: str | None = None  # user_hash = HMAC-SHA256(user_id, identity_secret)
 
 
 def _site(row: Any) -> Site:
@@ -41,11 +46,18 @@ def _site(row: Any) -> Site:
         offset_x=row.offset_x,
         offset_y=row.offset_y,
         live_visitors=bool(row.live_visitors),
+        default_country=row.default_country,
+        prechat=row.prechat,
+        prechat_fields=tuple(f for f in row.prechat_fields.split(",") if f),
+        anonymize_ips=bool(row.anonymize_ips),
+        identity_secret=row.identity_secret,
     )
 
 
 def insert_site(conn: Connection, **values: Any) -> Site:
     values["allowed_origins"] = json.dumps(list(values["allowed_origins"]))
+    if "prechat_fields" in values:
+        values["prechat_fields"] = ",".join(values["prechat_fields"])
     values["greeting"] = json.dumps(values["greeting"], ensure_ascii=False) if values.get("greeting") else None
     result = conn.execute(insert(sites).values(created_at=utcnow(), **values).returning(sites.c.id))
     return get_site(conn, result.scalar_one())  # type: ignore[return-value]
