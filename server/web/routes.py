@@ -7,7 +7,7 @@ from starlette.staticfiles import StaticFiles
 
 from ..assets import asset_path
 from . import assets, console_api, console_ws, health, widget_api, widget_ws
-from .console import auth, language, pages
+from .console import auth, language, leads, pages
 
 
 def routes() -> list[Route | WebSocketRoute | Mount]:
@@ -30,8 +30,10 @@ def routes() -> list[Route | WebSocketRoute | Mount]:
         Route("/console/login", auth.login, methods=["POST"]),
         Route("/console/logout", auth.logout, methods=["POST"]),
         Route("/console/sites", pages.sites_page),
+        Route("/console/leads", leads.leads_page),
         Route("/console/language", language.choose, methods=["POST"]),
         Route("/api/console/v1/conversations", console_api.conversations),
         Route("/api/console/v1/conversations/{conversation_id}/messages", console_api.conversation_messages),
+        Route("/api/console/v1/visitors/{visitor_id}/lead", leads.lead_card),
         WebSocketRoute("/ws/console", console_ws.console_socket),
     ]

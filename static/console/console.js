@@ -404,6 +404,7 @@
     var started = parseDate(s.created_at);
     setDetail("fd-d-started", started ? fmtFull.format(started) : null);
     setDetail("fd-d-status", s.status ? (has("status." + s.status) ? t("status." + s.status) : s.status) : null);
+    if (window.fdLeadCard && v.id) window.fdLeadCard.show(v.id, s.id);   // static/console/lead-card.js
   };
 
   // A phone is shown as people write it (phone_display) and dialled as stored (E.164).
@@ -701,6 +702,8 @@
       this.putSummary(f.conversation);
     } else if (f.type === "message.created") {
       this.onMessage(f);
+    } else if (f.type.indexOf("lead.") === 0 && window.fdLeadCard) {
+      window.fdLeadCard.event(f);
     }
   };
 
@@ -799,6 +802,9 @@
   function start() {
     if ($("fd-conv-list")) {
       askNotificationsOnFirstClick();
+      if (window.fdLeadCard) {
+        window.fdLeadCard.start({ t: t, formatDate: function (iso) { var d = parseDate(iso); return d ? fmtFull.format(d) : ""; } });
+      }
       new Inbox().start();
     }
     setupCopyButtons();
