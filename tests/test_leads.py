@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import time
 from ipaddress import ip_network
+from pathlib import Path
 
 import pytest
 
@@ -207,3 +208,41 @@ def test_page_titles_are_cut_and_odd_values_dropped() -> None:
                              "timezone": "Asia/Almaty<script>"})
     assert (len(page["title"]), page["referrer"], page["timezone"]) == (300, None, None)
     assert leads.check_page({"url": "https://x.test/", "timezone": "Asia/Almaty"})["timezone"] == "Asia/Almaty"
+
+
+def test_create_site_takes_the_lead_options_and_shows_the_identity_secret(tmp_path: Path) -> None:
+    import os
+    import re
+    import subprocess
+    import sys
+
+    env = {**os.environ, "FRONTDESK_DATA_DIR": str(tmp_path), "FRONTDESK_PUBLIC_URL": "https://chat.example.com"}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "server.cli", *args], env=env, capture_output=True, text=True,
+                              timeout=60)
+
+    created = run("create-site", "Shop", "--origin", "https://shop.example", "--default-country", "kz",
+                  "--prechat", "required", "--prechat-fields", "phone,name", "--anonymize-ips")
+    assert created.returncode == 0, created.stderr
+    secret = re.search(r"^identity secret: ([0-9a-f]{64})$", created.stdout, re.M)
+    key = re.search(r"^key: (\S+)$", created.stdout, re.M)
+    assert secret and key, created.stdout
+    shown = run("show-identity-secret", key.group(1))
+    assert shown.returncode == 0 and secret.group(1) in shown.stdout
+    bad = run("create-site", "Shop 2", "--origin", "https://shop.example", "--default-country", "Kazakhstan")
+    assert bad.returncode == 2 and "(default_country)" in bad.stderr and "two-letter code" in bad.stderr
+    bad = run("create-site", "Shop 3", "--origin", "https://shop.example", "--prechat-fields", "name,age")
+    assert bad.returncode == 2 and "(prechat_fields)" in bad.stderr
+    unknown = run("show-identity-secret", "fd_nope")
+    assert unknown.returncode == 2 and "(site)" in unknown.stderr
+
+
+def test_a_city_database_record_in_either_layout_gives_region_and_city() -> None:
+    from server.services.geo import _from_record
+
+    dbip = _from_record({"city": "Almaty", "country_code": "KZ", "state1": "Almaty"}, "KZ")
+    maxmind = _from_record({"country": {"iso_code": "UA"}, "city": {"names": {"en": "Kyiv"}},
+                            "subdivisions": [{"names": {"en": "Kyiv City"}}]}, None)
+    assert (dbip.country, dbip.region, dbip.city) == ("KZ", "Almaty", "Almaty")
+    assert (maxmind.country, maxmind.region, maxmind.city) == ("UA", "Kyiv City", "Kyiv")

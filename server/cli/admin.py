@@ -128,6 +128,17 @@ async def create_site(settings: Settings, args: argparse.Namespace) -> None:
     )
 
 
+async def show_identity_secret(settings: Settings, args: argparse.Namespace) -> None:
+    from ..services import sites
+
+    async with opened(settings) as state:
+        site = await sites.site_by_key(state.db, args.site)
+    if site is None:
+        raise NotFound(field="site")
+    print(f"identity secret of {site.name!r} ({site.key}): {site.identity_secret}")
+    print("user_hash = hex HMAC-SHA256(user_id, this secret), computed on your server (docs/leads.md)")
+
+
 async def create_webhook(settings: Settings, args: argparse.Namespace) -> None:
     from ..services import webhooks
 

@@ -177,6 +177,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="Create the site even if another site already has this name (refused by default).",
     )
 
+    secret = command(
+        "show-identity-secret",
+        "Print a site's identity secret: your server signs logged-in users' ids with it (user_hash, docs/leads.md).",
+    )
+    secret.add_argument("site", help="The site's key (fd_…), as create-site printed it.")
+
     webhook = command("create-webhook", "Send a site's events to a URL as signed webhooks; prints the signing secret.")
     webhook.add_argument("site", help="The site's key (fd_…), as create-site printed it.")
     webhook.add_argument("url", help="The receiver's http(s) URL.")

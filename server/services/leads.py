@@ -72,7 +72,7 @@ def _aware(value: Any) -> datetime:
 
 def on_session(
     tx: Tx, site: Site, visitor_id: str, lead_id: str | None, seen: Arrival, *,
-    language: str | None, page_url: str | None, new_visitor: bool, lead_key: str,
+    language: str | None, page_url: str | None, lead_key: str,
 ) -> str:
     """In start_session's job: the visitor's lead created, or brought up to date. Returns its id."""
     conn = tx.conn
@@ -206,15 +206,12 @@ def queue_page_view(writer: GroupWriter, site_id: int, visitor_id: str, page: di
 
     def job(tx: Tx) -> dict[str, Any] | None:
         conn = tx.conn
-        visitor = visitor_store.get_visitor(conn, visitor_id)
-        if visitor is None or not visitor.lead_id:
-            return None
-        row = store.get_lead_row(conn, visitor.lead_id)
+        row = store.lead_of_visitor(conn, visitor_id)  # one statement on the usual path
         while row is not None and row.merged_into:
             row = store.get_lead_row(conn, row.merged_into)
         if row is None:
             return None
-        values: dict[str, Any] = {"current_url": page["url"], "current_title": page["title"]}
+        values: dict[str, Any] = {}
         if page["timezone"] and row.timezone != page["timezone"]:
             values["timezone"] = page["timezone"]
             visitor_store.update_visitor(conn, visitor_id, timezone=page["timezone"])
@@ -223,13 +220,14 @@ def queue_page_view(writer: GroupWriter, site_id: int, visitor_id: str, page: di
             values.update({"landing_url": page["url"], "referrer": page["referrer"], **utm_tags(page["url"])})
         elif row.referrer is None and page["referrer"] and urlsplit(page["referrer"]).netloc != urlsplit(page["url"]).netloc:
             values["referrer"] = page["referrer"]
-        store.update_lead(conn, row.id, **values)
+        if values:  # the first page of a visit, a new time zone: rare
+            store.update_lead(conn, row.id, **values)
         view = store.insert_page_view(conn, lead_id=row.id, visitor_id=visitor_id, url=page["url"], title=page["title"])
-        tx.append_event(
-            events.LEAD_UPDATED,
-            {"lead": store.get_lead(conn, row.id), "changed": sorted(values), "page": view},
-            site_id=site_id,
-        )
+        # The lead as it now stands, without reading it back.
+        lead = {**store.lead_from_row(row), **values, "current_url": page["url"], "current_title": page["title"],
+                "last_seen_at": view["at"]}
+        changed = sorted({*values, "current_url", "current_title"})
+        tx.append_event(events.LEAD_UPDATED, {"lead": lead, "changed": changed, "page": view}, site_id=site_id)
         return view
 
     return writer.submit(job)

@@ -69,19 +69,14 @@ async def start_session(
     def job(tx: Tx) -> tuple[Visitor, Any]:
         if claim is None:
             visitor = store.insert_visitor(tx.conn, id=uuid.uuid4().hex, site_id=site.id, **seen)
-            leads.on_session(
-                tx, site, visitor.id, None, arrived, language=lang, page_url=url, new_visitor=True, lead_key=lead_key
-            )
+            leads.on_session(tx, site, visitor.id, None, arrived, language=lang, page_url=url, lead_key=lead_key)
             return visitor, None
         visitor = store.get_visitor(tx.conn, claim.visitor_id)
         if not _holds(visitor, claim, site):
             raise InvalidToken()
         assert visitor is not None
         store.touch_visitor(tx.conn, visitor.id, **seen)
-        leads.on_session(
-            tx, site, visitor.id, visitor.lead_id, arrived, language=lang, page_url=url, new_visitor=False,
-            lead_key=lead_key,
-        )
+        leads.on_session(tx, site, visitor.id, visitor.lead_id, arrived, language=lang, page_url=url, lead_key=lead_key)
         return visitor, conversation_store.latest_open_conversation(tx.conn, visitor.id)
 
     visitor, conversation = await writer.run(job)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, desc, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, desc, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from .db import iso, utcnow
@@ -101,9 +101,30 @@ def list_addresses(conn: Connection, lead_id: str, *, limit: int = 50) -> list[d
     ]
 
 
+# A page view runs beside chat messages in the writer's batches: its statements are built
+# once (building a SQLAlchemy expression costs more CPU than SQLite takes to run it).
+_LEAD_OF_VISITOR = (
+    select(leads).select_from(leads.join(visitors, visitors.c.lead_id == leads.c.id))
+    .where(visitors.c.id == bindparam("vid"))
+)
+_ON_PAGE = (
+    update(leads).where(leads.c.id == bindparam("lid"))
+    .values(current_url=bindparam("p_url"), current_title=bindparam("p_title"), last_seen_at=bindparam("p_at"))
+)
+_INSERT_PAGE = insert(page_views)
+
+
+def lead_of_visitor(conn: Connection, visitor_id: str) -> Any:
+    """The visitor's lead row as linked (it may have been merged: see merged_into), or None."""
+    return conn.execute(_LEAD_OF_VISITOR, {"vid": visitor_id}).first()
+
+
 def insert_page_view(conn: Connection, *, lead_id: str, visitor_id: str, url: str, title: str | None) -> dict[str, Any]:
+    """The lead is on this page now: its current page, last seen, and a row of its journey."""
     now = utcnow()
-    conn.execute(insert(page_views).values(lead_id=lead_id, visitor_id=visitor_id, url=url, title=title, created_at=now))
+    conn.execute(_ON_PAGE, {"lid": lead_id, "p_url": url, "p_title": title, "p_at": now})
+    conn.execute(_INSERT_PAGE, {"lead_id": lead_id, "visitor_id": visitor_id, "url": url, "title": title,
+                                "created_at": now})
     return {"url": url, "title": title, "visitor_id": visitor_id, "at": iso(now)}
 
 

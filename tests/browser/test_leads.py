@@ -9,7 +9,6 @@ the visitor a real (Kazakh) address to geolocate.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
