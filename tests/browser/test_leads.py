@@ -9,6 +9,8 @@ the visitor a real (Kazakh) address to geolocate.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
@@ -17,6 +19,7 @@ from playwright.sync_api import expect
 from tests.browser.conftest import Demo, HostSite, new_demo, screenshot
 from tests.browser.helpers import TIMEOUT, ConsoleErrors, launcher, open_conversation, operator_login, panel
 
+ROOT = Path(__file__).resolve().parents[2]
 CAMPAIGN = "utm_source=newsletter&utm_medium=email&utm_campaign=autumn_sale"
 
 
@@ -131,3 +134,49 @@ def test_a_visitor_from_a_campaign_becomes_one_lead_on_two_browsers(browser: Any
     assert other_errors.errors == [] and other_errors.dialogs == []
     for ctx in (context, other_ctx, operator_ctx):
         ctx.close()
+
+
+@pytest.mark.parametrize("lang", ["ru", "kk"])
+def test_an_optional_form_never_stands_before_the_message_box(browser: Any, trusting: tuple[Demo, HostSite],
+                                                              lang: str) -> None:
+    """Optional: the form is offered above the thread, the message box works all along, Skip
+    puts it away for good; its words and the server's refusals are in the visitor's language;
+    axe finds nothing on it at a phone's width."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    demo, host = trusting
+    key = demo.add_site(host.origin, f"Optional form {lang}", "--prechat", "optional", "--prechat-fields", "email,phone")
+    context = browser.new_context(locale=lang, viewport={"width": 360, "height": 640})
+    page = context.new_page()
+    errors = ConsoleErrors(page)
+    page.goto(f"{host.origin}/leads-shop.html?key={key}")
+    launcher(page).click()
+    frame = panel(page)
+    expect(frame.locator("#prechat")).to_be_visible(timeout=TIMEOUT)
+    expect(frame.locator("#input")).to_be_visible()
+    expect(frame.locator("#pc-name-row")).to_be_hidden()  # not asked by this site
+    texts = json.loads((ROOT / "widget" / "i18n" / f"{lang}.json").read_text(encoding="utf-8"))
+    expect(frame.locator("#prechat-skip")).to_have_text(texts["prechat_skip"])
+    panel_frame = next(f for f in page.frames if "/widget/panel.html" in f.url)
+    violations = Axe().run(panel_frame).response["violations"]
+    assert violations == [], [(v["id"], [n["target"] for n in v["nodes"]][:3]) for v in violations]
+
+    # A phone without a country code, from an address with no country: the server refuses it,
+    # naming the field in the visitor's language; the good email is kept.
+    frame.locator("#pc-email").fill("olga@example.com")
+    frame.locator("#pc-phone").fill("701 123 45 67")
+    frame.locator("#prechat-start").click()
+    server_says = json.loads((ROOT / "server" / "i18n" / f"{lang}.json").read_text(encoding="utf-8"))["error.invalid.phone"]
+    expect(frame.locator("#pc-phone-error")).to_have_text(server_says, timeout=TIMEOUT)
+
+    frame.locator("#input").fill("Сәлем / Привет")  # the message box never waited for the form
+    frame.locator("#input").press("Enter")
+    expect(frame.locator("#thread li.msg.me .meta").last).to_contain_text(texts["sent"], timeout=TIMEOUT)
+    frame.locator("#prechat-skip").click()
+    expect(frame.locator("#prechat")).to_be_hidden()
+    page.reload()
+    launcher(page).click()
+    expect(panel(page).locator("#input")).to_be_visible(timeout=TIMEOUT)
+    expect(panel(page).locator("#prechat")).to_be_hidden()  # skipped is remembered
+    assert errors.errors == [] and errors.dialogs == []
+    context.close()
