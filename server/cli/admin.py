@@ -105,7 +105,8 @@ async def create_site(settings: Settings, args: argparse.Namespace) -> None:
         site = await sites.create_site(
             state.writer, args.name, args.origin, color=args.color, position=args.position,
             language=args.language, greeting=_greetings(args.greeting), offset_x=args.offset_x,
-            offset_y=args.offset_y, live_visitors=args.live_visitors, allow_duplicate_name=args.allow_duplicate_name,
+            offset_y=args.offset_y, live_visitors=args.live_visitors, consent_required=args.consent_required,
+            allow_duplicate_name=args.allow_duplicate_name,
             default_country=args.default_country, prechat=args.prechat, prechat_fields=args.prechat_fields,
             anonymize_ips=args.anonymize_ips,
         )
@@ -129,6 +130,7 @@ async def create_site(settings: Settings, args: argparse.Namespace) -> None:
 
 
 async def show_identity_secret(settings: Settings, args: argparse.Namespace) -> None:
+    from ..errors import NotFound
     from ..services import sites
 
     async with opened(settings) as state:
@@ -137,6 +139,25 @@ async def show_identity_secret(settings: Settings, args: argparse.Namespace) -> 
         raise NotFound(field="site")
     print(f"identity secret of {site.name!r} ({site.key}): {site.identity_secret}")
     print("user_hash = hex HMAC-SHA256(user_id, this secret), computed on your server (docs/leads.md)")
+
+
+async def update_site(settings: Settings, args: argparse.Namespace) -> None:
+    from ..errors import NotFound
+    from ..services import sites
+
+    async with opened(settings) as state:
+        site = await sites.site_by_key(state.db, args.site)
+        if site is None:
+            raise NotFound(field="site")
+        site = await sites.update_site(
+            state.writer, site, offset_x=args.offset_x, offset_y=args.offset_y,
+            consent_required=args.consent_required, live_visitors=args.live_visitors,
+        )
+    print(
+        f"site {site.name!r} ({site.key}): offset {site.offset_x},{site.offset_y} px, "
+        f"consent required: {'yes' if site.consent_required else 'no'}, "
+        f"live visitors: {'yes' if site.live_visitors else 'no'}"
+    )
 
 
 async def create_webhook(settings: Settings, args: argparse.Namespace) -> None:

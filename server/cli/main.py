@@ -8,7 +8,8 @@ from typing import Sequence
 from ..config import Settings, SettingsError
 from ..errors import FrontdeskError
 from .admin import (
-    change_operator, create_operator, create_site, create_webhook, list_webhooks, revoke_visitor, show_identity_secret,
+    change_operator, create_operator, create_site, create_webhook, list_webhooks, revoke_visitor, update_site,
+    show_identity_secret,
 )
 from .parser import build_parser, settings_from, unknown_options
 from .serving import run_server, serve_demo, serve_one, serve_workers
@@ -39,6 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(revoke_visitor(settings, args))
         elif args.command == "create-site":
             asyncio.run(create_site(settings, args))
+        elif args.command == "update-site":
+            asyncio.run(update_site(settings, args))
         elif args.command == "show-identity-secret":
             asyncio.run(show_identity_secret(settings, args))
         elif args.command == "create-webhook":

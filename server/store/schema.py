@@ -42,7 +42,9 @@ sites = Table(
     Column("offset_y", Integer, nullable=False, server_default="16"),
     # Every page view registers and connects, so operators see visitors live (0007; costly).
     Column("live_visitors", Boolean, nullable=False, server_default=false()),
-    # Leads (0008): the region phone numbers typed without a country code are read in (else
+    # Nothing stored or connected before the page reports consent or the visitor opens the chat (0008).
+    Column("consent_required", Boolean, nullable=False, server_default=false()),
+    # Leads (0010): the region phone numbers typed without a country code are read in (else
     # the IP's country), the pre-chat form, stored addresses anonymised, and the key of
     # verified identities (user_hash = HMAC-SHA256(user_id, identity_secret)).
     Column("default_country", String(2), nullable=True),
@@ -93,11 +95,11 @@ visitors = Table(
     Column("last_seen_at", Timestamp, nullable=False),
     # In every visitor token; raising it revokes all tokens issued before (docs/realtime.md).
     Column("token_generation", Integer, nullable=False, server_default="0"),
-    Column("lead_id", String(32), nullable=True, index=True),  # the person (0008); merges move it
-    Column("timezone", String(64), nullable=True),  # the browser's Intl time zone (0008)
+    Column("lead_id", String(32), nullable=True, index=True),  # the person (0010); merges move it
+    Column("timezone", String(64), nullable=True),  # the browser's Intl time zone (0010)
 )
 
-# One lead per person per site (0008): what the visitor records of that person add up to.
+# One lead per person per site (0010): what the visitor records of that person add up to.
 # A lead merged into another keeps its row (merged_into set) so no attribute is ever lost.
 leads = Table(
     "leads",
@@ -178,6 +180,11 @@ conversations = Table(
     Column("last_message_preview", String(200), nullable=True),
     Column("unread_count", Integer, nullable=False, default=0),
     Column("last_seq", Integer, nullable=False, default=0),
+    # 0009: who works it (NULL: nobody yet), since when it is closed (status "closed"),
+    # and the seq up to which an operator has read it (the visitor's "Seen").
+    Column("assignee_id", Integer, ForeignKey("operators.id", name="fk_conversations_assignee"), nullable=True),
+    Column("closed_at", Timestamp, nullable=True),
+    Column("read_seq", Integer, nullable=False, server_default="0"),
     Index("ix_conversations_visitor", "visitor_id", "created_at"),
     Index("ix_conversations_site_recent", "site_id", "last_message_at"),
 )
@@ -196,6 +203,41 @@ messages = Table(
     Column("created_at", Timestamp, nullable=False),
     UniqueConstraint("conversation_id", "seq", name="uq_messages_conversation_seq"),
     UniqueConstraint("conversation_id", "client_id", name="uq_messages_conversation_client"),
+)
+
+# What happened in a conversation besides its messages (0009), for operators only: private
+# notes and the system lines (assigned, transferred, closed, reopened). Never a message:
+# entries take no seq and never reach a visitor. after_seq places one in the thread.
+conversation_entries = Table(
+    "conversation_entries",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("conversation_id", String(32), ForeignKey("conversations.id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # note | assigned | transferred | unassigned | closed | reopened
+    Column("after_seq", Integer, nullable=False),
+    Column("actor_kind", String(16), nullable=False),  # operator | visitor
+    Column("actor_id", Integer, nullable=True),
+    Column("actor_name", String(200), nullable=True),
+    Column("target_id", Integer, nullable=True),  # the assignee
+    Column("target_name", String(200), nullable=True),
+    Column("body", Text, nullable=True),  # a note, or the note given with a transfer
+    Column("client_id", String(64), nullable=True),  # a note's client-made id: sent twice, stored once
+    Column("created_at", Timestamp, nullable=False),
+    UniqueConstraint("conversation_id", "client_id", name="uq_entries_conversation_client"),
+    Index("ix_entries_conversation", "conversation_id", "id"),
+)
+
+# Canned answers (0009): shared (operator_id NULL, managed by admins) or an operator's own.
+canned_answers = Table(
+    "canned_answers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("operator_id", Integer, ForeignKey("operators.id"), nullable=True),
+    Column("shortcut", String(32), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+    Index("ix_canned_operator", "operator_id"),
 )
 
 # The transactional outbox: one row per state change, written in the change's transaction.

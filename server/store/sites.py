@@ -26,6 +26,7 @@ class Site:
     offset_x: int = 16  # the launcher's distance from its corner, CSS px
     offset_y: int = 16
     live_visitors: bool = False  # every page view registers and connects
+    consent_required: bool = False  # nothing stored or connected before consent or opening the chat
     default_country: str | None = None  # region of phone numbers typed without a country code
     prechat: str = "off"  # the widget's pre-chat form: off | optional | required
     prechat_fields: tuple[str, ...] = ("name", "email")
@@ -46,6 +47,7 @@ def _site(row: Any) -> Site:
         offset_x=row.offset_x,
         offset_y=row.offset_y,
         live_visitors=bool(row.live_visitors),
+        consent_required=bool(row.consent_required),
         default_country=row.default_country,
         prechat=row.prechat,
         prechat_fields=tuple(f for f in row.prechat_fields.split(",") if f),
@@ -80,6 +82,11 @@ def list_sites(conn: Connection) -> list[Site]:
 def get_site_by_name(conn: Connection, name: str) -> Site | None:
     row = conn.execute(select(sites).where(sites.c.name == name).order_by(sites.c.id).limit(1)).first()
     return _site(row) if row else None
+
+
+def update_site(conn: Connection, site_id: int, **values: Any) -> None:
+    """Set the given columns (already checked) of one site."""
+    conn.execute(update(sites).where(sites.c.id == site_id).values(**values))
 
 
 def update_allowed_origins(conn: Connection, site_id: int, allowed_origins: tuple[str, ...]) -> None:

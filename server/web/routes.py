@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from starlette.routing import Mount, Route, WebSocketRoute
-from starlette.staticfiles import StaticFiles
 
-from ..assets import asset_path
-from . import assets, console_api, console_ws, health, widget_api, widget_ws
+from . import assets, console_api, console_canned, console_ws, health, widget_api, widget_ws
 from .console import auth, language, leads, pages
 
 
@@ -15,10 +13,10 @@ def routes() -> list[Route | WebSocketRoute | Mount]:
         Route("/healthz", health.healthz),
         Route("/readyz", health.readyz),
         Route("/metrics", health.metrics),
-        Route("/embed.js", assets.embed_js),
-        Route("/widget/panel.html", assets.panel),
-        Mount("/widget", app=assets.WidgetFiles(directory=str(asset_path("widget"))), name="widget"),
-        Mount("/static", app=StaticFiles(directory=str(asset_path("static"))), name="static"),
+        Route("/embed.js", assets.embed_js, methods=["GET", "HEAD"]),
+        Route("/widget/panel.html", assets.panel, methods=["GET", "HEAD"]),
+        Route("/widget/{path:path}", assets.widget_files, methods=["GET", "HEAD"]),
+        Route("/static/{path:path}", assets.static_files, methods=["GET", "HEAD"]),
         Route("/api/widget/v1/sites/{key}/config", widget_api.site_config, methods=["GET"]),
         Route("/api/widget/v1/sites/{key}/visitors", widget_api.start_visitor, methods=["POST"]),
         Route("/api/widget/v1/sites/{key}/{rest:path}", widget_api.preflight, methods=["OPTIONS"]),
@@ -34,6 +32,11 @@ def routes() -> list[Route | WebSocketRoute | Mount]:
         Route("/console/language", language.choose, methods=["POST"]),
         Route("/api/console/v1/conversations", console_api.conversations),
         Route("/api/console/v1/conversations/{conversation_id}/messages", console_api.conversation_messages),
+        Route("/api/console/v1/operators", console_api.operators),
+        Route("/console/api/canned", console_canned.list_canned, methods=["GET"]),
+        Route("/console/api/canned", console_canned.create_canned, methods=["POST"]),
+        Route("/console/api/canned/{canned_id}", console_canned.change_canned, methods=["PUT"]),
+        Route("/console/api/canned/{canned_id}", console_canned.delete_canned, methods=["DELETE"]),
         Route("/api/console/v1/visitors/{visitor_id}/lead", leads.lead_card),
         WebSocketRoute("/ws/console", console_ws.console_socket),
     ]
