@@ -17,6 +17,7 @@ import { addSidePanel } from "./details.js";
 var h = { t: t, formatDate: function (iso) { var d = parseDate(iso); return d ? fmtFull.format(d) : ""; } };
 var shown = null;      // {visitorId, conversationId, card}
 var root = el("div", "fd-lead-card");
+root.id = "fd-lead-card";
 var refetchTimer = 0, clockTimer = 0;
 
 function show(visitorId, conversationId) {
