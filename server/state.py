@@ -20,6 +20,7 @@ from .realtime.memory import MemoryHub
 from .realtime.presence import MemoryPresence, RedisPresence
 from .realtime.redis import RedisHub
 from .security import Signer
+from .services.faq import Faq
 from .services.geo import Geolocator
 from .store import migrate
 from .store.db import Database
@@ -50,6 +51,7 @@ class AppState:
     node_id: str
     webhooks: LeasedWorker
     webhook_sender: WebhookSender
+    faq: Faq  # the FAQ's search analyzers, loaded on first use
     geo: Geolocator  # leads' country (and city with FRONTDESK_GEOIP_DATABASE)
 
     @classmethod
@@ -109,6 +111,7 @@ class AppState:
             node_id=node_id,
             webhooks=webhooks,
             webhook_sender=webhook_sender,
+            faq=Faq(db, writer),
             geo=Geolocator(settings.geoip_database),
         )
 

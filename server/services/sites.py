@@ -217,7 +217,7 @@ def tag_offset(value: str | None, default: int) -> int:
 
 def widget_view(
     site: Site, lang: str | None, *, offset_x: str | None = None, offset_y: str | None = None,
-    consent: str | None = None,
+    consent: str | None = None, faq: bool = False,
 ) -> dict[str, Any]:
     """What the widget may know about the site; ``greeting`` is in ``lang`` (or the default),
     ``greetings`` has every language, for a widget that picks its language itself;
@@ -238,10 +238,11 @@ def widget_view(
         "live_visitors": site.live_visitors,
         "prechat": {"mode": site.prechat, "fields": list(site.prechat_fields)},
         "consent": site.consent_required or (consent or "").strip().lower() == "required",
-        "tabs": widget_tabs(site),
+        "tabs": widget_tabs(site, faq=faq),
     }
 
 
-def widget_tabs(site: Site) -> list[str]:
-    """The panel's views the site has switched on, in tab order (chat first)."""
-    return ["chat"]
+def widget_tabs(site: Site, *, faq: bool = False) -> list[str]:
+    """The panel's views the site has switched on, in tab order (chat first); ``faq``:
+    the site has published FAQ articles (the tab shows once there is something to find)."""
+    return ["chat"] + (["faq"] if faq else [])

@@ -44,7 +44,7 @@ sites = Table(
     Column("live_visitors", Boolean, nullable=False, server_default=false()),
     # Nothing stored or connected before the page reports consent or the visitor opens the chat (0008).
     Column("consent_required", Boolean, nullable=False, server_default=false()),
-    # Leads (0010): the region phone numbers typed without a country code are read in (else
+    # Leads (0011): the region phone numbers typed without a country code are read in (else
     # the IP's country), the pre-chat form, stored addresses anonymised, and the key of
     # verified identities (user_hash = HMAC-SHA256(user_id, identity_secret)).
     Column("default_country", String(2), nullable=True),
@@ -95,11 +95,11 @@ visitors = Table(
     Column("last_seen_at", Timestamp, nullable=False),
     # In every visitor token; raising it revokes all tokens issued before (docs/realtime.md).
     Column("token_generation", Integer, nullable=False, server_default="0"),
-    Column("lead_id", String(32), nullable=True, index=True),  # the person (0010); merges move it
-    Column("timezone", String(64), nullable=True),  # the browser's Intl time zone (0010)
+    Column("lead_id", String(32), nullable=True, index=True),  # the person (0011); merges move it
+    Column("timezone", String(64), nullable=True),  # the browser's Intl time zone (0011)
 )
 
-# One lead per person per site (0010): what the visitor records of that person add up to.
+# One lead per person per site (0011): what the visitor records of that person add up to.
 # A lead merged into another keeps its row (merged_into set) so no attribute is ever lost.
 leads = Table(
     "leads",
@@ -303,4 +303,65 @@ webhook_deliveries = Table(
     Column("created_at", Timestamp, nullable=False),
     UniqueConstraint("endpoint_id", "event_id", name="uq_webhook_deliveries_endpoint_event"),
     Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+)
+
+# FAQ articles of a site, one row per question and language (0010). ``terms`` holds the
+# words the search ranks by ({"t": question and phrasings, "b": answer and category}),
+# ``search_terms`` the same words as one text for the candidate index: SQLite's FTS5
+# table ``faq_search`` (trigram tokenizer, kept by triggers; made by the migration, as
+# virtual tables cannot be declared here), PostgreSQL's pg_trgm GIN index.
+faq_articles = Table(
+    "faq_articles",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("site_id", Integer, ForeignKey("sites.id"), nullable=False),
+    Column("language", String(8), nullable=False),
+    Column("question", String(300), nullable=False),
+    Column("question_key", String(300), nullable=False),  # the question folded: import updates, not duplicates
+    Column("answer", Text, nullable=False),  # Markdown as written
+    Column("answer_html", Text, nullable=False),  # rendered and sanitised: the only HTML the widget inserts
+    Column("category", String(100), nullable=False, server_default=""),
+    Column("position", Integer, nullable=False, server_default="0"),
+    Column("published", Boolean, nullable=False, server_default=false()),
+    Column("phrasings", Text, nullable=False, server_default="[]"),  # JSON list of other ways to ask
+    Column("terms", Text, nullable=False, server_default="{}"),
+    Column("search_terms", Text, nullable=False, server_default=""),
+    Column("helpful_yes", Integer, nullable=False, server_default="0"),
+    Column("helpful_no", Integer, nullable=False, server_default="0"),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+    UniqueConstraint("site_id", "language", "question_key", name="uq_faq_articles_question"),
+    Index("ix_faq_articles_site", "site_id", "published", "language"),
+)
+
+# PostgreSQL's candidate index for the FAQ: each article's search-term trigrams with how
+# often they occur (SQLite has its FTS5 trigram table instead, so this stays empty there).
+# Measured: pg_trgm's GIN index, one similarity lookup per query word, took ~100 ms a
+# search at 1,000 articles; one IN-list lookup here, weighted by rarity, a few ms.
+faq_trigrams = Table(
+    "faq_trigrams",
+    metadata,
+    Column("article_id", Integer, ForeignKey("faq_articles.id"), primary_key=True),
+    Column("trigram", String(16), primary_key=True),
+    Column("site_id", Integer, nullable=False),
+    Column("hits", Integer, nullable=False),
+    Index("ix_faq_trigrams_site", "site_id", "trigram"),
+)
+
+# What the FAQ lacks: searches that found nothing and answers voted "did not help",
+# counted per (site, kind, language, query, article; 0: none).
+faq_gaps = Table(
+    "faq_gaps",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("site_id", Integer, ForeignKey("sites.id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # no_result | unhelpful
+    Column("language", String(8), nullable=False),
+    Column("query", String(200), nullable=False),
+    Column("query_key", String(200), nullable=False),
+    Column("article_id", Integer, nullable=False, server_default="0"),
+    Column("count", Integer, nullable=False, server_default="1"),
+    Column("first_at", Timestamp, nullable=False),
+    Column("last_at", Timestamp, nullable=False),
+    UniqueConstraint("site_id", "kind", "language", "query_key", "article_id", name="uq_faq_gaps"),
 )

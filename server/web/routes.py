@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from starlette.routing import Mount, Route, WebSocketRoute
 
-from . import assets, console_api, console_canned, console_ws, health, widget_api, widget_ws
-from .console import auth, language, leads, pages
+from . import assets, console_api, console_canned, console_ws, faq_api, health, widget_api, widget_ws
+from .console import auth, faq, language, leads, pages
 
 
 def routes() -> list[Route | WebSocketRoute | Mount]:
@@ -19,6 +19,9 @@ def routes() -> list[Route | WebSocketRoute | Mount]:
         Route("/static/{path:path}", assets.static_files, methods=["GET", "HEAD"]),
         Route("/api/widget/v1/sites/{key}/config", widget_api.site_config, methods=["GET"]),
         Route("/api/widget/v1/sites/{key}/visitors", widget_api.start_visitor, methods=["POST"]),
+        Route("/api/widget/v1/sites/{key}/faq/search", faq_api.search, methods=["GET"]),
+        Route("/api/widget/v1/sites/{key}/faq/articles/{article_id}", faq_api.article, methods=["GET"]),
+        Route("/api/widget/v1/sites/{key}/faq/articles/{article_id}/feedback", faq_api.feedback, methods=["POST"]),
         Route("/api/widget/v1/sites/{key}/{rest:path}", widget_api.preflight, methods=["OPTIONS"]),
         WebSocketRoute("/ws/visitor", widget_ws.visitor_socket),
         Route("/", pages.home),
@@ -30,6 +33,12 @@ def routes() -> list[Route | WebSocketRoute | Mount]:
         Route("/console/sites", pages.sites_page),
         Route("/console/leads", leads.leads_page),
         Route("/console/language", language.choose, methods=["POST"]),
+        Route("/console/faq", faq.articles_page, methods=["GET"]),
+        Route("/console/faq/gaps", faq.gaps_page, methods=["GET"]),
+        Route("/console/faq/new", faq.article_form, methods=["GET"]),
+        Route("/console/faq/save", faq.save_article, methods=["POST"]),
+        Route("/console/faq/{article_id:int}", faq.article_form, methods=["GET"]),
+        Route("/console/faq/{article_id:int}/publish", faq.publish, methods=["POST"]),
         Route("/api/console/v1/conversations", console_api.conversations),
         Route("/api/console/v1/conversations/{conversation_id}/messages", console_api.conversation_messages),
         Route("/api/console/v1/operators", console_api.operators),

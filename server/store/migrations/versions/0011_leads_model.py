@@ -3,8 +3,8 @@ visitors link to their lead; sites get a default phone country, the pre-chat for
 option to store addresses anonymised, and the secret of verified identities (one is made
 for every existing site)
 
-Revision ID: 0010_leads_model
-Revises: 0009_console_conversations
+Revision ID: 0011_leads_model
+Revises: 0010_faq_articles
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import secrets
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_leads_model"
-down_revision = "0009_console_conversations"
+revision = "0011_leads_model"
+down_revision = "0010_faq_articles"
 branch_labels = None
 depends_on = None
 
