@@ -91,6 +91,15 @@ class Settings:
     new_visitors_per_ip_per_minute: int = _setting(
         60, "New visitors one IP address may start a minute (more get 429 rate_limited)."
     )
+    visitor_pages_per_minute: int = _setting(
+        30, "page.viewed frames (pages a registered visitor reports, single-page-app navigation included) one "
+        "visitor may send a minute (more get rate_limited errors)."
+    )
+    geoip_database: str = _setting(
+        "", "Path to a MaxMind-format (.mmdb) city database, e.g. DB-IP Lite City, for leads' region and city. "
+        "Empty: country only, from the registry data shipped with Frontdesk (docs/leads.md).",
+        commands=RUNNING,
+    )
     faq_searches_per_ip_per_minute: int = _setting(
         120, "FAQ searches (typed as the visitor types) and answer votes one IP address may send a minute."
     )
@@ -228,7 +237,7 @@ class Settings:
                 "(the in-process hub cannot be shared between processes)"
             )
         for name in ("workers", "visitor_messages_per_minute", "visitor_identifies_per_minute",
-                     "visitor_typing_per_minute", "visitor_frames_per_minute", "new_visitors_per_ip_per_minute",
+                     "visitor_typing_per_minute", "visitor_frames_per_minute", "visitor_pages_per_minute", "new_visitors_per_ip_per_minute",
                      "faq_searches_per_ip_per_minute", "sockets_per_ip", "max_body_bytes", "max_frame_bytes", "max_message_chars", "login_attempts_per_minute",
                      "operator_actions_per_minute",
                      "visitor_token_days", "commit_batch_max", "webhook_timeout_seconds", "webhook_concurrency",
@@ -252,6 +261,8 @@ class Settings:
         if not 0 < self.worker_poll_seconds <= 60:
             raise SettingsError("FRONTDESK_WORKER_POLL_SECONDS: must be more than 0 and at most 60")
         self.webhook_retry_schedule  # raises if malformed
+        if self.geoip_database and not Path(self.geoip_database).is_file():
+            raise SettingsError(f"FRONTDESK_GEOIP_DATABASE: {self.geoip_database} is not a readable file")
         if self.sqlite_synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
             raise SettingsError("FRONTDESK_SQLITE_SYNCHRONOUS: must be OFF, NORMAL, FULL or EXTRA")
         if self.log_format not in {"text", "json"}:

@@ -22,6 +22,7 @@ from .realtime.presence import MemoryPresence, RedisPresence
 from .realtime.redis import RedisHub
 from .security import Signer
 from .services.faq import Faq
+from .services.geo import Geolocator
 from .store import migrate
 from .store.db import Database
 from .store.writer import GroupWriter
@@ -58,6 +59,7 @@ class AppState:
     emails: LeasedWorker | None  # None: no SMTP server set (FRONTDESK_SMTP_HOST), mail is not queued
     mail: Mail | None  # what the email flows need; None without an SMTP server
     email_renderer: EmailRenderer
+    geo: Geolocator  # leads' country (and city with FRONTDESK_GEOIP_DATABASE)
     inbound: asyncio.AbstractServer | None = None  # the SMTP receiver of email answers, when configured
 
     @classmethod
@@ -134,6 +136,7 @@ class AppState:
             emails=emails,
             mail=mail,
             email_renderer=email_renderer,
+            geo=Geolocator(settings.geoip_database),
         )
 
     async def start_inbound(self) -> None:
@@ -166,3 +169,4 @@ class AppState:
         await self.presence.close()
         await self.hub.close()
         await self.db.close()
+        self.geo.close()

@@ -465,21 +465,22 @@ async def test_webhooks_are_sent_once_by_three_nodes(cluster: Cluster, receiver:
     receiver.secret = endpoint.secret
     origin = site.allowed_origins[0]
 
-    # 12 visitors, 4 on each node, 5 messages each: 12 conversation.created + 60 message.created.
+    # 12 visitors, 4 on each node, 5 messages each: 12 lead.created (docs/leads.md) + 12
+    # conversation.created + 60 message.created.
     await asyncio.gather(*(
         visitor_says(node, site.key, origin, [f"node {n} visitor {v} message {i}" for i in range(5)])
         for n, node in enumerate(nodes) for v in range(4)
     ))
 
-    await receiver.wait_for(lambda r: len(r.accepted) == 72, "72 distinct webhook-ids")
+    await receiver.wait_for(lambda r: len(r.accepted) == 84, "84 distinct webhook-ids")
     rows = await deliveries_of(nodes[2], endpoint)
     assert {f"evt_{r['event_id']}" for r in rows} == set(receiver.accepted)
-    assert sum(receiver.requests.values()) == 72, "some event was sent more than once"
+    assert sum(receiver.requests.values()) == 84, "some event was sent more than once"
     assert receiver.bad_signatures == 0
     bodies = sorted(p["data"]["message"]["body"] for p in receiver.payloads("message.created"))
     assert bodies == sorted(f"node {n} visitor {v} message {i}" for n in range(3) for v in range(4) for i in range(5))
     delivered = [webhook_jobs(node, "delivered") for node in nodes]
-    assert sum(delivered) == 72 and sum(1 for d in delivered if d) >= 2, delivered  # the work was shared
+    assert sum(delivered) == 84 and sum(1 for d in delivered if d) >= 2, delivered  # the work was shared
 
 
 async def test_a_live_node_takes_over_a_dead_nodes_webhook_leases(cluster: Cluster, receiver: Receiver) -> None:
@@ -494,17 +495,17 @@ async def test_a_live_node_takes_over_a_dead_nodes_webhook_leases(cluster: Clust
     receiver.open_gate.clear()  # A's requests hang: A holds the leases
 
     await visitor_says(a, site.key, site.allowed_origins[0], ["sent through A", "and again"])
-    await receiver.wait_for(lambda r: r.held == 3, "A's three requests in flight")
+    await receiver.wait_for(lambda r: r.held == 4, "A's four requests in flight (lead, conversation, two messages)")
     b = cluster.add_node()  # B finds nothing due: every delivery is leased by A
     await asyncio.sleep(1)
-    assert sum(receiver.requests.values()) == 3
+    assert sum(receiver.requests.values()) == 4
     a.kill()
     receiver.respond = lambda _id, before: 503 if before == 0 else 204  # A never heard back
     receiver.open_gate.set()
 
-    await receiver.wait_for(lambda r: len(r.accepted) == 3, "B's deliveries after A's leases expired")
+    await receiver.wait_for(lambda r: len(r.accepted) == 4, "B's deliveries after A's leases expired")
     assert all(count == 1 for count in receiver.accepted.values()), receiver.accepted
-    assert scrape_metrics(b)['frontdesk_worker_lease_takeovers_total{worker="webhooks"}'] == 3
-    assert webhook_jobs(b, "delivered") == 3
+    assert scrape_metrics(b)['frontdesk_worker_lease_takeovers_total{worker="webhooks"}'] == 4
+    assert webhook_jobs(b, "delivered") == 4
     rows = await deliveries_of(b, endpoint)
-    assert [(r["status"], r["attempts"], r["claims"]) for r in rows] == [("done", 1, 2)] * 3
+    assert [(r["status"], r["attempts"], r["claims"]) for r in rows] == [("done", 1, 2)] * 4

@@ -110,9 +110,13 @@ async def create_site(settings: Settings, args: argparse.Namespace) -> None:
             contact=args.contact, contact_required=args.contact_required,
             consent_text=_greetings(args.consent_text, "consent_text"), privacy_url=args.privacy_url,
             notify_email=args.notify_email,
+            default_country=args.default_country, prechat=args.prechat, prechat_fields=args.prechat_fields,
+            anonymize_ips=args.anonymize_ips,
         )
     base = settings.public_url.rstrip("/")
     print(f"site {site.name!r} created\nkey: {site.key}")
+    # For verified identities (user_hash = HMAC-SHA256(user_id, secret)): kept on the server side.
+    print(f"identity secret: {site.identity_secret}")
     if base:
         print(f"snippet: {snippet(base, site.key)}")
         return
@@ -126,6 +130,18 @@ async def create_site(settings: Settings, args: argparse.Namespace) -> None:
         "visitors' browsers reach the server at, e.g. https://chat.example.com, and the snippet will use it.",
         file=sys.stderr,
     )
+
+
+async def show_identity_secret(settings: Settings, args: argparse.Namespace) -> None:
+    from ..errors import NotFound
+    from ..services import sites
+
+    async with opened(settings) as state:
+        site = await sites.site_by_key(state.db, args.site)
+    if site is None:
+        raise NotFound(field="site")
+    print(f"identity secret of {site.name!r} ({site.key}): {site.identity_secret}")
+    print("user_hash = hex HMAC-SHA256(user_id, this secret), computed on your server (docs/leads.md)")
 
 
 async def update_site(settings: Settings, args: argparse.Namespace) -> None:

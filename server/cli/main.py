@@ -9,6 +9,7 @@ from ..config import Settings, SettingsError
 from ..errors import FrontdeskError
 from .admin import (
     change_operator, create_operator, create_site, create_webhook, list_webhooks, revoke_visitor, update_site,
+    show_identity_secret,
 )
 from .faq import export_faq, import_faq
 from .parser import build_parser, settings_from, unknown_options
@@ -42,6 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(create_site(settings, args))
         elif args.command == "update-site":
             asyncio.run(update_site(settings, args))
+        elif args.command == "show-identity-secret":
+            asyncio.run(show_identity_secret(settings, args))
         elif args.command == "create-webhook":
             asyncio.run(create_webhook(settings, args))
         elif args.command == "list-webhooks":

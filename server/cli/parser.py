@@ -179,9 +179,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="Where new contact-form and offline messages are emailed. Default: every active operator.",
     )
     site.add_argument(
+        "--default-country", default=None, metavar="CC",
+        help="Two-letter country (e.g. KZ) in which phone numbers typed without a country code are read. "
+             "Default: the country of the visitor's IP address.",
+    )
+    site.add_argument(
+        "--prechat", choices=("off", "optional", "required"), default="off",
+        help="The widget's pre-chat form: off, optional (the visitor may skip it) or required before the first "
+             "message. Default: off.",
+    )
+    site.add_argument(
+        "--prechat-fields", default="name,email", metavar="FIELDS",
+        help="What the pre-chat form asks, comma-separated from name, email, phone. Default: name,email.",
+    )
+    site.add_argument(
+        "--anonymize-ips", action="store_true",
+        help="Store visitors' IP addresses anonymised (IPv4 last octet, IPv6 last 80 bits zeroed); the country "
+             "is still looked up from the full address first.",
+    )
+    site.add_argument(
         "--allow-duplicate-name", action="store_true",
         help="Create the site even if another site already has this name (refused by default).",
     )
+
+    secret = command(
+        "show-identity-secret",
+        "Print a site's identity secret: your server signs logged-in users' ids with it (user_hash, docs/leads.md).",
+    )
+    secret.add_argument("site", help="The site's key (fd_…), as create-site printed it.")
 
     change = command("update-site", "Change a site's launcher placement and page-view settings.")
     change.add_argument("site", help="The site's key (fd_…), as create-site printed it.")

@@ -15,6 +15,9 @@ CONVERSATION_CLOSED = "conversation.closed"
 CONVERSATION_REOPENED = "conversation.reopened"
 NOTE_CREATED = "note.created"
 CONTACT_SUBMITTED = "contact.submitted"
+LEAD_CREATED = "lead.created"
+LEAD_UPDATED = "lead.updated"
+LEAD_MERGED = "lead.merged"
 
 CATALOGUE: dict[str, str] = {
     CONVERSATION_CREATED: "A visitor's first message opened a conversation. Payload: conversation (summary).",
@@ -40,4 +43,9 @@ CATALOGUE: dict[str, str] = {
     CONTACT_SUBMITTED: "A visitor sent the contact form (its message is also a message.created in the conversation). "
     "Payload: submission (id, visitor_id, conversation_id, name, email, phone, message, language, consent {text, "
     "privacy_url, given_at}, created_at), conversation (summary).",
+    LEAD_CREATED: "A visitor registered and became a lead. Payload: lead.",
+    LEAD_UPDATED: "A lead changed (identified, came back, moved to another page). Payload: lead, changed (field names), "
+    "page (url, title, visitor_id, at: when the change is a page view).",
+    LEAD_MERGED: "Two leads of one site turned out to be one person (same verified user, email or phone) and were "
+    "merged into the older. Payload: lead (the survivor), merged (the absorbed lead, merged_into set), filled.",
 }

@@ -7,6 +7,8 @@ import secrets
 from urllib.parse import urlsplit
 from typing import Any, Mapping
 
+import phonenumbers
+
 from ..errors import Invalid
 from ..store import sites as store
 from ..store.db import Database
@@ -46,6 +48,8 @@ def web_url(value: Any, field: str) -> str | None:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise Invalid(field=field)
     return text
+PRECHAT_MODES = ("off", "optional", "required")
+PRECHAT_FIELDS = ("name", "email", "phone")
 
 
 async def create_site(
@@ -67,6 +71,10 @@ async def create_site(
     privacy_url: Any = None,
     notify_email: Any = None,
     allow_duplicate_name: bool = False,
+    default_country: Any = None,
+    prechat: Any = "off",
+    prechat_fields: Any = ("name", "email"),
+    anonymize_ips: bool = False,
 ) -> Site:
     """A new site. A name another site already has is refused (naming that site's key)
     unless ``allow_duplicate_name``: two same-named sites look alike in the console."""
@@ -84,6 +92,8 @@ async def create_site(
     clean_consent = texts_by_language(consent_text, "consent_text", max_chars=CONSENT_MAX_CHARS)
     clean_privacy = web_url(privacy_url, "privacy_url")
     clean_notify = fields.email(notify_email, "notify_email")
+    clean_country = country(default_country)
+    clean_prechat, clean_prechat_fields = prechat_form(prechat, prechat_fields)
     key = "fd_" + secrets.token_urlsafe(12)
 
     def job(tx: Tx) -> Site:
@@ -97,9 +107,34 @@ async def create_site(
             consent_required=bool(consent_required),
             contact_enabled=bool(contact), contact_required=clean_required, consent_text=clean_consent,
             privacy_url=clean_privacy, notify_email=clean_notify,
+            default_country=clean_country, prechat=clean_prechat, prechat_fields=clean_prechat_fields,
+            anonymize_ips=bool(anonymize_ips), identity_secret=secrets.token_hex(32),
         )
 
     return await writer.run(job)
+
+
+def country(value: Any, field: str = "default_country") -> str | None:
+    """An ISO 3166 two-letter region phonenumbers knows ("kz" -> "KZ"), or None."""
+    if value is None or value == "":
+        return None
+    code = value.strip().upper() if isinstance(value, str) else None
+    if code is None or code not in phonenumbers.SUPPORTED_REGIONS:
+        raise Invalid(field=field, value=value)
+    return code
+
+
+def prechat_form(mode: Any, wanted: Any) -> tuple[str, tuple[str, ...]]:
+    """The pre-chat form: a mode and the fields it asks, in a fixed order ("email,name" or a list)."""
+    if mode not in PRECHAT_MODES:
+        raise Invalid(field="prechat", value=mode)
+    if isinstance(wanted, str):
+        wanted = [w.strip() for w in wanted.split(",") if w.strip()]
+    if not isinstance(wanted, (list, tuple)) or any(w not in PRECHAT_FIELDS for w in wanted):
+        raise Invalid(field="prechat_fields", value=",".join(map(str, wanted)) if isinstance(wanted, (list, tuple)) else wanted)
+    if mode != "off" and not wanted:
+        raise Invalid(field="prechat_fields", value="")
+    return mode, tuple(f for f in PRECHAT_FIELDS if f in wanted)
 
 
 def offset(value: Any, field: str) -> int:
@@ -236,6 +271,7 @@ def widget_view(
         "offset_x": tag_offset(offset_x, site.offset_x),
         "offset_y": tag_offset(offset_y, site.offset_y),
         "live_visitors": site.live_visitors,
+        "prechat": {"mode": site.prechat, "fields": list(site.prechat_fields)},
         "consent": site.consent_required or (consent or "").strip().lower() == "required",
         "tabs": widget_tabs(site, faq=faq),
         # The contact form: which fields it requires, the consent the visitor gives (the

@@ -52,6 +52,14 @@ sites = Table(
     Column("consent_text", Text, nullable=True),
     Column("privacy_url", String(2048), nullable=True),
     Column("notify_email", String(254), nullable=True),
+    # Leads (0012): the region phone numbers typed without a country code are read in (else
+    # the IP's country), the pre-chat form, stored addresses anonymised, and the key of
+    # verified identities (user_hash = HMAC-SHA256(user_id, identity_secret)).
+    Column("default_country", String(2), nullable=True),
+    Column("prechat", String(16), nullable=False, server_default="off"),  # off | optional | required
+    Column("prechat_fields", String(32), nullable=False, server_default="name,email"),
+    Column("anonymize_ips", Boolean, nullable=False, server_default=false()),
+    Column("identity_secret", String(64), nullable=True),
 )
 
 operators = Table(
@@ -95,6 +103,77 @@ visitors = Table(
     Column("last_seen_at", Timestamp, nullable=False),
     # In every visitor token; raising it revokes all tokens issued before (docs/realtime.md).
     Column("token_generation", Integer, nullable=False, server_default="0"),
+    Column("lead_id", String(32), nullable=True, index=True),  # the person (0012); merges move it
+    Column("timezone", String(64), nullable=True),  # the browser's Intl time zone (0012)
+)
+
+# One lead per person per site (0012): what the visitor records of that person add up to.
+# A lead merged into another keeps its row (merged_into set) so no attribute is ever lost.
+leads = Table(
+    "leads",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("site_id", Integer, ForeignKey("sites.id"), nullable=False),
+    Column("name", String(200), nullable=True),
+    Column("email", String(254), nullable=True),
+    Column("phone", String(32), nullable=True),
+    Column("user_id", String(200), nullable=True),  # the site's own user id, verified by HMAC
+    Column("status", String(16), nullable=False, server_default="new"),
+    Column("ip", String(45), nullable=True),  # the latest address (anonymised if the site asks)
+    Column("country", String(2), nullable=True),
+    Column("region", String(100), nullable=True),
+    Column("city", String(100), nullable=True),
+    Column("browser", String(100), nullable=True),
+    Column("os", String(100), nullable=True),
+    Column("device", String(16), nullable=True),  # desktop | mobile | tablet | bot
+    Column("language", String(8), nullable=True),
+    Column("timezone", String(64), nullable=True),
+    Column("referrer", String(2048), nullable=True),  # of the landing page
+    Column("landing_url", String(2048), nullable=True),
+    Column("utm_source", String(200), nullable=True),
+    Column("utm_medium", String(200), nullable=True),
+    Column("utm_campaign", String(200), nullable=True),
+    Column("utm_term", String(200), nullable=True),
+    Column("utm_content", String(200), nullable=True),
+    Column("current_url", String(2048), nullable=True),
+    Column("current_title", String(300), nullable=True),
+    Column("visits", Integer, nullable=False, server_default="1"),
+    Column("first_seen_at", Timestamp, nullable=False),
+    Column("last_seen_at", Timestamp, nullable=False),
+    Column("merged_into", String(32), nullable=True),
+    Index("ix_leads_site_recent", "site_id", "last_seen_at"),
+    Index("ix_leads_site_email", "site_id", "email"),
+    Index("ix_leads_site_phone", "site_id", "phone"),
+    Index("ix_leads_site_user", "site_id", "user_id"),
+)
+
+# Every address a lead came from, with where it geolocates.
+lead_addresses = Table(
+    "lead_addresses",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("lead_id", String(32), nullable=False),
+    Column("ip", String(45), nullable=False),
+    Column("country", String(2), nullable=True),
+    Column("region", String(100), nullable=True),
+    Column("city", String(100), nullable=True),
+    Column("first_seen_at", Timestamp, nullable=False),
+    Column("last_seen_at", Timestamp, nullable=False),
+    Index("ix_lead_addresses_lead_ip", "lead_id", "ip"),
+)
+
+# The pages a registered visitor saw (the panel reports them; nothing for page views of
+# people who never registered).
+page_views = Table(
+    "page_views",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("lead_id", String(32), nullable=False),
+    Column("visitor_id", String(32), nullable=False),
+    Column("url", String(2048), nullable=False),
+    Column("title", String(300), nullable=True),
+    Column("created_at", Timestamp, nullable=False),
+    Index("ix_page_views_lead", "lead_id", "id"),
 )
 
 conversations = Table(

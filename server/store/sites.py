@@ -32,6 +32,11 @@ class Site:
     consent_text: dict[str, str] = field(default_factory=dict)  # per language, like greeting
     privacy_url: str | None = None
     notify_email: str | None = None  # new contact messages go here, else to every operator
+    default_country: str | None = None  # region of phone numbers typed without a country code
+    prechat: str = "off"  # the widget's pre-chat form: off | optional | required
+    prechat_fields: tuple[str, ...] = ("name", "email")
+    anonymize_ips: bool = False  # store addresses with the host part zeroed
+    identity_secret: str | None = None  # user_hash = HMAC-SHA256(user_id, identity_secret)
 
 
 def _site(row: Any) -> Site:
@@ -53,11 +58,18 @@ def _site(row: Any) -> Site:
         consent_text=json.loads(row.consent_text) if row.consent_text else {},
         privacy_url=row.privacy_url,
         notify_email=row.notify_email,
+        default_country=row.default_country,
+        prechat=row.prechat,
+        prechat_fields=tuple(f for f in row.prechat_fields.split(",") if f),
+        anonymize_ips=bool(row.anonymize_ips),
+        identity_secret=row.identity_secret,
     )
 
 
 def insert_site(conn: Connection, **values: Any) -> Site:
     values["allowed_origins"] = json.dumps(list(values["allowed_origins"]))
+    if "prechat_fields" in values:
+        values["prechat_fields"] = ",".join(values["prechat_fields"])
     values["greeting"] = json.dumps(values["greeting"], ensure_ascii=False) if values.get("greeting") else None
     values["consent_text"] = json.dumps(values["consent_text"], ensure_ascii=False) if values.get("consent_text") else None
     values["contact_required"] = ",".join(values.get("contact_required") or ())

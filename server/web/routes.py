@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.routing import Mount, Route, WebSocketRoute
 
 from . import assets, console_api, console_canned, console_ws, contact_api, faq_api, health, widget_api, widget_ws
-from .console import auth, faq, language, pages
+from .console import auth, faq, language, leads, pages
 
 
 def routes() -> list[Route | WebSocketRoute | Mount]:
@@ -32,6 +32,7 @@ def routes() -> list[Route | WebSocketRoute | Mount]:
         Route("/console/login", auth.login, methods=["POST"]),
         Route("/console/logout", auth.logout, methods=["POST"]),
         Route("/console/sites", pages.sites_page),
+        Route("/console/leads", leads.leads_page),
         Route("/console/language", language.choose, methods=["POST"]),
         Route("/console/faq", faq.articles_page, methods=["GET"]),
         Route("/console/faq/gaps", faq.gaps_page, methods=["GET"]),
@@ -46,5 +47,6 @@ def routes() -> list[Route | WebSocketRoute | Mount]:
         Route("/console/api/canned", console_canned.create_canned, methods=["POST"]),
         Route("/console/api/canned/{canned_id}", console_canned.change_canned, methods=["PUT"]),
         Route("/console/api/canned/{canned_id}", console_canned.delete_canned, methods=["DELETE"]),
+        Route("/api/console/v1/visitors/{visitor_id}/lead", leads.lead_card),
         WebSocketRoute("/ws/console", console_ws.console_socket),
     ]

@@ -114,6 +114,7 @@ async def start_visitor(request: Request) -> Response:
         session = await visitors.start_session(
             state.writer, state.signer, site, data.get("token"), language=data.get("language"),
             page_url=page.get("url"), ip=client_address(request), user_agent=request.headers.get("user-agent"),
+            geo=state.geo,
         )
     except FrontdeskError as exc:
         return error_response(request, exc, headers=_cors(request), lang=lang)

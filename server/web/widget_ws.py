@@ -16,6 +16,7 @@ from ..security import VisitorClaim
 from ..services import chat, fields, rates, sites, visitors
 from ..store.sites import Site
 from ..store.visitors import Visitor
+from . import widget_leads
 from .addresses import client_address
 from .context import app_state, language, own_origin
 from .sockets import CLOSE_BAD_HELLO, FrameSocket, refuse
@@ -29,6 +30,7 @@ _HOLD_LIMIT = 2000  # live messages held back during a replay before the client 
 _FRAME_LIMITS = {
     "typing": ("visitor_typing", "visitor_typing_per_minute"),
     "visitor.identify": ("visitor_identifies", "visitor_identifies_per_minute"),
+    "page.viewed": ("visitor_pages", "visitor_pages_per_minute"),
 }
 _OTHER_FRAMES = ("visitor_frames", "visitor_frames_per_minute")
 
@@ -119,8 +121,9 @@ class VisitorConnection:
                     {"type": "typing", "conversation_id": self.conversation_id, "typing": bool(frame.get("typing"))},
                 )
         elif kind == "visitor.identify":
-            data = {k: frame[k] for k in visitors.IDENTITY_FIELDS if k in frame}
-            result = await visitors.identify(self.state.writer, self.claim, data)
+            data = {k: frame[k] for k in visitors.IDENTITY_FIELDS + visitors.VERIFIED_FIELDS if k in frame}
+            region = await widget_leads.phone_region(self, data)
+            result = await visitors.identify(self.state.writer, self.claim, data, region=region, site=self.site)
             self.visitor_name = result.visitor.name
             refused = {}
             for field, exc in result.refused.items():
@@ -129,6 +132,8 @@ class VisitorConnection:
             self.socket.send(
                 {"type": "identified", "id": frame.get("id"), "accepted": list(result.accepted), "refused": refused}
             )
+        elif kind == "page.viewed":
+            await widget_leads.page_viewed(self, frame)
         elif kind == "ping":
             self.socket.send({"type": "pong"})
         elif kind == "hello":

@@ -19,6 +19,7 @@ import { ConversationActions } from "./actions.js";
 import { CannedAnswers } from "./canned.js";
 import { CannedManager } from "./canned-manager.js";
 import { Notifier, notificationTitle } from "./notify.js";
+import { leadEvent } from "./lead-card.js";
 
 export class Inbox {
   constructor() {
@@ -327,4 +328,7 @@ const EVENT_HANDLERS = {
   "conversation.closed": (inbox, f) => inbox.onEntry(f),
   "conversation.reopened": (inbox, f) => inbox.onEntry(f),
   "note.created": (inbox, f) => inbox.onEntry(f),
+  "lead.created": (inbox, f) => leadEvent(f),   // the lead card (lead-card.js) follows its lead live
+  "lead.updated": (inbox, f) => leadEvent(f),
+  "lead.merged": (inbox, f) => leadEvent(f),
 };
