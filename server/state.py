@@ -25,7 +25,7 @@ from .store.db import Database
 from .store.writer import GroupWriter
 from .throttle import MemoryThrottle, RedisThrottle, SocketCounts, Throttle
 from .workers.leased import LeasedWorker
-from .workers.relay import publish_committed
+from .workers.relay import EventRelay, publish_committed
 from .workers.webhooks import WebhookSender, webhook_worker
 
 
@@ -49,6 +49,7 @@ class AppState:
     node_id: str
     webhooks: LeasedWorker
     webhook_sender: WebhookSender
+    relay: EventRelay | None = None  # scale-out: committed events to this node's sockets
 
     @classmethod
     async def open(cls, settings: Settings) -> "AppState":
@@ -62,12 +63,15 @@ class AppState:
         # Names this process in leases and presence; readable, so a stuck lease can be traced.
         node_id = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         hub: Hub
+        relay: EventRelay | None = None
         throttle: Throttle
         presence: MemoryPresence | RedisPresence
         if settings.redis_url:
             redis_hub = RedisHub(settings.redis_url, prefix=settings.redis_prefix)
             await redis_hub.start()
             hub = redis_hub
+            relay = EventRelay(db, redis_hub)
+            await relay.start()
             presence = RedisPresence(
                 redis_hub.redis, redis_hub, redis_hub.local, node_id=node_id, prefix=redis_hub.prefix
             )
@@ -83,7 +87,10 @@ class AppState:
         await presence.start()
 
         async def on_commit(events: list) -> None:  # type: ignore[type-arg]
-            await publish_committed(hub, events)
+            if relay is not None:
+                await relay.committed(events)
+            else:
+                await publish_committed(hub, events)
 
         metrics = Metrics()
         webhooks, webhook_sender = webhook_worker(db, settings, metrics, node_id)
@@ -107,6 +114,7 @@ class AppState:
             node_id=node_id,
             webhooks=webhooks,
             webhook_sender=webhook_sender,
+            relay=relay,
         )
 
     def start_workers(self) -> None:
@@ -118,6 +126,8 @@ class AppState:
         await self.webhooks.stop()
         await self.webhook_sender.close()
         await self.writer.stop()
+        if self.relay is not None:
+            await self.relay.stop()
         await self.presence.close()
         await self.hub.close()
         await self.db.close()

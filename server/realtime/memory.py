@@ -47,6 +47,10 @@ class MemoryHub:
         self._subscribers: dict[str, set[MemorySubscription]] = {}
 
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
+        self.deliver(channel, message)
+
+    def deliver(self, channel: str, message: dict[str, Any]) -> None:
+        """Publish without awaiting: nothing here waits, so fan-outs need no coroutine each."""
         for sub in tuple(self._subscribers.get(channel, ())):
             sub.deliver(message)
 
