@@ -9,14 +9,13 @@ waits for room in the send queue, before the hub pump and the reader start.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import Any, Awaitable, Callable, TypeVar
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..errors import BadFrame, FrontdeskError, TooLarge
-from ..realtime.hub import SubscriberTooSlow, Subscription
+from ..realtime.hub import SubscriberTooSlow, Subscription, encode
 from ..state import AppState
 from . import json_input
 
@@ -54,8 +53,9 @@ class FrameSocket:
         self.ws = websocket
         self.state = state
         self.lang = lang
-        self._out: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(_OUT_LIMIT)
+        self._out: asyncio.Queue[dict[str, Any] | str | None] = asyncio.Queue(_OUT_LIMIT)
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.too_slow = False
 
     async def receive_frame(self) -> dict[str, Any]:
         """The next frame as a dict. Raises BadFrame/TooLarge for what is not a frame,
@@ -101,14 +101,14 @@ class FrameSocket:
             pass
         return None
 
-    def send(self, frame: dict[str, Any]) -> None:
-        """Queue a frame; a client too far behind (live frames) is dropped."""
+    def send(self, frame: dict[str, Any] | str) -> None:
+        """Queue a frame (or its encoded text); a client too far behind (live frames) is dropped."""
         try:
             self._out.put_nowait(frame)
         except asyncio.QueueFull:
             raise SubscriberTooSlow() from None
 
-    async def put(self, frame: dict[str, Any]) -> None:
+    async def put(self, frame: dict[str, Any] | str) -> None:
         """Queue a frame, waiting for room: how a replay streams whatever its size. A
         client that reads nothing for STALL_TIMEOUT is dropped."""
         if not self._out.full():  # the common case, without wait_for's task per call
@@ -136,7 +136,30 @@ class FrameSocket:
 
     @staticmethod
     def encode(frame: dict[str, Any]) -> str:
-        return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+        return encode(frame)
+
+    def acknowledge(self, future: asyncio.Future[Any], client_id: str, on_ack: Callable[[Any], None]) -> None:
+        """When ``future`` (a queued write) resolves, send its ack frame — or its error — from
+        the future's callback: no task and no shield per message (issue 20). The write goes
+        on if this socket goes."""
+
+        def done(future: asyncio.Future[Any]) -> None:
+            if future.cancelled():
+                return
+            exc = future.exception()
+            try:
+                if exc is None:
+                    ack = future.result()
+                    self.send(ack.frame())
+                    on_ack(ack)
+                elif isinstance(exc, FrontdeskError):
+                    self.send(self.error_frame(exc, client_id))
+                else:
+                    log.error("a queued write failed", exc_info=exc)
+            except SubscriberTooSlow:
+                self.too_slow = True  # the serving loop closes the socket; the client resumes
+
+        future.add_done_callback(done)
 
     def spawn(self, coro: Awaitable[Any]) -> None:
         """Handle a frame in its own task (so commits overlap); keeps a reference."""
@@ -149,7 +172,9 @@ class FrameSocket:
             frame = await self._out.get()
             if frame is None:
                 return
-            await self.ws.send_text(self.encode(frame))
+            if self.too_slow:
+                raise SubscriberTooSlow()
+            await self.ws.send_text(frame if isinstance(frame, str) else encode(frame))
 
     async def _pump(self, subscription: Subscription, forward: Callable[[dict[str, Any]], None]) -> None:
         while True:

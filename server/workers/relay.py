@@ -23,7 +23,7 @@ import asyncio
 import logging
 from typing import Any
 
-from ..realtime.hub import OPERATORS, Hub, conversation_channel
+from ..realtime.hub import OPERATORS, Frame, Hub, conversation_channel
 from ..realtime.memory import MemoryHub
 from ..realtime.redis import RedisHub
 from ..services import events as catalogue
@@ -38,14 +38,14 @@ PAGE = 1000
 
 def visitor_frame(event: StoredEvent) -> dict[str, object] | None:
     if event.type == catalogue.MESSAGE_CREATED:
-        return {"type": event.type, "conversation_id": event.conversation_id, "message": event.payload["message"]}
+        return Frame(type=event.type, conversation_id=event.conversation_id, message=event.payload["message"])
     return None
 
 
 def fan_out(hub: MemoryHub, events: list[StoredEvent]) -> None:
     """Hand committed events to this process's subscribers (synchronously, in order)."""
     for event in events:
-        hub.deliver(OPERATORS, event.frame())
+        hub.deliver(OPERATORS, Frame(event.frame()))
         frame = visitor_frame(event)
         if frame is not None and event.conversation_id:
             hub.deliver(conversation_channel(event.conversation_id), frame)
