@@ -50,6 +50,10 @@ class Subscription(Protocol):
 
     async def get(self) -> dict[str, Any]: ...
 
+    def listen(self, callback: Callable[[dict[str, Any]], None]) -> None:
+        """Instead of ``get``: each message to ``callback`` as it is published (sockets)."""
+        ...
+
     async def close(self) -> None: ...
 
 

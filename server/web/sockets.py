@@ -1,9 +1,12 @@
-"""What both websockets share: JSON frames in, one sender task out, the hub pumped in.
+"""What both websockets share: JSON frames in, one sender task out, live frames in
+straight from the hub's fan-out.
 
 One sender task per socket, so frames from the reader, from acks and from the hub never
-interleave mid-send. A client that cannot keep up with live frames is dropped; it
-resumes by seq. A replay (any size) streams: it runs with the sender already going and
-waits for room in the send queue, before the hub pump and the reader start.
+interleave mid-send. Live frames reach the socket by the subscription's callback (no
+pump task and no queue per socket: memory per idle socket, a hand-off per frame). A
+client that cannot keep up with live frames is dropped; it resumes by seq. A replay
+(any size) streams: it runs with the sender already going and waits for room in the
+send queue; live frames that come meanwhile are held and sent after it, in order.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _OUT_LIMIT = 5000
+_HOLD_LIMIT = 5000  # live frames held during a replay before the client is dropped
 HELLO_TIMEOUT = 15.0
 STALL_TIMEOUT = 30.0  # a replay waits this long for the client to read before dropping it
 CLOSE_TOO_SLOW = 1013  # "try again later": the client reconnects and resumes
@@ -55,7 +59,9 @@ class FrameSocket:
         self.lang = lang
         self._out: asyncio.Queue[dict[str, Any] | str | None] = asyncio.Queue(_OUT_LIMIT)
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.too_slow = False
+        self._dropped: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._holding: list[dict[str, Any]] | None = None  # live frames that came during a replay
+        self._forward: Callable[[dict[str, Any]], None] | None = None
 
     async def receive_frame(self) -> dict[str, Any]:
         """The next frame as a dict. Raises BadFrame/TooLarge for what is not a frame,
@@ -157,7 +163,7 @@ class FrameSocket:
                 else:
                     log.error("a queued write failed", exc_info=exc)
             except SubscriberTooSlow:
-                self.too_slow = True  # the serving loop closes the socket; the client resumes
+                self.drop()
 
         future.add_done_callback(done)
 
@@ -172,13 +178,31 @@ class FrameSocket:
             frame = await self._out.get()
             if frame is None:
                 return
-            if self.too_slow:
-                raise SubscriberTooSlow()
             await self.ws.send_text(frame if isinstance(frame, str) else encode(frame))
 
-    async def _pump(self, subscription: Subscription, forward: Callable[[dict[str, Any]], None]) -> None:
-        while True:
-            forward(await subscription.get())
+    def drop(self) -> None:
+        """This client fell too far behind: the serving loop closes it (1013); it resumes by seq."""
+        if not self._dropped.done():
+            self._dropped.set_exception(SubscriberTooSlow())
+
+    def _live(self, frame: dict[str, Any]) -> None:
+        """The subscription's callback: a live frame, straight from the hub's fan-out (no
+        pump task and no queue per subscriber). Held while a replay streams, so it cannot
+        overtake what is being replayed."""
+        if self._dropped.done():
+            return
+        try:
+            if self._holding is not None:
+                if len(self._holding) >= _HOLD_LIMIT:
+                    raise SubscriberTooSlow()
+                self._holding.append(frame)
+            elif self._forward is not None:
+                self._forward(frame)
+        except SubscriberTooSlow:
+            self.drop()
+        except Exception:  # noqa: BLE001 - one socket's fault must not stop the fan-out to others
+            log.exception("a live frame could not be forwarded")
+            self.drop()
 
     async def _reader(
         self, handle: Callable[[dict[str, Any]], Awaitable[None]], admit: Callable[[str], Awaitable[None]] | None
@@ -217,29 +241,33 @@ class FrameSocket:
         frame (rate limits) before ``handle`` sees it."""
         gauge = self.state.metrics.sockets.labels(self.kind)
         gauge.inc()
+        self._forward = forward
+        self._holding = []
+        subscription.listen(self._live)
         tasks = [asyncio.create_task(self._sender())]
         try:
             if replay is not None:
                 tasks.append(asyncio.create_task(replay))  # type: ignore[arg-type]
-                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-                if tasks[0] in done or tasks[1].exception() is not None:
+                done, _ = await asyncio.wait(tasks + [self._dropped], return_when=asyncio.FIRST_COMPLETED)
+                if tasks[0] in done or self._dropped in done or tasks[1].exception() is not None:
                     await self._ended(done)
                     return
                 tasks.pop()  # replayed: the client is current
-            tasks += [
-                asyncio.create_task(self._pump(subscription, forward)),
-                asyncio.create_task(self._reader(handle, admit)),
-            ]
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            held, self._holding = self._holding, None
+            for frame in held:
+                self._live(frame)
+            tasks.append(asyncio.create_task(self._reader(handle, admit)))
+            done, _ = await asyncio.wait(tasks + [self._dropped], return_when=asyncio.FIRST_COMPLETED)
             await self._ended(done)
         finally:
+            self._forward = None
             for task in tasks + list(self._tasks):
                 task.cancel()
             await asyncio.gather(*tasks, *self._tasks, return_exceptions=True)
             await subscription.close()
             gauge.dec()
 
-    async def _ended(self, done: set[asyncio.Task[Any]]) -> None:
+    async def _ended(self, done: set[asyncio.Future[Any]]) -> None:
         for task in done:
             exc = task.exception()
             if isinstance(exc, SubscriberTooSlow):
