@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from typing import Any, Awaitable, Callable, TypeVar
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -57,7 +58,11 @@ class FrameSocket:
         self.ws = websocket
         self.state = state
         self.lang = lang
-        self._out: asyncio.Queue[dict[str, Any] | str | None] = asyncio.Queue(_OUT_LIMIT)
+        # A deque and a future, not an asyncio.Queue (four deques and an Event each): memory
+        # per idle socket (issue 20).
+        self._out: deque[dict[str, Any] | str] = deque()
+        self._wake: asyncio.Future[None] | None = None  # the sender waits on it when there is nothing to send
+        self._room: asyncio.Future[None] | None = None  # a streaming replay waits on it when the queue is full
         self._tasks: set[asyncio.Task[Any]] = set()
         self._dropped: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._holding: list[dict[str, Any]] | None = None  # live frames that came during a replay
@@ -109,21 +114,22 @@ class FrameSocket:
 
     def send(self, frame: dict[str, Any] | str) -> None:
         """Queue a frame (or its encoded text); a client too far behind (live frames) is dropped."""
-        try:
-            self._out.put_nowait(frame)
-        except asyncio.QueueFull:
-            raise SubscriberTooSlow() from None
+        if len(self._out) >= _OUT_LIMIT:
+            raise SubscriberTooSlow()
+        self._out.append(frame)
+        if self._wake is not None and not self._wake.done():
+            self._wake.set_result(None)
 
     async def put(self, frame: dict[str, Any] | str) -> None:
         """Queue a frame, waiting for room: how a replay streams whatever its size. A
         client that reads nothing for STALL_TIMEOUT is dropped."""
-        if not self._out.full():  # the common case, without wait_for's task per call
-            self._out.put_nowait(frame)
-            return
-        try:
-            await asyncio.wait_for(self._out.put(frame), STALL_TIMEOUT)
-        except asyncio.TimeoutError:
-            raise SubscriberTooSlow() from None
+        while len(self._out) >= _OUT_LIMIT:
+            self._room = asyncio.get_running_loop().create_future()
+            try:
+                await asyncio.wait_for(self._room, STALL_TIMEOUT)
+            except asyncio.TimeoutError:
+                raise SubscriberTooSlow() from None
+        self.send(frame)
 
     def error_frame(self, exc: FrontdeskError, frame_id: Any = None) -> dict[str, Any]:
         keys = exc.message_keys
@@ -174,11 +180,16 @@ class FrameSocket:
         task.add_done_callback(self._tasks.discard)
 
     async def _sender(self) -> None:
+        out, loop = self._out, asyncio.get_running_loop()
         while True:
-            frame = await self._out.get()
-            if frame is None:
-                return
-            await self.ws.send_text(frame if isinstance(frame, str) else encode(frame))
+            while out:
+                frame = out.popleft()
+                await self.ws.send_text(frame if isinstance(frame, str) else encode(frame))
+                if self._room is not None and not self._room.done() and len(out) < _OUT_LIMIT // 2:
+                    self._room.set_result(None)
+            self._wake = loop.create_future()
+            await self._wake
+            self._wake = None
 
     def drop(self) -> None:
         """This client fell too far behind: the serving loop closes it (1013); it resumes by seq."""
