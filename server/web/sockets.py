@@ -1,8 +1,9 @@
-"""What both websockets share: JSON frames in, one sender task out, live frames in
-straight from the hub's fan-out.
+"""What both websockets share: JSON frames in, frames out written by whoever sends them,
+live frames in straight from the hub's fan-out.
 
-One sender task per socket, so frames from the reader, from acks and from the hub never
-interleave mid-send. Live frames reach the socket by the subscription's callback (no
+A frame is written to the transport when it is sent (no sender task and no queue per
+socket: the ASGI send of a frame completes at once unless the client's socket is full;
+only then do frames queue, in order, behind the write that waits). Live frames reach the socket by the subscription's callback (no
 pump task and no queue per socket: memory per idle socket, a hand-off per frame). A
 client that cannot keep up with live frames is dropped; it resumes by seq. A replay
 (any size) streams: it runs with the sender already going and waits for room in the
@@ -61,7 +62,7 @@ class FrameSocket:
         # A deque and a future, not an asyncio.Queue (four deques and an Event each): memory
         # per idle socket (issue 20).
         self._out: deque[dict[str, Any] | str] = deque()
-        self._wake: asyncio.Future[None] | None = None  # the sender waits on it when there is nothing to send
+        self._blocked: asyncio.Task[None] | None = None  # finishing a write the client's socket could not take
         self._room: asyncio.Future[None] | None = None  # a streaming replay waits on it when the queue is full
         self._tasks: set[asyncio.Task[Any]] = set()
         self._dropped: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -113,15 +114,59 @@ class FrameSocket:
         return None
 
     def send(self, frame: dict[str, Any] | str) -> None:
-        """Queue a frame (or its encoded text); a client too far behind (live frames) is dropped."""
-        if len(self._out) >= _OUT_LIMIT:
-            raise SubscriberTooSlow()
-        self._out.append(frame)
-        if self._wake is not None and not self._wake.done():
-            self._wake.set_result(None)
+        """Send a frame (or its encoded text) now, from the caller — the hub's fan-out, an ack
+        callback, the reader: no sender task and no hand-off per frame (issue 20). Only
+        when the client's socket is full (the server's write buffer over its high-water
+        mark) are frames queued, behind the write that waits; a client too far behind is
+        dropped."""
+        if self._blocked is not None:
+            if len(self._out) >= _OUT_LIMIT:
+                raise SubscriberTooSlow()
+            self._out.append(frame)
+            return
+        self._write(frame if isinstance(frame, str) else encode(frame))
+
+    def _write(self, text: str) -> None:
+        if self._dropped.done():
+            return
+        # The ASGI send of a text frame returns without suspending unless the transport
+        # is paused for a slow reader: step it here, and only then hand it to a task.
+        write = self.ws.send({"type": "websocket.send", "text": text})
+        try:
+            waiting = write.send(None)
+        except StopIteration:
+            return
+        except Exception:  # noqa: BLE001 - the client went, or the socket is closing
+            self._end(Disconnected())
+            return
+        self._blocked = asyncio.ensure_future(self._finish(write, waiting))
+
+    async def _finish(self, write: Any, waiting: Any) -> None:
+        """Finish a write that had to wait for the client, then send what queued behind it."""
+        try:
+            while True:
+                await _drive(write, waiting)
+                if self._room is not None and not self._room.done() and len(self._out) < _OUT_LIMIT // 2:
+                    self._room.set_result(None)
+                if not self._out:
+                    return
+                frame = self._out.popleft()
+                write = self.ws.send({"type": "websocket.send", "text": frame if isinstance(frame, str) else encode(frame)})
+                waiting = _FRESH
+        except asyncio.CancelledError:
+            write.close()
+            raise
+        except Exception:  # noqa: BLE001 - the client went
+            self._end(Disconnected())
+        finally:
+            self._blocked = None
+
+    def _end(self, exc: Exception) -> None:
+        if not self._dropped.done():
+            self._dropped.set_exception(exc)
 
     async def put(self, frame: dict[str, Any] | str) -> None:
-        """Queue a frame, waiting for room: how a replay streams whatever its size. A
+        """Send a frame, waiting for room: how a replay streams whatever its size. A
         client that reads nothing for STALL_TIMEOUT is dropped."""
         while len(self._out) >= _OUT_LIMIT:
             self._room = asyncio.get_running_loop().create_future()
@@ -178,18 +223,6 @@ class FrameSocket:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    async def _sender(self) -> None:
-        out, loop = self._out, asyncio.get_running_loop()
-        while True:
-            while out:
-                frame = out.popleft()
-                await self.ws.send_text(frame if isinstance(frame, str) else encode(frame))
-                if self._room is not None and not self._room.done() and len(out) < _OUT_LIMIT // 2:
-                    self._room.set_result(None)
-            self._wake = loop.create_future()
-            await self._wake
-            self._wake = None
 
     def drop(self) -> None:
         """This client fell too far behind: the serving loop closes it (1013); it resumes by seq."""
@@ -255,12 +288,12 @@ class FrameSocket:
         self._forward = forward
         self._holding = []
         subscription.listen(self._live)
-        tasks = [asyncio.create_task(self._sender())]
+        tasks: list[asyncio.Task[Any]] = []
         try:
             if replay is not None:
                 tasks.append(asyncio.create_task(replay))  # type: ignore[arg-type]
                 done, _ = await asyncio.wait(tasks + [self._dropped], return_when=asyncio.FIRST_COMPLETED)
-                if tasks[0] in done or self._dropped in done or tasks[1].exception() is not None:
+                if self._dropped in done or tasks[0].exception() is not None:
                     await self._ended(done)
                     return
                 tasks.pop()  # replayed: the client is current
@@ -272,9 +305,15 @@ class FrameSocket:
             await self._ended(done)
         finally:
             self._forward = None
+            if self._blocked is not None:
+                tasks.append(self._blocked)
             for task in tasks + list(self._tasks):
                 task.cancel()
             await asyncio.gather(*tasks, *self._tasks, return_exceptions=True)
+            if not self._dropped.done():
+                self._dropped.cancel()
+            elif not self._dropped.cancelled():
+                self._dropped.exception()  # seen: the serving loop has ended either way
             await subscription.close()
             gauge.dec()
 
@@ -285,6 +324,23 @@ class FrameSocket:
                 await self.ws.close(code=CLOSE_TOO_SLOW)
             elif exc is not None and not isinstance(exc, (Disconnected, WebSocketDisconnect)):
                 log.error("socket task failed", exc_info=exc)
+
+
+_FRESH = object()  # a write not started yet
+
+
+async def _drive(write: Any, waiting: Any) -> None:
+    """Run the coroutine ``write`` to its end in this task; it is fresh (``_FRESH``) or was
+    stepped elsewhere and is suspended on ``waiting`` (a future, or None for a bare yield)."""
+    while True:
+        if waiting is None:
+            await asyncio.sleep(0)
+        elif waiting is not _FRESH:
+            await asyncio.wait((waiting,))
+        try:
+            waiting = write.send(None)
+        except StopIteration:
+            return
 
 
 async def refuse(websocket: WebSocket) -> None:
