@@ -1,13 +1,13 @@
 """What both websockets share: JSON frames in, frames out written by whoever sends them,
 live frames in straight from the hub's fan-out.
 
-A frame is written to the transport when it is sent (no sender task and no queue per
-socket: the ASGI send of a frame completes at once unless the client's socket is full;
-only then do frames queue, in order, behind the write that waits). Live frames reach the socket by the subscription's callback (no
-pump task and no queue per socket: memory per idle socket, a hand-off per frame). A
-client that cannot keep up with live frames is dropped; it resumes by seq. A replay
-(any size) streams: it runs with the sender already going and waits for room in the
-send queue; live frames that come meanwhile are held and sent after it, in order.
+A frame is written to the transport when it is sent: the ASGI send of a frame completes
+at once unless the client's socket is full, and only then do frames queue, in order,
+behind the write that waits (no sender task and no queue per socket). Live frames reach
+the socket by the subscription's callback (no pump task and no queue per socket). A
+client that cannot keep up with live frames is dropped; it resumes by seq. A replay (any
+size) streams, waiting for room when the client reads slowly; live frames that come
+meanwhile are held and sent after it, in order.
 """
 
 from __future__ import annotations
