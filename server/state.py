@@ -20,6 +20,7 @@ from .realtime.memory import MemoryHub
 from .realtime.presence import MemoryPresence, RedisPresence
 from .realtime.redis import RedisHub
 from .security import Signer
+from .services.faq import Faq
 from .store import migrate
 from .store.db import Database
 from .store.writer import GroupWriter
@@ -49,6 +50,7 @@ class AppState:
     node_id: str
     webhooks: LeasedWorker
     webhook_sender: WebhookSender
+    faq: Faq  # the FAQ's search analyzers, loaded on first use
     relay: EventRelay | None = None  # scale-out: committed events to this node's sockets
 
     @classmethod
@@ -114,6 +116,7 @@ class AppState:
             node_id=node_id,
             webhooks=webhooks,
             webhook_sender=webhook_sender,
+            faq=Faq(db, writer),
             relay=relay,
         )
 

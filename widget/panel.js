@@ -11,7 +11,11 @@
  *                  language (the unread count in the first), its badge's text and style,
  *                  its icon's SVG path (a close mark while open),
  *                  identified {ref, result: {accepted, refused}, warn: [lines for console.warn]}
- *   host -> panel: open, close, identify {data: {name, email, phone}, ref}
+ *   host -> panel: open, close, identify {data: {name, email, phone}, ref},
+ *                  consent (withdrawn: forget what is stored, keep nothing from now on)
+ * Views: chat is built in; a view's own script, loaded after this one, adds another tab
+ * (FAQ, contact form, callback) through window.FrontdeskPanel.addView; a tab shows only
+ * when the site switched it on (config site.tabs), and the tab row only with two or more.
  * Nothing is registered, stored or connected for a page view alone: only once the visitor
  * opens the panel, the page identifies them, they already have a token or an outbox from an
  * earlier visit, or the site asks for every visitor live (sites.live_visitors).
@@ -72,9 +76,19 @@
   var waiting = {};          // client ids sent on this socket, not acked yet
   var identifies = [];       // {frame, ref, refused, tries}: visitor.identify frames, kept until answered
   var seen = null;           // highest seq the visitor has had in front of them
+  var readSeq = 0;           // highest seq an operator has read: the visitor's messages up to it show "Seen"
   var unread = 0, launcherPosted = '';
   var typingSentAt = 0, typingOn = false, typingStopTimer = 0, typingHideTimer = 0;
   var wanted = !FRAMED;      // a reason to register and connect (see the top): until then, nothing
+
+  // Our files' content-hashed URLs, listed by the server in panel.html (cached for good).
+  var ASSETS = (function () {
+    try { return JSON.parse(document.getElementById('frontdesk-assets').textContent); } catch (e) { return {}; }
+  })();
+  function assetUrl(name) { return ASSETS[name] || '/widget/' + name; }
+
+  var views = {chat: {}};    // name -> hooks {show(section), language()} of a registered view
+  var currentView = 'chat';
 
   function offsetParam(name) {
     var value = parseInt(params.get(name), 10);
@@ -99,6 +113,17 @@
           if (value == null) localStorage.removeItem(prefix + key);
           else localStorage.setItem(prefix + key, value);
         } catch (e) { broken = true; }
+      },
+      // Frontdesk('consent', false): what this site's widget stored in the browser is
+      // removed, and from now on it is kept in memory only (this page's chat goes on).
+      forget: function () {
+        broken = true;
+        try {
+          for (var i = localStorage.length - 1; i >= 0; i--) {
+            var key = localStorage.key(i);
+            if (key && key.indexOf(prefix) === 0) localStorage.removeItem(key);
+          }
+        } catch (e) { /* nothing stored, or nothing we may touch */ }
       }
     };
   })();
@@ -150,7 +175,7 @@
   function useLanguage(code) {
     lang = code;
     if (catalogLang === code) return Promise.resolve();
-    return fetch('/widget/i18n/' + code + '.json').then(function (response) {
+    return fetch(assetUrl('i18n/' + code + '.json')).then(function (response) {
       if (!response.ok) throw new Error('catalog ' + response.status);
       return response.json();
     }).then(function (data) {
@@ -192,6 +217,7 @@
     if (ready) drawGreeting();
     if (ui.typing && !ui.typing.hidden) ui.typing.textContent = tr('typing');
     if (errorKind === 'length') checkLength();
+    Object.keys(views).forEach(function (name) { if (views[name].language) views[name].language(); });
     updateStatus();
   }
 
@@ -377,6 +403,7 @@
       case 'message.created': return onMessage(frame);
       case 'typing': return showTyping(!!frame.typing);
       case 'presence': return setOnline(frame.operators_online);
+      case 'conversation.read': return onRead(frame.read_seq);
       case 'error': return onError(frame);
     }
   }
@@ -388,7 +415,10 @@
     clearTimeout(problemTimer);
     problemTimer = 0;
     problem = '';
-    if (frame.conversation) conversationId = frame.conversation.id;
+    if (frame.conversation) {
+      conversationId = frame.conversation.id;
+      onRead(frame.conversation.read_seq);
+    }
     if (liveFrom === null) {
       liveFrom = frame.conversation ? frame.conversation.last_seq || 0 : 0;
       if (seen === null) storage.set('seen', String(seen = liveFrom));
@@ -505,6 +535,13 @@
     sendTracked({type: 'message.send', id: m.id, body: m.body});
   }
 
+  // An operator has read the conversation up to `seq` (a read receipt): "Sent" becomes "Seen".
+  function onRead(seq) {
+    if (typeof seq !== 'number' || seq <= readSeq) return;
+    readSeq = seq;
+    drawn.forEach(function (m) { if (m.mine && m.seq && m.seq <= seq) draw(m); });
+  }
+
   function setState(m, state) {
     m.state = state;
     draw(m);
@@ -539,7 +576,7 @@
     m.who.textContent = m.mine ? tr('you') + ':' : m.name || tr('operator');
     m.li.className = 'msg ' + (m.mine ? 'me' : 'op') + (m.state === 'retrying' || m.state === 'failed' ? ' ' + m.state : '');
     var parts = [time(m.at)];
-    if (m.mine) parts.push(tr(STATE_TEXT[m.state]));
+    if (m.mine) parts.push(tr(m.state === 'sent' && m.seq && m.seq <= readSeq ? 'seen' : STATE_TEXT[m.state]));
     m.meta.textContent = parts.filter(Boolean).join(' · ');
     place(m.li, m.seq, isNew || m.mine);
   }
@@ -726,6 +763,8 @@
     } else if (m.type === 'identify') {
       identify(m.data, m.ref);
       wake();
+    } else if (m.type === 'consent') {
+      storage.forget();
     }
   }
 
@@ -793,7 +832,7 @@
   // (embed.js then gives the launcher its focus back).
   function trapFocus(event) {
     var all = Array.prototype.filter.call(
-      document.querySelectorAll('select, button, textarea, [tabindex="0"]'),
+      document.querySelectorAll('select, button, textarea, input, a[href], [tabindex="0"]'),
       function (node) { return !node.disabled && !node.hidden && node.offsetParent; }
     );
     var at = all.indexOf(document.activeElement), last = all.length - 1;
@@ -807,6 +846,98 @@
   function focusInput() {
     if (isOpen && !ui.input.disabled) ui.input.focus({preventScroll: true});
   }
+
+  // ---- views
+
+  // A view's tab and section: made here so that every view's markup is alike.
+  function addView(name, hooks) {
+    if (views[name]) return document.getElementById('view-' + name);
+    views[name] = hooks || {};
+    var tab = el('button', 'tab');
+    tab.type = 'button';
+    tab.id = 'tab-' + name;
+    tab.setAttribute('role', 'tab');
+    tab.setAttribute('aria-controls', 'view-' + name);
+    tab.setAttribute('aria-selected', 'false');
+    tab.setAttribute('data-view', name);
+    tab.setAttribute('data-i18n', 'tab_' + name);
+    tab.tabIndex = -1;
+    tab.textContent = tr('tab_' + name);
+    document.getElementById('tabs').appendChild(tab);
+    var section = el('section', 'view');
+    section.id = 'view-' + name;
+    section.setAttribute('role', 'tabpanel');
+    section.setAttribute('aria-labelledby', tab.id);
+    section.hidden = true;
+    document.querySelector('.panel').appendChild(section);
+    if (ready) drawTabs();
+    return section;
+  }
+
+  function enabledViews() {
+    var wanted = site && Array.isArray(site.tabs) ? site.tabs : ['chat'];
+    return wanted.filter(function (name) { return views[name]; });
+  }
+
+  function drawTabs() {
+    var names = enabledViews();
+    if (names.indexOf(currentView) < 0) currentView = names[0] || 'chat';
+    ui.tabs.hidden = names.length < 2;
+    each('.tab', function (tab) {
+      var name = tab.getAttribute('data-view');
+      tab.hidden = names.indexOf(name) < 0;
+      tab.setAttribute('aria-selected', String(name === currentView));
+      tab.tabIndex = name === currentView ? 0 : -1;
+      document.getElementById('view-' + name).hidden = name !== currentView;
+    });
+  }
+
+  // Show a view; ``carried``: text the visitor typed elsewhere, put in the view's input
+  // (the chat's box, or whatever the view's show() does with it): nothing typed is lost.
+  function showView(name, carried) {
+    if (!views[name] || enabledViews().indexOf(name) < 0) return false;
+    currentView = name;
+    drawTabs();
+    if (name === 'chat') {
+      if (carried && !ui.input.value) {
+        ui.input.value = carried;
+        autosize();
+        checkLength();
+      }
+      focusInput();
+    } else if (views[name].show) {
+      views[name].show(document.getElementById('view-' + name), carried);
+    }
+    return true;
+  }
+
+  function onTabKey(event) {
+    var names = enabledViews(), at = names.indexOf(currentView), next = -1;
+    if (event.key === 'ArrowRight' || event.key === 'ArrowLeft') {
+      next = (at + (event.key === 'ArrowRight' ? 1 : names.length - 1)) % names.length;
+    } else if (event.key === 'Home') next = 0;
+    else if (event.key === 'End') next = names.length - 1;
+    if (next < 0) return;
+    event.preventDefault();
+    showView(names[next]);
+    document.getElementById('tab-' + names[next]).focus();
+  }
+
+  // What a view's script may use: the panel's words, HTTP, site and visitor session.
+  window.FrontdeskPanel = {
+    addView: addView,
+    showView: showView,
+    tr: tr,
+    lang: function () { return lang; },
+    site: function () { return site; },
+    request: function (method, path, body) { return request(method, API + path, body); },
+    // Registers the visitor and connects (a person's own act): resolves with the token.
+    visitor: function () {
+      wake();
+      return token ? Promise.resolve(token) : register(false).then(function () { return token; });
+    },
+    el: el
+  };
 
   // ---- start
 
@@ -826,6 +957,7 @@
       // Focus rings sit on white: a light brand colour would hardly show there.
       style.setProperty('--fd-ring', light ? '#1f2937' : color);
     }
+    drawTabs();
     drawGreeting();
     updateStatus();
     focusInput();
@@ -840,6 +972,7 @@
     ui.name = document.getElementById('site-name');
     ui.lang = document.getElementById('lang');
     ui.status = document.getElementById('status-text');
+    ui.tabs = document.getElementById('tabs');
     var stored = storage.get('seen');
     if (stored !== null) seen = +stored || 0;
     readOutbox().forEach(addPending); // from an earlier page: shown now, re-sent after welcome
@@ -858,6 +991,11 @@
     });
     ui.close.addEventListener('click', function () { toHost('close'); });
     ui.lang.addEventListener('change', function () { applyLanguage(ui.lang.value); });
+    ui.tabs.addEventListener('click', function (event) {
+      var tab = event.target.closest('[role="tab"]');
+      if (tab) showView(tab.getAttribute('data-view'));
+    });
+    ui.tabs.addEventListener('keydown', onTabKey);
     document.addEventListener('keydown', function (event) {
       if (event.key === 'Escape') toHost('close');
       if (event.key === 'Tab' && FRAMED) trapFocus(event);

@@ -26,6 +26,7 @@ class Site:
     offset_x: int = 16  # the launcher's distance from its corner, CSS px
     offset_y: int = 16
     live_visitors: bool = False  # every page view registers and connects
+    consent_required: bool = False  # nothing stored or connected before consent or opening the chat
 
 
 def _site(row: Any) -> Site:
@@ -41,6 +42,7 @@ def _site(row: Any) -> Site:
         offset_x=row.offset_x,
         offset_y=row.offset_y,
         live_visitors=bool(row.live_visitors),
+        consent_required=bool(row.consent_required),
     )
 
 
@@ -68,6 +70,11 @@ def list_sites(conn: Connection) -> list[Site]:
 def get_site_by_name(conn: Connection, name: str) -> Site | None:
     row = conn.execute(select(sites).where(sites.c.name == name).order_by(sites.c.id).limit(1)).first()
     return _site(row) if row else None
+
+
+def update_site(conn: Connection, site_id: int, **values: Any) -> None:
+    """Set the given columns (already checked) of one site."""
+    conn.execute(update(sites).where(sites.c.id == site_id).values(**values))
 
 
 def update_allowed_origins(conn: Connection, site_id: int, allowed_origins: tuple[str, ...]) -> None:
