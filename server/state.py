@@ -31,7 +31,7 @@ from .services.email_flows import Mail
 from .services.emails import EmailRenderer
 from .workers.email import email_worker
 from .workers.leased import LeasedWorker
-from .workers.relay import publish_committed
+from .workers.relay import EventRelay, publish_committed
 from .workers.webhooks import WebhookSender, webhook_worker
 
 
@@ -61,6 +61,7 @@ class AppState:
     email_renderer: EmailRenderer
     geo: Geolocator  # leads' country (and city with FRONTDESK_GEOIP_DATABASE)
     inbound: asyncio.AbstractServer | None = None  # the SMTP receiver of email answers, when configured
+    relay: EventRelay | None = None  # scale-out: committed events to this node's sockets
 
     @classmethod
     async def open(cls, settings: Settings) -> "AppState":
@@ -74,12 +75,15 @@ class AppState:
         # Names this process in leases and presence; readable, so a stuck lease can be traced.
         node_id = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         hub: Hub
+        relay: EventRelay | None = None
         throttle: Throttle
         presence: MemoryPresence | RedisPresence
         if settings.redis_url:
             redis_hub = RedisHub(settings.redis_url, prefix=settings.redis_prefix)
             await redis_hub.start()
             hub = redis_hub
+            relay = EventRelay(db, redis_hub)
+            await relay.start()
             presence = RedisPresence(
                 redis_hub.redis, redis_hub, redis_hub.local, node_id=node_id, prefix=redis_hub.prefix
             )
@@ -95,7 +99,10 @@ class AppState:
         await presence.start()
 
         async def on_commit(events: list) -> None:  # type: ignore[type-arg]
-            await publish_committed(hub, events)
+            if relay is not None:
+                await relay.committed(events)
+            else:
+                await publish_committed(hub, events)
 
         metrics = Metrics()
         webhooks, webhook_sender = webhook_worker(db, settings, metrics, node_id)
@@ -137,6 +144,7 @@ class AppState:
             mail=mail,
             email_renderer=email_renderer,
             geo=Geolocator(settings.geoip_database),
+            relay=relay,
         )
 
     async def start_inbound(self) -> None:
@@ -166,6 +174,8 @@ class AppState:
             await self.emails.stop()
         await self.webhook_sender.close()
         await self.writer.stop()
+        if self.relay is not None:
+            await self.relay.stop()
         await self.presence.close()
         await self.hub.close()
         await self.db.close()

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 from ..errors import NotFound
 from ..store import conversations as store
 from ..store.conversations import Message
-from ..store.db import Database, iso
+from ..store.db import Database, iso, utcnow
 from ..store.operators import Operator
 from ..store.outbox import last_event_id
 from ..store.writer import GroupWriter, Tx
@@ -78,6 +78,32 @@ def store_message(
     return Ack(client_id, conversation.id, seq, iso(message.created_at))
 
 
+def _store_message_raw(
+    tx: Tx, conversation: store.RawConversation, client_id: str, body: str, *, author_kind: str,
+    author_id: str | None, author_name: str | None,
+) -> Ack:
+    """``_store_message`` for SQLite, on the driver: four statements instead of seven (the
+    message path's cost; issue 20). The same rows, event and ack."""
+    raw = tx.raw
+    message = Message(conversation.last_seq + 1, client_id, author_kind, author_name, body, utcnow())
+    if not store.raw_insert_message(raw, conversation, message, author_id):
+        existing = store.raw_existing_message(raw, conversation.id, client_id)
+        if existing is None:  # not a re-send: let the batch fail and this job run alone
+            raise RuntimeError("message insert ignored without an earlier message of that client id")
+        return Ack(client_id, conversation.id, existing[0], iso(existing[1]))
+    conversation.last_seq = message.seq
+    conversation.unread_count = conversation.unread_count + 1 if author_kind == "visitor" else 0
+    preview = body[:PREVIEW_CHARS]
+    store.raw_record_last_message(raw, conversation, at=message.created_at, preview=preview)
+    tx.append_event(
+        events.MESSAGE_CREATED,
+        {"conversation_id": conversation.id, "message": message.public(),
+         "conversation": conversation.summary(message.created_at, preview)},
+        site_id=conversation.site_id, conversation_id=conversation.id,
+    )
+    return Ack(client_id, conversation.id, message.seq, iso(message.created_at))
+
+
 def queue_visitor_message(
     writer: GroupWriter, site_id: int, visitor_id: str, client_id: str, body: str, *, visitor_name: str | None = None,
     offline_mail: email_flows.Mail | None = None,
@@ -91,6 +117,15 @@ def queue_visitor_message(
     """
 
     def job(tx: Tx) -> Ack:
+        if tx.raw is not None:
+            latest = store.raw_latest_conversation(tx.raw, visitor_id)
+            # The fast path covers an open conversation; a first message (the conversation
+            # made) and one into a closed conversation (reopened, with its system line and
+            # event) take the Core path below, in the same transaction.
+            if latest is not None and latest.status == conversations.OPEN:
+                return _store_message_raw(
+                    tx, latest, client_id, body, author_kind="visitor", author_id=visitor_id, author_name=visitor_name
+                )
         conversation = store.latest_conversation(tx.conn, visitor_id)
         created = conversation is None
         if created:
@@ -132,6 +167,14 @@ def queue_operator_message(
     conversation_id = _check_conversation_id(conversation_id)
 
     def job(tx: Tx) -> Ack:
+        # With mail configured, a reply may also go out by email: the Core path below decides.
+        if tx.raw is not None and mail is None:
+            found = store.raw_conversation(tx.raw, conversation_id)
+            if found is None:
+                raise NotFound(field="conversation_id")
+            return _store_message_raw(
+                tx, found, client_id, body, author_kind="operator", author_id=str(operator.id), author_name=operator.name
+            )
         conversation = _conversation(tx, conversation_id)
         fresh = mail is not None and store.find_message_by_client_id(tx.conn, conversation.id, client_id) is None
         ack = store_message(

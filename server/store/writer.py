@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 
 from ..metrics import Metrics
 from .db import Database
-from .outbox import StoredEvent, insert_event
+from .outbox import StoredEvent, insert_event, insert_event_raw
 from .webhooks import queue_deliveries
 
 log = logging.getLogger(__name__)
@@ -33,11 +33,24 @@ class Tx:
         self.dialect = dialect
         self.events: list[StoredEvent] = []
         self.work: set[str] = set()  # workers with new jobs from this transaction ("emails")
+        self._raw: Any = None
+
+    @property
+    def raw(self) -> Any:
+        """SQLite only: the stdlib sqlite3 connection under ``conn``, in the same transaction,
+        for the few statements on the hottest path (a chat message); None on PostgreSQL."""
+        if self._raw is None and self.dialect == "sqlite":
+            self._raw = self.conn.connection.driver_connection
+        return self._raw
 
     def append_event(
         self, type: str, payload: dict[str, Any], *, site_id: int | None = None, conversation_id: str | None = None
     ) -> StoredEvent:
-        stored = insert_event(self.conn, type, payload, site_id=site_id, conversation_id=conversation_id)
+        raw = self.raw
+        if raw is not None:
+            stored = insert_event_raw(raw, type, payload, site_id=site_id, conversation_id=conversation_id)
+        else:
+            stored = insert_event(self.conn, type, payload, site_id=site_id, conversation_id=conversation_id)
         self.events.append(stored)
         return stored
 

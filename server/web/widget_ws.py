@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import time
 from typing import Any
 
 from starlette.websockets import WebSocket
 
-from ..errors import BadFrame, FrontdeskError, InvalidToken, RateLimited
-from ..realtime.hub import OPERATORS, SubscriberTooSlow, conversation_channel
+from ..errors import BadFrame, InvalidToken, RateLimited
+from ..realtime.hub import OPERATORS, SubscriberTooSlow, conversation_channel, encoded
 from ..realtime.presence import PRESENCE
 from ..security import VisitorClaim
 from ..services import chat, fields, rates, sites, visitors
@@ -67,17 +65,20 @@ class VisitorConnection:
         finally:
             held, self.held = self.held, None
         for frame in held:
-            self.send_message(frame["conversation_id"], frame["message"])
+            self.send_message(frame)
 
     @staticmethod
     def message_frame(conversation_id: str, message: dict[str, Any]) -> dict[str, Any]:
         return {"type": "message.created", "conversation_id": conversation_id, "message": message}
 
-    def send_message(self, conversation_id: str, message: dict[str, Any]) -> None:
-        if message["seq"] <= self.sent_seq:
+    def send_message(self, frame: dict[str, Any]) -> None:
+        """A live ``message.created`` (shared by every socket of the conversation: sent as
+        encoded once), unless this client has it."""
+        seq = frame["message"]["seq"]
+        if seq <= self.sent_seq:
             return
-        self.sent_seq = message["seq"]
-        self.socket.send(self.message_frame(conversation_id, message))
+        self.sent_seq = seq
+        self.socket.send(encoded(frame, "visitor"))
 
     def forward(self, frame: dict[str, Any]) -> None:
         if frame.get("type") == "message.created":
@@ -86,9 +87,9 @@ class VisitorConnection:
                     raise SubscriberTooSlow()
                 self.held.append(frame)
             else:
-                self.send_message(frame["conversation_id"], frame["message"])
+                self.send_message(frame)
         else:
-            self.socket.send(frame)
+            self.socket.send(encoded(frame, "visitor"))
 
     async def admit(self, kind: str) -> None:
         """Every frame type has a per-visitor limit (shared by the visitor's sockets and nodes)."""
@@ -113,7 +114,16 @@ class VisitorConnection:
                 self.state.writer, self.site.id, self.claim.visitor_id, client_id, body, visitor_name=self.visitor_name,
                 offline_mail=None if self.state.presence.online() else self.state.mail,
             )
-            self.socket.spawn(self._acknowledge(client_id, pending, time.perf_counter()))
+            received = time.perf_counter()
+
+            def acked(ack: chat.Ack) -> None:
+                metrics = self.state.metrics
+                metrics.messages.labels("visitor").inc()
+                metrics.ack_latency.observe(time.perf_counter() - received)
+                if ack.conversation_id != self.conversation_id:  # the first: follow it from now on
+                    self.socket.spawn(self.follow(ack.conversation_id))
+
+            self.socket.acknowledge(pending, client_id, acked)
         elif kind == "typing":
             if self.conversation_id:
                 await self.state.hub.publish(
@@ -140,19 +150,6 @@ class VisitorConnection:
             raise BadFrame(field="type")
         else:
             raise BadFrame(field="type")
-
-    async def _acknowledge(self, client_id: str, pending: asyncio.Future[chat.Ack], received: float) -> None:
-        try:
-            ack = await asyncio.shield(pending)  # the write goes on if this socket goes
-        except FrontdeskError as exc:
-            self.socket.send(self.socket.error_frame(exc, client_id))
-            return
-        self.socket.send(ack.frame())
-        metrics = self.state.metrics
-        metrics.messages.labels("visitor").inc()
-        metrics.ack_latency.observe(time.perf_counter() - received)
-        await self.follow(ack.conversation_id)
-
 
 async def visitor_socket(websocket: WebSocket) -> None:
     state = app_state(websocket)
