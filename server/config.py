@@ -91,6 +91,12 @@ class Settings:
     new_visitors_per_ip_per_minute: int = _setting(
         60, "New visitors one IP address may start a minute (more get 429 rate_limited)."
     )
+    callback_requests_per_minute: int = _setting(
+        10, "Callback requests and cancels one visitor may send a minute (more get 429 rate_limited)."
+    )
+    callback_reads_per_minute: int = _setting(
+        120, "Reads of callback slots and pending callbacks one IP address may make a minute (more get 429 rate_limited)."
+    )
     sockets_per_ip: int = _setting(
         100, "Visitor websockets one IP address may hold open on one node (more are closed with code 4429)."
     )

@@ -26,6 +26,7 @@ from .store.writer import GroupWriter
 from .throttle import MemoryThrottle, RedisThrottle, SocketCounts, Throttle
 from .workers.leased import LeasedWorker
 from .workers.relay import publish_committed
+from .workers.reminders import reminder_worker
 from .workers.webhooks import WebhookSender, webhook_worker
 
 
@@ -49,6 +50,7 @@ class AppState:
     node_id: str
     webhooks: LeasedWorker
     webhook_sender: WebhookSender
+    reminders: LeasedWorker  # callback reminders (workers/reminders.py)
 
     @classmethod
     async def open(cls, settings: Settings) -> "AppState":
@@ -92,6 +94,7 @@ class AppState:
             shared=bool(settings.redis_url), on_work=webhooks.wake,
         )
         writer.start()
+        reminders = reminder_worker(db, writer, settings, metrics, node_id)
         return cls(
             settings=settings,
             db=db,
@@ -107,15 +110,18 @@ class AppState:
             node_id=node_id,
             webhooks=webhooks,
             webhook_sender=webhook_sender,
+            reminders=reminders,
         )
 
     def start_workers(self) -> None:
         """Background delivery (the server runs them; one-off CLI commands do not)."""
         self.webhooks.start()
+        self.reminders.start()
 
     async def close(self) -> None:
         self.signer.close()
         await self.webhooks.stop()
+        await self.reminders.stop()
         await self.webhook_sender.close()
         await self.writer.stop()
         await self.presence.close()

@@ -98,15 +98,19 @@ def _greetings(values: list[str]) -> dict[str, str]:
 
 
 async def create_site(settings: Settings, args: argparse.Namespace) -> None:
-    from ..services import sites
+    from ..services import callbacks, sites
     from ..web.console.pages import snippet
+    from .parser import callback_settings
 
+    callback_values = callback_settings(args)
+    callbacks.check_settings(**callback_values)  # refused before the site is made
     async with opened(settings) as state:
         site = await sites.create_site(
             state.writer, args.name, args.origin, color=args.color, position=args.position,
             language=args.language, greeting=_greetings(args.greeting), offset_x=args.offset_x,
             offset_y=args.offset_y, live_visitors=args.live_visitors, allow_duplicate_name=args.allow_duplicate_name,
         )
+        site = await callbacks.update_settings(state.writer, site, **callback_values)
     base = settings.public_url.rstrip("/")
     print(f"site {site.name!r} created\nkey: {site.key}")
     if base:
@@ -121,6 +125,23 @@ async def create_site(settings: Settings, args: argparse.Namespace) -> None:
         f"(--host/--port of this command). Set FRONTDESK_PUBLIC_URL (or pass --public-url) to the address "
         "visitors' browsers reach the server at, e.g. https://chat.example.com, and the snippet will use it.",
         file=sys.stderr,
+    )
+
+
+async def set_callbacks(settings: Settings, args: argparse.Namespace) -> None:
+    from ..services import callbacks, sites
+    from .parser import callback_settings
+
+    async with opened(settings) as state:
+        site = await sites.site_by_key(state.db, args.site)
+        if site is None:
+            raise NotFound("not_found", field="site")
+        site = await callbacks.update_settings(state.writer, site, **callback_settings(args))
+    state_word = "on" if site.callbacks_enabled else "off"
+    print(
+        f"site {site.name!r}: callbacks {state_word}; {site.callback_hours} ({site.callback_tz}); "
+        f"slots of {site.callback_slot_minutes} min, {site.callback_capacity} per slot, "
+        f"not sooner than {site.callback_lead_minutes} min; days off: {site.callback_days_off or 'none'}"
     )
 
 

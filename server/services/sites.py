@@ -179,4 +179,4 @@ def widget_view(
 
 def widget_tabs(site: Site) -> list[str]:
     """The panel's views the site has switched on, in tab order (chat first)."""
-    return ["chat"]
+    return ["chat", *(["callback"] if site.callbacks_enabled else [])]

@@ -26,6 +26,16 @@ class Site:
     offset_x: int = 16  # the launcher's distance from its corner, CSS px
     offset_y: int = 16
     live_visitors: bool = False  # every page view registers and connects
+    # Callback requests (services/callbacks.py reads these into a slots.Schedule).
+    country: str | None = None  # ISO 3166 region: the phone picker's default
+    callbacks_enabled: bool = False
+    callback_tz: str = "UTC"
+    callback_hours: str = "mon-fri=09:00-18:00"
+    callback_days_off: str = ""  # ISO dates, comma-separated
+    callback_slot_minutes: int = 30
+    callback_lead_minutes: int = 60
+    callback_capacity: int = 1
+    callback_countries: str = ""  # accepted phone regions, comma-separated; empty: any
 
 
 def _site(row: Any) -> Site:
@@ -41,6 +51,15 @@ def _site(row: Any) -> Site:
         offset_x=row.offset_x,
         offset_y=row.offset_y,
         live_visitors=bool(row.live_visitors),
+        country=row.country,
+        callbacks_enabled=bool(row.callbacks_enabled),
+        callback_tz=row.callback_tz,
+        callback_hours=row.callback_hours,
+        callback_days_off=row.callback_days_off,
+        callback_slot_minutes=row.callback_slot_minutes,
+        callback_lead_minutes=row.callback_lead_minutes,
+        callback_capacity=row.callback_capacity,
+        callback_countries=row.callback_countries,
     )
 
 
@@ -72,3 +91,8 @@ def get_site_by_name(conn: Connection, name: str) -> Site | None:
 
 def update_allowed_origins(conn: Connection, site_id: int, allowed_origins: tuple[str, ...]) -> None:
     conn.execute(update(sites).where(sites.c.id == site_id).values(allowed_origins=json.dumps(list(allowed_origins))))
+
+
+def update_site(conn: Connection, site_id: int, **values: Any) -> None:
+    """Set columns of one site (the callers check the values)."""
+    conn.execute(update(sites).where(sites.c.id == site_id).values(**values))

@@ -6,7 +6,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from ..assets import asset_path
-from . import assets, console_api, console_ws, health, widget_api, widget_ws
+from . import assets, callbacks_api, console_api, console_ws, health, widget_api, widget_ws
 from .console import auth, language, pages
 
 
@@ -21,6 +21,10 @@ def routes() -> list[Route | WebSocketRoute | Mount]:
         Mount("/static", app=StaticFiles(directory=str(asset_path("static"))), name="static"),
         Route("/api/widget/v1/sites/{key}/config", widget_api.site_config, methods=["GET"]),
         Route("/api/widget/v1/sites/{key}/visitors", widget_api.start_visitor, methods=["POST"]),
+        Route("/api/widget/v1/sites/{key}/callbacks/slots", callbacks_api.slots, methods=["GET"]),
+        Route("/api/widget/v1/sites/{key}/callbacks", callbacks_api.create, methods=["POST"]),
+        Route("/api/widget/v1/sites/{key}/callbacks/pending", callbacks_api.pending, methods=["POST"]),
+        Route("/api/widget/v1/sites/{key}/callbacks/{callback_id}/cancel", callbacks_api.cancel, methods=["POST"]),
         Route("/api/widget/v1/sites/{key}/{rest:path}", widget_api.preflight, methods=["OPTIONS"]),
         WebSocketRoute("/ws/visitor", widget_ws.visitor_socket),
         Route("/", pages.home),
