@@ -7,7 +7,7 @@ from starlette.staticfiles import StaticFiles
 
 from ..assets import asset_path
 from . import assets, callbacks_api, console_api, console_ws, health, widget_api, widget_ws
-from .console import auth, language, pages
+from .console import auth, callbacks, language, pages
 
 
 def routes() -> list[Route | WebSocketRoute | Mount]:
@@ -35,6 +35,11 @@ def routes() -> list[Route | WebSocketRoute | Mount]:
         Route("/console/logout", auth.logout, methods=["POST"]),
         Route("/console/sites", pages.sites_page),
         Route("/console/language", language.choose, methods=["POST"]),
+        Route("/console/callbacks", callbacks.queue, methods=["GET"]),
+        Route("/console/callbacks/feed", callbacks.feed_settings, methods=["POST"]),
+        Route("/console/callbacks/{callback_id}.ics", callbacks.ics, methods=["GET"]),
+        Route("/console/callbacks/{callback_id}", callbacks.record, methods=["POST"]),
+        Route("/calendar/{token}.ics", callbacks.feed, methods=["GET"]),
         Route("/api/console/v1/conversations", console_api.conversations),
         Route("/api/console/v1/conversations/{conversation_id}/messages", console_api.conversation_messages),
         WebSocketRoute("/ws/console", console_ws.console_socket),
