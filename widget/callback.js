@@ -42,7 +42,6 @@
     ui.phone.autocomplete = 'tel';
     ui.phone.maxLength = 32;
     var phoneRow = el('div', 'cb-phone');
-    phoneRow.append(ui.country, ui.phone);
     ui.country.setAttribute('aria-label', P.tr('callback_country'));
     ui.when = el('div', 'cb-when');
     ui.whenError = el('p', 'cb-error');
@@ -60,6 +59,7 @@
     ui.formError.hidden = true;
     var phoneField = field('callback_phone', ui.phone, 'cb-phone');
     phoneField.insertBefore(phoneRow, phoneField.querySelector('.cb-error'));
+    phoneRow.append(ui.country, ui.phone);  // the country picker beside the number
     form.append(ui.intro, phoneField, ui.when, ui.whenError, field('callback_name', ui.name, 'cb-name'),
       field('callback_note', ui.note, 'cb-note'), ui.formError, ui.submit);
     ui.done = el('div', 'cb-done');
@@ -194,15 +194,19 @@
   }
 
   function whenText(c) {
-    if (c.asap) return P.tr('callback_asap_done');
+    if (c.asap) return P.tr('callback_asap') + '.';
     var w = c.when;
     var text = P.tr('callback_at', {day: w.day, time: w.time});
-    return w.site_time ? text + ' (' + w.site_time + ' ' + (offer && offer.site_zone || '') + ')' : text;
+    return (w.site_time ? text + ' (' + w.site_time + ' ' + (offer && offer.site_zone || '') + ')' : text) + '.';
   }
 
   function confirm(c) {
     ui.done.textContent = '';
-    ui.done.append(el('p', 'cb-ok', P.tr('callback_confirmed', {phone: c.phone}) + ' ' + whenText(c)));
+    var ok = el('p', 'cb-ok', P.tr('callback_confirmed', {phone: c.phone_display}) + ' ' + whenText(c));
+    ok.tabIndex = -1;
+    ui.done.append(ok);
+    ok.focus({preventScroll: true});
+    section.scrollTop = 0;
   }
 
   function loadPending() {
@@ -214,7 +218,7 @@
       if (!list.length) return;
       ui.pending.append(el('h2', 'cb-label', P.tr('callback_pending')));
       list.forEach(function (c) {
-        var row = el('p', 'cb-row', c.phone + ' — ' + whenText(c) + ' ');
+        var row = el('p', 'cb-row', c.phone_display + ' — ' + whenText(c) + ' ');
         var cancel = el('button', 'cb-link', P.tr('callback_cancel'));
         cancel.type = 'button';
         cancel.addEventListener('click', function () {

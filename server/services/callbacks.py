@@ -28,7 +28,7 @@ from ..store.db import Database, utcnow
 from ..store.sites import Site
 from ..store.writer import GroupWriter, Tx
 from ..throttle import Throttle
-from . import events, fields, rates, slots
+from . import events, fields, phones, rates, slots
 from .slots import Schedule
 
 UTC = timezone.utc
@@ -362,7 +362,7 @@ def callback_view(callback: Callback, lang: str, visitor_tz: ZoneInfo, site: Sit
     """A callback as the visitor's panel shows it."""
     return {
         "id": callback.id, "status": callback.status, "asap": callback.slot_start is None,
-        "phone": callback.phone, "slot": callback.public()["slot_start"],
+        "phone": callback.phone, "phone_display": phones.display(callback.phone), "slot": callback.public()["slot_start"],
         "when": when(lang, callback.due_at, visitor_tz, site.callback_tz),
     }
 

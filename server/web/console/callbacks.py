@@ -96,9 +96,10 @@ async def _rows(request: Request, lang: str, now: datetime) -> dict[str, list[Ro
             due_visitor=visitor_time, conversation_id=c.conversation_id, attempts=attempts.get(c.id, []),
             retry_slots=retry[site.id],
         ))
-    for a in out["today"] + out["upcoming"] + out["due_now"] + out["overdue"]:
-        for attempt in a.attempts:
-            attempt["at_label"] = format_datetime(lang, datetime.fromisoformat(attempt["at"].replace("Z", "+00:00")))
+    for c in found:
+        for attempt in attempts.get(c.id, []):  # in the site's zone, like the due time
+            at = datetime.fromisoformat(attempt["at"].replace("Z", "+00:00"))
+            attempt["at_label"] = format_datetime(lang, at, tz=ZoneInfo(by_site[c.site_id].callback_tz))
     return out
 
 
@@ -116,7 +117,9 @@ async def queue(request: Request) -> Response:
         groups=[(name, rows[name]) for name in ("due_now", "overdue", "today", "upcoming")],
         feed_url=f"{base_url(request)}/calendar/{feed_token}.ics" if feed_token else None,
         has_feed=await calendars.has_feed(state.db, operator.id),
-        saved=state.catalogs.translate(lang, f"callbacks.outcome.{saved}") if saved in callbacks.OUTCOMES else None,
+        saved=state.catalogs.translate(
+            lang, "callbacks.saved", outcome=state.catalogs.translate(lang, f"callbacks.outcome.{saved}")
+        ) if saved in callbacks.OUTCOMES else None,
         error=error[:300] if error else None,
         console_data=console_data(request, operator, "callbacks"),
     )
