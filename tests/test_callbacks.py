@@ -186,6 +186,23 @@ async def race(servers: list[ServerProcess], site: Site, slot: str, visitors: in
             await c.aclose()
 
 
+async def stored_for_slot(server: ServerProcess, site: Site, slot: str) -> tuple[int, int]:
+    """(callbacks stored for the slot, places counted taken) as the database has them."""
+    from sqlalchemy import func, select
+
+    from server.store.schema import callback_slots
+    from server.store.schema import callbacks as table
+
+    start = datetime.fromisoformat(slot.replace("Z", "+00:00"))
+    async with opened(settings_for(server)) as state:
+        return await state.db.read(lambda conn: (
+            conn.execute(select(func.count()).select_from(table).where(
+                (table.c.site_id == site.id) & (table.c.slot_start == start))).scalar_one(),
+            conn.execute(select(callback_slots.c.taken).where(
+                (callback_slots.c.site_id == site.id) & (callback_slots.c.slot_start == start))).scalar_one(),
+        ))
+
+
 def one_winner(responses: list[httpx.Response], slot: str) -> None:
     won = [r for r in responses if r.status_code == 201]
     assert len(won) == 1, [r.text for r in responses if r.status_code != 400]
@@ -204,7 +221,8 @@ async def test_many_visitors_race_for_the_last_place(server: ServerProcess) -> N
         slot = (await offer(client, site))["days"][1]["slots"][0]["start"]
         token = (await start_visitor(server, site.key, origin))["token"]
         assert (await book(client, site, token, slot=slot)).status_code == 201  # one of two places taken
-    one_winner(await race([server], site, slot, 40), slot)
+    one_winner(await race([server], site, slot, 30), slot)
+    assert await stored_for_slot(server, site, slot) == (2, 2)
 
 
 def test_site_settings_from_the_command_line(

@@ -13,7 +13,7 @@ from server.store.db import utcnow
 from server.store.schema import callback_reminders
 from tests.clients import connect_operator, console_login, start_visitor
 from tests.factories import PASSWORD, make_operator, settings_for
-from tests.test_callbacks import book, callback_site, offer, one_winner, race
+from tests.test_callbacks import book, callback_site, offer, one_winner, race, stored_for_slot
 from tests import test_scale_out
 from tests.test_scale_out import Cluster
 
@@ -28,7 +28,8 @@ async def test_two_nodes_race_for_the_last_place(cluster: Cluster) -> None:
         for _ in range(2):  # two of three places taken
             token = (await start_visitor(a, site.key, site.allowed_origins[0]))["token"]
             assert (await book(client, site, token, slot=slot)).status_code == 201
-    one_winner(await race([a, b], site, slot, 60), slot)
+    one_winner(await race([a, b], site, slot, 40), slot)
+    assert await stored_for_slot(a, site, slot) == (3, 3)
 
 
 async def test_a_reminder_held_by_a_killed_node_is_sent_once_by_another(cluster: Cluster) -> None:

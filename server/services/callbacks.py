@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,7 +28,7 @@ from ..store.db import Database, utcnow
 from ..store.sites import Site
 from ..store.writer import GroupWriter, Tx
 from ..throttle import Throttle
-from . import events, fields, phones, rates, slots
+from . import events, fields, rates, slots
 from .slots import Schedule
 
 UTC = timezone.utc
@@ -175,8 +175,15 @@ def check_request(data: dict[str, Any], site: Site, languages: tuple[str, ...]) 
     tz = data.get("tz")
     return Request(
         client_id, phone, name, note, slot, fields.language(data.get("language"), languages),
-        slots.zone(tz) if isinstance(tz, str) and tz in slots._zones() else None,
+        _zone_or_none(tz),
     )
+
+
+def _zone_or_none(value: Any) -> str | None:
+    try:
+        return slots.zone(value)
+    except Invalid:
+        return None  # the browser's own zone name: an unknown one is not the visitor's fault
 
 
 async def check_request_rate(throttle: Throttle, visitor_id: str, *, per_minute: int) -> None:
@@ -221,10 +228,13 @@ async def request_callback(
             due_at=request.slot or moment, status="requested",
         )
         if not visitor.phone or (request.name and not visitor.name):
-            # What the visitor told us joins what the console shows of them.
+            # What the visitor told us joins what the console shows of them (as identify does).
             visitor_store.update_visitor(
                 tx.conn, visitor.id, phone=visitor.phone or request.phone, name=visitor.name or request.name
             )
+            for summary in conversation_store.list_summaries_for_visitor(tx.conn, visitor.id):
+                tx.append_event(events.CONVERSATION_UPDATED, {"conversation": summary}, site_id=site.id,
+                                conversation_id=summary["id"])
         store.queue_reminder(tx.conn, callback.id, callback.due_at)
         join_lead(tx, callback)
         tx.append_event(events.CALLBACK_REQUESTED, {"callback": callback.public()}, site_id=site.id,
@@ -317,109 +327,6 @@ async def record_outcome(
         return _change(tx, callback, by="operator", **values)
 
     return await writer.run(job)
-
-
-# ---- formatting for people (Babel: Chromium has no Kazakh dates)
-
-
-def day_label(lang: str, day: date) -> str:
-    from ..locales import format_date
-
-    weekday = format_date(lang, day, "EEEE")
-    label = f"{weekday}, {format_date(lang, day, 'd MMMM')}"
-    return label[:1].upper() + label[1:]
-
-
-def time_label(lang: str, moment: datetime, tz: ZoneInfo) -> str:
-    from ..locales import format_time
-
-    return format_time(lang, moment, "short", tz=tz)
-
-
-def zone_label(lang: str, tz: str) -> str:
-    from babel.dates import get_timezone_location
-
-    try:
-        return str(get_timezone_location(ZoneInfo(tz), locale=lang, return_city=True))
-    except Exception:  # a zone CLDR has no city for
-        return tz
-
-
-def when(lang: str, moment: datetime, visitor_tz: ZoneInfo, site_tz: str) -> dict[str, Any]:
-    """A moment in words for the visitor: their day and time, and the site's if different."""
-    local = moment.astimezone(visitor_tz)
-    site_zone = ZoneInfo(site_tz)
-    differs = local.utcoffset() != moment.astimezone(site_zone).utcoffset()
-    return {
-        "day": day_label(lang, local.date()),
-        "time": time_label(lang, moment, visitor_tz),
-        "site_time": time_label(lang, moment, site_zone) if differs else None,
-        "site_day": day_label(lang, moment.astimezone(site_zone).date()) if differs else None,
-    }
-
-
-def callback_view(callback: Callback, lang: str, visitor_tz: ZoneInfo, site: Site) -> dict[str, Any]:
-    """A callback as the visitor's panel shows it."""
-    return {
-        "id": callback.id, "status": callback.status, "asap": callback.slot_start is None,
-        "phone": callback.phone, "phone_display": phones.display(callback.phone), "slot": callback.public()["slot_start"],
-        "when": when(lang, callback.due_at, visitor_tz, site.callback_tz),
-    }
-
-
-async def offer(
-    db: Database, site: Site, lang: str, visitor_tz: ZoneInfo, first: date, days: int, *, operators_online: bool,
-    now: datetime | None = None,
-) -> dict[str, Any]:
-    """What the callback tab shows: whether callbacks are on, "as soon as possible" now,
-    and the free slots on the visitor's dates ``first``.., grouped by day, in their zone."""
-    moment = now or utcnow()
-    base = {"enabled": site.callbacks_enabled, "site_tz": site.callback_tz, "site_zone": zone_label(lang, site.callback_tz),
-            "tz": str(visitor_tz.key), "country": site.country}
-    if not site.callbacks_enabled:
-        return {**base, "asap": False, "days": []}
-    schedule = schedule_for(site)
-    last = first + timedelta(days=max(1, min(days, slots.HORIZON_DAYS + 1)) - 1)
-    a, b = slots.local_dates_for(schedule, visitor_tz, first, last)
-    start = datetime.combine(a, datetime.min.time(), UTC) - timedelta(days=1)
-    end = datetime.combine(b, datetime.min.time(), UTC) + timedelta(days=2)
-    taken = await db.read(lambda conn: store.taken_places(conn, site.id, start, end))
-    found = slots.visitor_slots(schedule, visitor_tz, first, last, now=moment, taken=taken)
-    by_day: dict[date, list[dict[str, Any]]] = {}
-    site_zone = ZoneInfo(site.callback_tz)
-    for slot in found:
-        local = slot.start.astimezone(visitor_tz)
-        differs = local.utcoffset() != slot.start.astimezone(site_zone).utcoffset()
-        by_day.setdefault(local.date(), []).append({
-            "start": slot.start.isoformat().replace("+00:00", "Z"),
-            "time": time_label(lang, slot.start, visitor_tz),
-            "site_time": time_label(lang, slot.start, site_zone) if differs else None,
-            "free": slot.free,
-        })
-    return {
-        **base,
-        "asap": operators_online and slots.open_now(schedule, moment),
-        "days": [{"date": d.isoformat(), "label": day_label(lang, d), "slots": s} for d, s in sorted(by_day.items())],
-        "horizon_days": slots.HORIZON_DAYS,
-    }
-
-
-def country_names(lang: str) -> list[dict[str, str]]:
-    """Every region phonenumbers knows, named in ``lang``, with its calling code."""
-    from babel import Locale
-
-    names = Locale.parse(lang).territories
-    out = [
-        {"code": r, "name": names.get(r, r), "dial": str(phonenumbers.country_code_for_region(r))}
-        for r in phonenumbers.SUPPORTED_REGIONS if r != "001"
-    ]
-    return sorted(out, key=lambda c: c["name"])
-
-
-def region_name(lang: str, region_code: str) -> str:
-    from babel import Locale
-
-    return str(Locale.parse(lang).territories.get(region_code, region_code))
 
 
 async def update_settings(writer: GroupWriter, site: Site, **given: Any) -> Site:

@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 
 from ..errors import FrontdeskError, Invalid
 from ..locales import LANGUAGES
-from ..services import callbacks, rates
+from ..services import callback_words, callbacks, rates
 from ..store.db import utcnow
 from ..store.sites import Site
 from .addresses import client_address
@@ -26,7 +26,7 @@ def _error(request: Request, exc: FrontdeskError, lang: str, **extra: Any) -> JS
     """The error in the caller's language; a phone's country is named in it too."""
     region = exc.params.get("region") if isinstance(exc, Invalid) else None
     if region is not None:
-        exc.params["country"] = callbacks.region_name(lang, region) if region else "—"
+        exc.params["country"] = callback_words.region_name(lang, region) if region else "—"
     body = error_body(request, exc, lang)
     body.update(extra)
     headers = _cors(request)
@@ -67,9 +67,9 @@ async def slots(request: Request) -> Response:
         if not 1 <= days <= MAX_DAYS:
             raise Invalid(field="days", max=MAX_DAYS)
         first = _first_day(request.query_params.get("from"), tz)
-        body = await callbacks.offer(state.db, site, lang, tz, first, days, operators_online=state.presence.online())
+        body = await callback_words.offer(state.db, site, lang, tz, first, days, operators_online=state.presence.online())
         if request.query_params.get("countries") == "1":
-            body["countries"] = callbacks.country_names(lang)
+            body["countries"] = callback_words.country_names(lang)
             body["accepted"] = sorted(callbacks.accepted_regions(site))
     except FrontdeskError as exc:
         return error_response(request, exc, headers=_cors(request), lang=lang)
@@ -100,14 +100,14 @@ async def create(request: Request) -> Response:
         extra: dict[str, Any] = {}
         if site is not None and exc.field == "slot" and exc.reason in ("full", "too_soon", "past"):
             # Somebody else took the last place (or time moved on): the next free slots.
-            offer = await callbacks.offer(
+            offer = await callback_words.offer(
                 state.db, site, lang, tz, utcnow().astimezone(tz).date(), 3, operators_online=state.presence.online()
             )
             extra["next_slots"] = [
                 {**s, "day": d["label"]} for d in offer["days"] for s in d["slots"]
             ][:6]
         return _error(request, exc, lang, **extra)
-    view = callbacks.callback_view(callback, lang, tz, site)
+    view = callback_words.callback_view(callback, lang, tz, site)
     return JSONResponse(
         {"callback": view, "created": created}, status_code=201 if created else 200,
         headers={**_cors(request), "Cache-Control": "no-store"},
@@ -130,7 +130,7 @@ async def pending(request: Request) -> Response:
     except FrontdeskError as exc:
         return error_response(request, exc, headers=_cors(request), lang=lang)
     return JSONResponse(
-        {"callbacks": [callbacks.callback_view(c, lang, tz, site) for c in found]},
+        {"callbacks": [callback_words.callback_view(c, lang, tz, site) for c in found]},
         headers={**_cors(request), "Cache-Control": "no-store"},
     )
 
@@ -153,6 +153,6 @@ async def cancel(request: Request) -> Response:
     except FrontdeskError as exc:
         return error_response(request, exc, headers=_cors(request), lang=lang)
     return JSONResponse(
-        {"callback": callbacks.callback_view(callback, lang, tz, site)},
+        {"callback": callback_words.callback_view(callback, lang, tz, site)},
         headers={**_cors(request), "Cache-Control": "no-store"},
     )

@@ -1,10 +1,13 @@
-/* The callback queue, live: a console socket (the same events as the inbox) refreshes
- * the queue when a callback is requested or changes, and a callback falling due
- * (callback.due, sent once across nodes) rings: a short tone and a desktop notification. */
+/* Callback reminders on every console screen, and the queue kept live.
+ * A callback falling due (callback.due, sent once across nodes) rings: a short tone, a
+ * desktop notification and a note linking to the queue. On the inbox the events come
+ * from its socket (console.js re-dispatches them as "frontdesk:event"); on the queue
+ * page this module opens its own and refreshes the queue on every callback.* event. */
 (function () {
   "use strict";
   var live = document.getElementById("fd-cb-live");
-  if (!live) return;
+  var inbox = document.getElementById("fd-conv-list");
+  if (!live && !inbox) return;
   var data = JSON.parse((document.getElementById("fd-console-data") || {}).textContent || "{}");
   var i18n = data.i18n || {};
   var ws = null, attempt = 0, refreshing = null;
@@ -36,9 +39,23 @@
     }, 150);
   }
 
+  function note(text) {
+    if (live) { live.textContent = text; return; }
+    var toast = document.getElementById("fd-cb-toast");
+    if (!toast) {
+      toast = document.createElement("a");
+      toast.id = "fd-cb-toast";
+      toast.className = "fd-cb-toast";
+      toast.href = "/console/callbacks";
+      toast.setAttribute("role", "status");
+      document.body.appendChild(toast);
+    }
+    toast.textContent = text;
+  }
+
   function ring(callback) {
     var who = callback.name || callback.phone;
-    live.textContent = t("callbacks.due_now", { name: who });
+    note(t("callbacks.due_now", { name: who }));
     try {
       var audio = new (window.AudioContext || window.webkitAudioContext)();
       var tone = audio.createOscillator(), gain = audio.createGain();
@@ -70,6 +87,13 @@
     };
   }
 
+  if (!live) {  // the inbox: its socket brings the events
+    document.addEventListener("frontdesk:event", function (e) {
+      var f = e.detail || {};
+      if (f.type === "callback.due" && f.callback) ring(f.callback);
+    });
+    return;
+  }
   if ("Notification" in window && Notification.permission === "default") {
     document.addEventListener("click", function () {
       try { Notification.requestPermission(); } catch (e) { /* old Safari */ }

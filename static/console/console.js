@@ -697,6 +697,8 @@
     if (typeof f.event_id !== "number") return;
     if (f.event_id <= this.lastEventId) return;   // already applied: replays are idempotent
     this.lastEventId = f.event_id;
+    // Other screens' modules (callbacks.js: callback reminders) hear the same events.
+    document.dispatchEvent(new CustomEvent("frontdesk:event", { detail: f }));
     if (f.type === "conversation.created" || f.type === "conversation.updated") {
       this.putSummary(f.conversation);
     } else if (f.type === "message.created") {

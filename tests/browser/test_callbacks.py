@@ -8,11 +8,12 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import Demo, HostSite, screenshot
-from tests.browser.helpers import TIMEOUT, ConsoleErrors, launcher, panel
+from tests.browser.helpers import TIMEOUT, ConsoleErrors, launcher, operator_login, panel
 
 WORDS = {
     "kk": {"tab": "Маған қоңырау шалыңыз", "short": "Бұл нөмір Қазақстан үшін тым қысқа.", "done": "Дайын!",
@@ -26,7 +27,7 @@ WORDS = {
 def callback_site(demo: Demo, host_site: HostSite) -> str:
     return demo.add_site(
         host_site.origin, "Алма кофе", "--callbacks", "--callback-tz", "Asia/Almaty",
-        "--callback-hours", "mon-sun=08:00-22:00", "--callback-lead-minutes", "0", "--country", "KZ",
+        "--callback-hours", "mon-sun=00:00-24:00", "--callback-lead-minutes", "0", "--country", "KZ",
     )
 
 
@@ -103,4 +104,23 @@ def test_visitors_book_and_the_operator_works_the_queue(
     expect(console.locator("li.fd-cb", has_text="Visitor kk")).to_have_count(0, timeout=TIMEOUT)
     expect(console.locator("li.fd-cb", has_text="Visitor ru")).to_have_count(1)
     assert not errors.errors, errors.errors
+    ctx.close()
+
+
+def test_a_callback_falling_due_rings_in_the_inbox(
+    browser: Any, demo: Demo, host_site: HostSite, callback_site: str
+) -> None:
+    ctx = browser.new_context(locale="ru-RU")
+    console = operator_login(ctx, demo.server_url, demo.email, demo.password)  # on duty: ASAP is offered
+    with httpx.Client(base_url=demo.server_url, headers={"Origin": host_site.origin}) as http:
+        token = http.post(f"/api/widget/v1/sites/{callback_site}/visitors", json={}).json()["token"]
+        booked = http.post(f"/api/widget/v1/sites/{callback_site}/callbacks", json={
+            "token": token, "id": "ring-" + "x" * 20, "phone": "+77011234567", "name": "Ерлан", "asap": True,
+        })
+        assert booked.status_code == 201, booked.text
+    toast = console.locator("#fd-cb-toast")
+    expect(toast).to_have_text("Пора звонить: Ерлан", timeout=TIMEOUT)
+    toast.click()
+    expect(console.locator("li.fd-cb", has_text="Ерлан")).to_be_visible(timeout=TIMEOUT)
+    expect(console.locator(".fd-cb-due_now li.fd-cb", has_text="Ерлан")).to_have_count(1)
     ctx.close()

@@ -14,7 +14,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
 from ...errors import FrontdeskError
 from ...locales import format_datetime
-from ...services import calendars, callbacks, phones, sites, slots
+from ...services import calendars, callback_words, callbacks, phones, sites, slots
 from ...store import callbacks as store
 from ...store.callbacks import Callback
 from ...store.db import utcnow
@@ -67,7 +67,7 @@ def group(callback: Callback, now: datetime, site_tz: ZoneInfo) -> str:
 
 
 def _when(lang: str, moment: datetime, tz: str) -> str:
-    return f"{format_datetime(lang, moment, tz=ZoneInfo(tz))} ({callbacks.zone_label(lang, tz)})"
+    return f"{format_datetime(lang, moment, tz=ZoneInfo(tz))} ({callback_words.zone_label(lang, tz)})"
 
 
 async def _rows(request: Request, lang: str, now: datetime) -> dict[str, list[Row]]:
