@@ -38,7 +38,8 @@ async def offer(client: httpx.AsyncClient, site: Site, **params: str) -> dict[st
     return response.json()
 
 
-async def book(client: httpx.AsyncClient, site: Site, token: str, **body: Any) -> httpx.Response:
+async def book(client: httpx.AsyncClient, site: Site, token: str | None, **body: Any) -> httpx.Response:
+    """What the widget posts; ``body`` overrides any member but the token."""
     payload = {"token": token, "id": new_id(), "phone": "+7 701 123 45 67", "tz": "Europe/Kyiv", **body}
     return await client.post(api(site), json=payload, headers={"Origin": site.allowed_origins[0]})
 
@@ -126,6 +127,37 @@ async def test_bad_input_gets_an_error_naming_the_field(server: ServerProcess) -
         # Another origin may not book.
         foreign = await client.post(api(site), json={"token": token}, headers={"Origin": "https://evil.example"})
         assert foreign.status_code == 403
+
+
+async def test_wrong_types_tokens_and_limits(server: ServerProcess) -> None:
+    site = await callback_site(server)
+    origin = site.allowed_origins[0]
+    token = (await start_visitor(server, site.key, origin))["token"]
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        slot = (await offer(client, site))["days"][1]["slots"][0]["start"]
+        for body, status, field in (
+            ({"phone": 77011234567}, 400, "phone"),
+            ({"slot": 12345}, 400, "slot"),
+            ({"id": "x"}, 400, "id"),
+            ({"name": ["a"]}, 400, "name"),
+            ({"token": "forged"}, 401, None),
+            ({"token": None}, 401, None),
+        ):
+            given = {"slot": slot, **body}
+            response = await book(client, site, given.pop("token", token), **given)
+            assert response.status_code == status, (body, response.text)
+            assert response.json()["error"].get("field") == field, (body, response.text)
+        for params, field in (({"days": "99"}, "days"), ({"from": "yesterday"}, "from"), ({"from": "2001-01-01"}, "from")):
+            response = await client.get(api(site, "/slots"), params=params, headers={"Origin": origin})
+            assert response.status_code == 400 and response.json()["error"]["field"] == field
+        odd = await client.get(api(site, "/slots"), params={"tz": "Mars/Olympus"}, headers={"Origin": origin})
+        assert odd.json()["tz"] == "UTC"  # an unknown browser zone: shown in UTC, not refused
+        gone = await client.post(api(site, "/" + "9" * 32 + "/cancel"), json={"token": token}, headers={"Origin": origin})
+        assert gone.status_code == 404
+        fresh = (await start_visitor(server, site.key, origin))["token"]
+        answers = [await book(client, site, fresh, slot="2001-01-01T00:00:00Z") for _ in range(11)]
+        assert answers[-1].status_code == 429 and answers[-1].headers["retry-after"]
+        assert answers[-1].json()["error"]["limit"] == "callback_requests"
 
 
 async def test_off_by_default_and_then_refused(server: ServerProcess) -> None:

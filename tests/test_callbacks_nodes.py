@@ -12,7 +12,8 @@ from server.cli import opened
 from server.store.db import utcnow
 from server.store.schema import callback_reminders
 from tests.clients import connect_operator, console_login, start_visitor
-from tests.factories import PASSWORD, make_operator, settings_for
+from tests.factories import PASSWORD, make_operator, make_webhook, settings_for
+from tests.receivers import Receiver
 from tests.test_callbacks import book, callback_site, offer, one_winner, race, stored_for_slot
 from tests import test_scale_out
 from tests.test_scale_out import Cluster
@@ -20,9 +21,11 @@ from tests.test_scale_out import Cluster
 cluster = test_scale_out.cluster  # the two-node fixture (PostgreSQL + Redis), shared
 
 
-async def test_two_nodes_race_for_the_last_place(cluster: Cluster) -> None:
+async def test_two_nodes_race_for_the_last_place(cluster: Cluster, receiver: Receiver) -> None:
     a, b = cluster.add_node(), cluster.add_node()
     site = await callback_site(a, capacity=3)
+    endpoint = await make_webhook(a, site, receiver.url, event_types=("callback.requested",))
+    receiver.secret = endpoint.secret
     async with httpx.AsyncClient(base_url=a.url) as client:
         slot = (await offer(client, site))["days"][1]["slots"][0]["start"]
         for _ in range(2):  # two of three places taken
@@ -30,6 +33,10 @@ async def test_two_nodes_race_for_the_last_place(cluster: Cluster) -> None:
             assert (await book(client, site, token, slot=slot)).status_code == 201
     one_winner(await race([a, b], site, slot, 40), slot)
     assert await stored_for_slot(a, site, slot) == (3, 3)
+    # Every booking is an event on the spine: the CRM hears each of the three, once, signed.
+    await receiver.wait_for(lambda r: len(r.deliveries) == 3, "three callback.requested")
+    assert receiver.bad_signatures == 0 and all(n == 1 for n in receiver.accepted.values())
+    assert {p["data"]["callback"]["slot_start"] for p in receiver.payloads("callback.requested")} == {slot}
 
 
 async def test_a_reminder_held_by_a_killed_node_is_sent_once_by_another(cluster: Cluster) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ..errors import FrontdeskError, Invalid
+from ..errors import FrontdeskError, Invalid, RateLimited
 from ..locales import LANGUAGES
 from ..services import callback_words, callbacks, rates
 from ..store.db import utcnow
@@ -30,6 +30,8 @@ def _error(request: Request, exc: FrontdeskError, lang: str, **extra: Any) -> JS
     body = error_body(request, exc, lang)
     body.update(extra)
     headers = _cors(request)
+    if isinstance(exc, RateLimited) and exc.retry_after is not None:
+        headers["Retry-After"] = str(exc.retry_after)
     return JSONResponse({"error": body}, status_code=exc.status, headers=headers)
 
 

@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import Demo, HostSite, screenshot
+from tests.browser.test_accessibility import _violations
 from tests.browser.helpers import TIMEOUT, ConsoleErrors, launcher, operator_login, panel
 
 WORDS = {
@@ -94,6 +95,7 @@ def test_visitors_book_and_the_operator_works_the_queue(
         expect(row.locator(".fd-cb-due")).to_contain_text("Almaty")
         expect(row.locator("a.fd-cb-tel")).to_have_attribute("href", "tel:+77011234567")
 
+    assert _violations(console) == [], "the callback queue"
     row = console.locator("li.fd-cb", has_text="Visitor kk")
     row.get_by_role("button", name="in 15 min").click()
     row = console.locator("li.fd-cb", has_text="Visitor kk")
