@@ -165,18 +165,23 @@ def check_request(data: dict[str, Any], site: Site, languages: tuple[str, ...]) 
         raw = data.get("slot")
         if not isinstance(raw, str) or len(raw) > 40:
             raise Invalid(field="slot")
-        try:
-            slot = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-        except ValueError:
-            raise Invalid(field="slot") from None
-        if slot.tzinfo is None:
-            raise Invalid(field="slot")
-        slot = slot.astimezone(UTC)
+        slot = instant(raw, "slot")
     tz = data.get("tz")
     return Request(
         client_id, phone, name, note, slot, fields.language(data.get("language"), languages),
         _zone_or_none(tz),
     )
+
+
+def instant(raw: str, field: str) -> datetime:
+    """An ISO 8601 time with its offset (a bare local time is ambiguous), in UTC."""
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        if moment.tzinfo is None:
+            raise Invalid(field=field)
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # year 1 at +14:00 falls off the calendar
+        raise Invalid(field=field) from None
 
 
 def _zone_or_none(value: Any) -> str | None:
@@ -200,15 +205,16 @@ async def request_callback(
         raise Invalid(field="callbacks", reason="off")
     schedule = schedule_for(site)
     moment = now or utcnow()
-    if request.slot is None and not (operators_online and slots.open_now(schedule, moment)):
-        raise Invalid(field="slot", reason="nobody_on_duty")
+    on_duty = operators_online and slots.open_now(schedule, moment)
 
     def job(tx: Tx) -> tuple[Callback, bool]:
         existing = store.find_by_client_id(tx.conn, site.id, request.client_id)
-        if existing is not None:
+        if existing is not None:  # checked first: a retry gets its callback even if things changed since
             if existing.visitor_id != claim.visitor_id:
                 raise Invalid(field="id", reason="taken")
             return existing, False
+        if request.slot is None and not on_duty:
+            raise Invalid(field="slot", reason="nobody_on_duty")
         visitor = visitor_store.get_visitor(tx.conn, claim.visitor_id)
         if visitor is None or visitor.site_id != site.id:
             raise NotFound("not_found", field="visitor")
@@ -306,10 +312,7 @@ async def record_outcome(
                 raise Invalid(field="retry_in_minutes")
             next_due = moment + timedelta(minutes=minutes)
         elif retry_at not in (None, ""):
-            try:
-                next_due = datetime.fromisoformat(str(retry_at).replace("Z", "+00:00")[:40]).astimezone(UTC)
-            except ValueError:
-                raise Invalid(field="retry_at") from None
+            next_due = instant(str(retry_at)[:40], "retry_at")
             if next_due <= moment or next_due > moment + timedelta(days=slots.HORIZON_DAYS):
                 raise Invalid(field="retry_at", reason="past" if next_due <= moment else "too_far")
 
