@@ -66,7 +66,7 @@
     ui.done.setAttribute('role', 'status');
     ui.pending = el('div', 'cb-pending');
     ui.closed = el('div', 'cb-closed');
-    section.append(ui.done, form, ui.closed, ui.pending);
+    section.append(ui.done, ui.pending, form, ui.closed);  // their requests first, then a new one
     form.addEventListener('submit', function (event) { event.preventDefault(); submit(); });
   }
 

@@ -67,6 +67,14 @@ def book_in_widget(browser: Any, host_site: HostSite, key: str, lang: str, name:
     expect(done).to_contain_text(label)  # "…, on <that day> at <time>"
     expect(view.locator(".cb-pending .cb-row")).to_have_count(1, timeout=TIMEOUT)
     screenshot(page, f"callback-booked-{lang}")
+    if lang == "kk":  # axe checks the panel document on its own, the callback view open
+        alone = ctx.new_page()
+        alone.set_viewport_size({"width": 360, "height": 640})
+        alone.goto(next(f for f in page.frames if "/widget/panel.html" in f.url).url)
+        alone.locator("#tab-callback").click()
+        expect(alone.locator("#view-callback .cb-pending .cb-row")).to_have_count(1, timeout=TIMEOUT)
+        assert _violations(alone) == [], "the callback view"
+        screenshot(alone, "callback-view-phone")
     # The refused number's 400 is logged by the browser as a failed load: expected, nothing else.
     unexpected = [e for e in errors.errors if "status of 400" not in e]
     assert not unexpected and not errors.dialogs, unexpected
@@ -125,4 +133,29 @@ def test_a_callback_falling_due_rings_in_the_inbox(
     toast.click()
     expect(console.locator("li.fd-cb", has_text="Ерлан")).to_be_visible(timeout=TIMEOUT)
     expect(console.locator(".fd-cb-due_now li.fd-cb", has_text="Ерлан")).to_have_count(1)
+    ctx.close()
+
+
+def test_no_slot_left_says_so_and_offers_the_chat(browser: Any, demo: Demo, host_site: HostSite) -> None:
+    from datetime import date, timedelta
+
+    today = date.today()
+    mondays = [today + timedelta(days=d) for d in range(0, 16) if (today + timedelta(days=d)).weekday() == 0]
+    key = demo.add_site(
+        host_site.origin, "Closed for a while", "--callbacks", "--callback-hours", "mon=09:00-09:30",
+        "--callback-days-off", ",".join(d.isoformat() for d in mondays),
+    )
+    ctx = browser.new_context(locale="ru-RU")
+    page = ctx.new_page()
+    page.goto(f"{host_site.origin}/plain.html?key={key}")
+    launcher(page).click()
+    frame = panel(page)
+    frame.locator("#tab-callback").click()
+    view = frame.locator("#view-callback")
+    expect(view.locator(".cb-closed")).to_contain_text("На ближайшие 14 дней свободного времени для звонка нет",
+                                                        timeout=TIMEOUT)
+    expect(view.locator(".cb-form")).to_be_hidden()
+    view.get_by_role("button", name="Написать в чат").click()
+    expect(frame.locator("#input")).to_be_visible(timeout=TIMEOUT)
+    expect(frame.locator("#tab-chat")).to_have_attribute("aria-selected", "true")
     ctx.close()
