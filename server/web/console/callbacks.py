@@ -17,6 +17,7 @@ from ...locales import format_datetime
 from ...services import calendars, callback_words, callbacks, phones, sites, slots
 from ...store import callbacks as store
 from ...store.callbacks import Callback
+from ...store.operators import Operator
 from ...store.db import utcnow
 from ...store.sites import Site
 from ..context import app_state, base_url
@@ -107,14 +108,18 @@ async def queue(request: Request) -> Response:
     operator = await current_operator(request)
     if operator is None:
         return RedirectResponse("/console/login", status_code=303)
+    return await _render(request, operator)
+
+
+async def _render(request: Request, operator: Operator, *, feed_token: str | None = None) -> Response:
     state = app_state(request)
     lang = console_language(request, operator)
     rows = await _rows(request, lang, utcnow())
-    feed_token = request.query_params.get("feed")  # shown once, right after it is made
     saved = request.query_params.get("saved")
     error = request.query_params.get("error")
     page = QueuePage(
         groups=[(name, rows[name]) for name in ("due_now", "overdue", "today", "upcoming")],
+        # Shown once, in the answer to the POST that made it: never in a URL (history, logs).
         feed_url=f"{base_url(request)}/calendar/{feed_token}.ics" if feed_token else None,
         has_feed=await calendars.has_feed(state.db, operator.id),
         saved=state.catalogs.translate(
@@ -183,7 +188,7 @@ async def feed_settings(request: Request) -> Response:
         await calendars.revoke_feed(state.writer, operator.id)
         return RedirectResponse("/console/callbacks", status_code=303)
     token = await calendars.new_feed(state.writer, operator.id)
-    return RedirectResponse(f"/console/callbacks?feed={token}#fd-feed", status_code=303)
+    return await _render(request, operator, feed_token=token)
 
 
 async def feed(request: Request) -> Response:
