@@ -82,9 +82,12 @@
     loadedLang = P.lang();
     var q = '/callbacks/slots?countries=1&days=14&tz=' + encodeURIComponent(TZ) + '&lang=' + encodeURIComponent(P.lang());
     return P.request('GET', q).then(function (r) {
-      offer = r.ok ? r.data : {enabled: false, days: []};
+      offer = r.ok ? r.data : {enabled: false, days: [], failed: true};
       draw();
-      return loadPending();
+      return r.ok && loadPending();
+    }, function () {
+      offer = {enabled: false, days: [], failed: true};  // offline: say so, offer the chat
+      draw();
     });
   }
 
@@ -93,7 +96,7 @@
     var none = !offer.enabled || (!offer.asap && !offer.days.length);
     ui.form.hidden = none;
     if (none) {
-      ui.closed.append(el('p', 'cb-intro', P.tr(offer.enabled ? 'callback_none_left' : 'callback_off')));
+      ui.closed.append(el('p', 'cb-intro', P.tr(offer.failed ? 'unavailable' : offer.enabled ? 'callback_none_left' : 'callback_off')));
       var chat = el('button', 'cb-submit', P.tr('callback_to_chat'));
       chat.type = 'button';
       chat.addEventListener('click', function () {
