@@ -20,6 +20,7 @@ from .realtime.memory import MemoryHub
 from .realtime.presence import MemoryPresence, RedisPresence
 from .realtime.redis import RedisHub
 from .security import Signer
+from .services.faq import Faq
 from .store import migrate
 from .store.db import Database
 from .store.writer import GroupWriter
@@ -51,6 +52,7 @@ class AppState:
     webhooks: LeasedWorker
     webhook_sender: WebhookSender
     reminders: LeasedWorker  # callback reminders (workers/reminders.py)
+    faq: Faq  # the FAQ's search analyzers, loaded on first use
 
     @classmethod
     async def open(cls, settings: Settings) -> "AppState":
@@ -111,6 +113,7 @@ class AppState:
             webhooks=webhooks,
             webhook_sender=webhook_sender,
             reminders=reminders,
+            faq=Faq(db, writer),
         )
 
     def start_workers(self) -> None:

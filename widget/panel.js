@@ -11,7 +11,8 @@
  *                  language (the unread count in the first), its badge's text and style,
  *                  its icon's SVG path (a close mark while open),
  *                  identified {ref, result: {accepted, refused}, warn: [lines for console.warn]}
- *   host -> panel: open, close, identify {data: {name, email, phone}, ref}
+ *   host -> panel: open, close, identify {data: {name, email, phone}, ref},
+ *                  consent (withdrawn: forget what is stored, keep nothing from now on)
  * Views: chat is built in; a view's own script, loaded after this one, adds another tab
  * (FAQ, contact form, callback) through window.FrontdeskPanel.addView; a tab shows only
  * when the site switched it on (config site.tabs), and the tab row only with two or more.
@@ -75,9 +76,16 @@
   var waiting = {};          // client ids sent on this socket, not acked yet
   var identifies = [];       // {frame, ref, refused, tries}: visitor.identify frames, kept until answered
   var seen = null;           // highest seq the visitor has had in front of them
+  var readSeq = 0;           // highest seq an operator has read: the visitor's messages up to it show "Seen"
   var unread = 0, launcherPosted = '';
   var typingSentAt = 0, typingOn = false, typingStopTimer = 0, typingHideTimer = 0;
   var wanted = !FRAMED;      // a reason to register and connect (see the top): until then, nothing
+
+  // Our files' content-hashed URLs, listed by the server in panel.html (cached for good).
+  var ASSETS = (function () {
+    try { return JSON.parse(document.getElementById('frontdesk-assets').textContent); } catch (e) { return {}; }
+  })();
+  function assetUrl(name) { return ASSETS[name] || '/widget/' + name; }
 
   var views = {chat: {}};    // name -> hooks {show(section), language()} of a registered view
   var currentView = 'chat';
@@ -105,6 +113,17 @@
           if (value == null) localStorage.removeItem(prefix + key);
           else localStorage.setItem(prefix + key, value);
         } catch (e) { broken = true; }
+      },
+      // Frontdesk('consent', false): what this site's widget stored in the browser is
+      // removed, and from now on it is kept in memory only (this page's chat goes on).
+      forget: function () {
+        broken = true;
+        try {
+          for (var i = localStorage.length - 1; i >= 0; i--) {
+            var key = localStorage.key(i);
+            if (key && key.indexOf(prefix) === 0) localStorage.removeItem(key);
+          }
+        } catch (e) { /* nothing stored, or nothing we may touch */ }
       }
     };
   })();
@@ -156,7 +175,7 @@
   function useLanguage(code) {
     lang = code;
     if (catalogLang === code) return Promise.resolve();
-    return fetch('/widget/i18n/' + code + '.json').then(function (response) {
+    return fetch(assetUrl('i18n/' + code + '.json')).then(function (response) {
       if (!response.ok) throw new Error('catalog ' + response.status);
       return response.json();
     }).then(function (data) {
@@ -384,6 +403,7 @@
       case 'message.created': return onMessage(frame);
       case 'typing': return showTyping(!!frame.typing);
       case 'presence': return setOnline(frame.operators_online);
+      case 'conversation.read': return onRead(frame.read_seq);
       case 'error': return onError(frame);
     }
   }
@@ -395,7 +415,10 @@
     clearTimeout(problemTimer);
     problemTimer = 0;
     problem = '';
-    if (frame.conversation) conversationId = frame.conversation.id;
+    if (frame.conversation) {
+      conversationId = frame.conversation.id;
+      onRead(frame.conversation.read_seq);
+    }
     if (liveFrom === null) {
       liveFrom = frame.conversation ? frame.conversation.last_seq || 0 : 0;
       if (seen === null) storage.set('seen', String(seen = liveFrom));
@@ -512,6 +535,13 @@
     sendTracked({type: 'message.send', id: m.id, body: m.body});
   }
 
+  // An operator has read the conversation up to `seq` (a read receipt): "Sent" becomes "Seen".
+  function onRead(seq) {
+    if (typeof seq !== 'number' || seq <= readSeq) return;
+    readSeq = seq;
+    drawn.forEach(function (m) { if (m.mine && m.seq && m.seq <= seq) draw(m); });
+  }
+
   function setState(m, state) {
     m.state = state;
     draw(m);
@@ -546,7 +576,7 @@
     m.who.textContent = m.mine ? tr('you') + ':' : m.name || tr('operator');
     m.li.className = 'msg ' + (m.mine ? 'me' : 'op') + (m.state === 'retrying' || m.state === 'failed' ? ' ' + m.state : '');
     var parts = [time(m.at)];
-    if (m.mine) parts.push(tr(STATE_TEXT[m.state]));
+    if (m.mine) parts.push(tr(m.state === 'sent' && m.seq && m.seq <= readSeq ? 'seen' : STATE_TEXT[m.state]));
     m.meta.textContent = parts.filter(Boolean).join(' · ');
     place(m.li, m.seq, isNew || m.mine);
   }
@@ -733,6 +763,8 @@
     } else if (m.type === 'identify') {
       identify(m.data, m.ref);
       wake();
+    } else if (m.type === 'consent') {
+      storage.forget();
     }
   }
 

@@ -108,7 +108,8 @@ async def create_site(settings: Settings, args: argparse.Namespace) -> None:
         site = await sites.create_site(
             state.writer, args.name, args.origin, color=args.color, position=args.position,
             language=args.language, greeting=_greetings(args.greeting), offset_x=args.offset_x,
-            offset_y=args.offset_y, live_visitors=args.live_visitors, allow_duplicate_name=args.allow_duplicate_name,
+            offset_y=args.offset_y, live_visitors=args.live_visitors, consent_required=args.consent_required,
+            allow_duplicate_name=args.allow_duplicate_name,
         )
         site = await callbacks.update_settings(state.writer, site, **callback_values)
     base = settings.public_url.rstrip("/")
@@ -135,13 +136,31 @@ async def set_callbacks(settings: Settings, args: argparse.Namespace) -> None:
     async with opened(settings) as state:
         site = await sites.site_by_key(state.db, args.site)
         if site is None:
-            raise NotFound("not_found", field="site")
+            raise NotFound(field="site")
         site = await callbacks.update_settings(state.writer, site, **callback_settings(args))
     state_word = "on" if site.callbacks_enabled else "off"
     print(
         f"site {site.name!r}: callbacks {state_word}; {site.callback_hours} ({site.callback_tz}); "
         f"slots of {site.callback_slot_minutes} min, {site.callback_capacity} per slot, "
         f"not sooner than {site.callback_lead_minutes} min; days off: {site.callback_days_off or 'none'}"
+    )
+
+
+async def update_site(settings: Settings, args: argparse.Namespace) -> None:
+    from ..services import sites
+
+    async with opened(settings) as state:
+        site = await sites.site_by_key(state.db, args.site)
+        if site is None:
+            raise NotFound(field="site")
+        site = await sites.update_site(
+            state.writer, site, offset_x=args.offset_x, offset_y=args.offset_y,
+            consent_required=args.consent_required, live_visitors=args.live_visitors,
+        )
+    print(
+        f"site {site.name!r} ({site.key}): offset {site.offset_x},{site.offset_y} px, "
+        f"consent required: {'yes' if site.consent_required else 'no'}, "
+        f"live visitors: {'yes' if site.live_visitors else 'no'}"
     )
 
 

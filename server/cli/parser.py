@@ -154,6 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
              "or already have a conversation.",
     )
     site.add_argument(
+        "--consent-required", action="store_true",
+        help="Consent mode: the widget stores nothing in the browser and connects to nothing until the page "
+             "calls Frontdesk('consent', true) or the visitor opens the chat (a tag's data-consent=\"required\" "
+             "asks for it on one page). Default: off.",
+    )
+    site.add_argument(
         "--allow-duplicate-name", action="store_true",
         help="Create the site even if another site already has this name (refused by default).",
     )
@@ -166,6 +172,14 @@ def build_parser() -> argparse.ArgumentParser:
     callbacks.add_argument("site", help="The site's key (fd_…), as create-site printed it.")
     _callback_flags(callbacks)
 
+    change = command("update-site", "Change a site's launcher placement and page-view settings.")
+    change.add_argument("site", help="The site's key (fd_…), as create-site printed it.")
+    change.add_argument("--offset-x", default=None, metavar="PX", help="The launcher's distance from the side, CSS px (0-1000).")
+    change.add_argument("--offset-y", default=None, metavar="PX", help="The launcher's distance from the bottom, CSS px (0-1000).")
+    for flag, what in [("consent-required", "consent mode"), ("live-visitors", "every page view live")]:
+        change.add_argument(f"--{flag}", dest=flag.replace("-", "_"), action="store_true", default=None, help=f"Turn {what} on.")
+        change.add_argument(f"--no-{flag}", dest=flag.replace("-", "_"), action="store_false", help=f"Turn {what} off.")
+
     webhook = command("create-webhook", "Send a site's events to a URL as signed webhooks; prints the signing secret.")
     webhook.add_argument("site", help="The site's key (fd_…), as create-site printed it.")
     webhook.add_argument("url", help="The receiver's http(s) URL.")
@@ -174,6 +188,25 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"An event type to send (repeatable): {', '.join(EVENT_TYPES)}. Default: all of them.",
     )
     webhook.add_argument("--description", default=None, help="A note on what the endpoint is for.")
+
+    faq = commands.add_parser(
+        "faq", help="Import or export a site's FAQ (CSV, JSON, or a folder of Markdown files).",
+        description="Import or export a site's FAQ (CSV, JSON, or a folder of Markdown files).",
+    )
+    faq_commands = faq.add_subparsers(dest="faq_command", metavar="import|export", required=True, parser_class=_Parser)
+    faq_import = faq_commands.add_parser(
+        "import", help="Add or update articles from PATH: a .csv (header question,answer,category,lang), a .json "
+        "list, or a folder of .md files with front matter. The same question and language updates its article.",
+    )
+    _add_settings(faq_import, "faq")
+    faq_import.add_argument("path", help="The CSV or JSON file, or the folder of Markdown files.")
+    faq_import.add_argument("--site", required=True, metavar="SITE_KEY", help="The site's key (fd_…).")
+    faq_export = faq_commands.add_parser("export", help="Write a site's articles as CSV, JSON or Markdown files.")
+    _add_settings(faq_export, "faq")
+    faq_export.add_argument("--site", required=True, metavar="SITE_KEY", help="The site's key (fd_…).")
+    faq_export.add_argument("--format", choices=("csv", "json", "md"), default="csv", help="Default: csv.")
+    faq_export.add_argument("--out", default=None, metavar="PATH",
+                            help="A file (csv, json; default: standard output) or a folder (md, required).")
 
     listing = command("list-webhooks", "List webhook endpoints.")
     listing.add_argument("--site", default=None, help="Only this site's (its key).")

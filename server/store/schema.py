@@ -42,7 +42,9 @@ sites = Table(
     Column("offset_y", Integer, nullable=False, server_default="16"),
     # Every page view registers and connects, so operators see visitors live (0007; costly).
     Column("live_visitors", Boolean, nullable=False, server_default=false()),
-    # Callback requests (0008): off until switched on; the schedule is read by services/slots.py.
+    # Nothing stored or connected before the page reports consent or the visitor opens the chat (0008).
+    Column("consent_required", Boolean, nullable=False, server_default=false()),
+    # Callback requests (0011): off until switched on; the schedule is read by services/slots.py.
     Column("country", String(2), nullable=True),  # ISO 3166 region: the phone picker's default
     Column("callbacks_enabled", Boolean, nullable=False, server_default=false()),
     Column("callback_tz", String(64), nullable=False, server_default="UTC"),
@@ -109,6 +111,11 @@ conversations = Table(
     Column("last_message_preview", String(200), nullable=True),
     Column("unread_count", Integer, nullable=False, default=0),
     Column("last_seq", Integer, nullable=False, default=0),
+    # 0009: who works it (NULL: nobody yet), since when it is closed (status "closed"),
+    # and the seq up to which an operator has read it (the visitor's "Seen").
+    Column("assignee_id", Integer, ForeignKey("operators.id", name="fk_conversations_assignee"), nullable=True),
+    Column("closed_at", Timestamp, nullable=True),
+    Column("read_seq", Integer, nullable=False, server_default="0"),
     Index("ix_conversations_visitor", "visitor_id", "created_at"),
     Index("ix_conversations_site_recent", "site_id", "last_message_at"),
 )
@@ -127,6 +134,41 @@ messages = Table(
     Column("created_at", Timestamp, nullable=False),
     UniqueConstraint("conversation_id", "seq", name="uq_messages_conversation_seq"),
     UniqueConstraint("conversation_id", "client_id", name="uq_messages_conversation_client"),
+)
+
+# What happened in a conversation besides its messages (0009), for operators only: private
+# notes and the system lines (assigned, transferred, closed, reopened). Never a message:
+# entries take no seq and never reach a visitor. after_seq places one in the thread.
+conversation_entries = Table(
+    "conversation_entries",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("conversation_id", String(32), ForeignKey("conversations.id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # note | assigned | transferred | unassigned | closed | reopened
+    Column("after_seq", Integer, nullable=False),
+    Column("actor_kind", String(16), nullable=False),  # operator | visitor
+    Column("actor_id", Integer, nullable=True),
+    Column("actor_name", String(200), nullable=True),
+    Column("target_id", Integer, nullable=True),  # the assignee
+    Column("target_name", String(200), nullable=True),
+    Column("body", Text, nullable=True),  # a note, or the note given with a transfer
+    Column("client_id", String(64), nullable=True),  # a note's client-made id: sent twice, stored once
+    Column("created_at", Timestamp, nullable=False),
+    UniqueConstraint("conversation_id", "client_id", name="uq_entries_conversation_client"),
+    Index("ix_entries_conversation", "conversation_id", "id"),
+)
+
+# Canned answers (0009): shared (operator_id NULL, managed by admins) or an operator's own.
+canned_answers = Table(
+    "canned_answers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("operator_id", Integer, ForeignKey("operators.id"), nullable=True),
+    Column("shortcut", String(32), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+    Index("ix_canned_operator", "operator_id"),
 )
 
 # The transactional outbox: one row per state change, written in the change's transaction.
@@ -195,7 +237,7 @@ webhook_deliveries = Table(
 )
 
 
-# Callback requests (0008). ``client_id`` is the widget's: a retried or double-clicked
+# Callback requests (0011). ``client_id`` is the widget's: a retried or double-clicked
 # request finds the first one. ``slot_start`` is the booked slot (NULL: as soon as possible).
 callbacks = Table(
     "callbacks",
@@ -264,4 +306,65 @@ calendar_feeds = Table(
     Column("operator_id", Integer, ForeignKey("operators.id"), primary_key=True),
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("created_at", Timestamp, nullable=False),
+)
+
+# FAQ articles of a site, one row per question and language (0010). ``terms`` holds the
+# words the search ranks by ({"t": question and phrasings, "b": answer and category}),
+# ``search_terms`` the same words as one text for the candidate index: SQLite's FTS5
+# table ``faq_search`` (trigram tokenizer, kept by triggers; made by the migration, as
+# virtual tables cannot be declared here), PostgreSQL's pg_trgm GIN index.
+faq_articles = Table(
+    "faq_articles",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("site_id", Integer, ForeignKey("sites.id"), nullable=False),
+    Column("language", String(8), nullable=False),
+    Column("question", String(300), nullable=False),
+    Column("question_key", String(300), nullable=False),  # the question folded: import updates, not duplicates
+    Column("answer", Text, nullable=False),  # Markdown as written
+    Column("answer_html", Text, nullable=False),  # rendered and sanitised: the only HTML the widget inserts
+    Column("category", String(100), nullable=False, server_default=""),
+    Column("position", Integer, nullable=False, server_default="0"),
+    Column("published", Boolean, nullable=False, server_default=false()),
+    Column("phrasings", Text, nullable=False, server_default="[]"),  # JSON list of other ways to ask
+    Column("terms", Text, nullable=False, server_default="{}"),
+    Column("search_terms", Text, nullable=False, server_default=""),
+    Column("helpful_yes", Integer, nullable=False, server_default="0"),
+    Column("helpful_no", Integer, nullable=False, server_default="0"),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+    UniqueConstraint("site_id", "language", "question_key", name="uq_faq_articles_question"),
+    Index("ix_faq_articles_site", "site_id", "published", "language"),
+)
+
+# PostgreSQL's candidate index for the FAQ: each article's search-term trigrams with how
+# often they occur (SQLite has its FTS5 trigram table instead, so this stays empty there).
+# Measured: pg_trgm's GIN index, one similarity lookup per query word, took ~100 ms a
+# search at 1,000 articles; one IN-list lookup here, weighted by rarity, a few ms.
+faq_trigrams = Table(
+    "faq_trigrams",
+    metadata,
+    Column("article_id", Integer, ForeignKey("faq_articles.id"), primary_key=True),
+    Column("trigram", String(16), primary_key=True),
+    Column("site_id", Integer, nullable=False),
+    Column("hits", Integer, nullable=False),
+    Index("ix_faq_trigrams_site", "site_id", "trigram"),
+)
+
+# What the FAQ lacks: searches that found nothing and answers voted "did not help",
+# counted per (site, kind, language, query, article; 0: none).
+faq_gaps = Table(
+    "faq_gaps",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("site_id", Integer, ForeignKey("sites.id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # no_result | unhelpful
+    Column("language", String(8), nullable=False),
+    Column("query", String(200), nullable=False),
+    Column("query_key", String(200), nullable=False),
+    Column("article_id", Integer, nullable=False, server_default="0"),
+    Column("count", Integer, nullable=False, server_default="1"),
+    Column("first_at", Timestamp, nullable=False),
+    Column("last_at", Timestamp, nullable=False),
+    UniqueConstraint("site_id", "kind", "language", "query_key", "article_id", name="uq_faq_gaps"),
 )

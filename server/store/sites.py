@@ -26,6 +26,7 @@ class Site:
     offset_x: int = 16  # the launcher's distance from its corner, CSS px
     offset_y: int = 16
     live_visitors: bool = False  # every page view registers and connects
+    consent_required: bool = False  # nothing stored or connected before consent or opening the chat
     # Callback requests (services/callbacks.py reads these into a slots.Schedule).
     country: str | None = None  # ISO 3166 region: the phone picker's default
     callbacks_enabled: bool = False
@@ -51,6 +52,7 @@ def _site(row: Any) -> Site:
         offset_x=row.offset_x,
         offset_y=row.offset_y,
         live_visitors=bool(row.live_visitors),
+        consent_required=bool(row.consent_required),
         country=row.country,
         callbacks_enabled=bool(row.callbacks_enabled),
         callback_tz=row.callback_tz,
@@ -89,10 +91,10 @@ def get_site_by_name(conn: Connection, name: str) -> Site | None:
     return _site(row) if row else None
 
 
+def update_site(conn: Connection, site_id: int, **values: Any) -> None:
+    """Set the given columns (already checked) of one site."""
+    conn.execute(update(sites).where(sites.c.id == site_id).values(**values))
+
+
 def update_allowed_origins(conn: Connection, site_id: int, allowed_origins: tuple[str, ...]) -> None:
     conn.execute(update(sites).where(sites.c.id == site_id).values(allowed_origins=json.dumps(list(allowed_origins))))
-
-
-def update_site(conn: Connection, site_id: int, **values: Any) -> None:
-    """Set columns of one site (the callers check the values)."""
-    conn.execute(update(sites).where(sites.c.id == site_id).values(**values))

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from starlette.routing import Mount, Route, WebSocketRoute
-from starlette.staticfiles import StaticFiles
 
-from ..assets import asset_path
-from . import assets, callbacks_api, console_api, console_ws, health, widget_api, widget_ws
-from .console import auth, callbacks, language, pages
+from . import assets, callbacks_api, console_api, console_canned, console_ws, faq_api, health, widget_api, widget_ws
+from .console import auth, callbacks, faq, language, pages
 
 
 def routes() -> list[Route | WebSocketRoute | Mount]:
@@ -15,16 +13,19 @@ def routes() -> list[Route | WebSocketRoute | Mount]:
         Route("/healthz", health.healthz),
         Route("/readyz", health.readyz),
         Route("/metrics", health.metrics),
-        Route("/embed.js", assets.embed_js),
-        Route("/widget/panel.html", assets.panel),
-        Mount("/widget", app=assets.WidgetFiles(directory=str(asset_path("widget"))), name="widget"),
-        Mount("/static", app=StaticFiles(directory=str(asset_path("static"))), name="static"),
+        Route("/embed.js", assets.embed_js, methods=["GET", "HEAD"]),
+        Route("/widget/panel.html", assets.panel, methods=["GET", "HEAD"]),
+        Route("/widget/{path:path}", assets.widget_files, methods=["GET", "HEAD"]),
+        Route("/static/{path:path}", assets.static_files, methods=["GET", "HEAD"]),
         Route("/api/widget/v1/sites/{key}/config", widget_api.site_config, methods=["GET"]),
         Route("/api/widget/v1/sites/{key}/visitors", widget_api.start_visitor, methods=["POST"]),
         Route("/api/widget/v1/sites/{key}/callbacks/slots", callbacks_api.slots, methods=["GET"]),
         Route("/api/widget/v1/sites/{key}/callbacks", callbacks_api.create, methods=["POST"]),
         Route("/api/widget/v1/sites/{key}/callbacks/pending", callbacks_api.pending, methods=["POST"]),
         Route("/api/widget/v1/sites/{key}/callbacks/{callback_id}/cancel", callbacks_api.cancel, methods=["POST"]),
+        Route("/api/widget/v1/sites/{key}/faq/search", faq_api.search, methods=["GET"]),
+        Route("/api/widget/v1/sites/{key}/faq/articles/{article_id}", faq_api.article, methods=["GET"]),
+        Route("/api/widget/v1/sites/{key}/faq/articles/{article_id}/feedback", faq_api.feedback, methods=["POST"]),
         Route("/api/widget/v1/sites/{key}/{rest:path}", widget_api.preflight, methods=["OPTIONS"]),
         WebSocketRoute("/ws/visitor", widget_ws.visitor_socket),
         Route("/", pages.home),
@@ -40,7 +41,18 @@ def routes() -> list[Route | WebSocketRoute | Mount]:
         Route("/console/callbacks/{callback_id}.ics", callbacks.ics, methods=["GET"]),
         Route("/console/callbacks/{callback_id}", callbacks.record, methods=["POST"]),
         Route("/calendar/{token}.ics", callbacks.feed, methods=["GET"]),
+        Route("/console/faq", faq.articles_page, methods=["GET"]),
+        Route("/console/faq/gaps", faq.gaps_page, methods=["GET"]),
+        Route("/console/faq/new", faq.article_form, methods=["GET"]),
+        Route("/console/faq/save", faq.save_article, methods=["POST"]),
+        Route("/console/faq/{article_id:int}", faq.article_form, methods=["GET"]),
+        Route("/console/faq/{article_id:int}/publish", faq.publish, methods=["POST"]),
         Route("/api/console/v1/conversations", console_api.conversations),
         Route("/api/console/v1/conversations/{conversation_id}/messages", console_api.conversation_messages),
+        Route("/api/console/v1/operators", console_api.operators),
+        Route("/console/api/canned", console_canned.list_canned, methods=["GET"]),
+        Route("/console/api/canned", console_canned.create_canned, methods=["POST"]),
+        Route("/console/api/canned/{canned_id}", console_canned.change_canned, methods=["PUT"]),
+        Route("/console/api/canned/{canned_id}", console_canned.delete_canned, methods=["DELETE"]),
         WebSocketRoute("/ws/console", console_ws.console_socket),
     ]

@@ -1,7 +1,7 @@
 /* Callback reminders on every console screen, and the queue kept live.
  * A callback falling due (callback.due, sent once across nodes) rings: a short tone, a
  * desktop notification and a note linking to the queue. On the inbox the events come
- * from its socket (console.js re-dispatches them as "frontdesk:event"); on the queue
+ * from its socket (inbox.js re-dispatches them as "frontdesk:event"); on the queue
  * page this module opens its own and refreshes the queue on every callback.* event. */
 (function () {
   "use strict";

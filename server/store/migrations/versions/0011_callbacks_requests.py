@@ -1,8 +1,8 @@
 """callback requests: per-site schedule columns, callbacks, places taken per slot,
 attempts, the leased reminder list and operators' calendar feeds
 
-Revision ID: 0008_callbacks_requests
-Revises: 0007_widget_placement
+Revision ID: 0011_callbacks_requests
+Revises: 0010_faq_articles
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_callbacks_requests"
-down_revision = "0007_widget_placement"
+revision = "0011_callbacks_requests"
+down_revision = "0010_faq_articles"
 branch_labels = None
 depends_on = None
 
