@@ -226,7 +226,7 @@ async def request_callback(
             )
             if not store.take_place(tx.conn, site.id, request.slot, schedule.capacity):
                 raise Invalid(field="slot", reason="full")
-        conversation = conversation_store.latest_open_conversation(tx.conn, visitor.id)
+        conversation = conversation_store.latest_conversation(tx.conn, visitor.id)
         callback = store.insert_callback(
             tx.conn, id=uuid.uuid4().hex, site_id=site.id, visitor_id=visitor.id, client_id=request.client_id,
             conversation_id=conversation.id if conversation else None, phone=request.phone, name=request.name,
