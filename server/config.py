@@ -100,6 +100,12 @@ class Settings:
         "Empty: country only, from the registry data shipped with Frontdesk (docs/leads.md).",
         commands=RUNNING,
     )
+    callback_requests_per_minute: int = _setting(
+        10, "Callback requests and cancels one visitor may send a minute (more get 429 rate_limited)."
+    )
+    callback_reads_per_minute: int = _setting(
+        120, "Reads of callback slots and pending callbacks one IP address may make a minute (more get 429 rate_limited)."
+    )
     faq_searches_per_ip_per_minute: int = _setting(
         120, "FAQ searches (typed as the visitor types) and answer votes one IP address may send a minute."
     )

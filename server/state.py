@@ -32,6 +32,7 @@ from .services.emails import EmailRenderer
 from .workers.email import email_worker
 from .workers.leased import LeasedWorker
 from .workers.relay import EventRelay, publish_committed
+from .workers.reminders import reminder_worker
 from .workers.webhooks import WebhookSender, webhook_worker
 
 
@@ -55,6 +56,7 @@ class AppState:
     node_id: str
     webhooks: LeasedWorker
     webhook_sender: WebhookSender
+    reminders: LeasedWorker  # callback reminders (workers/reminders.py)
     faq: Faq  # the FAQ's search analyzers, loaded on first use
     emails: LeasedWorker | None  # None: no SMTP server set (FRONTDESK_SMTP_HOST), mail is not queued
     mail: Mail | None  # what the email flows need; None without an SMTP server
@@ -124,6 +126,7 @@ class AppState:
         signer = Signer(settings.resolved_secret_key(), visitor_token_days=settings.visitor_token_days)
         console_url = settings.public_url.rstrip("/") + "/console/" if settings.public_url else None
         mail = Mail(signer, settings.reply_domain, console_url) if settings.email_enabled else None
+        reminders = reminder_worker(db, writer, settings, metrics, node_id)
         return cls(
             settings=settings,
             db=db,
@@ -139,6 +142,7 @@ class AppState:
             node_id=node_id,
             webhooks=webhooks,
             webhook_sender=webhook_sender,
+            reminders=reminders,
             faq=Faq(db, writer),
             emails=emails,
             mail=mail,
@@ -163,6 +167,7 @@ class AppState:
         self.webhooks.start()
         if self.emails is not None:
             self.emails.start()
+        self.reminders.start()
 
     async def close(self) -> None:
         if self.inbound is not None:
@@ -172,6 +177,7 @@ class AppState:
         await self.webhooks.stop()
         if self.emails is not None:
             await self.emails.stop()
+        await self.reminders.stop()
         await self.webhook_sender.close()
         await self.writer.stop()
         if self.relay is not None:

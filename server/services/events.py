@@ -18,6 +18,9 @@ CONTACT_SUBMITTED = "contact.submitted"
 LEAD_CREATED = "lead.created"
 LEAD_UPDATED = "lead.updated"
 LEAD_MERGED = "lead.merged"
+CALLBACK_REQUESTED = "callback.requested"
+CALLBACK_UPDATED = "callback.updated"
+CALLBACK_DUE = "callback.due"
 
 CATALOGUE: dict[str, str] = {
     CONVERSATION_CREATED: "A visitor's first message opened a conversation. Payload: conversation (summary).",
@@ -48,4 +51,8 @@ CATALOGUE: dict[str, str] = {
     "page (url, title, visitor_id, at: when the change is a page view).",
     LEAD_MERGED: "Two leads of one site turned out to be one person (same verified user, email or phone) and were "
     "merged into the older. Payload: lead (the survivor), merged (the absorbed lead, merged_into set), filled.",
+    CALLBACK_REQUESTED: "A visitor asked to be called back (as soon as possible, or in a slot). Payload: callback.",
+    CALLBACK_UPDATED: "A callback changed: an operator recorded an attempt (done, no answer with the next try, "
+    "wrong number, cancelled) or the visitor cancelled it. Payload: callback, by (operator | visitor).",
+    CALLBACK_DUE: "A callback fell due: the reminder to call now, sent once across nodes. Payload: callback.",
 }

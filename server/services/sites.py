@@ -287,5 +287,8 @@ def widget_view(
 def widget_tabs(site: Site, *, faq: bool = False) -> list[str]:
     """The panel's views the site has switched on, in tab order: chat first, the FAQ when
     ``faq`` (the site has published articles: the tab shows once there is something to
-    find), then the contact form when the site has it on."""
-    return ["chat"] + (["faq"] if faq else []) + (["contact"] if site.contact_enabled else [])
+    find), callback requests when the site takes them, then the contact form when on."""
+    return [
+        "chat", *(["faq"] if faq else []), *(["callback"] if site.callbacks_enabled else []),
+        *(["contact"] if site.contact_enabled else []),
+    ]

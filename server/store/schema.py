@@ -60,6 +60,15 @@ sites = Table(
     Column("prechat_fields", String(32), nullable=False, server_default="name,email"),
     Column("anonymize_ips", Boolean, nullable=False, server_default=false()),
     Column("identity_secret", String(64), nullable=True),
+    # Callback requests (0013): off until switched on; the schedule is read by services/slots.py.
+    Column("callbacks_enabled", Boolean, nullable=False, server_default=false()),
+    Column("callback_tz", String(64), nullable=False, server_default="UTC"),
+    Column("callback_hours", String(500), nullable=False, server_default="mon-fri=09:00-18:00"),
+    Column("callback_days_off", Text, nullable=False, server_default=""),  # ISO dates, comma-separated
+    Column("callback_slot_minutes", Integer, nullable=False, server_default="30"),
+    Column("callback_lead_minutes", Integer, nullable=False, server_default="60"),
+    Column("callback_capacity", Integer, nullable=False, server_default="1"),
+    Column("callback_countries", String(500), nullable=False, server_default=""),  # accepted regions; empty: any
 )
 
 operators = Table(
@@ -311,6 +320,78 @@ webhook_deliveries = Table(
     Column("created_at", Timestamp, nullable=False),
     UniqueConstraint("endpoint_id", "event_id", name="uq_webhook_deliveries_endpoint_event"),
     Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+)
+
+
+# Callback requests (0013). ``client_id`` is the widget's: a retried or double-clicked
+# request finds the first one. ``slot_start`` is the booked slot (NULL: as soon as possible).
+callbacks = Table(
+    "callbacks",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("site_id", Integer, ForeignKey("sites.id"), nullable=False),
+    Column("visitor_id", String(32), ForeignKey("visitors.id"), nullable=False),
+    Column("client_id", String(64), nullable=False),
+    Column("conversation_id", String(32), nullable=True),  # the visitor's conversation when they asked
+    Column("phone", String(32), nullable=False),  # E.164
+    Column("name", String(200), nullable=True),
+    Column("note", Text, nullable=True),
+    Column("language", String(8), nullable=True),
+    Column("visitor_tz", String(64), nullable=True),
+    Column("slot_start", Timestamp, nullable=True),
+    Column("due_at", Timestamp, nullable=False),
+    Column("status", String(16), nullable=False),  # requested | done | no_answer | wrong_number | cancelled
+    Column("operator_id", Integer, nullable=True),  # who acted last
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+    UniqueConstraint("site_id", "client_id", name="uq_callbacks_site_client"),
+    Index("ix_callbacks_site_due", "site_id", "status", "due_at"),
+    Index("ix_callbacks_visitor", "visitor_id", "status"),
+)
+
+# Places taken per slot: the row every booking of a slot updates, so that two nodes
+# racing for its last place are ordered by the row's lock (``taken < capacity``).
+callback_slots = Table(
+    "callback_slots",
+    metadata,
+    Column("site_id", Integer, ForeignKey("sites.id"), primary_key=True),
+    Column("slot_start", Timestamp, primary_key=True),
+    Column("taken", Integer, nullable=False),
+)
+
+# Every call an operator made and how it went.
+callback_attempts = Table(
+    "callback_attempts",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("callback_id", String(32), ForeignKey("callbacks.id"), nullable=False, index=True),
+    Column("operator_id", Integer, ForeignKey("operators.id"), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+)
+
+# A reminder per time a callback falls due: the job table the reminder workers of every
+# node share through leases (``next_attempt_at`` is when it is due).
+callback_reminders = Table(
+    "callback_reminders",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("callback_id", String(32), ForeignKey("callbacks.id"), nullable=False),
+    Column("due_at", Timestamp, nullable=False),
+    *lease_columns(),
+    Column("created_at", Timestamp, nullable=False),
+    UniqueConstraint("callback_id", "due_at", name="uq_callback_reminders_due"),
+    Index("ix_callback_reminders_due", "status", "next_attempt_at"),
+)
+
+# An operator's private calendar feed: the secret is in the URL, stored as a hash;
+# a new one revokes the old.
+calendar_feeds = Table(
+    "calendar_feeds",
+    metadata,
+    Column("operator_id", Integer, ForeignKey("operators.id"), primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", Timestamp, nullable=False),
 )
 
 # FAQ articles of a site, one row per question and language (0010). ``terms`` holds the

@@ -37,6 +37,15 @@ class Site:
     prechat_fields: tuple[str, ...] = ("name", "email")
     anonymize_ips: bool = False  # store addresses with the host part zeroed
     identity_secret: str | None = None  # user_hash = HMAC-SHA256(user_id, identity_secret)
+    # Callback requests (services/callbacks.py reads these into a slots.Schedule).
+    callbacks_enabled: bool = False
+    callback_tz: str = "UTC"
+    callback_hours: str = "mon-fri=09:00-18:00"
+    callback_days_off: str = ""  # ISO dates, comma-separated
+    callback_slot_minutes: int = 30
+    callback_lead_minutes: int = 60
+    callback_capacity: int = 1
+    callback_countries: str = ""  # accepted phone regions, comma-separated; empty: any
 
 
 def _site(row: Any) -> Site:
@@ -63,6 +72,14 @@ def _site(row: Any) -> Site:
         prechat_fields=tuple(f for f in row.prechat_fields.split(",") if f),
         anonymize_ips=bool(row.anonymize_ips),
         identity_secret=row.identity_secret,
+        callbacks_enabled=bool(row.callbacks_enabled),
+        callback_tz=row.callback_tz,
+        callback_hours=row.callback_hours,
+        callback_days_off=row.callback_days_off,
+        callback_slot_minutes=row.callback_slot_minutes,
+        callback_lead_minutes=row.callback_lead_minutes,
+        callback_capacity=row.callback_capacity,
+        callback_countries=row.callback_countries,
     )
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from starlette.routing import Mount, Route, WebSocketRoute
 
-from . import assets, console_api, console_canned, console_ws, contact_api, faq_api, health, widget_api, widget_ws
-from .console import auth, faq, language, leads, pages
+from . import (
+    assets, callbacks_api, console_api, console_canned, console_ws, contact_api, faq_api, health, widget_api, widget_ws,
+)
+from .console import auth, callbacks, faq, language, leads, pages
 
 
 def routes() -> list[Route | WebSocketRoute | Mount]:
@@ -20,6 +22,10 @@ def routes() -> list[Route | WebSocketRoute | Mount]:
         Route("/api/widget/v1/sites/{key}/config", widget_api.site_config, methods=["GET"]),
         Route("/api/widget/v1/sites/{key}/visitors", widget_api.start_visitor, methods=["POST"]),
         Route("/api/widget/v1/sites/{key}/contact", contact_api.submit, methods=["POST"]),
+        Route("/api/widget/v1/sites/{key}/callbacks/slots", callbacks_api.slots, methods=["GET"]),
+        Route("/api/widget/v1/sites/{key}/callbacks", callbacks_api.create, methods=["POST"]),
+        Route("/api/widget/v1/sites/{key}/callbacks/pending", callbacks_api.pending, methods=["POST"]),
+        Route("/api/widget/v1/sites/{key}/callbacks/{callback_id}/cancel", callbacks_api.cancel, methods=["POST"]),
         Route("/api/widget/v1/sites/{key}/faq/search", faq_api.search, methods=["GET"]),
         Route("/api/widget/v1/sites/{key}/faq/articles/{article_id}", faq_api.article, methods=["GET"]),
         Route("/api/widget/v1/sites/{key}/faq/articles/{article_id}/feedback", faq_api.feedback, methods=["POST"]),
@@ -34,6 +40,11 @@ def routes() -> list[Route | WebSocketRoute | Mount]:
         Route("/console/sites", pages.sites_page),
         Route("/console/leads", leads.leads_page),
         Route("/console/language", language.choose, methods=["POST"]),
+        Route("/console/callbacks", callbacks.queue, methods=["GET"]),
+        Route("/console/callbacks/feed", callbacks.feed_settings, methods=["POST"]),
+        Route("/console/callbacks/{callback_id}.ics", callbacks.ics, methods=["GET"]),
+        Route("/console/callbacks/{callback_id}", callbacks.record, methods=["POST"]),
+        Route("/calendar/{token}.ics", callbacks.feed, methods=["GET"]),
         Route("/console/faq", faq.articles_page, methods=["GET"]),
         Route("/console/faq/gaps", faq.gaps_page, methods=["GET"]),
         Route("/console/faq/new", faq.article_form, methods=["GET"]),

@@ -278,6 +278,8 @@ export class Inbox {
     if (typeof f.event_id !== "number") return;
     if (f.event_id <= this.lastEventId) return;   // already applied: replays are idempotent
     this.lastEventId = f.event_id;
+    // Other modules on the page (callbacks.js: callback reminders) hear the same events.
+    document.dispatchEvent(new CustomEvent("frontdesk:event", { detail: f }));
     const handler = EVENT_HANDLERS[f.type];
     if (handler) handler(this, f);
   }
