@@ -6,6 +6,7 @@ politely while a person is never blocked."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from pathlib import Path
@@ -257,3 +258,28 @@ async def test_without_an_smtp_server_the_form_works_and_no_mail_is_queued(sqlit
     async with opened(settings_for(sqlite_server)) as state:
         queued = await state.db.read(lambda conn: email_store.list_emails(conn, site_id=site.id))
     assert queued == []  # nothing would send it: queueing it would only send stale mail later
+
+
+async def test_a_submission_joins_the_lead_of_the_same_email(sqlite_server: ServerProcess) -> None:
+    """Someone who chatted and gave their email, then sends the form from another browser with
+    the same address (typed differently): one lead, the two visitors in it."""
+    from tests.clients import connect_visitor, new_id
+
+    site = await contact_site(sqlite_server)
+    session = await start_visitor(sqlite_server, site.key, site.allowed_origins[0])
+    chat, _ = await connect_visitor(sqlite_server, site.key, site.allowed_origins[0], session["token"])
+    await chat.send({"type": "visitor.identify", "id": new_id(), "email": "olena@example.com"})
+    await chat.recv_until(lambda f: f.get("type") == "identified")
+    await chat.close()
+    response = await post(sqlite_server, site, form(sqlite_server, site, name="Олена", email="Olena@Example.com",
+                                                    phone="+380 44 123 4567"))
+    assert response.status_code == 200, response.text
+    async with opened(settings_for(sqlite_server)) as state:
+        rows = await state.db.read(
+            lambda conn: conn.execute(select(events.c.type, events.c.payload).where(events.c.site_id == site.id)).all()
+        )
+    types = [r.type for r in rows]
+    assert types.count("lead.created") == 2 and "lead.merged" in types, types
+    merged = next(r.payload for r in rows if r.type == "lead.merged")
+    survivor = (merged if isinstance(merged, dict) else json.loads(merged))["lead"]
+    assert (survivor["email"], survivor["name"], survivor["phone"]) == ("olena@example.com", "Олена", "+380441234567")

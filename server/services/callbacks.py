@@ -28,7 +28,7 @@ from ..store.db import Database, utcnow
 from ..store.sites import Site
 from ..store.writer import GroupWriter, Tx
 from ..throttle import Throttle
-from . import events, fields, rates, slots
+from . import events, fields, leads, rates, slots
 from .slots import Schedule
 
 UTC = timezone.utc
@@ -255,10 +255,9 @@ async def request_callback(
 
 
 def join_lead(tx: Tx, callback: Callback) -> None:
-    """Where a callback joins the visitor's lead, once leads exist (the leads issue):
-    find or create the visitor's lead in ``tx`` and link the callback to it. Until then
-    the callback hangs off the visitor and their conversation."""
-    del tx, callback
+    """The callback's visitor joins (or becomes) a lead with the number and name given;
+    the callback hangs off the visitor, so the lead card reaches it through them."""
+    leads.join(tx, callback.site_id, callback.visitor_id, name=callback.name, email=None, phone=callback.phone)
 
 
 async def pending_for_visitor(db: Database, claim: VisitorClaim) -> list[Callback]:

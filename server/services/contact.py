@@ -27,7 +27,7 @@ from ..store.db import Database, utcnow
 from ..store.sites import Site
 from ..store.writer import GroupWriter, Tx
 from ..throttle import Throttle
-from . import chat, conversations, email_flows, events, fields, rates
+from . import chat, conversations, email_flows, events, fields, leads, rates
 from .sites import in_language
 
 MESSAGE_MAX_CHARS = 5000
@@ -198,10 +198,8 @@ async def submit(
 
 
 def join_lead(tx: Tx, submission: Submission) -> None:
-    """Where a submission becomes (or joins) a lead, in its own transaction.
-
-    Leads are built in their own issue; until they land, the visitor row (name, email,
-    phone) and the conversation are what joins a submission to the person. Once
-    ``services/leads.py`` exists, call its upsert for (site, visitor, email/phone) here.
-    """
-    return None
+    """The submission's visitor joins (or becomes) a lead with what the form gave."""
+    leads.join(
+        tx, submission.site_id, submission.visitor_id, name=submission.name, email=submission.email,
+        phone=submission.phone,
+    )

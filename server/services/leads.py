@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -127,6 +128,22 @@ def verified_user(site: Site, user_id: Any, given_hash: Any) -> str:
 
 
 # ---- identify and merge
+
+
+def join(tx: Tx, site_id: int, visitor_id: str, *, name: str | None, email: str | None, phone: str | None) -> None:
+    """What a visitor gave outside the chat (the contact form, a callback request) joins their
+    lead, as identify does: a visitor without one (a form sent before any chat) gets one,
+    then the same email or phone on the site merges it with the person's other leads."""
+    visitor = visitor_store.get_visitor(tx.conn, visitor_id)
+    if visitor is None:
+        return
+    if visitor.lead_id is None:
+        lead = store.insert_lead(tx.conn, id=uuid.uuid4().hex, site_id=site_id)
+        visitor_store.update_visitor(tx.conn, visitor_id, lead_id=lead["id"])
+        tx.append_event(events.LEAD_CREATED, {"lead": lead}, site_id=site_id)
+    changes = {k: v for k, v in (("name", name), ("email", email), ("phone", phone)) if v}
+    on_identify(tx, site_id, visitor_id, changes)
+
 
 
 def on_identify(tx: Tx, site_id: int, visitor_id: str, changes: dict[str, Any]) -> dict[str, Any] | None:
