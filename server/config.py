@@ -30,7 +30,7 @@ SERVE = ("serve",)
 RUNNING = ("serve", "demo")  # the commands that run a server
 EVERY = "every"  # every command: they all open the database
 # Operator commands that end console sessions: with Redis, open consoles on every node hear it at once.
-SESSION_ENDING = ("set-password", "set-role", "deactivate-operator", "activate-operator", "end-sessions")
+SESSION_ENDING = ("set-password", "set-role", "set-sites", "deactivate-operator", "activate-operator", "end-sessions")
 
 
 def _setting(default: Any, help: str, *, commands: tuple[str, ...] | str = SERVE, secret: bool = False) -> Any:

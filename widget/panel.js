@@ -131,8 +131,11 @@
   // ---- translations
 
   // Plural entries ({one, few, many, other}) are resolved by widget/plural.js.
+  // A text the site's owner wrote for this key (site settings: offline_note, placeholder)
+  // wins, in the panel's language, else their default; else the catalog's words.
   function tr(key, vars) {
-    return window.fdPlural.text(catalog[key], lang, vars);
+    var own = site && site.texts && site.texts[key];
+    return own && (own[lang] || own['']) || window.fdPlural.text(catalog[key], lang, vars);
   }
 
   // "uk-UA", "kk_KZ", "kk" -> a language we speak; the first one that is, else English.
@@ -377,6 +380,7 @@
       case 'message.created': return onMessage(frame);
       case 'typing': return showTyping(!!frame.typing);
       case 'presence': return setOnline(frame.operators_online);
+      case 'site.updated': return reloadSite();
       case 'error': return onError(frame);
     }
   }
@@ -572,6 +576,7 @@
       ui.list.insertBefore(ui.greeting, ui.list.firstChild);
     }
     ui.greeting.hidden = !text;
+    ui.greeting.firstChild.textContent = site.name || tr('operator'); // the name may have changed (site.updated)
     ui.greeting.lastChild.textContent = text;
   }
 
@@ -814,6 +819,24 @@
   function show() {
     if (ready) return;
     ready = true;
+    applySite();
+    drawGreeting();
+    updateStatus();
+    focusInput();
+  }
+
+  // An admin changed the site's settings: read them again and redraw, without a reload
+  // of the host page (the launcher's corner and colour follow on the next page load).
+  function reloadSite() {
+    request('GET', API + '/config').then(function (response) {
+      if (!response.ok || !response.data.site) return;
+      site = response.data.site;
+      applySite();
+      translatePage();
+    }).catch(function () { /* the next page load reads it */ });
+  }
+
+  function applySite() {
     ui.name.textContent = site && site.name || '';
     ui.name.hidden = !ui.name.textContent;
     var style = document.documentElement.style, color = site && /^#[0-9a-f]{6}$/i.test(site.color) ? site.color : '';
@@ -826,9 +849,8 @@
       // Focus rings sit on white: a light brand colour would hardly show there.
       style.setProperty('--fd-ring', light ? '#1f2937' : color);
     }
-    drawGreeting();
-    updateStatus();
-    focusInput();
+    // The chat tab turned off: nothing to type into (the other tabs join as they arrive).
+    ui.composer.hidden = !!(site && site.tabs && site.tabs.indexOf('chat') < 0);
   }
 
   function init() {

@@ -6,13 +6,13 @@ import re
 import secrets
 from typing import Any, Mapping
 
-from ..errors import Invalid
+from ..errors import FrontdeskError, Invalid
 from ..store import sites as store
 from ..store.db import Database
 from ..store.sites import Site
 from ..store.writer import GroupWriter, Tx
 from ..locales import LANGUAGES
-from . import fields
+from . import events, fields
 
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 # A site text may be written ahead of the widget speaking its language: any ISO 639 code.
@@ -173,4 +173,121 @@ def widget_view(
         "offset_x": tag_offset(offset_x, site.offset_x),
         "offset_y": tag_offset(offset_y, site.offset_y),
         "live_visitors": site.live_visitors,
+        "texts": {name: dict(texts) for name, texts in (site.texts or {}).items()},
+        "tabs": list(site.tabs if site.tabs is not None else DEFAULT_TABS),
+        "default_country": site.default_country,
+    }
+
+
+# ---- site settings (the console's site settings page) ------------------------------
+
+# Visitor-facing texts an owner may write per language, with their limits: the greeting
+# (its own column) and texts that stand in for the widget's own words of the same name.
+SITE_TEXTS = {"greeting": GREETING_MAX_CHARS, "offline_note": 300, "placeholder": 100}
+# The widget's tabs, in order. Only chat exists; callback, faq and contact join this
+# list as they arrive (each then appears on the settings page and in the config).
+TABS = ("chat",)
+DEFAULT_TABS = ("chat",)
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+
+
+def default_country(value: Any) -> str | None:
+    """An ISO 3166 alpha-2 code phone numbers can be read in (e.g. KZ), or None."""
+    import phonenumbers
+
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    code = value.strip().upper() if isinstance(value, str) else value
+    if not isinstance(code, str) or not _COUNTRY.match(code) or code not in phonenumbers.SUPPORTED_REGIONS:
+        raise Invalid(field="default_country", value=str(value)[:20])
+    return code
+
+
+def site_tabs(values: Any) -> tuple[str, ...]:
+    if not isinstance(values, (list, tuple)) or any(v not in TABS for v in values):
+        raise Invalid(field="tabs")
+    return tuple(t for t in TABS if t in values)
+
+
+def check_settings(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, FrontdeskError]]:
+    """Each setting checked on its own: the clean values (columns) and, per field, what is
+    wrong (texts as ``greeting.ru``), so a form can say every mistake next to its field."""
+    clean: dict[str, Any] = {}
+    errors: dict[str, FrontdeskError] = {}
+
+    def check(field: str, fn: Any) -> None:
+        try:
+            fn()
+        except FrontdeskError as exc:
+            errors[field] = exc
+
+    def name() -> None:
+        clean["name"] = fields.text(values.get("name"), "name", max_chars=200)
+
+    def origins() -> None:
+        clean["allowed_origins"] = clean_origin_list(values.get("allowed_origins") or [])
+
+    def color() -> None:
+        value = values.get("color")
+        if not isinstance(value, str) or not _COLOR.match(value):
+            raise Invalid(field="color")
+        clean["color"] = value.lower()
+
+    def position() -> None:
+        if values.get("position") not in POSITIONS:
+            raise Invalid(field="position")
+        clean["position"] = values["position"]
+
+    def language() -> None:
+        value = values.get("language") or None
+        if value is not None and value not in LANGUAGES:
+            raise Invalid(field="language")
+        clean["language"] = value
+
+    for field, fn in (("name", name), ("allowed_origins", origins), ("color", color), ("position", position),
+                      ("language", language)):
+        check(field, fn)
+    check("offset_x", lambda: clean.__setitem__("offset_x", offset(values.get("offset_x"), "offset_x")))
+    check("offset_y", lambda: clean.__setitem__("offset_y", offset(values.get("offset_y"), "offset_y")))
+    check("default_country", lambda: clean.__setitem__("default_country", default_country(values.get("default_country"))))
+    check("tabs", lambda: clean.__setitem__("tabs", site_tabs(values.get("tabs", ()))))
+    clean["live_visitors"] = bool(values.get("live_visitors"))
+    texts: dict[str, dict[str, str]] = {}
+    for text_name, max_chars in SITE_TEXTS.items():
+        given = values.get("texts", {}).get(text_name, {})
+        texts[text_name] = {}
+        for lang, text in (given.items() if isinstance(given, Mapping) else ()):
+            field = f"{text_name}.{lang}" if lang else text_name
+            try:
+                texts[text_name].update(texts_by_language({lang: text}, text_name, max_chars=max_chars))
+            except FrontdeskError as exc:
+                errors[field] = exc
+    clean["greeting"] = texts.pop("greeting")
+    clean["texts"] = {k: v for k, v in texts.items() if v}
+    return clean, errors
+
+
+async def update_settings(writer: GroupWriter, site_id: int, clean: Mapping[str, Any]) -> Site:
+    """Store checked settings (check_settings) and tell open widgets (``site.updated``):
+    the panel reads its config again, without a reload of the host page."""
+
+    def job(tx: Tx) -> Site:
+        site = store.get_site(tx.conn, site_id)
+        if site is None:
+            raise Invalid(field="site")
+        store.update_site(tx.conn, site_id, **clean)
+        tx.append_event(events.SITE_UPDATED, {"site": {"id": site_id, "key": site.key}}, site_id=site_id)
+        return store.get_site(tx.conn, site_id)  # type: ignore[return-value]
+
+    return await writer.run(job)
+
+
+def settings_of(site: Site) -> dict[str, Any]:
+    """A site's settings in check_settings' shape (what the settings form starts from)."""
+    texts = {name: dict((site.texts or {}).get(name, {})) for name in SITE_TEXTS if name != "greeting"}
+    return {
+        "name": site.name, "allowed_origins": list(site.allowed_origins), "color": site.color,
+        "position": site.position, "language": site.language, "offset_x": site.offset_x, "offset_y": site.offset_y,
+        "default_country": site.default_country, "tabs": list(site.tabs if site.tabs is not None else DEFAULT_TABS),
+        "live_visitors": site.live_visitors, "texts": {"greeting": dict(site.greeting), **texts},
     }

@@ -42,6 +42,12 @@ sites = Table(
     Column("offset_y", Integer, nullable=False, server_default="16"),
     # Every page view registers and connects, so operators see visitors live (0007; costly).
     Column("live_visitors", Boolean, nullable=False, server_default=false()),
+    # Visitor-facing texts besides the greeting (0008): JSON {"offline_note": {"": …, "ru": …}, …}.
+    Column("texts", Text, nullable=True),
+    # The widget's tabs that are on (0008): JSON list, e.g. ["chat"]; NULL: the default (chat).
+    Column("tabs", Text, nullable=True),
+    # Where a phone typed without a country code is read from (0008): ISO 3166 alpha-2, or NULL.
+    Column("default_country", String(2), nullable=True),
 )
 
 operators = Table(
@@ -55,6 +61,14 @@ operators = Table(
     Column("created_at", Timestamp, nullable=False),
     Column("language", String(8), nullable=True),  # the console's language they chose, or NULL
     Column("active", Boolean, nullable=False, server_default=true()),  # deactivated: cannot log in
+)
+
+# Which sites an operator may work (0008); an operator without rows works every site.
+operator_sites = Table(
+    "operator_sites",
+    metadata,
+    Column("operator_id", Integer, ForeignKey("operators.id"), primary_key=True),
+    Column("site_id", Integer, ForeignKey("sites.id"), primary_key=True),
 )
 
 # Console sessions: a row per login, found by the hash of the cookie's random token.

@@ -26,6 +26,9 @@ class Site:
     offset_x: int = 16  # the launcher's distance from its corner, CSS px
     offset_y: int = 16
     live_visitors: bool = False  # every page view registers and connects
+    texts: dict[str, dict[str, str]] | None = None  # other visitor-facing texts: {name: {lang: text}}
+    tabs: tuple[str, ...] | None = None  # the widget's tabs that are on; None: the default
+    default_country: str | None = None  # ISO 3166 alpha-2: how a phone without +code is read
 
 
 def _site(row: Any) -> Site:
@@ -41,6 +44,9 @@ def _site(row: Any) -> Site:
         offset_x=row.offset_x,
         offset_y=row.offset_y,
         live_visitors=bool(row.live_visitors),
+        texts=json.loads(row.texts) if row.texts else {},
+        tabs=tuple(json.loads(row.tabs)) if row.tabs else None,
+        default_country=row.default_country,
     )
 
 
@@ -72,3 +78,14 @@ def get_site_by_name(conn: Connection, name: str) -> Site | None:
 
 def update_allowed_origins(conn: Connection, site_id: int, allowed_origins: tuple[str, ...]) -> None:
     conn.execute(update(sites).where(sites.c.id == site_id).values(allowed_origins=json.dumps(list(allowed_origins))))
+
+
+def update_site(conn: Connection, site_id: int, **values: Any) -> None:
+    """Set site columns; JSON ones (allowed_origins, greeting, texts, tabs) given as Python values."""
+    for name in ("allowed_origins", "tabs"):
+        if name in values:
+            values[name] = json.dumps(list(values[name]))
+    for name in ("greeting", "texts"):
+        if name in values:
+            values[name] = json.dumps(values[name], ensure_ascii=False) if values[name] else None
+    conn.execute(update(sites).where(sites.c.id == site_id).values(**values))

@@ -1,12 +1,13 @@
 """Publishes committed events on the hub: the only place stored events go live.
 
 Operators get every event (with its event_id, to resume from); a visitor's socket gets
-only the messages of their own conversation, without the operator-side summary.
+only the messages of their own conversation, without the operator-side summary, and a
+bare ``site.updated`` when an admin changed its site's settings.
 """
 
 from __future__ import annotations
 
-from ..realtime.hub import OPERATORS, Hub, conversation_channel
+from ..realtime.hub import OPERATORS, Hub, conversation_channel, site_channel
 from ..services import events as catalogue
 from ..store.outbox import StoredEvent
 
@@ -24,4 +25,8 @@ async def publish_committed(hub: Hub, events: list[StoredEvent]) -> None:
         frame = visitor_frame(event)
         if frame is not None and event.conversation_id:
             messages.append((conversation_channel(event.conversation_id), frame))
+        if event.type == catalogue.SITE_UPDATED and event.site_id is not None:
+            # Every open widget of the site reads its config again (nothing else: the
+            # config call says only what a widget may know).
+            messages.append((site_channel(event.site_id), {"type": event.type}))
     await hub.publish_many(messages)  # type: ignore[arg-type]

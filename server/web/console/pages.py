@@ -14,6 +14,7 @@ from ..context import app_state, base_url
 from .auth_cookies import csrf_token, current_operator
 from .language import console_language
 from .rendering import render_page
+from .roles import signed_in
 
 
 @dataclass(frozen=True)
@@ -51,9 +52,7 @@ async def inbox(request: Request) -> Response:
 
 
 async def sites_page(request: Request) -> Response:
-    operator = await current_operator(request)
-    if operator is None:
-        return RedirectResponse("/console/login", status_code=303)
+    operator = signed_in(request)  # an admin: routes.py guards every admin path
     base = base_url(request)
     rows = [
         asdict(SiteRow(s.name, s.key, list(s.allowed_origins), snippet(base, s.key)))

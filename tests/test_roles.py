@@ -1,0 +1,167 @@
+"""Roles and site access: an agent is refused every admin page and API (enumerated from the
+app's routes, so a new admin route cannot be forgotten); an operator limited to some sites
+reads and writes only those sites' conversations, over HTTP and on the console socket."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import string
+from pathlib import Path
+
+import httpx
+from starlette.routing import Route
+
+from server.web.console.roles import ADMIN_PATHS, is_admin_path
+from server.web.routes import routes
+from tests.clients import connect_operator, console_login, new_id, visitor_says
+from tests.factories import PASSWORD, make_operator, make_site
+from tests.servers import ServerProcess, frontdesk
+
+
+def admin_routes() -> list[tuple[str, str]]:
+    """(method, path template) of every admin route the app has."""
+    found = []
+    for route in routes():
+        if isinstance(route, Route) and is_admin_path(route.path):
+            assert getattr(route.endpoint, "admin_only", False), f"{route.path} is not guarded"
+            for method in sorted((route.methods or {"GET"}) - {"HEAD"}):
+                found.append((method, route.path))
+    return found
+
+
+def test_every_admin_path_has_routes_and_only_admin_paths_are_guarded() -> None:
+    found = admin_routes()
+    for prefix in ADMIN_PATHS:
+        assert any(path == prefix or path.startswith(prefix + "/") for _, path in found), prefix
+    for route in routes():
+        if isinstance(route, Route) and getattr(route.endpoint, "admin_only", False):
+            assert is_admin_path(route.path)
+
+
+def fill(path: str, values: dict[str, str]) -> str:
+    names = [name for _, name, _, _ in string.Formatter().parse(path.replace(":path", "")) if name]
+    return re.sub(r"\{(\w+)(:\w+)?\}", lambda m: values[m.group(1)], path) if names else path
+
+
+async def csrf(http: httpx.AsyncClient) -> str:
+    page = await http.get("/console/")
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert match
+    return match.group(1)
+
+
+async def test_an_agent_is_refused_every_admin_page_and_api(sqlite_server: ServerProcess) -> None:
+    site = await make_site(sqlite_server)
+    agent = await make_operator(sqlite_server, role="agent")
+    admin = await make_operator(sqlite_server, role="admin")
+    values = {"key": site.key, "operator_id": str(agent.id)}
+    agent_http = await console_login(sqlite_server, agent.email, PASSWORD)
+    admin_http = await console_login(sqlite_server, admin.email, PASSWORD)
+    agent_token = await csrf(agent_http)
+    checked = 0
+    for method, template in admin_routes():
+        path = fill(template, values)
+        response = await agent_http.request(
+            method, path, data={"csrf_token": agent_token, "role": "admin"} if method == "POST" else None,
+            headers={"Accept-Language": "ru"},
+        )
+        assert response.status_code == 403, (method, path, response.status_code)
+        if path.startswith("/api/"):
+            assert response.json()["error"]["code"] == "admin_only", path
+            assert response.json()["error"]["message"] == "Это может сделать только администратор."
+        else:
+            assert "text/html" in response.headers["content-type"]
+            assert "Только для администраторов" in response.text or "Admins only" in response.text
+        if method == "GET":  # the admin gets the page
+            assert (await admin_http.get(path)).status_code == 200, path
+        checked += 1
+    assert checked >= 2
+    # Nothing changed: the agent is still an agent.
+    assert (await agent_http.get("/console/")).status_code == 200
+    # Without a session: the login page, or 401 JSON.
+    async with httpx.AsyncClient(base_url=sqlite_server.url) as stranger:
+        for method, template in admin_routes():
+            response = await stranger.request(method, fill(template, values))
+            assert response.status_code in (303, 401, 403), template
+    await agent_http.aclose()
+    await admin_http.aclose()
+
+
+async def test_an_agent_sees_no_admin_link(sqlite_server: ServerProcess) -> None:
+    agent = await make_operator(sqlite_server, role="agent")
+    admin = await make_operator(sqlite_server, role="admin")
+    for operator, shown in ((agent, False), (admin, True)):
+        http = await console_login(sqlite_server, operator.email, PASSWORD)
+        page = (await http.get("/console/")).text
+        for prefix in ("/console/sites", "/console/operators"):
+            assert (f'href="{prefix}"' in page) is shown, (operator.role, prefix)
+        await http.aclose()
+
+
+async def test_an_operator_limited_to_a_site_reads_and_writes_only_its_conversations(server: ServerProcess) -> None:
+    mine, other = await make_site(server), await make_site(server)
+    limited = await make_operator(server, role="agent", site_keys=[mine.key])
+    assert limited.site_ids == frozenset({mine.id})
+    everyone = await make_operator(server, role="agent")
+    http = await console_login(server, limited.email, PASSWORD)
+    all_http = await console_login(server, everyone.email, PASSWORD)
+    console = await connect_operator(server, http)
+    console_all = await connect_operator(server, all_http)
+
+    theirs = await visitor_says(server, other.key, other.allowed_origins[0], ["Other site's secret"])
+    ours = await visitor_says(server, mine.key, mine.allowed_origins[0], ["Hello from my site"])
+
+    # Live: the console of every site hears both; the limited one only its site's.
+    await console_all.recv_until(lambda f: f.get("conversation_id") == ours and f["type"] == "message.created")
+    assert any(f.get("conversation_id") == theirs for f in console_all.seen)
+    await console.recv_until(lambda f: f.get("conversation_id") == ours and f["type"] == "message.created")
+    assert not any(theirs in str(f) or "secret" in str(f) for f in console.seen)
+
+    # Replay from the start: the same.
+    replayed = await connect_operator(server, http, after_event=0)
+    await replayed.recv_until(lambda f: f.get("conversation_id") == ours and f["type"] == "message.created")
+    assert not any(theirs in str(f) for f in replayed.seen)
+
+    # HTTP: the inbox and the messages.
+    listed = (await http.get("/api/console/v1/conversations")).json()["conversations"]
+    assert [c["id"] for c in listed] == [ours]
+    assert (await http.get(f"/api/console/v1/conversations/{theirs}/messages")).status_code == 404
+    assert (await http.get(f"/api/console/v1/conversations/{ours}/messages")).status_code == 200
+    assert theirs in {c["id"] for c in (await all_http.get("/api/console/v1/conversations")).json()["conversations"]}
+
+    # Writing: a reply into the other site's conversation is refused as not found.
+    await console.send({"type": "message.send", "id": new_id(), "conversation_id": theirs, "body": "Hi"})
+    error = await console.recv_until(lambda f: f["type"] == "error")
+    assert error["code"] == "not_found"
+    await console.send({"type": "conversation.read", "conversation_id": theirs})
+    assert (await console.recv_until(lambda f: f["type"] == "error"))["code"] == "not_found"
+    for socket in (console, console_all, replayed):
+        await socket.close()
+    for client in (http, all_http):
+        await client.aclose()
+
+
+async def test_cli_creates_agents_limited_to_sites_and_changes_them(sqlite_server: ServerProcess, seq: int) -> None:
+    site = await make_site(sqlite_server)
+    email = f"agent{seq}@example.com"
+    done = frontdesk(sqlite_server, "create-operator", email, "--role", "agent", "--sites", site.key,
+                     "--password", PASSWORD)
+    assert done.returncode == 0, done.stderr
+    assert "role agent, 1 site(s)" in done.stdout
+    unknown = frontdesk(sqlite_server, "set-sites", email, "fd_nosuchsite")
+    assert unknown.returncode == 2 and "fd_nosuchsite" in unknown.stderr and len(unknown.stderr.splitlines()) == 1
+    assert frontdesk(sqlite_server, "set-sites", email, "all").returncode == 0
+
+
+def test_the_last_admin_cannot_be_demoted_or_deactivated(tmp_path: Path) -> None:
+    from tests.conftest import served
+
+    with served("sqlite", tmp_path) as server:
+        admin = asyncio.run(make_operator(server, role="admin"))
+        for args in (("set-role", admin.email, "agent"), ("deactivate-operator", admin.email)):
+            refused = frontdesk(server, *args)
+            assert refused.returncode == 2 and "last active admin" in refused.stderr, refused.stderr
+        second = asyncio.run(make_operator(server, role="admin"))
+        assert frontdesk(server, "set-role", admin.email, "agent").returncode == 0
+        assert frontdesk(server, "deactivate-operator", second.email).returncode == 2
