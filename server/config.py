@@ -94,6 +94,10 @@ class Settings:
     sockets_per_ip: int = _setting(
         100, "Visitor websockets one IP address may hold open on one node (more are closed with code 4429)."
     )
+    admin_requests_per_minute: int = _setting(
+        300, "Admin pages and admin API requests one admin may make a minute (operators, site settings; more get "
+        "429 rate_limited)."
+    )
     login_attempts_per_minute: int = _setting(
         5, "Console login attempts allowed a minute for one email from one client address (4x for one address "
         "over all emails, 10x for one email over all addresses); counted before the password is checked."
@@ -179,7 +183,7 @@ class Settings:
                      "visitor_typing_per_minute", "visitor_frames_per_minute", "new_visitors_per_ip_per_minute",
                      "sockets_per_ip", "max_body_bytes", "max_frame_bytes", "max_message_chars", "login_attempts_per_minute",
                      "visitor_token_days", "commit_batch_max", "webhook_timeout_seconds", "webhook_concurrency",
-                     "worker_lease_seconds"):
+                     "worker_lease_seconds", "admin_requests_per_minute"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{self.env_name(name)}: must be at least 1")
         if self.worker_lease_seconds <= self.webhook_timeout_seconds:

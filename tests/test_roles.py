@@ -165,3 +165,21 @@ def test_the_last_admin_cannot_be_demoted_or_deactivated(tmp_path: Path) -> None
         second = asyncio.run(make_operator(server, role="admin"))
         assert frontdesk(server, "set-role", admin.email, "agent").returncode == 0
         assert frontdesk(server, "deactivate-operator", second.email).returncode == 2
+
+
+def test_admin_requests_are_rate_limited(tmp_path: Path) -> None:
+    from tests.conftest import served
+
+    async def run(server: ServerProcess) -> None:
+        admin = await make_operator(server, role="admin")
+        http = await console_login(server, admin.email, PASSWORD)
+        codes = [(await http.get("/api/console/v1/admin/operators")).status_code for _ in range(4)]
+        assert codes == [200, 200, 200, 429]
+        refused = await http.get("/api/console/v1/admin/operators")
+        assert refused.json()["error"]["limit"] == "admin_requests" and "Retry-After" in refused.headers
+        assert (await http.get("/console/operators")).status_code == 429
+        assert (await http.get("/api/console/v1/conversations")).status_code == 200  # the inbox is not held up
+        await http.aclose()
+
+    with served("sqlite", tmp_path, FRONTDESK_ADMIN_REQUESTS_PER_MINUTE="3") as server:
+        asyncio.run(run(server))

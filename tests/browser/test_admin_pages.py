@@ -33,6 +33,13 @@ def add_agent(demo: Demo, name: str) -> str:
     return email
 
 
+def violations(page: Page) -> list[str]:
+    from axe_playwright_python.sync_playwright import Axe
+
+    result = Axe().run(page)
+    return [f"{v['id']}: {v['help']} {[n['target'] for n in v['nodes']][:3]}" for v in result.response["violations"]]
+
+
 def fits(page: Page) -> None:
     width = page.viewport_size["width"]
     scroll = page.evaluate("() => document.documentElement.scrollWidth")
@@ -134,6 +141,8 @@ def test_admin_pages_fit_every_width_in_every_language(browser: Any, demo: Demo,
             fits(admin)
             if lang in ("en", "kk"):
                 screenshot(admin, f"admin-{name}-{lang}-{width}")
+            if lang == "ru" and width in (1280, 360):  # axe (WCAG 2.2 AA) once per page and layout
+                assert not violations(admin), (name, width, violations(admin))
     ctx.close()
 
 

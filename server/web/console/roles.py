@@ -13,10 +13,13 @@ from typing import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from ...errors import FrontdeskError, Unauthorized
+from ...errors import FrontdeskError, RateLimited, Unauthorized
+from ...services import rates
 from ...store.operators import Operator
+from ..context import app_state
 from ..responses import error_response
 from .auth_cookies import current_operator
+from .language import console_language
 from .rendering import render_page
 
 # Every route whose path is one of these, or below one, is for admins only.
@@ -48,6 +51,17 @@ def admin_only(endpoint: Endpoint) -> Endpoint:
             if api:
                 return error_response(request, AdminOnly())
             return await render_page(request, "console/forbidden.html", {}, operator=operator, status_code=403)
+        state = app_state(request)
+        try:
+            await rates.check_per_minute(
+                state.throttle, "admin_requests", str(operator.id), per_minute=state.settings.admin_requests_per_minute
+            )
+        except RateLimited as exc:
+            if api:
+                return error_response(request, exc)
+            message = state.catalogs.first(console_language(request, operator), exc.message_keys, **exc.message_params)
+            return await render_page(request, "console/message.html", {"message": message}, operator=operator,
+                                     status_code=429)
         request.state.operator = operator
         return await endpoint(request)
 

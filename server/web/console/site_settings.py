@@ -65,7 +65,7 @@ async def _render(
 
 async def _missing(request: Request) -> Response:
     return await render_page(
-        request, "console/not_found.html", {"message": said(request, NotFound(field="site"))},
+        request, "console/message.html", {"message": said(request, NotFound(field="site"))},
         operator=signed_in(request), status_code=404,
     )
 
