@@ -12,6 +12,9 @@
  *                  its icon's SVG path (a close mark while open),
  *                  identified {ref, result: {accepted, refused}, warn: [lines for console.warn]}
  *   host -> panel: open, close, identify {data: {name, email, phone}, ref}
+ * Views: chat is built in; a view's own script, loaded after this one, adds another tab
+ * (FAQ, contact form, callback) through window.FrontdeskPanel.addView; a tab shows only
+ * when the site switched it on (config site.tabs), and the tab row only with two or more.
  * Nothing is registered, stored or connected for a page view alone: only once the visitor
  * opens the panel, the page identifies them, they already have a token or an outbox from an
  * earlier visit, or the site asks for every visitor live (sites.live_visitors).
@@ -75,6 +78,9 @@
   var unread = 0, launcherPosted = '';
   var typingSentAt = 0, typingOn = false, typingStopTimer = 0, typingHideTimer = 0;
   var wanted = !FRAMED;      // a reason to register and connect (see the top): until then, nothing
+
+  var views = {chat: {}};    // name -> hooks {show(section), language()} of a registered view
+  var currentView = 'chat';
 
   function offsetParam(name) {
     var value = parseInt(params.get(name), 10);
@@ -195,6 +201,7 @@
     if (ready) drawGreeting();
     if (ui.typing && !ui.typing.hidden) ui.typing.textContent = tr('typing');
     if (errorKind === 'length') checkLength();
+    Object.keys(views).forEach(function (name) { if (views[name].language) views[name].language(); });
     updateStatus();
   }
 
@@ -798,7 +805,7 @@
   // (embed.js then gives the launcher its focus back).
   function trapFocus(event) {
     var all = Array.prototype.filter.call(
-      document.querySelectorAll('select, button, textarea, [tabindex="0"]'),
+      document.querySelectorAll('select, button, textarea, input, a[href], [tabindex="0"]'),
       function (node) { return !node.disabled && !node.hidden && node.offsetParent; }
     );
     var at = all.indexOf(document.activeElement), last = all.length - 1;
@@ -812,6 +819,98 @@
   function focusInput() {
     if (isOpen && !ui.input.disabled) ui.input.focus({preventScroll: true});
   }
+
+  // ---- views
+
+  // A view's tab and section: made here so that every view's markup is alike.
+  function addView(name, hooks) {
+    if (views[name]) return document.getElementById('view-' + name);
+    views[name] = hooks || {};
+    var tab = el('button', 'tab');
+    tab.type = 'button';
+    tab.id = 'tab-' + name;
+    tab.setAttribute('role', 'tab');
+    tab.setAttribute('aria-controls', 'view-' + name);
+    tab.setAttribute('aria-selected', 'false');
+    tab.setAttribute('data-view', name);
+    tab.setAttribute('data-i18n', 'tab_' + name);
+    tab.tabIndex = -1;
+    tab.textContent = tr('tab_' + name);
+    document.getElementById('tabs').appendChild(tab);
+    var section = el('section', 'view');
+    section.id = 'view-' + name;
+    section.setAttribute('role', 'tabpanel');
+    section.setAttribute('aria-labelledby', tab.id);
+    section.hidden = true;
+    document.querySelector('.panel').appendChild(section);
+    if (ready) drawTabs();
+    return section;
+  }
+
+  function enabledViews() {
+    var wanted = site && Array.isArray(site.tabs) ? site.tabs : ['chat'];
+    return wanted.filter(function (name) { return views[name]; });
+  }
+
+  function drawTabs() {
+    var names = enabledViews();
+    if (names.indexOf(currentView) < 0) currentView = names[0] || 'chat';
+    ui.tabs.hidden = names.length < 2;
+    each('.tab', function (tab) {
+      var name = tab.getAttribute('data-view');
+      tab.hidden = names.indexOf(name) < 0;
+      tab.setAttribute('aria-selected', String(name === currentView));
+      tab.tabIndex = name === currentView ? 0 : -1;
+      document.getElementById('view-' + name).hidden = name !== currentView;
+    });
+  }
+
+  // Show a view; ``carried``: text the visitor typed elsewhere, put in the view's input
+  // (the chat's box, or whatever the view's show() does with it): nothing typed is lost.
+  function showView(name, carried) {
+    if (!views[name] || enabledViews().indexOf(name) < 0) return false;
+    currentView = name;
+    drawTabs();
+    if (name === 'chat') {
+      if (carried && !ui.input.value) {
+        ui.input.value = carried;
+        autosize();
+        checkLength();
+      }
+      focusInput();
+    } else if (views[name].show) {
+      views[name].show(document.getElementById('view-' + name), carried);
+    }
+    return true;
+  }
+
+  function onTabKey(event) {
+    var names = enabledViews(), at = names.indexOf(currentView), next = -1;
+    if (event.key === 'ArrowRight' || event.key === 'ArrowLeft') {
+      next = (at + (event.key === 'ArrowRight' ? 1 : names.length - 1)) % names.length;
+    } else if (event.key === 'Home') next = 0;
+    else if (event.key === 'End') next = names.length - 1;
+    if (next < 0) return;
+    event.preventDefault();
+    showView(names[next]);
+    document.getElementById('tab-' + names[next]).focus();
+  }
+
+  // What a view's script may use: the panel's words, HTTP, site and visitor session.
+  window.FrontdeskPanel = {
+    addView: addView,
+    showView: showView,
+    tr: tr,
+    lang: function () { return lang; },
+    site: function () { return site; },
+    request: function (method, path, body) { return request(method, API + path, body); },
+    // Registers the visitor and connects (a person's own act): resolves with the token.
+    visitor: function () {
+      wake();
+      return token ? Promise.resolve(token) : register(false).then(function () { return token; });
+    },
+    el: el
+  };
 
   // ---- start
 
@@ -849,6 +948,7 @@
       // Focus rings sit on white: a light brand colour would hardly show there.
       style.setProperty('--fd-ring', light ? '#1f2937' : color);
     }
+    drawTabs();
     // The chat tab turned off: nothing to type into (the other tabs join as they arrive).
     ui.composer.hidden = !!(site && site.tabs && site.tabs.indexOf('chat') < 0);
   }
@@ -862,6 +962,7 @@
     ui.name = document.getElementById('site-name');
     ui.lang = document.getElementById('lang');
     ui.status = document.getElementById('status-text');
+    ui.tabs = document.getElementById('tabs');
     var stored = storage.get('seen');
     if (stored !== null) seen = +stored || 0;
     readOutbox().forEach(addPending); // from an earlier page: shown now, re-sent after welcome
@@ -880,6 +981,11 @@
     });
     ui.close.addEventListener('click', function () { toHost('close'); });
     ui.lang.addEventListener('change', function () { applyLanguage(ui.lang.value); });
+    ui.tabs.addEventListener('click', function (event) {
+      var tab = event.target.closest('[role="tab"]');
+      if (tab) showView(tab.getAttribute('data-view'));
+    });
+    ui.tabs.addEventListener('keydown', onTabKey);
     document.addEventListener('keydown', function (event) {
       if (event.key === 'Escape') toHost('close');
       if (event.key === 'Tab' && FRAMED) trapFocus(event);

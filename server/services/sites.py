@@ -174,7 +174,7 @@ def widget_view(
         "offset_y": tag_offset(offset_y, site.offset_y),
         "live_visitors": site.live_visitors,
         "texts": {name: dict(texts) for name, texts in (site.texts or {}).items()},
-        "tabs": list(site.tabs if site.tabs is not None else DEFAULT_TABS),
+        "tabs": widget_tabs(site),
         "default_country": site.default_country,
     }
 
@@ -288,6 +288,12 @@ def settings_of(site: Site) -> dict[str, Any]:
     return {
         "name": site.name, "allowed_origins": list(site.allowed_origins), "color": site.color,
         "position": site.position, "language": site.language, "offset_x": site.offset_x, "offset_y": site.offset_y,
-        "default_country": site.default_country, "tabs": list(site.tabs if site.tabs is not None else DEFAULT_TABS),
+        "default_country": site.default_country, "tabs": widget_tabs(site),
         "live_visitors": site.live_visitors, "texts": {"greeting": dict(site.greeting), **texts},
     }
+
+
+def widget_tabs(site: Site) -> list[str]:
+    """The panel's views the site has switched on, in tab order (chat first): the site
+    settings page's choice (``sites.tabs``), else the default."""
+    return list(site.tabs if site.tabs is not None else DEFAULT_TABS)
