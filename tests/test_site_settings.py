@@ -100,3 +100,22 @@ async def test_hostile_values_are_shown_as_text_and_reach_the_widget_live(sqlite
     assert config["tabs"] == []
     await socket.close()
     await http.aclose()
+
+
+async def test_an_admin_adds_a_site_from_the_sites_page(sqlite_server: ServerProcess, seq: int) -> None:
+    admin = await make_operator(sqlite_server)
+    http = await console_login(sqlite_server, admin.email, PASSWORD)
+    page = (await http.get("/console/sites")).text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    refused = await http.post("/console/sites", data={"csrf_token": token, "name": f"Tea {seq}",
+                                                      "allowed_origins": "https://tea.example.com\nftp://tea.example.com"})
+    assert refused.status_code == 400 and 'id="fd-err-allowed_origins"' in refused.text
+    assert "ftp://tea.example.com" in refused.text  # kept as typed, and named in the error
+    added = await http.post("/console/sites", data={"csrf_token": token, "name": f"Tea {seq} " + HOSTILE,
+                                                    "allowed_origins": "https://tea.example.com"})
+    assert added.status_code == 200 and HOSTILE not in added.text
+    key = re.search(r'data-site-key=&#34;(fd_[\w-]+)&#34;', added.text)
+    assert key, added.text[-3000:]
+    config = await http.get(f"/api/widget/v1/sites/{key.group(1)}/config", headers={"Origin": "https://tea.example.com"})
+    assert config.json()["site"]["name"] == f"Tea {seq} " + HOSTILE
+    await http.aclose()

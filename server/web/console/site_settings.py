@@ -9,14 +9,14 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ...errors import NotFound, TooLarge
+from ...errors import FrontdeskError, NotFound, TooLarge
 from ...locales import LANGUAGES
 from ...services import sites
 from ...store.sites import Site
 from ..context import app_state, base_url
 from .forms import Form, csrf_failed, read_form, said
 from .language import console_language
-from .pages import console_data, snippet
+from .pages import console_data, render_sites, snippet
 from .rendering import render_page
 from .roles import signed_in
 
@@ -95,3 +95,22 @@ async def save(request: Request) -> Response:
     lang = console_language(request, signed_in(request))
     notice = app_state(request).catalogs.translate(lang, "site_settings.saved")
     return await _render(request, saved, sites.settings_of(saved), notice=notice)
+
+
+async def create(request: Request) -> Response:
+    """The sites page's "Add a site": a name and origins; the rest is set on its settings page."""
+    form = await read_form(request)
+    if form is None:
+        return await render_sites(request, {"error": csrf_failed(request)}, 403)
+    origins = [line.strip() for line in form.get("allowed_origins").splitlines() if line.strip()]
+    kept = {"name": form.get("name")[:400], "allowed_origins": form.get("allowed_origins")[:10_000]}
+    try:
+        if len(origins) > MAX_ORIGINS:
+            raise TooLarge(field="allowed_origins", max=MAX_ORIGINS)
+        site = await sites.create_site(app_state(request).writer, form.get("name"), origins)
+    except FrontdeskError as exc:
+        field = "allowed_origins" if exc.field == "origin" else exc.field or "name"
+        return await render_sites(request, {"errors": {field: said(request, exc)}, "form": kept}, 400)
+    lang = console_language(request, signed_in(request))
+    notice = app_state(request).catalogs.translate(lang, "sites.created")
+    return await _render(request, site, sites.settings_of(site), notice=notice)
