@@ -264,6 +264,12 @@ async def set_sites(writer: GroupWriter, who: Who, site_keys: Iterable[Any] | No
     return await _change(writer, who, {}, site_keys=check_site_keys(site_keys))
 
 
+async def set_access(writer: GroupWriter, who: Who, role: Any, site_keys: Iterable[Any] | None) -> tuple[Operator, bool]:
+    """Role and sites in one change (the console's form): both or neither."""
+    _check_role(role)
+    return await _change(writer, who, {"role": role}, site_keys=check_site_keys(site_keys))
+
+
 async def list_operators(db: Database) -> list[Operator]:
     return await db.read(store.list_operators)
 
@@ -274,7 +280,7 @@ async def end_sessions(writer: GroupWriter, who: Who) -> tuple[Operator, int]:
     def job(tx: Tx) -> tuple[Operator, int]:
         operator = _find(tx.conn, who)
         if operator is None:
-            raise NotFound(field="email")
+            raise NotFound(field="email" if isinstance(who, str) else "operator")
         return operator, store.delete_sessions(tx.conn, operator.id)
 
     return await writer.run(job)

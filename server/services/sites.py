@@ -203,7 +203,26 @@ def default_country(value: Any) -> str | None:
     return code
 
 
+def _check_color(value: Any) -> str:
+    if not isinstance(value, str) or not _COLOR.match(value):
+        raise Invalid(field="color")
+    return value.lower()
+
+
+def _check_position(value: Any) -> str:
+    if value not in POSITIONS:
+        raise Invalid(field="position")
+    return str(value)
+
+
+def _check_language(value: Any) -> str | None:
+    if value is not None and value != "" and value not in LANGUAGES:
+        raise Invalid(field="language")
+    return value or None
+
+
 def site_tabs(values: Any) -> tuple[str, ...]:
+    values = () if values is None else values
     if not isinstance(values, (list, tuple)) or any(v not in TABS for v in values):
         raise Invalid(field="tabs")
     return tuple(t for t in TABS if t in values)
@@ -214,43 +233,22 @@ def check_settings(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str,
     wrong (texts as ``greeting.ru``), so a form can say every mistake next to its field."""
     clean: dict[str, Any] = {}
     errors: dict[str, FrontdeskError] = {}
-
-    def check(field: str, fn: Any) -> None:
+    checks: tuple[tuple[str, Any], ...] = (  # (field and column, checker of its value)
+        ("name", lambda v: fields.text(v, "name", max_chars=200)),
+        ("allowed_origins", lambda v: clean_origin_list(v or [])),
+        ("color", _check_color),
+        ("position", _check_position),
+        ("language", _check_language),
+        ("offset_x", lambda v: offset(v, "offset_x")),
+        ("offset_y", lambda v: offset(v, "offset_y")),
+        ("default_country", default_country),
+        ("tabs", site_tabs),
+    )
+    for field, checker in checks:
         try:
-            fn()
+            clean[field] = checker(values.get(field))
         except FrontdeskError as exc:
             errors[field] = exc
-
-    def name() -> None:
-        clean["name"] = fields.text(values.get("name"), "name", max_chars=200)
-
-    def origins() -> None:
-        clean["allowed_origins"] = clean_origin_list(values.get("allowed_origins") or [])
-
-    def color() -> None:
-        value = values.get("color")
-        if not isinstance(value, str) or not _COLOR.match(value):
-            raise Invalid(field="color")
-        clean["color"] = value.lower()
-
-    def position() -> None:
-        if values.get("position") not in POSITIONS:
-            raise Invalid(field="position")
-        clean["position"] = values["position"]
-
-    def language() -> None:
-        value = values.get("language") or None
-        if value is not None and value not in LANGUAGES:
-            raise Invalid(field="language")
-        clean["language"] = value
-
-    for field, fn in (("name", name), ("allowed_origins", origins), ("color", color), ("position", position),
-                      ("language", language)):
-        check(field, fn)
-    check("offset_x", lambda: clean.__setitem__("offset_x", offset(values.get("offset_x"), "offset_x")))
-    check("offset_y", lambda: clean.__setitem__("offset_y", offset(values.get("offset_y"), "offset_y")))
-    check("default_country", lambda: clean.__setitem__("default_country", default_country(values.get("default_country"))))
-    check("tabs", lambda: clean.__setitem__("tabs", site_tabs(values.get("tabs", ()))))
     clean["live_visitors"] = bool(values.get("live_visitors"))
     texts: dict[str, dict[str, str]] = {}
     for text_name, max_chars in SITE_TEXTS.items():

@@ -80,7 +80,7 @@ class OperatorConnection:
         if self.operator.site_ids is None:
             return True
         site_id = frame.get("site_id")
-        return site_id is None and "event_id" not in frame or self.operator.may_see_site(site_id)
+        return (site_id is None and "event_id" not in frame) or self.operator.may_see_site(site_id)
 
     async def replay(self, after: int) -> None:
         """Stream the stored events after ``after``, a page at a time, waiting for the

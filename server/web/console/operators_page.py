@@ -146,9 +146,7 @@ async def change(request: Request) -> Response:
             role = form.get("role")
             if target.id == you.id and role != you.role:
                 raise Invalid("self", field="role")
-            _, role_changed = await operators.set_role(state.writer, target.id, role)
-            _, sites_changed = await operators.set_sites(state.writer, target.id, _chosen_sites(form))
-            ended = role_changed or sites_changed
+            _, ended = await operators.set_access(state.writer, target.id, role, _chosen_sites(form))
         elif action == "password":
             password = form.get("password") or operators.new_password()
             notice["password"] = None if form.get("password") else password
