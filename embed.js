@@ -3,8 +3,8 @@
 var F=w.Frontdesk,s=d.currentScript,x=d.querySelectorAll('script[src$="embed.js"]');
 if(F&&F.fd)return;
 s=s||x[x.length-1];
-var FD=s.src.slice(0,s.src.indexOf('/',8)),key=s.getAttribute('data-site-key'),lang=s.getAttribute('data-lang')||'',
- q=F&&F.q||[],on={},cb={},n=0,out=[],kept=[],open=0,T,P,cfg,side,X,Y,hid,host,root,btn,dot,ifr,mq,geo,want,i;
+var FD=s.src.slice(0,s.src.indexOf('/',8)),D=s.dataset,key=D.siteKey,lang=D.lang||'',
+ q=F&&F.q||[],on={},cb={},n=0,out=[],kept=[],open=0,T,P,cfg,side,X,Y,hid,host,root,btn,dot,ifr,mq,geo,want,C,G,i;
 function emit(t,v){for(var h=on[t]||[],k=0;k<h.length;k++)h[k](v);}
 function post(t,m){
  if(t)m=m||{},m.fd=1,m.type=t,out[out.length]=m;
@@ -16,6 +16,7 @@ function api(c,a,b){
  if(c=='hide'||c=='show')hid=c<'i',btn&&render();
  if(c=='identify')post(c,{data:a,ref:b?(cb[++n]=b,n):0});
  if(c=='on'&&b)(on[a]=on[a]||[])[on[a].length]=b;
+ if(c=='consent')(G=a)?(C=0,btn&&make()):post(c);
 }
 // Phone: the page is held still behind the panel (docs/architecture.md).
 function lock(v,s,k,p){
@@ -28,12 +29,13 @@ function render(){
  btn.ariaLabel=T[open];
  btn.ariaExpanded=!!open;
  btn.style.display=hid?'none':'';
+ host.style.setProperty('z-index',2147483e3+open*647,'important');
  if(ifr)ifr.inert=ifr.ariaHidden=!open,ifr.style.cssText='all:initial;position:fixed;'+(!open||!geo?'width:0;height:0;visibility:hidden':
   full?geo.full+';top:'+v.offsetTop+'px;height:'+v.height+'px':geo[side]);
  lock(full);
 }
 function make(){
- if(ifr)return;
+ if(ifr||C)return;
  ifr=root.appendChild(d.createElement('iframe'));
  ifr.title='Chat';
  ifr.referrerPolicy='no-referrer-when-downgrade';
@@ -45,6 +47,7 @@ function set(v){
  if(!btn)return want=v;
  if(open==v)return;
  open=+v;
+ C=0;
  make();
  render();
  post(t);
@@ -55,9 +58,9 @@ function start(){
  var c=cfg.site.color,g;
  side=cfg.site.position;
  side=side=='auto'?d.dir=='rtl'?'left':'right':side;
- X=cfg.site.offset_x;Y=cfg.site.offset_y;
+ X=cfg.site.offset_x;Y=cfg.site.offset_y;C=cfg.site.consent&&!G;
  T=cfg.labels;
- (host=d.createElement('frontdesk-widget')).style.cssText='all:initial!important;position:fixed!important;visibility:hidden!important;z-index:2147483000!important';
+ (host=d.createElement('frontdesk-widget')).style.cssText='all:initial!important;position:fixed!important;visibility:hidden!important';
  root=host.attachShadow({mode:'open'});
  (btn=root.appendChild(d.createElement('button'))).style.cssText='all:initial;position:fixed;bottom:'+Y+'px;'+side+
   ':'+X+'px;width:56px;height:56px;border-radius:50%;cursor:pointer;box-shadow:0 4px 16px #0005;outline-offset:3px;background:'+c;
@@ -92,7 +95,7 @@ for(i=0;i<q.length;i++)api(q[i][0],q[i][1],q[i][2]);
 api.fd=1;
 w.Frontdesk=api;
 x=new XMLHttpRequest();
-x.open('GET',FD+'/api/widget/v1/sites/'+key+'/config?lang='+lang+'&x='+s.dataset.offsetX+'&y='+s.dataset.offsetY);
+x.open('GET',FD+'/api/widget/v1/sites/'+key+'/config?lang='+lang+'&x='+D.offsetX+'&y='+D.offsetY+'&consent='+D.consent);
 x.responseType='json';
 x.onloadend=function(r){
  r=x.response||{};

@@ -11,6 +11,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from .assets import Assets, asset_root
 from .config import Settings
 from .errors import FrontdeskError, InternalError, MethodNotAllowed, NotFound
 from .logs import RequestIdMiddleware
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lifespan=lifespan,
         exception_handlers={HTTPException: http_error, Exception: server_error},
     )
-    app.state.templates = make_environment()
+    app.state.assets = Assets(asset_root())
+    app.state.templates = make_environment(app.state.assets)
     app.state.settings = settings
     return app

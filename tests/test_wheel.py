@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -56,6 +57,12 @@ def test_wheel_serves_widget_console_and_demo(tmp_path: Path) -> None:
                 response = client.get(path)
                 assert response.status_code == 200, (path, response.status_code)
                 assert needle in response.text, path
+            # Pre-compressed and content-hashed from the installed copy too.
+            page = client.get("/widget/panel.html?site=x").text
+            (script,) = re.findall(r'src="(/widget/panel\.[0-9a-f]{10}\.js)"', page)
+            response = client.get(script, headers={"Accept-Encoding": "br, gzip"})
+            assert response.headers["content-encoding"] == "br" and "Frontdesk" in response.text
+            assert response.headers["cache-control"] == "public, max-age=31536000, immutable"
     finally:
         proc.terminate()
         proc.wait(10)

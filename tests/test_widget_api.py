@@ -228,3 +228,50 @@ async def test_site_offsets_out_of_range_are_refused(sqlite_server: ServerProces
     with pytest.raises(Invalid) as refused:
         await make_site(sqlite_server, offset_x=x, offset_y=y)
     assert refused.value.field == ("offset_x" if x != 16 else "offset_y")
+
+
+def test_consent_mode_and_offsets_set_at_creation_and_changed_by_update_site(
+    sqlite_server: ServerProcess, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`create-site --consent-required`, a tag's data-consent="required" (sent by embed.js as
+    ?consent=), and `update-site KEY --offset-x/--offset-y/--[no-]consent-required`."""
+    from server.cli import main
+
+    def config(key: str, query: str = "") -> dict[str, object]:
+        response = httpx.get(
+            f"{sqlite_server.url}/api/widget/v1/sites/{key}/config{query}", headers={"Origin": "https://consent.example"}
+        )
+        assert response.status_code == 200, response.text
+        return response.json()["site"]  # type: ignore[no-any-return]
+
+    with monkeypatch.context() as patched:
+        for name, value in sqlite_server.env.items():
+            patched.setenv(name, value)
+        assert main(["create-site", "Consent First", "--origin", "https://consent.example", "--consent-required"]) == 0
+        strict = next(line.split()[1] for line in capsys.readouterr().out.splitlines() if line.startswith("key:"))
+        assert main(["create-site", "Consent Later", "--origin", "https://consent.example"]) == 0
+        plain = next(line.split()[1] for line in capsys.readouterr().out.splitlines() if line.startswith("key:"))
+
+        assert config(strict)["consent"] is True
+        # The page cannot turn off what the site requires; it can ask for it where the site does not.
+        assert config(strict, "?consent=undefined")["consent"] is True
+        assert config(plain)["consent"] is False and config(plain, "?consent=undefined")["consent"] is False
+        assert config(plain, "?consent=required")["consent"] is True
+
+        assert main(["update-site", plain, "--offset-x", "90", "--offset-y", "120", "--consent-required"]) == 0
+        assert "offset 90,120 px, consent required: yes" in capsys.readouterr().out
+        site = config(plain)
+        assert (site["offset_x"], site["offset_y"], site["consent"]) == (90, 120, True)
+        assert main(["update-site", plain, "--no-consent-required"]) == 0
+        capsys.readouterr()
+        site = config(plain)
+        assert (site["offset_x"], site["offset_y"], site["consent"]) == (90, 120, False)  # the rest kept
+
+        for args, field in [(["--offset-y", "1001"], "(offset_y)"), (["--offset-x", "-5"], "(offset_x)")]:
+            with pytest.raises(SystemExit) as refused:
+                main(["update-site", plain, *args])
+            assert refused.value.code == 2 and field in capsys.readouterr().err
+        with pytest.raises(SystemExit) as unknown:
+            main(["update-site", "fd_nosuchsite"])
+        assert unknown.value.code == 2 and "No site has this key" in capsys.readouterr().err
+        assert config(plain)["offset_y"] == 120  # nothing stored harmed

@@ -11,7 +11,8 @@
  *                  language (the unread count in the first), its badge's text and style,
  *                  its icon's SVG path (a close mark while open),
  *                  identified {ref, result: {accepted, refused}, warn: [lines for console.warn]}
- *   host -> panel: open, close, identify {data: {name, email, phone}, ref}
+ *   host -> panel: open, close, identify {data: {name, email, phone}, ref},
+ *                  consent (withdrawn: forget what is stored, keep nothing from now on)
  * Views: chat is built in; a view's own script, loaded after this one, adds another tab
  * (FAQ, contact form, callback) through window.FrontdeskPanel.addView; a tab shows only
  * when the site switched it on (config site.tabs), and the tab row only with two or more.
@@ -79,6 +80,12 @@
   var typingSentAt = 0, typingOn = false, typingStopTimer = 0, typingHideTimer = 0;
   var wanted = !FRAMED;      // a reason to register and connect (see the top): until then, nothing
 
+  // Our files' content-hashed URLs, listed by the server in panel.html (cached for good).
+  var ASSETS = (function () {
+    try { return JSON.parse(document.getElementById('frontdesk-assets').textContent); } catch (e) { return {}; }
+  })();
+  function assetUrl(name) { return ASSETS[name] || '/widget/' + name; }
+
   var views = {chat: {}};    // name -> hooks {show(section), language()} of a registered view
   var currentView = 'chat';
 
@@ -105,6 +112,17 @@
           if (value == null) localStorage.removeItem(prefix + key);
           else localStorage.setItem(prefix + key, value);
         } catch (e) { broken = true; }
+      },
+      // Frontdesk('consent', false): what this site's widget stored in the browser is
+      // removed, and from now on it is kept in memory only (this page's chat goes on).
+      forget: function () {
+        broken = true;
+        try {
+          for (var i = localStorage.length - 1; i >= 0; i--) {
+            var key = localStorage.key(i);
+            if (key && key.indexOf(prefix) === 0) localStorage.removeItem(key);
+          }
+        } catch (e) { /* nothing stored, or nothing we may touch */ }
       }
     };
   })();
@@ -159,7 +177,7 @@
   function useLanguage(code) {
     lang = code;
     if (catalogLang === code) return Promise.resolve();
-    return fetch('/widget/i18n/' + code + '.json').then(function (response) {
+    return fetch(assetUrl('i18n/' + code + '.json')).then(function (response) {
       if (!response.ok) throw new Error('catalog ' + response.status);
       return response.json();
     }).then(function (data) {
@@ -738,6 +756,8 @@
     } else if (m.type === 'identify') {
       identify(m.data, m.ref);
       wake();
+    } else if (m.type === 'consent') {
+      storage.forget();
     }
   }
 

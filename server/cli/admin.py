@@ -121,7 +121,8 @@ async def create_site(settings: Settings, args: argparse.Namespace) -> None:
         site = await sites.create_site(
             state.writer, args.name, args.origin, color=args.color, position=args.position,
             language=args.language, greeting=_greetings(args.greeting), offset_x=args.offset_x,
-            offset_y=args.offset_y, live_visitors=args.live_visitors, allow_duplicate_name=args.allow_duplicate_name,
+            offset_y=args.offset_y, live_visitors=args.live_visitors, consent_required=args.consent_required,
+            allow_duplicate_name=args.allow_duplicate_name,
         )
     base = settings.public_url.rstrip("/")
     print(f"site {site.name!r} created\nkey: {site.key}")
@@ -137,6 +138,25 @@ async def create_site(settings: Settings, args: argparse.Namespace) -> None:
         f"(--host/--port of this command). Set FRONTDESK_PUBLIC_URL (or pass --public-url) to the address "
         "visitors' browsers reach the server at, e.g. https://chat.example.com, and the snippet will use it.",
         file=sys.stderr,
+    )
+
+
+async def update_site(settings: Settings, args: argparse.Namespace) -> None:
+    from ..errors import NotFound
+    from ..services import sites
+
+    async with opened(settings) as state:
+        site = await sites.site_by_key(state.db, args.site)
+        if site is None:
+            raise NotFound(field="site")
+        site = await sites.update_site(
+            state.writer, site, offset_x=args.offset_x, offset_y=args.offset_y,
+            consent_required=args.consent_required, live_visitors=args.live_visitors,
+        )
+    print(
+        f"site {site.name!r} ({site.key}): offset {site.offset_x},{site.offset_y} px, "
+        f"consent required: {'yes' if site.consent_required else 'no'}, "
+        f"live visitors: {'yes' if site.live_visitors else 'no'}"
     )
 
 

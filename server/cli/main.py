@@ -8,7 +8,7 @@ from typing import Sequence
 from ..config import Settings, SettingsError
 from ..errors import FrontdeskError
 from .admin import (
-    change_operator, create_operator, create_site, create_webhook, list_webhooks, revoke_visitor,
+    change_operator, create_operator, create_site, create_webhook, list_webhooks, revoke_visitor, update_site,
 )
 from .parser import build_parser, settings_from, unknown_options
 from .serving import run_server, serve_demo, serve_one, serve_workers
@@ -39,6 +39,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(revoke_visitor(settings, args))
         elif args.command == "create-site":
             asyncio.run(create_site(settings, args))
+        elif args.command == "update-site":
+            asyncio.run(update_site(settings, args))
         elif args.command == "create-webhook":
             asyncio.run(create_webhook(settings, args))
         elif args.command == "list-webhooks":

@@ -165,9 +165,23 @@ def build_parser() -> argparse.ArgumentParser:
              "or already have a conversation.",
     )
     site.add_argument(
+        "--consent-required", action="store_true",
+        help="Consent mode: the widget stores nothing in the browser and connects to nothing until the page "
+             "calls Frontdesk('consent', true) or the visitor opens the chat (a tag's data-consent=\"required\" "
+             "asks for it on one page). Default: off.",
+    )
+    site.add_argument(
         "--allow-duplicate-name", action="store_true",
         help="Create the site even if another site already has this name (refused by default).",
     )
+
+    change = command("update-site", "Change a site's launcher placement and page-view settings.")
+    change.add_argument("site", help="The site's key (fd_…), as create-site printed it.")
+    change.add_argument("--offset-x", default=None, metavar="PX", help="The launcher's distance from the side, CSS px (0-1000).")
+    change.add_argument("--offset-y", default=None, metavar="PX", help="The launcher's distance from the bottom, CSS px (0-1000).")
+    for flag, what in [("consent-required", "consent mode"), ("live-visitors", "every page view live")]:
+        change.add_argument(f"--{flag}", dest=flag.replace("-", "_"), action="store_true", default=None, help=f"Turn {what} on.")
+        change.add_argument(f"--no-{flag}", dest=flag.replace("-", "_"), action="store_false", help=f"Turn {what} off.")
 
     webhook = command("create-webhook", "Send a site's events to a URL as signed webhooks; prints the signing secret.")
     webhook.add_argument("site", help="The site's key (fd_…), as create-site printed it.")

@@ -36,6 +36,7 @@ async def create_site(
     offset_x: Any = 16,
     offset_y: Any = 16,
     live_visitors: bool = False,
+    consent_required: bool = False,
     allow_duplicate_name: bool = False,
 ) -> Site:
     """A new site. A name another site already has is refused (naming that site's key)
@@ -60,6 +61,7 @@ async def create_site(
             tx.conn, key=key, name=clean_name, allowed_origins=clean_origins, color=color.lower(),
             position=position, language=language, greeting=clean_greeting,
             offset_x=clean_x, offset_y=clean_y, live_visitors=bool(live_visitors),
+            consent_required=bool(consent_required),
         )
 
     return await writer.run(job)
@@ -79,6 +81,31 @@ def clean_origin_list(origins: list[Any]) -> tuple[str, ...]:
     if not origins:
         raise Invalid(field="origin")
     return tuple(dict.fromkeys(fields.origin_pattern(o) for o in origins))
+
+
+async def update_site(
+    writer: GroupWriter, site: Site, *, offset_x: Any = None, offset_y: Any = None,
+    consent_required: bool | None = None, live_visitors: bool | None = None,
+) -> Site:
+    """Change a site's placement and page-view settings; ``None`` leaves one as it is."""
+    values: dict[str, Any] = {}
+    if offset_x is not None:
+        values["offset_x"] = offset(offset_x, "offset_x")
+    if offset_y is not None:
+        values["offset_y"] = offset(offset_y, "offset_y")
+    if consent_required is not None:
+        values["consent_required"] = bool(consent_required)
+    if live_visitors is not None:
+        values["live_visitors"] = bool(live_visitors)
+
+    def job(tx: Tx) -> Site:
+        if values:
+            store.update_site(tx.conn, site.id, **values)
+            # Open widgets read their config again (site.updated on the visitor socket).
+            tx.append_event(events.SITE_UPDATED, {"site": {"id": site.id, "key": site.key}}, site_id=site.id)
+        return store.get_site(tx.conn, site.id)  # type: ignore[return-value]
+
+    return await writer.run(job)
 
 
 async def set_allowed_origins(writer: GroupWriter, site: Site, origins: list[Any]) -> Site:
@@ -156,11 +183,14 @@ def tag_offset(value: str | None, default: int) -> int:
 
 
 def widget_view(
-    site: Site, lang: str | None, *, offset_x: str | None = None, offset_y: str | None = None
+    site: Site, lang: str | None, *, offset_x: str | None = None, offset_y: str | None = None,
+    consent: str | None = None,
 ) -> dict[str, Any]:
     """What the widget may know about the site; ``greeting`` is in ``lang`` (or the default),
     ``greetings`` has every language, for a widget that picks its language itself;
-    ``offset_x/y`` are the page's script-tag values when it gives them, else the site's."""
+    ``offset_x/y`` are the page's script-tag values when it gives them, else the site's;
+    ``consent`` (the tag's data-consent): "required" asks for consent mode on a site that
+    does not (a page cannot turn off what the site requires)."""
     return {
         "key": site.key,
         "name": site.name,
@@ -174,6 +204,7 @@ def widget_view(
         "offset_y": tag_offset(offset_y, site.offset_y),
         "live_visitors": site.live_visitors,
         "texts": {name: dict(texts) for name, texts in (site.texts or {}).items()},
+        "consent": site.consent_required or (consent or "").strip().lower() == "required",
         "tabs": widget_tabs(site),
         "default_country": site.default_country,
     }
@@ -250,6 +281,7 @@ def check_settings(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str,
         except FrontdeskError as exc:
             errors[field] = exc
     clean["live_visitors"] = bool(values.get("live_visitors"))
+    clean["consent_required"] = bool(values.get("consent_required"))
     texts: dict[str, dict[str, str]] = {}
     for text_name, max_chars in SITE_TEXTS.items():
         given = values.get("texts", {}).get(text_name, {})
@@ -287,7 +319,8 @@ def settings_of(site: Site) -> dict[str, Any]:
         "name": site.name, "allowed_origins": list(site.allowed_origins), "color": site.color,
         "position": site.position, "language": site.language, "offset_x": site.offset_x, "offset_y": site.offset_y,
         "default_country": site.default_country, "tabs": widget_tabs(site),
-        "live_visitors": site.live_visitors, "texts": {"greeting": dict(site.greeting), **texts},
+        "live_visitors": site.live_visitors, "consent_required": site.consent_required,
+        "texts": {"greeting": dict(site.greeting), **texts},
     }
 
 

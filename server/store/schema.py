@@ -42,11 +42,13 @@ sites = Table(
     Column("offset_y", Integer, nullable=False, server_default="16"),
     # Every page view registers and connects, so operators see visitors live (0007; costly).
     Column("live_visitors", Boolean, nullable=False, server_default=false()),
-    # Visitor-facing texts besides the greeting (0008): JSON {"offline_note": {"": …, "ru": …}, …}.
+    # Nothing stored or connected before the page reports consent or the visitor opens the chat (0008).
+    Column("consent_required", Boolean, nullable=False, server_default=false()),
+    # Visitor-facing texts besides the greeting (0009): JSON {"offline_note": {"": …, "ru": …}, …}.
     Column("texts", Text, nullable=True),
-    # The widget's tabs that are on (0008): JSON list, e.g. ["chat"]; NULL: the default (chat).
+    # The widget's tabs that are on (0009): JSON list, e.g. ["chat"]; NULL: the default (chat).
     Column("tabs", Text, nullable=True),
-    # Where a phone typed without a country code is read from (0008): ISO 3166 alpha-2, or NULL.
+    # Where a phone typed without a country code is read from (0009): ISO 3166 alpha-2, or NULL.
     Column("default_country", String(2), nullable=True),
 )
 
@@ -63,7 +65,7 @@ operators = Table(
     Column("active", Boolean, nullable=False, server_default=true()),  # deactivated: cannot log in
 )
 
-# Which sites an operator may work (0008); an operator without rows works every site.
+# Which sites an operator may work (0009); an operator without rows works every site.
 operator_sites = Table(
     "operator_sites",
     metadata,

@@ -26,6 +26,7 @@ class Site:
     offset_x: int = 16  # the launcher's distance from its corner, CSS px
     offset_y: int = 16
     live_visitors: bool = False  # every page view registers and connects
+    consent_required: bool = False  # nothing stored or connected before consent or opening the chat
     texts: dict[str, dict[str, str]] | None = None  # other visitor-facing texts: {name: {lang: text}}
     tabs: tuple[str, ...] | None = None  # the widget's tabs that are on; None: the default
     default_country: str | None = None  # ISO 3166 alpha-2: how a phone without +code is read
@@ -44,6 +45,7 @@ def _site(row: Any) -> Site:
         offset_x=row.offset_x,
         offset_y=row.offset_y,
         live_visitors=bool(row.live_visitors),
+        consent_required=bool(row.consent_required),
         texts=json.loads(row.texts) if row.texts else {},
         tabs=tuple(json.loads(row.tabs)) if row.tabs else None,
         default_country=row.default_country,

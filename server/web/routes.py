@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 from starlette.routing import Mount, Route, WebSocketRoute
-from starlette.staticfiles import StaticFiles
-
-from ..assets import asset_path
 from . import assets, console_api, console_ws, health, widget_api, widget_ws
 from .console import admin_api, auth, language, operators_page, pages, site_settings
 from .console.roles import admin_only, is_admin_path
@@ -27,10 +24,10 @@ def _routes() -> list[Route | WebSocketRoute | Mount]:
         Route("/healthz", health.healthz),
         Route("/readyz", health.readyz),
         Route("/metrics", health.metrics),
-        Route("/embed.js", assets.embed_js),
-        Route("/widget/panel.html", assets.panel),
-        Mount("/widget", app=assets.WidgetFiles(directory=str(asset_path("widget"))), name="widget"),
-        Mount("/static", app=StaticFiles(directory=str(asset_path("static"))), name="static"),
+        Route("/embed.js", assets.embed_js, methods=["GET", "HEAD"]),
+        Route("/widget/panel.html", assets.panel, methods=["GET", "HEAD"]),
+        Route("/widget/{path:path}", assets.widget_files, methods=["GET", "HEAD"]),
+        Route("/static/{path:path}", assets.static_files, methods=["GET", "HEAD"]),
         Route("/api/widget/v1/sites/{key}/config", widget_api.site_config, methods=["GET"]),
         Route("/api/widget/v1/sites/{key}/visitors", widget_api.start_visitor, methods=["POST"]),
         Route("/api/widget/v1/sites/{key}/{rest:path}", widget_api.preflight, methods=["OPTIONS"]),

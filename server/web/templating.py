@@ -9,7 +9,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from ..assets import asset_path
+from ..assets import Assets, asset_path
 from ..locales import LANGUAGES
 from .context import app_state
 
@@ -25,12 +25,15 @@ SECURITY_HEADERS = {
 }
 
 
-def make_environment() -> Environment:
-    return Environment(
+def make_environment(assets: Assets | None = None) -> Environment:
+    env = Environment(
         loader=FileSystemLoader(str(asset_path("templates"))),
         autoescape=select_autoescape(default=True, default_for_string=True),
         enable_async=False,
     )
+    # {{ asset("static/console/console.js") }}: the file's immutable, content-hashed URL.
+    env.globals["asset"] = assets.url if assets is not None else (lambda name: "/" + name)
+    return env
 
 
 def render(

@@ -57,7 +57,8 @@ async def site_config(request: Request) -> Response:
     body = {
         # offset_x/y: the script tag's data-offset-x/-y when given as CSS px, else the site's.
         "site": sites.widget_view(
-            site, lang, offset_x=request.query_params.get("x"), offset_y=request.query_params.get("y")
+            site, lang, offset_x=request.query_params.get("x"), offset_y=request.query_params.get("y"),
+            consent=request.query_params.get("consent"),
         ),
         "operators_online": state.presence.online(),
         # So that embed.js carries no translations; from the widget's own catalogues.

@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import Demo, HostSite, screenshot
+from tests.browser.test_real_sites import _panel_frame, _visitors
 from tests.browser.helpers import (
     TIMEOUT,
     ConsoleErrors,
@@ -224,4 +225,244 @@ def test_unknown_site_key_is_reported_once(browser: Any, demo: Demo, host_site: 
     expect(page.locator("frontdesk-widget")).to_have_count(0)
     ours = [e for e in errors.errors if e.startswith("Frontdesk:")]
     assert len(ours) == 1 and "site" in ours[0].lower(), errors.errors
+    ctx.close()
+
+
+# Records every CSP violation in each document (the host page and the panel's frame alike).
+VIOLATIONS = """
+window.__violations = [];
+document.addEventListener('securitypolicyviolation', function (e) {
+  window.__violations.push(e.violatedDirective + ' ' + e.blockedURI + ' ' + (e.sample || ''));
+});
+"""
+
+
+@pytest.mark.parametrize("fixture", ["strict-csp", "nonce-csp", "trusted-types"])
+def test_no_csp_violation_under_allow_list_nonce_or_trusted_types_policies(
+    browser: Any, demo: Demo, host_site: HostSite, host_key: str, fixture: str
+) -> None:
+    """The allow-list policy, a nonce with 'strict-dynamic' (the snippet carries the page's
+    nonce; the loader adds no script or style element, only an iframe and CSSOM styles), and
+    Trusted Types enforced with no policy allowed: the widget works and nothing is reported."""
+    ctx = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 800})
+    page = ctx.new_page()
+    page.add_init_script(VIOLATIONS)
+    errors = ConsoleErrors(page)
+    response = page.goto(f"{host_site.origin}/{fixture}.html?key={host_key}")
+    assert response is not None and "script-src" in response.headers["content-security-policy"]
+    frame = open_widget(page)
+    visitor_says(frame, f"hello under {fixture}")
+    expect(frame.locator("#thread li.msg.me .meta").last).to_contain_text("Sent", timeout=TIMEOUT)
+    page.locator("frontdesk-widget").get_by_role("button").click()  # closed again: the launcher's path back
+    expect(frame.locator("#input")).to_be_hidden(timeout=TIMEOUT)
+    assert page.evaluate("window.__violations") == []
+    panel_frame = next(f for f in page.frames if "/widget/panel.html" in f.url)
+    assert panel_frame.evaluate("window.__violations") == []
+    assert errors.errors == [], errors.errors
+    ctx.close()
+
+
+def test_a_snippet_without_the_pages_nonce_is_blocked(
+    browser: Any, demo: Demo, host_site: HostSite, host_key: str
+) -> None:
+    """What the README's nonce advice prevents: under 'strict-dynamic' the browser ignores the
+    allow-listed Frontdesk origin, so a tag without the nonce never runs."""
+    ctx = browser.new_context(locale="en-US")
+    page = ctx.new_page()
+    page.add_init_script(VIOLATIONS)
+    page.goto(f"{host_site.origin}/nonce-csp-forgotten.html?key={host_key}")
+    page.wait_for_function("window.__violations.length > 0", timeout=TIMEOUT)
+    assert any(v.startswith("script-src") and "/embed.js" in v for v in page.evaluate("window.__violations"))
+    expect(page.locator("frontdesk-widget")).to_have_count(0)
+    ctx.close()
+
+
+@pytest.mark.parametrize("viewport", [{"width": 360, "height": 740}, {"width": 1280, "height": 800}])
+def test_the_open_panel_is_above_a_consent_box_at_the_top_z_index(
+    browser: Any, demo: Demo, host_site: HostSite, host_key: str, viewport: dict[str, int]
+) -> None:
+    ctx = browser.new_context(locale="en-US", viewport=viewport, has_touch=viewport["width"] < 480)
+    page = ctx.new_page()
+    errors = ConsoleErrors(page)
+    page.goto(f"{host_site.origin}/consent-box.html?key={host_key}")
+    expect(page.locator("#cc-main")).to_be_visible(timeout=TIMEOUT)
+    button = launcher(page)
+    expect(button).to_be_attached(timeout=TIMEOUT)
+    # Closed, the launcher stays below the page's consent box (the visitor answers it first).
+    box = button.bounding_box()
+    assert box is not None
+    on_top = "([x, y]) => { var e = document.elementFromPoint(x, y); return e && (e.id || e.closest('[id]') && e.closest('[id]').id || e.tagName); }"
+    assert page.evaluate(on_top, [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2]) == "cc-main"
+
+    # The page's own "chat with us" link opens the panel: it is on top, its input usable.
+    page.locator("#chat-link").click()
+    frame = panel(page)
+    expect(frame.locator("#input")).to_be_visible(timeout=TIMEOUT)
+    page.wait_for_timeout(300)  # the panel's placement settles (visual viewport on a phone)
+    field = frame.locator("#input").bounding_box()
+    assert field is not None and field["y"] + field["height"] <= viewport["height"], field
+    for dx, dy in [(0.5, 0.5), (0.1, 0.5), (0.9, 0.5)]:
+        point = [field["x"] + field["width"] * dx, field["y"] + field["height"] * dy]
+        assert page.evaluate("([x, y]) => document.elementFromPoint(x, y).tagName", point) == "FRONTDESK-WIDGET", point
+    visitor_says(frame, f"typed beside a consent box at {viewport['width']} px")
+    frame.locator("#input").click()  # Playwright's hit test: nothing covers it
+    expect(frame.locator("#thread li.msg.me .meta").last).to_contain_text("Sent", timeout=TIMEOUT)
+    screenshot(page, f"consent-box-open-{viewport['width']}")
+
+    # Closed again, the consent box is the page's to use: its button is clickable.
+    frame.locator("#close").click()
+    expect(frame.locator("#input")).to_be_hidden(timeout=TIMEOUT)
+    page.locator("#cc-accept").click()
+    assert page.evaluate("window.ccAccepted") is True
+    assert errors.errors == [], errors.errors
+    ctx.close()
+
+
+class FrontdeskTraffic:
+    """What the page asks of the Frontdesk server: requests (path only) and websockets."""
+
+    def __init__(self, page: Any, server_url: str) -> None:
+        self.requests: list[str] = []
+        self.sockets: list[str] = []
+        page.on("request", lambda r: r.url.startswith(server_url) and self.requests.append(
+            r.url[len(server_url):].split("?")[0]))
+        page.on("websocket", lambda ws: self.sockets.append(ws.url))
+
+
+def _fd_storage(page: Any) -> list[str]:
+    return _panel_frame(page).evaluate("Object.keys(localStorage).filter(function (k) { return k.indexOf('fd:') === 0; })")
+
+
+def test_consent_required_on_the_tag_nothing_before_consent(
+    browser: Any, demo: Demo, host_site: HostSite, host_key: str
+) -> None:
+    ctx = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 800})
+    page = ctx.new_page()
+    errors = ConsoleErrors(page)
+    traffic = FrontdeskTraffic(page, demo.server_url)
+    before = _visitors(demo, host_key)
+    page.goto(f"{host_site.origin}/consent-required.html?key={host_key}")
+    expect(launcher(page)).to_be_visible(timeout=TIMEOUT)
+    launcher(page).hover()  # would warm the panel up without consent mode
+    launcher(page).focus()
+    page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(800)  # past the idle callback that loads the panel otherwise
+    # The loader and the launcher's looks; no panel, no storage, no socket, no visitor.
+    assert traffic.requests == ["/embed.js", f"/api/widget/v1/sites/{host_key}/config"], traffic.requests
+    expect(page.locator("frontdesk-widget iframe")).to_have_count(0)
+    assert traffic.sockets == [] and _visitors(demo, host_key) == before
+    assert page.evaluate("localStorage.length + sessionStorage.length") == 0 and ctx.cookies() == []
+
+    # The page's consent manager reports consent: the panel loads as on any page (still no
+    # visitor nor socket for a page view alone).
+    page.evaluate("Frontdesk('consent', true)")
+    expect(panel(page).locator("#site-name")).to_have_text("Hostile host", timeout=TIMEOUT)
+    page.wait_for_load_state("networkidle")
+    assert traffic.sockets == [] and _visitors(demo, host_key) == before and _fd_storage(page) == []
+
+    frame = open_widget(page)
+    visitor_says(frame, "after consent")
+    expect(frame.locator("#thread li.msg.me .meta").last).to_contain_text("Sent", timeout=TIMEOUT)
+    assert _fd_storage(page) != [] and _visitors(demo, host_key) == before + 1
+
+    # Consent withdrawn: what the widget stored is gone, and nothing more is stored; the
+    # chat on this page goes on.
+    page.evaluate("Frontdesk('consent', false)")
+    page.wait_for_timeout(300)  # the message reaches the panel
+    assert _fd_storage(page) == []
+    visitor_says(frame, "after withdrawing consent")
+    expect(frame.locator("#thread li.msg.me .meta").last).to_contain_text("Sent", timeout=TIMEOUT)
+    assert _fd_storage(page) == []
+    assert errors.errors == [], errors.errors
+    ctx.close()
+
+
+def test_consent_required_by_the_site_opening_the_chat_is_consent(
+    browser: Any, demo: Demo, host_site: HostSite
+) -> None:
+    key = demo.add_site(host_site.origin, "Consent first", "--consent-required")
+    ctx = browser.new_context(locale="en-US", viewport={"width": 360, "height": 740}, has_touch=True)
+    page = ctx.new_page()
+    errors = ConsoleErrors(page)
+    traffic = FrontdeskTraffic(page, demo.server_url)
+    page.goto(f"{host_site.origin}/plain.html?key={key}")
+    expect(launcher(page)).to_be_visible(timeout=TIMEOUT)
+    page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(800)
+    expect(page.locator("frontdesk-widget iframe")).to_have_count(0)
+    assert traffic.sockets == [] and _visitors(demo, key) == 0
+
+    frame = open_widget(page)  # the visitor's own act
+    visitor_says(frame, "I opened the chat myself")
+    expect(frame.locator("#thread li.msg.me .meta").last).to_contain_text("Sent", timeout=TIMEOUT)
+    assert _visitors(demo, key) == 1 and len(traffic.sockets) == 1
+    ctx.close()
+
+    # Consent given before the loader ran (queued, as consent managers often do): the
+    # panel loads when idle, as on a site without consent mode.
+    ctx = browser.new_context(locale="en-US")
+    page = ctx.new_page()
+    page.add_init_script(
+        "window.Frontdesk = function () { (Frontdesk.q = Frontdesk.q || []).push(arguments); };"
+        "Frontdesk('consent', true);"
+    )
+    page.goto(f"{host_site.origin}/plain.html?key={key}")
+    expect(panel(page).locator("#site-name")).to_have_text("Consent first", timeout=TIMEOUT)
+    assert errors.errors == [], errors.errors
+    ctx.close()
+
+
+class Network:
+    """Each request the page (and its same-site frames) sends to ``origin``, through DevTools:
+    its path, its status as sent over the wire, its coding, and whether the cache answered."""
+
+    def __init__(self, page: Any, origin: str) -> None:
+        self.rows: dict[str, dict[str, Any]] = {}
+        cdp = page.context.new_cdp_session(page)
+        cdp.send("Network.enable")
+
+        def sent(e: dict[str, Any]) -> None:
+            if e["request"]["url"].startswith(origin):
+                self.rows[e["requestId"]] = {"path": e["request"]["url"][len(origin):].split("?")[0], "cache": False}
+
+        def row(e: dict[str, Any]) -> dict[str, Any]:
+            return self.rows.get(e["requestId"], {})
+
+        cdp.on("Network.requestWillBeSent", sent)
+        cdp.on("Network.requestServedFromCache", lambda e: row(e).update(cache=True))
+        cdp.on("Network.responseReceived", lambda e: row(e).update(
+            cache=row(e).get("cache") or e["response"].get("fromDiskCache"),
+            coding={k.lower(): v for k, v in e["response"]["headers"].items()}.get("content-encoding")))
+        cdp.on("Network.responseReceivedExtraInfo", lambda e: row(e).update(status=e["statusCode"]))
+
+    def fetched(self) -> list[dict[str, Any]]:
+        return [r for r in self.rows.values() if not r["cache"]]
+
+
+def test_a_return_visit_fetches_no_widget_file_again(
+    browser: Any, demo: Demo, host_site: HostSite, host_key: str
+) -> None:
+    """Issue 19: the widget's files go out compressed and, named by their content, are kept
+    by the browser; a returning visitor asks only for what can change (revalidated)."""
+    ctx = browser.new_context(locale="en-US")
+    config = f"/api/widget/v1/sites/{host_key}/config"
+
+    def visit() -> list[dict[str, Any]]:
+        page = ctx.new_page()
+        network = Network(page, demo.server_url)
+        page.goto(f"{host_site.origin}/plain.html?key={host_key}")
+        expect(panel(page).locator("#site-name")).to_have_text("Hostile host", timeout=TIMEOUT)
+        page.wait_for_load_state("networkidle")
+        page.close()
+        return network.fetched()
+
+    first = visit()
+    files = [r for r in first if r["path"].endswith((".js", ".css", ".json")) or r["path"].endswith(".html")]
+    assert len(files) >= 6, first  # embed.js, panel.html, its script, style and catalogue files
+    assert all(r["coding"] == "br" for r in files), files
+    assert any(r["path"].startswith("/widget/i18n/en.") for r in files), files
+
+    again = visit()
+    assert sorted(r["path"] for r in again) == sorted([config, config, "/widget/panel.html"]), again
+    assert next(r for r in again if r["path"] == "/widget/panel.html")["status"] == 304
     ctx.close()

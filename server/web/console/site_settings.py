@@ -38,7 +38,8 @@ def _values_from(form: Form) -> dict[str, Any]:
         "position": form.get("position"), "language": form.get("language") or None,
         "offset_x": form.get("offset_x"), "offset_y": form.get("offset_y"),
         "default_country": form.get("default_country"), "tabs": form.all("tabs"),
-        "live_visitors": form.get("live_visitors") == "on", "texts": texts,
+        "live_visitors": form.get("live_visitors") == "on", "consent_required": form.get("consent_required") == "on",
+        "texts": texts,
     }
 
 
