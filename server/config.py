@@ -98,6 +98,10 @@ class Settings:
         300, "Admin pages and admin API requests one admin may make a minute (operators, site settings; more get "
         "429 rate_limited)."
     )
+    operator_actions_per_minute: int = _setting(
+        120, "Conversation actions (close, reopen, assign, note) and canned-answer changes one operator may make "
+        "a minute (more get rate_limited errors)."
+    )
     login_attempts_per_minute: int = _setting(
         5, "Console login attempts allowed a minute for one email from one client address (4x for one address "
         "over all emails, 10x for one email over all addresses); counted before the password is checked."
@@ -182,6 +186,7 @@ class Settings:
         for name in ("workers", "visitor_messages_per_minute", "visitor_identifies_per_minute",
                      "visitor_typing_per_minute", "visitor_frames_per_minute", "new_visitors_per_ip_per_minute",
                      "sockets_per_ip", "max_body_bytes", "max_frame_bytes", "max_message_chars", "login_attempts_per_minute",
+                     "operator_actions_per_minute",
                      "visitor_token_days", "commit_batch_max", "webhook_timeout_seconds", "webhook_concurrency",
                      "worker_lease_seconds", "admin_requests_per_minute"):
             if getattr(self, name) < 1:

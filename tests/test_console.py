@@ -125,8 +125,12 @@ async def test_chat_loop_between_visitor_and_operator(server: ServerProcess) -> 
     assert typing == {"type": "typing", "conversation_id": conversation_id, "site_id": site.id, "typing": True}
 
     await console.send({"type": "conversation.read", "conversation_id": conversation_id})
-    read = await console.recv_until(lambda f: f["type"] == "conversation.updated")
+    read = await console.recv_until(lambda f: f["type"] == "conversation.read")
     assert read["conversation"]["unread_count"] == 0
+    assert read["read_seq"] == read["conversation"]["read_seq"] == 1
+    # The visitor's read receipt: only the seq, none of the operators' summary.
+    seen = await visitor.recv_until(lambda f: f["type"] == "conversation.read")
+    assert seen == {"type": "conversation.read", "conversation_id": conversation_id, "read_seq": 1}
 
     await console.send({"type": "typing", "conversation_id": conversation_id, "typing": True})
     assert (await visitor.recv_until(lambda f: f["type"] == "typing"))["typing"] is True

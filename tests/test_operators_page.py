@@ -31,10 +31,10 @@ async def can_log_in(server: ServerProcess, email: str, password: str) -> bool:
         return answer.status_code == 303
 
 
-async def test_an_admin_adds_an_agent_with_a_generated_password_shown_once(sqlite_server: ServerProcess, seq: int) -> None:
-    site = await make_site(sqlite_server)
-    admin = await make_operator(sqlite_server)
-    http = await console_login(sqlite_server, admin.email, PASSWORD)
+async def test_an_admin_adds_an_agent_with_a_generated_password_shown_once(admin_server: ServerProcess, seq: int) -> None:
+    site = await make_site(admin_server)
+    admin = await make_operator(admin_server)
+    http = await console_login(admin_server, admin.email, PASSWORD)
     token = await token_of(http)
     hostile = '<img src=x onerror="alert(1)">Ann'
     email = f"ann{seq}@example.com"
@@ -46,7 +46,7 @@ async def test_an_admin_adds_an_agent_with_a_generated_password_shown_once(sqlit
     assert hostile not in created.text and str(escape(hostile)) in created.text
     password = re.search(r'id="fd-new-password"><code>([^<]+)</code>', created.text)
     assert password and len(password.group(1)) >= 16
-    assert await can_log_in(sqlite_server, email, html.unescape(password.group(1)))
+    assert await can_log_in(admin_server, email, html.unescape(password.group(1)))
     # Shown once: the list does not show it again.
     assert password.group(1) not in (await http.get("/console/operators")).text
     listed = (await http.get("/api/console/v1/admin/operators")).json()["operators"]
@@ -55,9 +55,9 @@ async def test_an_admin_adds_an_agent_with_a_generated_password_shown_once(sqlit
     await http.aclose()
 
 
-async def test_add_refuses_bad_input_naming_the_field_and_needs_csrf(sqlite_server: ServerProcess, seq: int) -> None:
-    admin = await make_operator(sqlite_server)
-    http = await console_login(sqlite_server, admin.email, PASSWORD)
+async def test_add_refuses_bad_input_naming_the_field_and_needs_csrf(admin_server: ServerProcess, seq: int) -> None:
+    admin = await make_operator(admin_server)
+    http = await console_login(admin_server, admin.email, PASSWORD)
     http.headers["Accept-Language"] = "uk"
     token = await token_of(http)
     cases = [
@@ -79,36 +79,36 @@ async def test_add_refuses_bad_input_naming_the_field_and_needs_csrf(sqlite_serv
     await http.aclose()
 
 
-async def test_deactivating_cuts_off_the_open_console_and_the_login(sqlite_server: ServerProcess) -> None:
-    admin = await make_operator(sqlite_server)
-    agent = await make_operator(sqlite_server, role="agent")
-    http = await console_login(sqlite_server, admin.email, PASSWORD)
-    agent_http = await console_login(sqlite_server, agent.email, PASSWORD)
-    agent_console = await connect_operator(sqlite_server, agent_http)
+async def test_deactivating_cuts_off_the_open_console_and_the_login(admin_server: ServerProcess) -> None:
+    admin = await make_operator(admin_server)
+    agent = await make_operator(admin_server, role="agent")
+    http = await console_login(admin_server, admin.email, PASSWORD)
+    agent_http = await console_login(admin_server, agent.email, PASSWORD)
+    agent_console = await connect_operator(admin_server, agent_http)
     page = f"/console/operators/{agent.id}"
     token = await token_of(http, page)
     done = await http.post(page, data={"csrf_token": token, "action": "deactivate"})
     assert done.status_code == 200
     await closed_for_ended_session(agent_console)  # at once: through the hub, not the 30 s check
     assert (await agent_http.get("/api/console/v1/conversations")).status_code == 401
-    assert not await can_log_in(sqlite_server, agent.email, PASSWORD)
+    assert not await can_log_in(admin_server, agent.email, PASSWORD)
     assert (await http.post(page, data={"csrf_token": token, "action": "activate"})).status_code == 200
-    assert await can_log_in(sqlite_server, agent.email, PASSWORD)
+    assert await can_log_in(admin_server, agent.email, PASSWORD)
     await http.aclose()
     await agent_http.aclose()
 
 
-async def test_reset_password_role_and_sites(sqlite_server: ServerProcess) -> None:
-    site = await make_site(sqlite_server)
-    admin = await make_operator(sqlite_server)
-    agent = await make_operator(sqlite_server, role="agent")
-    http = await console_login(sqlite_server, admin.email, PASSWORD)
+async def test_reset_password_role_and_sites(admin_server: ServerProcess) -> None:
+    site = await make_site(admin_server)
+    admin = await make_operator(admin_server)
+    agent = await make_operator(admin_server, role="agent")
+    http = await console_login(admin_server, admin.email, PASSWORD)
     page = f"/console/operators/{agent.id}"
     token = await token_of(http, page)
     reset = await http.post(page, data={"csrf_token": token, "action": "password", "password": "brand new password"})
     assert reset.status_code == 200
-    assert not await can_log_in(sqlite_server, agent.email, PASSWORD)
-    assert await can_log_in(sqlite_server, agent.email, "brand new password")
+    assert not await can_log_in(admin_server, agent.email, PASSWORD)
+    assert await can_log_in(admin_server, agent.email, "brand new password")
     saved = await http.post(page, data={"csrf_token": token, "action": "save", "role": "admin", "access": "some", "sites": site.key})
     assert saved.status_code == 200
     listed = (await http.get("/api/console/v1/admin/operators")).json()["operators"]

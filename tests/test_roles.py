@@ -51,13 +51,13 @@ async def csrf(http: httpx.AsyncClient) -> str:
     return match.group(1)
 
 
-async def test_an_agent_is_refused_every_admin_page_and_api(sqlite_server: ServerProcess) -> None:
-    site = await make_site(sqlite_server)
-    agent = await make_operator(sqlite_server, role="agent")
-    admin = await make_operator(sqlite_server, role="admin")
+async def test_an_agent_is_refused_every_admin_page_and_api(admin_server: ServerProcess) -> None:
+    site = await make_site(admin_server)
+    agent = await make_operator(admin_server, role="agent")
+    admin = await make_operator(admin_server, role="admin")
     values = {"key": site.key, "operator_id": str(agent.id)}
-    agent_http = await console_login(sqlite_server, agent.email, PASSWORD)
-    admin_http = await console_login(sqlite_server, admin.email, PASSWORD)
+    agent_http = await console_login(admin_server, agent.email, PASSWORD)
+    admin_http = await console_login(admin_server, admin.email, PASSWORD)
     agent_token = await csrf(agent_http)
     checked = 0
     for method, template in admin_routes():
@@ -80,7 +80,7 @@ async def test_an_agent_is_refused_every_admin_page_and_api(sqlite_server: Serve
     # Nothing changed: the agent is still an agent.
     assert (await agent_http.get("/console/")).status_code == 200
     # Without a session: the login page, or 401 JSON.
-    async with httpx.AsyncClient(base_url=sqlite_server.url) as stranger:
+    async with httpx.AsyncClient(base_url=admin_server.url) as stranger:
         for method, template in admin_routes():
             response = await stranger.request(method, fill(template, values))
             assert response.status_code in (303, 401, 403), template
@@ -88,11 +88,11 @@ async def test_an_agent_is_refused_every_admin_page_and_api(sqlite_server: Serve
     await admin_http.aclose()
 
 
-async def test_an_agent_sees_no_admin_link(sqlite_server: ServerProcess) -> None:
-    agent = await make_operator(sqlite_server, role="agent")
-    admin = await make_operator(sqlite_server, role="admin")
+async def test_an_agent_sees_no_admin_link(admin_server: ServerProcess) -> None:
+    agent = await make_operator(admin_server, role="agent")
+    admin = await make_operator(admin_server, role="admin")
     for operator, shown in ((agent, False), (admin, True)):
-        http = await console_login(sqlite_server, operator.email, PASSWORD)
+        http = await console_login(admin_server, operator.email, PASSWORD)
         page = (await http.get("/console/")).text
         for prefix in ("/console/sites", "/console/operators"):
             assert (f'href="{prefix}"' in page) is shown, (operator.role, prefix)
@@ -142,16 +142,16 @@ async def test_an_operator_limited_to_a_site_reads_and_writes_only_its_conversat
         await client.aclose()
 
 
-async def test_cli_creates_agents_limited_to_sites_and_changes_them(sqlite_server: ServerProcess, seq: int) -> None:
-    site = await make_site(sqlite_server)
+async def test_cli_creates_agents_limited_to_sites_and_changes_them(admin_server: ServerProcess, seq: int) -> None:
+    site = await make_site(admin_server)
     email = f"agent{seq}@example.com"
-    done = frontdesk(sqlite_server, "create-operator", email, "--role", "agent", "--sites", site.key,
+    done = frontdesk(admin_server, "create-operator", email, "--role", "agent", "--sites", site.key,
                      "--password", PASSWORD)
     assert done.returncode == 0, done.stderr
     assert "role agent, 1 site(s)" in done.stdout
-    unknown = frontdesk(sqlite_server, "set-sites", email, "fd_nosuchsite")
+    unknown = frontdesk(admin_server, "set-sites", email, "fd_nosuchsite")
     assert unknown.returncode == 2 and "fd_nosuchsite" in unknown.stderr and len(unknown.stderr.splitlines()) == 1
-    assert frontdesk(sqlite_server, "set-sites", email, "all").returncode == 0
+    assert frontdesk(admin_server, "set-sites", email, "all").returncode == 0
 
 
 def test_the_last_admin_cannot_be_demoted_or_deactivated(tmp_path: Path) -> None:

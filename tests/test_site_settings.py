@@ -34,10 +34,10 @@ async def form_of(http: httpx.AsyncClient, key: str) -> dict[str, Any]:
     return form
 
 
-async def test_settings_are_checked_field_by_field_and_nothing_is_harmed(sqlite_server: ServerProcess) -> None:
-    site = await make_site(sqlite_server, greeting={"": "Hello"})
-    admin = await make_operator(sqlite_server)
-    http = await console_login(sqlite_server, admin.email, PASSWORD)
+async def test_settings_are_checked_field_by_field_and_nothing_is_harmed(admin_server: ServerProcess) -> None:
+    site = await make_site(admin_server, greeting={"": "Hello"})
+    admin = await make_operator(admin_server)
+    http = await console_login(admin_server, admin.email, PASSWORD)
     http.headers["Accept-Language"] = "ru"
     form = await form_of(http, site.key)
     assert form["name"] == site.name and form["allowed_origins"] == site.allowed_origins[0]
@@ -52,7 +52,7 @@ async def test_settings_are_checked_field_by_field_and_nothing_is_harmed(sqlite_
     assert "не более 500 символов" in answer.text.replace("&nbsp;", " ")  # in the admin's language
     assert "#rrggbb" in answer.text
     # Nothing was stored: the widget's config is as before.
-    config = (await http.get(f"/api/widget/v1/sites/{site.key}/config", headers={"Origin": sqlite_server.origin})).json()["site"]
+    config = (await http.get(f"/api/widget/v1/sites/{site.key}/config", headers={"Origin": admin_server.origin})).json()["site"]
     assert config["name"] == site.name and config["greetings"] == {"": "Hello"} and config["color"] == site.color
     # Without the CSRF token: refused, nothing stored.
     no_csrf = await http.post(f"/console/sites/{site.key}", data={**form, "csrf_token": "x", "name": "Changed"})
@@ -62,13 +62,13 @@ async def test_settings_are_checked_field_by_field_and_nothing_is_harmed(sqlite_
     await http.aclose()
 
 
-async def test_hostile_values_are_shown_as_text_and_reach_the_widget_live(sqlite_server: ServerProcess) -> None:
-    site = await make_site(sqlite_server)
-    admin = await make_operator(sqlite_server)
-    http = await console_login(sqlite_server, admin.email, PASSWORD)
+async def test_hostile_values_are_shown_as_text_and_reach_the_widget_live(admin_server: ServerProcess) -> None:
+    site = await make_site(admin_server)
+    admin = await make_operator(admin_server)
+    http = await console_login(admin_server, admin.email, PASSWORD)
     origin = site.allowed_origins[0]
-    visitor = await start_visitor(sqlite_server, site.key, origin)
-    socket, _ = await connect_visitor(sqlite_server, site.key, origin, visitor["token"])
+    visitor = await start_visitor(admin_server, site.key, origin)
+    socket, _ = await connect_visitor(admin_server, site.key, origin, visitor["token"])
 
     form = await form_of(http, site.key)
     changed = {**form, "name": "Aurora " + HOSTILE, "color": "#FF0000", "position": "left", "offset_x": "40",
@@ -102,9 +102,9 @@ async def test_hostile_values_are_shown_as_text_and_reach_the_widget_live(sqlite
     await http.aclose()
 
 
-async def test_an_admin_adds_a_site_from_the_sites_page(sqlite_server: ServerProcess, seq: int) -> None:
-    admin = await make_operator(sqlite_server)
-    http = await console_login(sqlite_server, admin.email, PASSWORD)
+async def test_an_admin_adds_a_site_from_the_sites_page(admin_server: ServerProcess, seq: int) -> None:
+    admin = await make_operator(admin_server)
+    http = await console_login(admin_server, admin.email, PASSWORD)
     page = (await http.get("/console/sites")).text
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
     refused = await http.post("/console/sites", data={"csrf_token": token, "name": f"Tea {seq}",

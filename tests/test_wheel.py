@@ -51,7 +51,8 @@ def test_wheel_serves_widget_console_and_demo(tmp_path: Path) -> None:
                 ("/embed.js", "Frontdesk"),
                 ("/widget/panel.html?site=x", "panel"),
                 ("/widget/i18n/ru.json", "{"),
-                ("/static/console/console.js", "ws/console"),
+                ("/static/console/console.js", "import"),
+                ("/static/console/socket.js", "ws/console"),
                 ("/console/login", "csrf_token"),
             ]:
                 response = client.get(path)

@@ -76,6 +76,7 @@
   var waiting = {};          // client ids sent on this socket, not acked yet
   var identifies = [];       // {frame, ref, refused, tries}: visitor.identify frames, kept until answered
   var seen = null;           // highest seq the visitor has had in front of them
+  var readSeq = 0;           // highest seq an operator has read: the visitor's messages up to it show "Seen"
   var unread = 0, launcherPosted = '';
   var typingSentAt = 0, typingOn = false, typingStopTimer = 0, typingHideTimer = 0;
   var wanted = !FRAMED;      // a reason to register and connect (see the top): until then, nothing
@@ -406,6 +407,7 @@
       case 'typing': return showTyping(!!frame.typing);
       case 'presence': return setOnline(frame.operators_online);
       case 'site.updated': return reloadSite();
+      case 'conversation.read': return onRead(frame.read_seq);
       case 'error': return onError(frame);
     }
   }
@@ -417,7 +419,10 @@
     clearTimeout(problemTimer);
     problemTimer = 0;
     problem = '';
-    if (frame.conversation) conversationId = frame.conversation.id;
+    if (frame.conversation) {
+      conversationId = frame.conversation.id;
+      onRead(frame.conversation.read_seq);
+    }
     if (liveFrom === null) {
       liveFrom = frame.conversation ? frame.conversation.last_seq || 0 : 0;
       if (seen === null) storage.set('seen', String(seen = liveFrom));
@@ -534,6 +539,13 @@
     sendTracked({type: 'message.send', id: m.id, body: m.body});
   }
 
+  // An operator has read the conversation up to `seq` (a read receipt): "Sent" becomes "Seen".
+  function onRead(seq) {
+    if (typeof seq !== 'number' || seq <= readSeq) return;
+    readSeq = seq;
+    drawn.forEach(function (m) { if (m.mine && m.seq && m.seq <= seq) draw(m); });
+  }
+
   function setState(m, state) {
     m.state = state;
     draw(m);
@@ -568,7 +580,7 @@
     m.who.textContent = m.mine ? tr('you') + ':' : m.name || tr('operator');
     m.li.className = 'msg ' + (m.mine ? 'me' : 'op') + (m.state === 'retrying' || m.state === 'failed' ? ' ' + m.state : '');
     var parts = [time(m.at)];
-    if (m.mine) parts.push(tr(STATE_TEXT[m.state]));
+    if (m.mine) parts.push(tr(m.state === 'sent' && m.seq && m.seq <= readSeq ? 'seen' : STATE_TEXT[m.state]));
     m.meta.textContent = parts.filter(Boolean).join(' · ');
     place(m.li, m.seq, isNew || m.mine);
   }

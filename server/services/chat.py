@@ -18,7 +18,7 @@ from ..store.operators import Operator
 from ..store.outbox import last_event_id
 from ..store.writer import GroupWriter, Tx
 from ..throttle import Throttle
-from . import events, fields, rates
+from . import conversations, events, fields, rates
 
 PREVIEW_CHARS = 140
 
@@ -89,12 +89,14 @@ def queue_visitor_message(
     """
 
     def job(tx: Tx) -> Ack:
-        conversation = store.latest_open_conversation(tx.conn, visitor_id)
+        conversation = store.latest_conversation(tx.conn, visitor_id)
         created = conversation is None
         if created:
             conversation_id = uuid.uuid4().hex
             store.insert_conversation(tx.conn, id=conversation_id, site_id=site_id, visitor_id=visitor_id)
             conversation = store.get_conversation_row(tx.conn, conversation_id)
+        elif conversation.status == conversations.CLOSED:
+            conversation = conversations.reopen_for_visitor(tx, conversation)
         return _store_message(
             tx, conversation, client_id, body, author_kind="visitor", author_id=visitor_id,
             author_name=visitor_name, new_conversation=created,
@@ -139,16 +141,18 @@ def queue_operator_message(
 
 
 async def mark_read(writer: GroupWriter, conversation_id: Any, site_ids: Any = None) -> None:
+    """An operator has read everything so far: unread 0, and read_seq (the visitor's "Seen")."""
     conversation_id = _check_conversation_id(conversation_id)
 
     def job(tx: Tx) -> None:
         conversation = _conversation(tx, conversation_id, site_ids)
-        if conversation.unread_count:
-            store.update_conversation(tx.conn, conversation_id, unread_count=0)
+        if conversation.unread_count or conversation.read_seq < conversation.last_seq:
+            read_seq = conversation.last_seq
+            store.update_conversation(tx.conn, conversation_id, unread_count=0, read_seq=read_seq)
             summary = store.get_summary(tx.conn, conversation_id)
             tx.append_event(
-                events.CONVERSATION_UPDATED, {"conversation": summary}, site_id=conversation.site_id,
-                conversation_id=conversation_id,
+                events.CONVERSATION_READ, {"conversation": summary, "read_seq": read_seq},
+                site_id=conversation.site_id, conversation_id=conversation_id,
             )
 
     await writer.run(job)

@@ -9,11 +9,33 @@ from __future__ import annotations
 CONVERSATION_CREATED = "conversation.created"
 CONVERSATION_UPDATED = "conversation.updated"
 MESSAGE_CREATED = "message.created"
+CONVERSATION_READ = "conversation.read"
+CONVERSATION_ASSIGNED = "conversation.assigned"
+CONVERSATION_CLOSED = "conversation.closed"
+CONVERSATION_REOPENED = "conversation.reopened"
+NOTE_CREATED = "note.created"
 SITE_UPDATED = "site.updated"
 
 CATALOGUE: dict[str, str] = {
     CONVERSATION_CREATED: "A visitor's first message opened a conversation. Payload: conversation (summary).",
     MESSAGE_CREATED: "A message was stored. Payload: conversation_id, message, conversation (summary).",
-    CONVERSATION_UPDATED: "A conversation changed (read by an operator, visitor identified). Payload: conversation (summary).",
+    CONVERSATION_UPDATED: "A conversation changed (visitor identified). Payload: conversation (summary).",
+    CONVERSATION_READ: (
+        "An operator read a conversation: unread count 0, read_seq up to the last message (the visitor's widget "
+        "shows \"Seen\"). Payload: conversation (summary), read_seq."
+    ),
+    CONVERSATION_ASSIGNED: (
+        "A conversation was assigned, transferred (with an optional private note) or unassigned. "
+        "Payload: conversation (summary), entry (the thread line: actor, target, body)."
+    ),
+    CONVERSATION_CLOSED: "An operator closed a conversation. Payload: conversation (summary), entry.",
+    CONVERSATION_REOPENED: (
+        "A conversation was reopened by an operator, or by the visitor writing into it. "
+        "Payload: conversation (summary), entry."
+    ),
+    NOTE_CREATED: (
+        "An operator wrote a private note (operators and integrators only, never the visitor). "
+        "Payload: conversation_id, entry (body: the note), conversation (summary)."
+    ),
     SITE_UPDATED: "An admin changed a site's settings; open widgets read their config again. Payload: site (id, key).",
 }

@@ -25,11 +25,12 @@ from .sites import LANGUAGES
 class VisitorSession:
     token: str
     visitor: Visitor
-    conversation: dict[str, Any] | None  # {"id", "last_seq", "status"}
+    conversation: dict[str, Any] | None  # {"id", "last_seq", "status", "read_seq"}
 
 
 def conversation_ref(row: Any) -> dict[str, Any] | None:
-    return {"id": row.id, "last_seq": row.last_seq, "status": row.status} if row else None
+    """What the visitor is told of their conversation: read_seq is the operator's "Seen"."""
+    return {"id": row.id, "last_seq": row.last_seq, "status": row.status, "read_seq": row.read_seq} if row else None
 
 
 async def check_new_visitor_rate(throttle: Throttle, address: str, *, per_minute: int) -> None:
@@ -66,7 +67,7 @@ async def start_session(
         if not _holds(visitor, claim, site):
             raise InvalidToken()
         store.touch_visitor(tx.conn, visitor.id, **seen)
-        return visitor, conversation_store.latest_open_conversation(tx.conn, visitor.id)
+        return visitor, conversation_store.latest_conversation(tx.conn, visitor.id)
 
     visitor, conversation = await writer.run(job)
     token = signer.visitor_token(visitor.id, site.id, visitor.token_generation)
@@ -93,7 +94,7 @@ async def check_visitor(db: Database, signer: Signer, site: Site, token: Any) ->
         if not _holds(visitor, claim, site):
             raise InvalidToken()
         assert visitor is not None
-        return visitor, conversation_ref(conversation_store.latest_open_conversation(conn, visitor.id))
+        return visitor, conversation_ref(conversation_store.latest_conversation(conn, visitor.id))
 
     return await db.read(read)
 

@@ -10,7 +10,7 @@ from sqlalchemy import and_, bindparam, desc, insert, select, update
 from sqlalchemy.engine import Connection
 
 from .db import iso, utcnow
-from .schema import conversations, messages, sites, visitors
+from .schema import conversations, messages, operators, sites, visitors
 
 
 @dataclass(frozen=True)
@@ -47,9 +47,11 @@ def insert_conversation(conn: Connection, *, id: str, site_id: int, visitor_id: 
 # The statements on the path of every chat message are built once: building a SQLAlchemy
 # expression costs several times more CPU than SQLite takes to run it (measured).
 _CONVERSATION = select(conversations).where(conversations.c.id == bindparam("cid"))
-_LATEST_OPEN = (
+# A visitor has one thread: their latest conversation, open or closed (writing into a
+# closed one reopens it: services/conversations.py).
+_LATEST = (
     select(conversations)
-    .where(and_(conversations.c.visitor_id == bindparam("vid"), conversations.c.status == "open"))
+    .where(conversations.c.visitor_id == bindparam("vid"))
     .order_by(desc(conversations.c.created_at))
     .limit(1)
 )
@@ -76,8 +78,8 @@ def get_conversation_row(conn: Connection, conversation_id: str) -> Any:
     return conn.execute(_CONVERSATION, {"cid": conversation_id}).first()
 
 
-def latest_open_conversation(conn: Connection, visitor_id: str) -> Any:
-    return conn.execute(_LATEST_OPEN, {"vid": visitor_id}).first()
+def latest_conversation(conn: Connection, visitor_id: str) -> Any:
+    return conn.execute(_LATEST, {"vid": visitor_id}).first()
 
 
 def next_seq(conn: Connection, conversation_id: str) -> int:
@@ -126,10 +128,11 @@ def _summary_query() -> Any:
         visitors.c.name.label("visitor_name"),
         visitors.c.email.label("visitor_email"),
         visitors.c.phone.label("visitor_phone"),
+        operators.c.name.label("assignee_name"),
     ).select_from(
-        conversations.join(sites, conversations.c.site_id == sites.c.id).join(
-            visitors, conversations.c.visitor_id == visitors.c.id
-        )
+        conversations.join(sites, conversations.c.site_id == sites.c.id)
+        .join(visitors, conversations.c.visitor_id == visitors.c.id)
+        .outerjoin(operators, conversations.c.assignee_id == operators.c.id)
     )
 
 
@@ -144,6 +147,9 @@ def summary_from_row(row: Any) -> dict[str, Any]:
         "last_message_preview": row.last_message_preview,
         "unread_count": row.unread_count,
         "last_seq": row.last_seq,
+        "read_seq": row.read_seq,
+        "assignee": {"id": row.assignee_id, "name": row.assignee_name} if row.assignee_id is not None else None,
+        "closed_at": iso(row.closed_at),
     }
 
 
@@ -155,7 +161,7 @@ def get_summary(conn: Connection, conversation_id: str) -> dict[str, Any] | None
     return summary_from_row(row) if row else None
 
 
-def list_summaries(conn: Connection, *, limit: int = 200, site_ids: Any = None) -> list[dict[str, Any]]:
+def list_summaries(conn: Connection, *, limit: int = 500, site_ids: Any = None) -> list[dict[str, Any]]:
     """Newest first; ``site_ids``: only those sites' (an operator limited to some sites)."""
     query = _summary_query()
     if site_ids is not None:

@@ -153,3 +153,9 @@ def delete_session(conn: Connection, token_hash: str) -> Session | None:
 def delete_sessions(conn: Connection, operator_id: int) -> int:
     """End every session of an operator; returns how many there were."""
     return conn.execute(delete(operator_sessions).where(operator_sessions.c.operator_id == operator_id)).rowcount
+
+
+def list_active_operators(conn: Connection) -> list[Operator]:
+    """Who a conversation can be assigned to."""
+    rows = conn.execute(select(operators).where(operators.c.active.is_(True)).order_by(operators.c.name, operators.c.id))
+    return [_operator(r) for r in rows]

@@ -44,11 +44,11 @@ sites = Table(
     Column("live_visitors", Boolean, nullable=False, server_default=false()),
     # Nothing stored or connected before the page reports consent or the visitor opens the chat (0008).
     Column("consent_required", Boolean, nullable=False, server_default=false()),
-    # Visitor-facing texts besides the greeting (0009): JSON {"offline_note": {"": …, "ru": …}, …}.
+    # Visitor-facing texts besides the greeting (0010): JSON {"offline_note": {"": …, "ru": …}, …}.
     Column("texts", Text, nullable=True),
-    # The widget's tabs that are on (0009): JSON list, e.g. ["chat"]; NULL: the default (chat).
+    # The widget's tabs that are on (0010): JSON list, e.g. ["chat"]; NULL: the default (chat).
     Column("tabs", Text, nullable=True),
-    # Where a phone typed without a country code is read from (0009): ISO 3166 alpha-2, or NULL.
+    # Where a phone typed without a country code is read from (0010): ISO 3166 alpha-2, or NULL.
     Column("default_country", String(2), nullable=True),
 )
 
@@ -65,7 +65,7 @@ operators = Table(
     Column("active", Boolean, nullable=False, server_default=true()),  # deactivated: cannot log in
 )
 
-# Which sites an operator may work (0009); an operator without rows works every site.
+# Which sites an operator may work (0010); an operator without rows works every site.
 operator_sites = Table(
     "operator_sites",
     metadata,
@@ -115,6 +115,11 @@ conversations = Table(
     Column("last_message_preview", String(200), nullable=True),
     Column("unread_count", Integer, nullable=False, default=0),
     Column("last_seq", Integer, nullable=False, default=0),
+    # 0009: who works it (NULL: nobody yet), since when it is closed (status "closed"),
+    # and the seq up to which an operator has read it (the visitor's "Seen").
+    Column("assignee_id", Integer, ForeignKey("operators.id", name="fk_conversations_assignee"), nullable=True),
+    Column("closed_at", Timestamp, nullable=True),
+    Column("read_seq", Integer, nullable=False, server_default="0"),
     Index("ix_conversations_visitor", "visitor_id", "created_at"),
     Index("ix_conversations_site_recent", "site_id", "last_message_at"),
 )
@@ -133,6 +138,41 @@ messages = Table(
     Column("created_at", Timestamp, nullable=False),
     UniqueConstraint("conversation_id", "seq", name="uq_messages_conversation_seq"),
     UniqueConstraint("conversation_id", "client_id", name="uq_messages_conversation_client"),
+)
+
+# What happened in a conversation besides its messages (0009), for operators only: private
+# notes and the system lines (assigned, transferred, closed, reopened). Never a message:
+# entries take no seq and never reach a visitor. after_seq places one in the thread.
+conversation_entries = Table(
+    "conversation_entries",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("conversation_id", String(32), ForeignKey("conversations.id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # note | assigned | transferred | unassigned | closed | reopened
+    Column("after_seq", Integer, nullable=False),
+    Column("actor_kind", String(16), nullable=False),  # operator | visitor
+    Column("actor_id", Integer, nullable=True),
+    Column("actor_name", String(200), nullable=True),
+    Column("target_id", Integer, nullable=True),  # the assignee
+    Column("target_name", String(200), nullable=True),
+    Column("body", Text, nullable=True),  # a note, or the note given with a transfer
+    Column("client_id", String(64), nullable=True),  # a note's client-made id: sent twice, stored once
+    Column("created_at", Timestamp, nullable=False),
+    UniqueConstraint("conversation_id", "client_id", name="uq_entries_conversation_client"),
+    Index("ix_entries_conversation", "conversation_id", "id"),
+)
+
+# Canned answers (0009): shared (operator_id NULL, managed by admins) or an operator's own.
+canned_answers = Table(
+    "canned_answers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("operator_id", Integer, ForeignKey("operators.id"), nullable=True),
+    Column("shortcut", String(32), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+    Index("ix_canned_operator", "operator_id"),
 )
 
 # The transactional outbox: one row per state change, written in the change's transaction.

@@ -1,4 +1,4 @@
-"""Console JSON: conversation summaries and a conversation's messages (session cookie)."""
+"""Console JSON: conversation summaries, a conversation's messages and entries, operators (session cookie)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from starlette.responses import JSONResponse, Response
 
 from ..errors import FrontdeskError, Unauthorized
 from ..services import chat
+from ..services import conversations as actions
 from .console import presenting
 from .console.auth_cookies import current_operator
 from .context import app_state
@@ -26,10 +27,23 @@ async def conversation_messages(request: Request) -> Response:
     operator = await current_operator(request)
     if operator is None:
         return error_response(request, Unauthorized())
+    db = app_state(request).db
+    conversation_id = request.path_params["conversation_id"]
     try:
-        messages = await chat.conversation_messages(
-            app_state(request).db, request.path_params["conversation_id"], operator.site_ids
-        )
+        messages = await chat.conversation_messages(db, conversation_id, operator.site_ids)
     except FrontdeskError as exc:
         return error_response(request, exc)
-    return JSONResponse({"messages": [m.public() for m in messages]}, headers={"Cache-Control": "no-store"})
+    # Notes and system lines (operators only: the widget never asks for this).
+    entries = await actions.thread_entries(db, conversation_id)
+    return JSONResponse(
+        {"messages": [m.public() for m in messages], "entries": [e.public() for e in entries]},
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+async def operators(request: Request) -> Response:
+    """Who a conversation can be assigned to."""
+    if await current_operator(request) is None:
+        return error_response(request, Unauthorized())
+    shown = await actions.assignable_operators(app_state(request).db)
+    return JSONResponse({"operators": shown}, headers={"Cache-Control": "no-store"})

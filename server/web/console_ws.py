@@ -18,7 +18,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..errors import BadFrame, FrontdeskError, Unauthorized
 from ..realtime.hub import OPERATORS, SESSION_ENDED, conversation_channel, operator_channel
-from ..services import chat, fields, operators
+from ..services import chat, conversations, fields, operators, rates
 from ..store.operators import Session
 from ..store.outbox import events_after, last_event_id
 from .console import presenting
@@ -119,8 +119,43 @@ class OperatorConnection:
             await chat.mark_read(self.state.writer, frame.get("conversation_id"), self.operator.site_ids)
         elif kind == "ping":
             self.socket.send({"type": "pong"})
+        elif kind in ACTIONS:
+            await self.act(kind, frame)
         else:
             raise BadFrame(field="type")
+
+    async def admit(self, kind: str) -> None:
+        """Conversation actions are limited per operator (message.send, typing and ping are
+        the console's own traffic, as before)."""
+        if kind in ACTIONS:
+            await rates.check_per_minute(
+                self.state.throttle, "operator_actions", str(self.operator.id),
+                per_minute=self.state.settings.operator_actions_per_minute, field="type",
+            )
+
+    async def act(self, kind: str, frame: dict[str, Any]) -> None:
+        """A conversation action; "done" once committed (the change itself comes as its
+        event, to every console alike), or an error naming the frame's id."""
+        await ACTIONS[kind](self, frame)
+        self.socket.send({"type": "done", "id": frame.get("id")})
+
+    async def close_conversation(self, frame: dict[str, Any]) -> None:
+        await conversations.close(self.state.writer, self.operator, frame.get("conversation_id"))
+
+    async def reopen_conversation(self, frame: dict[str, Any]) -> None:
+        await conversations.reopen(self.state.writer, self.operator, frame.get("conversation_id"))
+
+    async def assign_conversation(self, frame: dict[str, Any]) -> None:
+        await conversations.assign(
+            self.state.writer, self.operator, frame.get("conversation_id"), frame.get("operator_id"), frame.get("note"),
+            max_chars=self.state.settings.max_message_chars,
+        )
+
+    async def create_note(self, frame: dict[str, Any]) -> None:
+        await conversations.add_note(
+            self.state.writer, self.operator, frame.get("conversation_id"), frame.get("id"), frame.get("body"),
+            max_chars=self.state.settings.max_message_chars,
+        )
 
     async def _acknowledge(self, client_id: str, pending: asyncio.Future[chat.Ack], received: float) -> None:
         try:
@@ -131,6 +166,15 @@ class OperatorConnection:
         self.socket.send(ack.frame())
         self.state.metrics.messages.labels("operator").inc()
         self.state.metrics.ack_latency.observe(time.perf_counter() - received)
+
+
+# Frame type -> handler: what an operator does to a conversation besides answering.
+ACTIONS = {
+    "conversation.close": OperatorConnection.close_conversation,
+    "conversation.reopen": OperatorConnection.reopen_conversation,
+    "conversation.assign": OperatorConnection.assign_conversation,
+    "note.create": OperatorConnection.create_note,
+}
 
 
 async def console_socket(websocket: WebSocket) -> None:
@@ -160,7 +204,7 @@ async def console_socket(websocket: WebSocket) -> None:
     await state.presence.connected(operator.id)
     serving = asyncio.ensure_future(socket.serve(
         connection.handle, connection.subscription, connection.forward,
-        replay=connection.replay(position if after is None else after),
+        replay=connection.replay(position if after is None else after), admit=connection.admit,
     ))
     watching = asyncio.ensure_future(connection.watch_session())
     try:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from starlette.routing import Mount, Route, WebSocketRoute
-from . import assets, console_api, console_ws, health, widget_api, widget_ws
+
+from . import assets, console_api, console_canned, console_ws, health, widget_api, widget_ws
 from .console import admin_api, auth, language, operators_page, pages, site_settings
 from .console.roles import admin_only, is_admin_path
 
@@ -50,5 +51,10 @@ def _routes() -> list[Route | WebSocketRoute | Mount]:
         Route("/api/console/v1/conversations", console_api.conversations),
         Route("/api/console/v1/conversations/{conversation_id}/messages", console_api.conversation_messages),
         Route("/api/console/v1/admin/operators", admin_api.list_operators),
+        Route("/api/console/v1/operators", console_api.operators),
+        Route("/console/api/canned", console_canned.list_canned, methods=["GET"]),
+        Route("/console/api/canned", console_canned.create_canned, methods=["POST"]),
+        Route("/console/api/canned/{canned_id}", console_canned.change_canned, methods=["PUT"]),
+        Route("/console/api/canned/{canned_id}", console_canned.delete_canned, methods=["DELETE"]),
         WebSocketRoute("/ws/console", console_ws.console_socket),
     ]

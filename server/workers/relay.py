@@ -13,8 +13,12 @@ from ..store.outbox import StoredEvent
 
 
 def visitor_frame(event: StoredEvent) -> dict[str, object] | None:
+    """The visitor's view of an event: their messages and the operator's read receipt.
+    Nothing else (notes, assignment, closing) ever goes to a visitor's channel."""
     if event.type == catalogue.MESSAGE_CREATED:
         return {"type": event.type, "conversation_id": event.conversation_id, "message": event.payload["message"]}
+    if event.type == catalogue.CONVERSATION_READ:
+        return {"type": event.type, "conversation_id": event.conversation_id, "read_seq": event.payload["read_seq"]}
     return None
 
 

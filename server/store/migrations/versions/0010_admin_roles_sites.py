@@ -1,8 +1,8 @@
 """operator_sites: which sites an operator may work (no rows: all); per-site settings an admin
 edits in the console: visitor-facing texts per language, widget tabs, default country
 
-Revision ID: 0009_admin_roles_sites
-Revises: 0008_widget19_consent
+Revision ID: 0010_admin_roles_sites
+Revises: 0009_console_conversations
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009_admin_roles_sites"
-down_revision = "0008_widget19_consent"
+revision = "0010_admin_roles_sites"
+down_revision = "0009_console_conversations"
 branch_labels = None
 depends_on = None
 
