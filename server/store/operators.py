@@ -158,4 +158,4 @@ def delete_sessions(conn: Connection, operator_id: int) -> int:
 def list_active_operators(conn: Connection) -> list[Operator]:
     """Who a conversation can be assigned to."""
     rows = conn.execute(select(operators).where(operators.c.active.is_(True)).order_by(operators.c.name, operators.c.id))
-    return [_operator(r) for r in rows]
+    return [_operator(r, conn) for r in rows]
