@@ -77,8 +77,10 @@ async def test_an_agent_is_refused_every_admin_page_and_api(admin_server: Server
             assert (await admin_http.get(path)).status_code == 200, path
         checked += 1
     assert checked >= 2
-    # Nothing changed: the agent is still an agent.
+    # Nothing changed: the agent is still an agent, and works the console as before.
     assert (await agent_http.get("/console/")).status_code == 200
+    assignable = await agent_http.get("/api/console/v1/operators")
+    assert assignable.status_code == 200 and agent.id in {o["id"] for o in assignable.json()["operators"]}
     # Without a session: the login page, or 401 JSON.
     async with httpx.AsyncClient(base_url=admin_server.url) as stranger:
         for method, template in admin_routes():
