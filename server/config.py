@@ -91,12 +91,15 @@ class Settings:
     new_visitors_per_ip_per_minute: int = _setting(
         60, "New visitors one IP address may start a minute (more get 429 rate_limited)."
     )
+    faq_searches_per_ip_per_minute: int = _setting(
+        120, "FAQ searches (typed as the visitor types) and answer votes one IP address may send a minute."
+    )
     sockets_per_ip: int = _setting(
         100, "Visitor websockets one IP address may hold open on one node (more are closed with code 4429)."
     )
     admin_requests_per_minute: int = _setting(
-        300, "Admin pages and admin API requests one admin may make a minute (operators, site settings; more get "
-        "429 rate_limited)."
+        300, "Admin pages and admin API requests one admin may make a minute (operators, site settings, "
+        "FAQ; more get 429 rate_limited)."
     )
     operator_actions_per_minute: int = _setting(
         120, "Conversation actions (close, reopen, assign, note) and canned-answer changes one operator may make "
@@ -185,7 +188,7 @@ class Settings:
             )
         for name in ("workers", "visitor_messages_per_minute", "visitor_identifies_per_minute",
                      "visitor_typing_per_minute", "visitor_frames_per_minute", "new_visitors_per_ip_per_minute",
-                     "sockets_per_ip", "max_body_bytes", "max_frame_bytes", "max_message_chars", "login_attempts_per_minute",
+                     "faq_searches_per_ip_per_minute", "sockets_per_ip", "max_body_bytes", "max_frame_bytes", "max_message_chars", "login_attempts_per_minute",
                      "operator_actions_per_minute",
                      "visitor_token_days", "commit_batch_max", "webhook_timeout_seconds", "webhook_concurrency",
                      "worker_lease_seconds", "admin_requests_per_minute"):

@@ -20,6 +20,7 @@ from .realtime.memory import MemoryHub
 from .realtime.presence import MemoryPresence, RedisPresence
 from .realtime.redis import RedisHub
 from .security import Signer
+from .services.faq import Faq
 from .store import migrate
 from .store.db import Database
 from .store.writer import GroupWriter
@@ -49,6 +50,7 @@ class AppState:
     node_id: str
     webhooks: LeasedWorker
     webhook_sender: WebhookSender
+    faq: Faq  # the FAQ's search analyzers, loaded on first use
 
     @classmethod
     async def open(cls, settings: Settings) -> "AppState":
@@ -107,6 +109,7 @@ class AppState:
             node_id=node_id,
             webhooks=webhooks,
             webhook_sender=webhook_sender,
+            faq=Faq(db, writer),
         )
 
     def start_workers(self) -> None:

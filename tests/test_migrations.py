@@ -17,7 +17,10 @@ async def test_migrations_match_the_declared_schema(tmp_path: Path) -> None:
     db = Database(f"sqlite:///{tmp_path / 'm.db'}")
     try:
         assert await migrate.upgrade(db) == migrate.head_revision()
-        diff = await db.read(lambda conn: compare_metadata(MigrationContext.configure(conn), metadata))
+        # SQLite's FTS5 index of the FAQ (a virtual table and its shadow tables) is made by
+        # the migration alone: schema.py cannot declare virtual tables.
+        opts = {"include_name": lambda name, kind, _: not (kind == "table" and (name or "").startswith("faq_search"))}
+        diff = await db.read(lambda conn: compare_metadata(MigrationContext.configure(conn, opts=opts), metadata))
     finally:
         await db.close()
     assert diff == [], f"schema.py and the migrations differ: {diff}"

@@ -10,6 +10,7 @@ from ..errors import FrontdeskError
 from .admin import (
     change_operator, create_operator, create_site, create_webhook, list_webhooks, revoke_visitor, update_site,
 )
+from .faq import export_faq, import_faq
 from .parser import build_parser, settings_from, unknown_options
 from .serving import run_server, serve_demo, serve_one, serve_workers
 from .support import CliError, migrate, reason
@@ -45,6 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(create_webhook(settings, args))
         elif args.command == "list-webhooks":
             asyncio.run(list_webhooks(settings, args))
+        elif args.command == "faq":
+            asyncio.run(import_faq(settings, args) if args.faq_command == "import" else export_faq(settings, args))
     except SettingsError as exc:
         parser.exit(2, f"frontdesk: error: {exc}\n")
     except FrontdeskError as exc:

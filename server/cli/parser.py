@@ -192,6 +192,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     webhook.add_argument("--description", default=None, help="A note on what the endpoint is for.")
 
+    faq = commands.add_parser(
+        "faq", help="Import or export a site's FAQ (CSV, JSON, or a folder of Markdown files).",
+        description="Import or export a site's FAQ (CSV, JSON, or a folder of Markdown files).",
+    )
+    faq_commands = faq.add_subparsers(dest="faq_command", metavar="import|export", required=True, parser_class=_Parser)
+    faq_import = faq_commands.add_parser(
+        "import", help="Add or update articles from PATH: a .csv (header question,answer,category,lang), a .json "
+        "list, or a folder of .md files with front matter. The same question and language updates its article.",
+    )
+    _add_settings(faq_import, "faq")
+    faq_import.add_argument("path", help="The CSV or JSON file, or the folder of Markdown files.")
+    faq_import.add_argument("--site", required=True, metavar="SITE_KEY", help="The site's key (fd_…).")
+    faq_export = faq_commands.add_parser("export", help="Write a site's articles as CSV, JSON or Markdown files.")
+    _add_settings(faq_export, "faq")
+    faq_export.add_argument("--site", required=True, metavar="SITE_KEY", help="The site's key (fd_…).")
+    faq_export.add_argument("--format", choices=("csv", "json", "md"), default="csv", help="Default: csv.")
+    faq_export.add_argument("--out", default=None, metavar="PATH",
+                            help="A file (csv, json; default: standard output) or a folder (md, required).")
+
     listing = command("list-webhooks", "List webhook endpoints.")
     listing.add_argument("--site", default=None, help="Only this site's (its key).")
     return parser

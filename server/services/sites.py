@@ -184,13 +184,14 @@ def tag_offset(value: str | None, default: int) -> int:
 
 def widget_view(
     site: Site, lang: str | None, *, offset_x: str | None = None, offset_y: str | None = None,
-    consent: str | None = None,
+    consent: str | None = None, faq: bool = False,
 ) -> dict[str, Any]:
     """What the widget may know about the site; ``greeting`` is in ``lang`` (or the default),
     ``greetings`` has every language, for a widget that picks its language itself;
     ``offset_x/y`` are the page's script-tag values when it gives them, else the site's;
     ``consent`` (the tag's data-consent): "required" asks for consent mode on a site that
-    does not (a page cannot turn off what the site requires)."""
+    does not (a page cannot turn off what the site requires); ``faq``: the site has
+    published FAQ articles (its tab shows only then, see widget_tabs)."""
     return {
         "key": site.key,
         "name": site.name,
@@ -205,7 +206,7 @@ def widget_view(
         "live_visitors": site.live_visitors,
         "texts": {name: dict(texts) for name, texts in (site.texts or {}).items()},
         "consent": site.consent_required or (consent or "").strip().lower() == "required",
-        "tabs": widget_tabs(site),
+        "tabs": widget_tabs(site, faq=faq),
         "default_country": site.default_country,
     }
 
@@ -215,10 +216,11 @@ def widget_view(
 # Visitor-facing texts an owner may write per language, with their limits: the greeting
 # (its own column) and texts that stand in for the widget's own words of the same name.
 SITE_TEXTS = {"greeting": GREETING_MAX_CHARS, "offline_note": 300, "placeholder": 100}
-# The widget's tabs, in order. Only chat exists; callback, faq and contact join this
-# list as they arrive (each then appears on the settings page and in the config).
-TABS = ("chat",)
-DEFAULT_TABS = ("chat",)
+# The widget's tabs, in order: the switches on the settings page (``sites.tabs`` stores
+# the ones that are on). callback and contact join this list as they arrive.
+TABS = ("chat", "faq")
+# A site that never saved its tabs: every tab on (faq still shows only with articles).
+DEFAULT_TABS = ("chat", "faq")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 
 
@@ -318,13 +320,20 @@ def settings_of(site: Site) -> dict[str, Any]:
     return {
         "name": site.name, "allowed_origins": list(site.allowed_origins), "color": site.color,
         "position": site.position, "language": site.language, "offset_x": site.offset_x, "offset_y": site.offset_y,
-        "default_country": site.default_country, "tabs": widget_tabs(site),
+        "default_country": site.default_country, "tabs": tab_switches(site),
         "live_visitors": site.live_visitors, "consent_required": site.consent_required,
         "texts": {"greeting": dict(site.greeting), **texts},
     }
 
 
-def widget_tabs(site: Site) -> list[str]:
-    """The panel's views the site has switched on, in tab order (chat first): the site
-    settings page's choice (``sites.tabs``), else the default."""
+def tab_switches(site: Site) -> list[str]:
+    """The tabs the site has switched on, in tab order: the settings page's choice
+    (``sites.tabs``), else the default. A switch is not a promise to show the tab."""
     return list(site.tabs if site.tabs is not None else DEFAULT_TABS)
+
+
+def widget_tabs(site: Site, *, faq: bool = False) -> list[str]:
+    """The panel's views, in tab order (chat first): the tabs switched on (tab_switches),
+    less those with nothing to show: ``faq`` only when the site has published articles
+    (``faq``), so a switched-on FAQ tab appears with the first published article."""
+    return [tab for tab in tab_switches(site) if tab != "faq" or faq]

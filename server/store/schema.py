@@ -44,11 +44,11 @@ sites = Table(
     Column("live_visitors", Boolean, nullable=False, server_default=false()),
     # Nothing stored or connected before the page reports consent or the visitor opens the chat (0008).
     Column("consent_required", Boolean, nullable=False, server_default=false()),
-    # Visitor-facing texts besides the greeting (0010): JSON {"offline_note": {"": …, "ru": …}, …}.
+    # Visitor-facing texts besides the greeting (0011): JSON {"offline_note": {"": …, "ru": …}, …}.
     Column("texts", Text, nullable=True),
-    # The widget's tabs that are on (0010): JSON list, e.g. ["chat"]; NULL: the default (chat).
+    # The widget tabs switched on (0011): JSON list, e.g. ["chat"]; NULL: never chosen, all on.
     Column("tabs", Text, nullable=True),
-    # Where a phone typed without a country code is read from (0010): ISO 3166 alpha-2, or NULL.
+    # Where a phone typed without a country code is read from (0011): ISO 3166 alpha-2, or NULL.
     Column("default_country", String(2), nullable=True),
 )
 
@@ -65,7 +65,7 @@ operators = Table(
     Column("active", Boolean, nullable=False, server_default=true()),  # deactivated: cannot log in
 )
 
-# Which sites an operator may work (0010); an operator without rows works every site.
+# Which sites an operator may work (0011); an operator without rows works every site.
 operator_sites = Table(
     "operator_sites",
     metadata,
@@ -238,4 +238,65 @@ webhook_deliveries = Table(
     Column("created_at", Timestamp, nullable=False),
     UniqueConstraint("endpoint_id", "event_id", name="uq_webhook_deliveries_endpoint_event"),
     Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+)
+
+# FAQ articles of a site, one row per question and language (0010). ``terms`` holds the
+# words the search ranks by ({"t": question and phrasings, "b": answer and category}),
+# ``search_terms`` the same words as one text for the candidate index: SQLite's FTS5
+# table ``faq_search`` (trigram tokenizer, kept by triggers; made by the migration, as
+# virtual tables cannot be declared here), PostgreSQL's pg_trgm GIN index.
+faq_articles = Table(
+    "faq_articles",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("site_id", Integer, ForeignKey("sites.id"), nullable=False),
+    Column("language", String(8), nullable=False),
+    Column("question", String(300), nullable=False),
+    Column("question_key", String(300), nullable=False),  # the question folded: import updates, not duplicates
+    Column("answer", Text, nullable=False),  # Markdown as written
+    Column("answer_html", Text, nullable=False),  # rendered and sanitised: the only HTML the widget inserts
+    Column("category", String(100), nullable=False, server_default=""),
+    Column("position", Integer, nullable=False, server_default="0"),
+    Column("published", Boolean, nullable=False, server_default=false()),
+    Column("phrasings", Text, nullable=False, server_default="[]"),  # JSON list of other ways to ask
+    Column("terms", Text, nullable=False, server_default="{}"),
+    Column("search_terms", Text, nullable=False, server_default=""),
+    Column("helpful_yes", Integer, nullable=False, server_default="0"),
+    Column("helpful_no", Integer, nullable=False, server_default="0"),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+    UniqueConstraint("site_id", "language", "question_key", name="uq_faq_articles_question"),
+    Index("ix_faq_articles_site", "site_id", "published", "language"),
+)
+
+# PostgreSQL's candidate index for the FAQ: each article's search-term trigrams with how
+# often they occur (SQLite has its FTS5 trigram table instead, so this stays empty there).
+# Measured: pg_trgm's GIN index, one similarity lookup per query word, took ~100 ms a
+# search at 1,000 articles; one IN-list lookup here, weighted by rarity, a few ms.
+faq_trigrams = Table(
+    "faq_trigrams",
+    metadata,
+    Column("article_id", Integer, ForeignKey("faq_articles.id"), primary_key=True),
+    Column("trigram", String(16), primary_key=True),
+    Column("site_id", Integer, nullable=False),
+    Column("hits", Integer, nullable=False),
+    Index("ix_faq_trigrams_site", "site_id", "trigram"),
+)
+
+# What the FAQ lacks: searches that found nothing and answers voted "did not help",
+# counted per (site, kind, language, query, article; 0: none).
+faq_gaps = Table(
+    "faq_gaps",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("site_id", Integer, ForeignKey("sites.id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # no_result | unhelpful
+    Column("language", String(8), nullable=False),
+    Column("query", String(200), nullable=False),
+    Column("query_key", String(200), nullable=False),
+    Column("article_id", Integer, nullable=False, server_default="0"),
+    Column("count", Integer, nullable=False, server_default="1"),
+    Column("first_at", Timestamp, nullable=False),
+    Column("last_at", Timestamp, nullable=False),
+    UniqueConstraint("site_id", "kind", "language", "query_key", "article_id", name="uq_faq_gaps"),
 )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from starlette.routing import Mount, Route, WebSocketRoute
 
-from . import assets, console_api, console_canned, console_ws, health, widget_api, widget_ws
-from .console import admin_api, auth, language, operators_page, pages, site_settings
+from . import assets, console_api, console_canned, console_ws, faq_api, health, widget_api, widget_ws
+from .console import admin_api, auth, faq, language, operators_page, pages, site_settings
 from .console.roles import admin_only, is_admin_path
 
 
@@ -31,6 +31,9 @@ def _routes() -> list[Route | WebSocketRoute | Mount]:
         Route("/static/{path:path}", assets.static_files, methods=["GET", "HEAD"]),
         Route("/api/widget/v1/sites/{key}/config", widget_api.site_config, methods=["GET"]),
         Route("/api/widget/v1/sites/{key}/visitors", widget_api.start_visitor, methods=["POST"]),
+        Route("/api/widget/v1/sites/{key}/faq/search", faq_api.search, methods=["GET"]),
+        Route("/api/widget/v1/sites/{key}/faq/articles/{article_id}", faq_api.article, methods=["GET"]),
+        Route("/api/widget/v1/sites/{key}/faq/articles/{article_id}/feedback", faq_api.feedback, methods=["POST"]),
         Route("/api/widget/v1/sites/{key}/{rest:path}", widget_api.preflight, methods=["OPTIONS"]),
         WebSocketRoute("/ws/visitor", widget_ws.visitor_socket),
         Route("/", pages.home),
@@ -48,6 +51,12 @@ def _routes() -> list[Route | WebSocketRoute | Mount]:
         Route("/console/operators/{operator_id}", operators_page.operator_page, methods=["GET"]),
         Route("/console/operators/{operator_id}", operators_page.change, methods=["POST"]),
         Route("/console/language", language.choose, methods=["POST"]),
+        Route("/console/faq", faq.articles_page, methods=["GET"]),
+        Route("/console/faq/gaps", faq.gaps_page, methods=["GET"]),
+        Route("/console/faq/new", faq.article_form, methods=["GET"]),
+        Route("/console/faq/save", faq.save_article, methods=["POST"]),
+        Route("/console/faq/{article_id:int}", faq.article_form, methods=["GET"]),
+        Route("/console/faq/{article_id:int}/publish", faq.publish, methods=["POST"]),
         Route("/api/console/v1/conversations", console_api.conversations),
         Route("/api/console/v1/conversations/{conversation_id}/messages", console_api.conversation_messages),
         Route("/api/console/v1/admin/operators", admin_api.list_operators),

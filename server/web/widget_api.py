@@ -59,6 +59,8 @@ async def site_config(request: Request) -> Response:
         "site": sites.widget_view(
             site, lang, offset_x=request.query_params.get("x"), offset_y=request.query_params.get("y"),
             consent=request.query_params.get("consent"),
+            # The FAQ tab: switched on in the site's settings and something published.
+            faq="faq" in sites.tab_switches(site) and await state.faq.has_published(site),
         ),
         "operators_online": state.presence.online(),
         # So that embed.js carries no translations; from the widget's own catalogues.

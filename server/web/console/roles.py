@@ -23,7 +23,7 @@ from .language import console_language
 from .rendering import render_page
 
 # Every route whose path is one of these, or below one, is for admins only.
-ADMIN_PATHS = ("/console/sites", "/console/operators", "/api/console/v1/admin")
+ADMIN_PATHS = ("/console/sites", "/console/operators", "/console/faq", "/api/console/v1/admin")
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 

@@ -1,8 +1,8 @@
 """operator_sites: which sites an operator may work (no rows: all); per-site settings an admin
 edits in the console: visitor-facing texts per language, widget tabs, default country
 
-Revision ID: 0010_admin_roles_sites
-Revises: 0009_console_conversations
+Revision ID: 0011_admin_roles_sites
+Revises: 0010_faq_articles
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_admin_roles_sites"
-down_revision = "0009_console_conversations"
+revision = "0011_admin_roles_sites"
+down_revision = "0010_faq_articles"
 branch_labels = None
 depends_on = None
 
