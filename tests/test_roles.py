@@ -15,7 +15,8 @@ from starlette.routing import Route
 from server.web.console.roles import ADMIN_PATHS, is_admin_path
 from server.web.routes import routes
 from tests.clients import connect_operator, console_login, new_id, visitor_says
-from tests.factories import PASSWORD, make_operator, make_site
+from server.cli import opened
+from tests.factories import PASSWORD, make_operator, make_site, settings_for
 from tests.servers import ServerProcess, frontdesk
 
 
@@ -55,7 +56,9 @@ async def test_an_agent_is_refused_every_admin_page_and_api(admin_server: Server
     site = await make_site(admin_server)
     agent = await make_operator(admin_server, role="agent")
     admin = await make_operator(admin_server, role="admin")
-    values = {"key": site.key, "operator_id": str(agent.id)}
+    async with opened(settings_for(admin_server)) as state:
+        article, _ = await state.faq.save(site, {"lang": "en", "question": "Do you ship abroad?", "answer": "Yes."})
+    values = {"key": site.key, "operator_id": str(agent.id), "article_id": str(article.id)}
     agent_http = await console_login(admin_server, agent.email, PASSWORD)
     admin_http = await console_login(admin_server, admin.email, PASSWORD)
     agent_token = await csrf(agent_http)
@@ -73,10 +76,13 @@ async def test_an_agent_is_refused_every_admin_page_and_api(admin_server: Server
         else:
             assert "text/html" in response.headers["content-type"]
             assert "Только для администраторов" in response.text or "Admins only" in response.text
-        if method == "GET":  # the admin gets the page
-            assert (await admin_http.get(path)).status_code == 200, path
+        if method == "GET":  # the admin gets the page (the FAQ's of the site chosen)
+            query = f"?site={site.key}" if path.startswith("/console/faq") else ""
+            assert (await admin_http.get(path + query)).status_code == 200, path
         checked += 1
     assert checked >= 2
+    async with opened(settings_for(admin_server)) as state:  # the agent's FAQ posts changed nothing
+        assert [a.published for a in await state.faq.articles(site)] == [True]
     # Nothing changed: the agent is still an agent, and works the console as before.
     assert (await agent_http.get("/console/")).status_code == 200
     assignable = await agent_http.get("/api/console/v1/operators")
@@ -96,7 +102,7 @@ async def test_an_agent_sees_no_admin_link(admin_server: ServerProcess) -> None:
     for operator, shown in ((agent, False), (admin, True)):
         http = await console_login(admin_server, operator.email, PASSWORD)
         page = (await http.get("/console/")).text
-        for prefix in ("/console/sites", "/console/operators"):
+        for prefix in ("/console/sites", "/console/operators", "/console/faq"):
             assert (f'href="{prefix}"' in page) is shown, (operator.role, prefix)
         await http.aclose()
 

@@ -11,8 +11,9 @@ from typing import Any
 import httpx
 from markupsafe import escape
 
+from server.cli import opened
 from tests.clients import connect_visitor, console_login, start_visitor
-from tests.factories import PASSWORD, make_operator, make_site
+from tests.factories import PASSWORD, make_operator, make_site, settings_for
 from tests.servers import ServerProcess
 
 HOSTILE = '"><script>alert(1)</script><img src=x onerror=alert(2)>'
@@ -41,7 +42,7 @@ async def test_settings_are_checked_field_by_field_and_nothing_is_harmed(admin_s
     http.headers["Accept-Language"] = "ru"
     form = await form_of(http, site.key)
     assert form["name"] == site.name and form["allowed_origins"] == site.allowed_origins[0]
-    assert form["text.greeting.default"] == "Hello" and form["tabs"] == ["chat"]
+    assert form["text.greeting.default"] == "Hello" and form["tabs"] == ["chat", "faq"]  # never chosen: all on
     bad = {**form, "allowed_origins": "https://ok.example.com\nhttps://shop.example.com/path", "color": "red",
            "text.greeting.ru": "Я" * 501, "offset_x": "-3", "default_country": "XX", "position": "middle", "name": ""}
     answer = await http.post(f"/console/sites/{site.key}", data=bad)
@@ -118,4 +119,27 @@ async def test_an_admin_adds_a_site_from_the_sites_page(admin_server: ServerProc
     assert key, added.text[-3000:]
     config = await http.get(f"/api/widget/v1/sites/{key.group(1)}/config", headers={"Origin": "https://tea.example.com"})
     assert config.json()["site"]["name"] == f"Tea {seq} " + HOSTILE
+    await http.aclose()
+
+
+async def test_the_faq_tab_shows_when_switched_on_and_something_is_published(admin_server: ServerProcess) -> None:
+    site = await make_site(admin_server)
+    admin = await make_operator(admin_server)
+    http = await console_login(admin_server, admin.email, PASSWORD)
+    origin = site.allowed_origins[0]
+
+    async def tabs() -> list[str]:
+        config = await http.get(f"/api/widget/v1/sites/{site.key}/config", headers={"Origin": origin})
+        return config.json()["site"]["tabs"]  # type: ignore[no-any-return]
+
+    form = await form_of(http, site.key)
+    assert form["tabs"] == ["chat", "faq"] and await tabs() == ["chat"]  # switched on, nothing to find yet
+    async with opened(settings_for(admin_server)) as state:
+        await state.faq.save(site, {"lang": "en", "question": "Do you ship abroad?", "answer": "Yes."})
+    assert await tabs() == ["chat", "faq"]
+    assert (await http.post(f"/console/sites/{site.key}", data={**form, "tabs": ["chat"]})).status_code == 200
+    assert await tabs() == ["chat"]  # the admin switched it off: articles or not
+    assert (await form_of(http, site.key))["tabs"] == ["chat"]
+    assert (await http.post(f"/console/sites/{site.key}", data={**form, "tabs": ["faq"]})).status_code == 200
+    assert await tabs() == ["faq"]  # the FAQ alone, no chat
     await http.aclose()
