@@ -132,7 +132,7 @@ def test_admin_pages_fit_every_width_in_every_language(browser: Any, demo: Demo,
     expect(admin.locator("h1")).to_have_text(LANGS[lang])
     agent_href = admin.locator("#fd-operators a").first.get_attribute("href")
     pages = {"operators": "/console/operators", "operator": agent_href, "sites": "/console/sites",
-             "site": f"/console/sites/{demo.site_key}"}
+             "site": f"/console/sites/{demo.site_key}", "faq": f"/console/faq?site={demo.site_key}"}
     for width in WIDTHS:
         admin.set_viewport_size({"width": width, "height": 900})
         for name, path in pages.items():
