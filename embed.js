@@ -4,7 +4,7 @@ var F=w.Frontdesk,s=d.currentScript,x=d.querySelectorAll('script[src$="embed.js"
 if(F&&F.fd)return;
 s=s||x[x.length-1];
 var FD=s.src.slice(0,s.src.indexOf('/',8)),D=s.dataset,key=D.siteKey,lang=D.lang||'',
- q=F&&F.q||[],on={},cb={},n=0,out=[],kept=[],open=0,T,P,cfg,side,X,Y,hid,host,root,btn,dot,ifr,mq,geo,want,C,G,i;
+ q=F&&F.q||[],on={},cb={},n=0,out=[],kept=[],open=0,T,P,cfg,side,X,Y,hid,host,root,btn,dot,ifr,mq,geo,want,C,G,i,L;
 function emit(t,v){for(var h=on[t]||[],k=0;k<h.length;k++)h[k](v);}
 function post(t,m){
  if(t)m=m||{},m.fd=1,m.type=t,out[out.length]=m;
@@ -18,7 +18,6 @@ function api(c,a,b){
  if(c=='on'&&b)(on[a]=on[a]||[])[on[a].length]=b;
  if(c=='consent')(G=a)?(C=0,btn&&make()):post(c);
 }
-// Phone: the page is held still behind the panel (docs/architecture.md).
 function lock(v,s,k,p){
  for(s=d.documentElement.style,k=0;k<2;k++)p='overflow-'+'xy'[k],
   v?kept[k]||(kept[k]=[s.getPropertyValue(p),s.getPropertyPriority(p)],s.setProperty(p,'hidden','important')):
@@ -75,6 +74,7 @@ function start(){
  if(g=w.visualViewport)g.addEventListener('resize',render),g.addEventListener('scroll',render);
  render();
  d.documentElement.appendChild(host);
+ setInterval(function(){L!=d.URL&&post('page',{url:L=d.URL,title:d.title,ref:d.referrer})},999);
  if(want)set(1);
  g=function(){(w.requestIdleCallback||setTimeout)(make);};
  d.readyState=='complete'?g():w.addEventListener('load',g);

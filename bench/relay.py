@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/relay.py [--visitors 50] [--operators 5] [--seconds 10]
                                     [--rate 0] [--fixed-rate 100,1000] [--repeat 1]
+                                    [--page-views-every N]
 
 One invocation, 127.0.0.1 only, every loop bounded:
 
@@ -18,7 +19,8 @@ Each target is run saturated (a window of un-acked messages per visitor, or ``--
 msg/s in total) and then both at each ``--fixed-rate`` msg/s in total (open loop, at
 most 4x the window outstanding per visitor): at a load a target sustains, latency is
 not queueing; at one it does not, acked msg/s stays below the offered rate. Rounds are interleaved (bare, Frontdesk, bare@rate,
-Frontdesk@rate, ...). The table goes to stdout, a JSON result to
+Frontdesk@rate, ...). ``--page-views-every N`` adds Frontdesk with each visitor also sending
+a ``page.viewed`` frame after every N-th message (leads' journey, docs/leads.md). The table goes to stdout, a JSON result to
 bench/results/relay-<timestamp>.json.
 
     .venv/bin/python bench/relay.py --scale-out [--repeat 2] [--no-bare]
@@ -276,6 +278,7 @@ class Generator:
         self.errors: dict[str, int] = {}
         self.skipped = 0  # fixed rate: send slots missed because too many were outstanding
         self.total_sent = 0
+        self.page_views = 0  # page.viewed frames sent (--page-views-every)
         self.total_acked = 0
 
     def error(self, kind: str) -> None:
@@ -391,6 +394,11 @@ class Generator:
             self.sent_in_window += 1
         body = f"bench message {n} sent_ns={t}"
         await ws.send(json.dumps({"type": "message.send", "id": cid, "body": body}, separators=(",", ":")))
+        every = self.cfg.get("page_every") or 0
+        if every and n % every == 0:  # the journey of a registered visitor: a page.viewed frame, not timed
+            self.page_views += 1
+            await ws.send(json.dumps({"type": "page.viewed", "url": f"https://bench.test/page/{n}?utm_source=bench",
+                                      "title": f"Page {n}", "timezone": "Asia/Almaty"}, separators=(",", ":")))
 
     async def visitor_window_sender(self, ws: Any, window: asyncio.Semaphore, outstanding: list[int],
                                     node: int) -> None:
@@ -621,6 +629,7 @@ class Generator:
             "missing_deliveries_by_route": missing,
             "unfinished_count": max(unfinished.values()),
             "skipped_sends": self.skipped,
+            "page_views_sent": self.page_views,
             "total_sent": self.total_sent,
             "total_acked": self.total_acked,
             "cpu_pct_of_one_core": {"generator": r(gen_cpu, 1), "server": r(srv_cpu, 1),
@@ -680,7 +689,9 @@ def frontdesk_env(data_dir: Path, **settings: str) -> dict[str, str]:
 
 
 # Frontdesk variants: extra settings per target name (the default is durable: synchronous=FULL).
-FRONTDESK_VARIANTS = {"frontdesk": {}, "frontdesk-sync-off": {"sqlite_synchronous": "OFF"}}
+FRONTDESK_VARIANTS = {"frontdesk": {}, "frontdesk-sync-off": {"sqlite_synchronous": "OFF"},
+                      # --page-views-every N: the same server, its visitors also report pages (leads).
+                      "frontdesk-pages": {"visitor_pages_per_minute": "10000000"}}
 
 
 def make_template(tmp: Path, operators: int) -> tuple[Path, str, list[str]]:
@@ -711,6 +722,7 @@ def count_rows(db_path: Path) -> dict[str, int]:
 # Scale-out targets: nodes on one fresh PostgreSQL database and one Redis (unique key prefix).
 SCALE_OUT_TARGETS = {"pg-redis-1": 1, "pg-redis-2": 2}
 TARGET_LABELS = {"bare": "bare relay", "frontdesk": "SQLite, 1 node", "frontdesk-sync-off": "SQLite sync=OFF",
+                 "frontdesk-pages": "SQLite + page views",
                  "pg-redis-1": "PG + Redis, 1 node", "pg-redis-2": "PG + Redis, 2 nodes"}
 
 # Everything this process started and has not stopped yet: stopped in main's `finally`.
@@ -847,6 +859,7 @@ def run_target(target: str, args: argparse.Namespace, rate: float, tmp: Path,
         "target": target, "visitors": args.visitors, "operators": args.operators,
         "seconds": args.seconds, "warmup": args.warmup, "window": args.window, "rate": rate,
         "max_outstanding": args.window * 4, "drain": 10.0,
+        "page_every": args.page_views_every if target == "frontdesk-pages" else 0,
     }
     procs: list[subprocess.Popen[bytes]] = []
     log_paths: list[Path] = []
@@ -1035,9 +1048,13 @@ def main_bench(args: argparse.Namespace) -> int:
     plan: list[tuple[str, float]] = [("bare", args.rate), ("frontdesk", args.rate)]
     if args.sync_off_control:
         plan.append(("frontdesk-sync-off", args.rate))
+    if args.page_views_every:
+        plan.append(("frontdesk-pages", args.rate))
     if args.rate <= 0:
         for fixed in fixed_rates(args, "100,1000"):
             plan += [("bare", fixed), ("frontdesk", fixed)]
+            if args.page_views_every:
+                plan.append(("frontdesk-pages", fixed))
     runs: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="fd-bench-") as tmp_name:
         tmp = Path(tmp_name)
@@ -1276,6 +1293,9 @@ def main() -> int:
     parser.add_argument("--sync-off-control", action="store_true",
                         help="Also run Frontdesk with FRONTDESK_SQLITE_SYNCHRONOUS=OFF (not durable across power "
                              "loss), to see what the disk sync costs.")
+    parser.add_argument("--page-views-every", type=int, default=0, metavar="N",
+                        help="Also run Frontdesk with each visitor sending a page.viewed frame after every N-th "
+                             "message (leads' journey reporting on the same socket and writer).")
     parser.add_argument("--scale-out", action="store_true",
                         help="Compare one node on SQLite, one node on PostgreSQL + Redis and two nodes on "
                              "PostgreSQL + Redis (visitors and operators round-robin over the nodes), plus the "

@@ -39,6 +39,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.fd = state
         state.start_workers()
         try:
+            await state.start_inbound()
+        except Exception:
+            await state.close()
+            raise
+        try:
             yield
         finally:
             if lock is not None:

@@ -91,6 +91,21 @@ class Settings:
     new_visitors_per_ip_per_minute: int = _setting(
         60, "New visitors one IP address may start a minute (more get 429 rate_limited)."
     )
+    visitor_pages_per_minute: int = _setting(
+        30, "page.viewed frames (pages a registered visitor reports, single-page-app navigation included) one "
+        "visitor may send a minute (more get rate_limited errors)."
+    )
+    geoip_database: str = _setting(
+        "", "Path to a MaxMind-format (.mmdb) city database, e.g. DB-IP Lite City, for leads' region and city. "
+        "Empty: country only, from the registry data shipped with Frontdesk (docs/leads.md).",
+        commands=RUNNING,
+    )
+    callback_requests_per_minute: int = _setting(
+        10, "Callback requests and cancels one visitor may send a minute (more get 429 rate_limited)."
+    )
+    callback_reads_per_minute: int = _setting(
+        120, "Reads of callback slots and pending callbacks one IP address may make a minute (more get 429 rate_limited)."
+    )
     faq_searches_per_ip_per_minute: int = _setting(
         120, "FAQ searches (typed as the visitor types) and answer votes one IP address may send a minute."
     )
@@ -140,6 +155,51 @@ class Settings:
         "longer than the webhook timeout."
     )
     worker_poll_seconds: float = _setting(1.0, "Seconds between a worker's looks for due jobs written by other nodes.")
+    smtp_host: str = _setting(
+        "", "SMTP server that sends email (notifications, copies, replies). Empty: no email is sent.",
+        commands=RUNNING,
+    )
+    smtp_port: int = _setting(587, "SMTP server port (587 for STARTTLS, 465 for TLS, 25 plain).", commands=RUNNING)
+    smtp_security: str = _setting(
+        "starttls", "How the SMTP connection is secured: starttls (upgrade after connecting), tls (TLS from the "
+        "start, usually port 465) or none (only for a relay on the same machine or network).", commands=RUNNING,
+    )
+    smtp_username: str = _setting("", "SMTP login name. Empty: no login.", commands=RUNNING)
+    smtp_password: str = _setting("", "SMTP password.", secret=True, commands=RUNNING)
+    smtp_from: str = _setting(
+        "", "From address of every email, e.g. Frontdesk <desk@example.com> (needed with FRONTDESK_SMTP_HOST).",
+        commands=RUNNING,
+    )
+    smtp_timeout_seconds: int = _setting(
+        30, "Seconds the SMTP server has to take a message before the attempt counts as failed.", commands=RUNNING
+    )
+    email_retry_seconds: str = _setting(
+        "30,120,600,1800,3600,7200,14400,28800,43200,86400",
+        "Pauses before each email retry, in seconds, comma-separated (an SMTP outage within them delays mail; "
+        "its length is the number of retries).", commands=RUNNING,
+    )
+    email_concurrency: int = _setting(4, "Emails one node sends at the same time.", commands=RUNNING)
+    inbound_smtp_port: int = _setting(
+        0, "Port of the built-in SMTP receiver that takes visitors' email answers back into their conversations "
+        "(docs/email.md). 0: off.", commands=RUNNING,
+    )
+    inbound_smtp_host: str = _setting(
+        "127.0.0.1", "Interface the built-in SMTP receiver listens on.", commands=RUNNING
+    )
+    reply_domain: str = _setting(
+        "", "Domain of the signed reply addresses (reply+CONVERSATION.SIGNATURE@DOMAIN) whose mail reaches the "
+        "built-in SMTP receiver (directly, or forwarded by a mail provider). Empty: answers to emails are not taken back.", commands=RUNNING,
+    )
+    contact_per_ip_per_hour: int = _setting(
+        10, "Contact-form messages one IP address may send an hour (a person sends one or two; more are refused "
+        "politely)."
+    )
+    contact_per_site_per_minute: int = _setting(
+        30, "Contact-form messages one site may take a minute from all addresses together."
+    )
+    contact_min_fill_seconds: float = _setting(
+        3.0, "Fewest seconds between the widget showing the contact form and its sending (faster is a robot)."
+    )
 
     @classmethod
     def env_name(cls, name: str) -> str:
@@ -187,11 +247,12 @@ class Settings:
                 "(the in-process hub cannot be shared between processes)"
             )
         for name in ("workers", "visitor_messages_per_minute", "visitor_identifies_per_minute",
-                     "visitor_typing_per_minute", "visitor_frames_per_minute", "new_visitors_per_ip_per_minute",
+                     "visitor_typing_per_minute", "visitor_frames_per_minute", "visitor_pages_per_minute", "new_visitors_per_ip_per_minute",
                      "faq_searches_per_ip_per_minute", "sockets_per_ip", "max_body_bytes", "max_frame_bytes", "max_message_chars", "login_attempts_per_minute",
                      "operator_actions_per_minute",
                      "visitor_token_days", "commit_batch_max", "webhook_timeout_seconds", "webhook_concurrency",
-                     "worker_lease_seconds", "admin_requests_per_minute"):
+                     "worker_lease_seconds", "smtp_timeout_seconds", "email_concurrency",
+                     "contact_per_ip_per_hour", "contact_per_site_per_minute", "admin_requests_per_minute"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{self.env_name(name)}: must be at least 1")
         if self.worker_lease_seconds <= self.webhook_timeout_seconds:
@@ -199,11 +260,19 @@ class Settings:
                 "FRONTDESK_WORKER_LEASE_SECONDS: must be longer than FRONTDESK_WEBHOOK_TIMEOUT_SECONDS "
                 "(a lease must outlive the request it covers)"
             )
+        if self.worker_lease_seconds <= self.smtp_timeout_seconds:
+            raise SettingsError(
+                "FRONTDESK_WORKER_LEASE_SECONDS: must be longer than FRONTDESK_SMTP_TIMEOUT_SECONDS "
+                "(a lease must outlive the send it covers)"
+            )
+        self._validate_email()
         if not 0 < self.session_check_seconds <= 3600:
             raise SettingsError("FRONTDESK_SESSION_CHECK_SECONDS: must be more than 0 and at most 3600")
         if not 0 < self.worker_poll_seconds <= 60:
             raise SettingsError("FRONTDESK_WORKER_POLL_SECONDS: must be more than 0 and at most 60")
         self.webhook_retry_schedule  # raises if malformed
+        if self.geoip_database and not Path(self.geoip_database).is_file():
+            raise SettingsError(f"FRONTDESK_GEOIP_DATABASE: {self.geoip_database} is not a readable file")
         if self.sqlite_synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
             raise SettingsError("FRONTDESK_SQLITE_SYNCHRONOUS: must be OFF, NORMAL, FULL or EXTRA")
         if self.log_format not in {"text", "json"}:
@@ -220,16 +289,36 @@ class Settings:
     @property
     def webhook_retry_schedule(self) -> tuple[int, ...]:
         """Pauses before retries 1, 2, …; empty: no retries."""
-        raw = self.webhook_retry_seconds.strip()
-        try:
-            pauses = tuple(int(part) for part in raw.split(",")) if raw else ()
-        except ValueError:
-            raise SettingsError(
-                f"FRONTDESK_WEBHOOK_RETRY_SECONDS: expected whole seconds separated by commas, got {raw!r}"
-            ) from None
-        if any(p < 0 or p > 7 * 86400 for p in pauses) or len(pauses) > 20:
-            raise SettingsError("FRONTDESK_WEBHOOK_RETRY_SECONDS: at most 20 pauses of 0 to 604800 seconds each")
-        return pauses
+        return _schedule(self.webhook_retry_seconds, "FRONTDESK_WEBHOOK_RETRY_SECONDS")
+
+    @property
+    def email_retry_schedule(self) -> tuple[int, ...]:
+        return _schedule(self.email_retry_seconds, "FRONTDESK_EMAIL_RETRY_SECONDS")
+
+    @property
+    def email_enabled(self) -> bool:
+        return bool(self.smtp_host)
+
+    def _validate_email(self) -> None:
+        self.email_retry_schedule  # raises if malformed
+        if self.smtp_security not in {"starttls", "tls", "none"}:
+            raise SettingsError("FRONTDESK_SMTP_SECURITY: must be starttls, tls or none")
+        if not (0 < self.smtp_port < 65536):
+            raise SettingsError(f"FRONTDESK_SMTP_PORT: {self.smtp_port} is not a port number (1-65535)")
+        if not (0 <= self.inbound_smtp_port < 65536):
+            raise SettingsError(f"FRONTDESK_INBOUND_SMTP_PORT: {self.inbound_smtp_port} is not a port number (0-65535)")
+        if self.contact_min_fill_seconds < 0 or self.contact_min_fill_seconds > 600:
+            raise SettingsError("FRONTDESK_CONTACT_MIN_FILL_SECONDS: must be 0 to 600")
+        if self.smtp_host:
+            from email.utils import parseaddr
+
+            address = parseaddr(self.smtp_from)[1]
+            if "@" not in address or any(c in self.smtp_from for c in "\r\n"):
+                raise SettingsError(
+                    "FRONTDESK_SMTP_FROM: give the From address of the emails, e.g. Frontdesk <desk@example.com>"
+                )
+        if self.reply_domain and ("@" in self.reply_domain or "." not in self.reply_domain or " " in self.reply_domain):
+            raise SettingsError("FRONTDESK_REPLY_DOMAIN: give a domain name such as reply.example.com")
 
     @cached_property
     def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
@@ -275,6 +364,18 @@ class Settings:
         with os.fdopen(fd, "w") as fh:
             fh.write(key)
         return key
+
+
+def _schedule(raw: str, name: str) -> tuple[int, ...]:
+    """Pauses before retries 1, 2, …; empty: no retries."""
+    raw = raw.strip()
+    try:
+        pauses = tuple(int(part) for part in raw.split(",")) if raw else ()
+    except ValueError:
+        raise SettingsError(f"{name}: expected whole seconds separated by commas, got {raw!r}") from None
+    if any(p < 0 or p > 7 * 86400 for p in pauses) or len(pauses) > 20:
+        raise SettingsError(f"{name}: at most 20 pauses of 0 to 604800 seconds each")
+    return pauses
 
 
 _TRUE = {"1", "true", "yes", "on"}

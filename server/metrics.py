@@ -32,7 +32,7 @@ class Metrics:
         )
         self.jobs = Counter(
             "frontdesk_worker_jobs_total",
-            "Jobs worked by this node's workers, by worker and outcome (webhooks: delivered, retrying, "
+            "Jobs worked by this node's workers, by worker and outcome (webhooks: delivered, retrying, failed; emails: sent, retrying, "
             "failed, lease_lost).",
             ["worker", "outcome"], registry=self.registry,
         )

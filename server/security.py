@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import hmac
 import secrets
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
@@ -36,6 +37,8 @@ class Signer:
         self._visitors = URLSafeTimedSerializer(secret_key, salt="frontdesk.visitor")
         self._sessions = URLSafeTimedSerializer(secret_key, salt="frontdesk.session")
         self._csrf = URLSafeTimedSerializer(secret_key, salt="frontdesk.csrf")
+        self._forms = URLSafeTimedSerializer(secret_key, salt="frontdesk.form")
+        self._replies = secret_key.encode()  # keys the HMAC of reply addresses (reply+<conversation>.<mac>@…)
         self.visitor_max_age = visitor_token_days * 86400
         self.session_max_age = session_days * 86400
         self.passwords = PasswordHasher()  # argon2id with the library's current parameters
@@ -94,6 +97,31 @@ class Signer:
     # CSRF (double submit: a signed random cookie, echoed in each form) ------------
     def new_csrf_secret(self) -> str:
         return self._csrf.dumps(secrets.token_urlsafe(16))
+
+    # Forms (the contact form) ------------------------------------------------
+    def form_ticket(self, site_id: int) -> str:
+        """Issued with the form: its signed time says how long the form was open when sent."""
+        return self._forms.dumps(site_id)
+
+    def form_ticket_age(self, ticket: object, *, site_id: int, max_age: float) -> float | None:
+        """Seconds since ``ticket`` was issued for this site; None if forged, foreign or older than max_age."""
+        if not isinstance(ticket, str) or len(ticket) > 200:
+            return None
+        try:
+            signed_site, issued = self._forms.loads(ticket, max_age=int(max_age), return_timestamp=True)
+        except (BadSignature, SignatureExpired):
+            return None
+        if signed_site != site_id:
+            return None
+        return max(0.0, time.time() - issued.timestamp())
+
+    # Reply addresses ----------------------------------------------------------
+    def reply_mac(self, conversation_id: str) -> str:
+        """The signature in a reply address: 16 hex digits of an HMAC of the conversation id."""
+        return hmac.new(self._replies, b"reply:" + conversation_id.encode(), hashlib.sha256).hexdigest()[:16]
+
+    def reply_mac_matches(self, conversation_id: str, mac: str) -> bool:
+        return hmac.compare_digest(self.reply_mac(conversation_id), mac.lower())
 
     def csrf_matches(self, cookie: str | None, submitted: object) -> bool:
         if not cookie or not isinstance(submitted, str):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import os
@@ -21,12 +22,17 @@ from .realtime.presence import MemoryPresence, RedisPresence
 from .realtime.redis import RedisHub
 from .security import Signer
 from .services.faq import Faq
+from .services.geo import Geolocator
 from .store import migrate
 from .store.db import Database
 from .store.writer import GroupWriter
 from .throttle import MemoryThrottle, RedisThrottle, SocketCounts, Throttle
+from .services.email_flows import Mail
+from .services.emails import EmailRenderer
+from .workers.email import email_worker
 from .workers.leased import LeasedWorker
-from .workers.relay import publish_committed
+from .workers.relay import EventRelay, publish_committed
+from .workers.reminders import reminder_worker
 from .workers.webhooks import WebhookSender, webhook_worker
 
 
@@ -50,7 +56,14 @@ class AppState:
     node_id: str
     webhooks: LeasedWorker
     webhook_sender: WebhookSender
+    reminders: LeasedWorker  # callback reminders (workers/reminders.py)
     faq: Faq  # the FAQ's search analyzers, loaded on first use
+    emails: LeasedWorker | None  # None: no SMTP server set (FRONTDESK_SMTP_HOST), mail is not queued
+    mail: Mail | None  # what the email flows need; None without an SMTP server
+    email_renderer: EmailRenderer
+    geo: Geolocator  # leads' country (and city with FRONTDESK_GEOIP_DATABASE)
+    inbound: asyncio.AbstractServer | None = None  # the SMTP receiver of email answers, when configured
+    relay: EventRelay | None = None  # scale-out: committed events to this node's sockets
 
     @classmethod
     async def open(cls, settings: Settings) -> "AppState":
@@ -64,12 +77,15 @@ class AppState:
         # Names this process in leases and presence; readable, so a stuck lease can be traced.
         node_id = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         hub: Hub
+        relay: EventRelay | None = None
         throttle: Throttle
         presence: MemoryPresence | RedisPresence
         if settings.redis_url:
             redis_hub = RedisHub(settings.redis_url, prefix=settings.redis_prefix)
             await redis_hub.start()
             hub = redis_hub
+            relay = EventRelay(db, redis_hub)
+            await relay.start()
             presence = RedisPresence(
                 redis_hub.redis, redis_hub, redis_hub.local, node_id=node_id, prefix=redis_hub.prefix
             )
@@ -85,23 +101,40 @@ class AppState:
         await presence.start()
 
         async def on_commit(events: list) -> None:  # type: ignore[type-arg]
-            await publish_committed(hub, events)
+            if relay is not None:
+                await relay.committed(events)
+            else:
+                await publish_committed(hub, events)
 
         metrics = Metrics()
         webhooks, webhook_sender = webhook_worker(db, settings, metrics, node_id)
+        catalogs = Catalogs()
+        email_renderer = EmailRenderer(catalogs)
+        emails = email_worker(db, settings, metrics, node_id, email_renderer) if settings.email_enabled else None
+        workers = {"webhooks": webhooks, **({"emails": emails} if emails else {})}
+
+        def on_work(names: set[str]) -> None:
+            for name in names:
+                if name in workers:
+                    workers[name].wake()
+
         writer = GroupWriter(
             db, max_batch=settings.commit_batch_max, on_commit=on_commit, metrics=metrics,
-            shared=bool(settings.redis_url), on_work=webhooks.wake,
+            shared=bool(settings.redis_url), on_work=on_work,
         )
         writer.start()
+        signer = Signer(settings.resolved_secret_key(), visitor_token_days=settings.visitor_token_days)
+        console_url = settings.public_url.rstrip("/") + "/console/" if settings.public_url else None
+        mail = Mail(signer, settings.reply_domain, console_url) if settings.email_enabled else None
+        reminders = reminder_worker(db, writer, settings, metrics, node_id)
         return cls(
             settings=settings,
             db=db,
             writer=writer,
             hub=hub,
             presence=presence,
-            signer=Signer(settings.resolved_secret_key(), visitor_token_days=settings.visitor_token_days),
-            catalogs=Catalogs(),
+            signer=signer,
+            catalogs=catalogs,
             limiter=MovingWindowRateLimiter(limits_storage),  # type: ignore[arg-type]
             throttle=throttle,
             socket_counts=SocketCounts(),
@@ -109,18 +142,47 @@ class AppState:
             node_id=node_id,
             webhooks=webhooks,
             webhook_sender=webhook_sender,
+            reminders=reminders,
             faq=Faq(db, writer),
+            emails=emails,
+            mail=mail,
+            email_renderer=email_renderer,
+            geo=Geolocator(settings.geoip_database),
+            relay=relay,
+        )
+
+    async def start_inbound(self) -> None:
+        """The SMTP receiver for visitors' email answers, if a port and a reply domain are set."""
+        from .web import inbound_smtp
+
+        settings = self.settings
+        if self.mail is None or not settings.inbound_smtp_port or not settings.reply_domain:
+            return
+        self.inbound = await inbound_smtp.start(
+            self.writer, self.mail, settings.inbound_smtp_host, settings.inbound_smtp_port
         )
 
     def start_workers(self) -> None:
         """Background delivery (the server runs them; one-off CLI commands do not)."""
         self.webhooks.start()
+        if self.emails is not None:
+            self.emails.start()
+        self.reminders.start()
 
     async def close(self) -> None:
+        if self.inbound is not None:
+            self.inbound.close()
+            await self.inbound.wait_closed()
         self.signer.close()
         await self.webhooks.stop()
+        if self.emails is not None:
+            await self.emails.stop()
+        await self.reminders.stop()
         await self.webhook_sender.close()
         await self.writer.stop()
+        if self.relay is not None:
+            await self.relay.stop()
         await self.presence.close()
         await self.hub.close()
         await self.db.close()
+        self.geo.close()

@@ -128,11 +128,8 @@ async def test_visitor_of_a_killed_node_resumes_on_another(cluster: Cluster) -> 
     assert visitor.reconnects >= 1
     assert sorted(visitor.acked.values()) == list(range(1, len(bodies) + 1))
 
-    # What the operators can read: every message once, in the visitor's order. (Read from a
-    # console that connects now and replays: a live console on C can miss a batch node A
-    # committed but was killed before publishing — the hole issue 20 closes, with its own test.)
-    await console.close()
-    console = await connect_operator(c, http, after_event=0)
+    # The live console on C got every message once, in the visitor's order — those of the
+    # batch node A committed but was killed before publishing too (C read them from the table).
     seen: dict[int, str] = {}
     while len(seen) < len(bodies):
         frame = await console.recv()
@@ -465,21 +462,22 @@ async def test_webhooks_are_sent_once_by_three_nodes(cluster: Cluster, receiver:
     receiver.secret = endpoint.secret
     origin = site.allowed_origins[0]
 
-    # 12 visitors, 4 on each node, 5 messages each: 12 conversation.created + 60 message.created.
+    # 12 visitors, 4 on each node, 5 messages each: 12 lead.created (docs/leads.md) + 12
+    # conversation.created + 60 message.created.
     await asyncio.gather(*(
         visitor_says(node, site.key, origin, [f"node {n} visitor {v} message {i}" for i in range(5)])
         for n, node in enumerate(nodes) for v in range(4)
     ))
 
-    await receiver.wait_for(lambda r: len(r.accepted) == 72, "72 distinct webhook-ids")
+    await receiver.wait_for(lambda r: len(r.accepted) == 84, "84 distinct webhook-ids")
     rows = await deliveries_of(nodes[2], endpoint)
     assert {f"evt_{r['event_id']}" for r in rows} == set(receiver.accepted)
-    assert sum(receiver.requests.values()) == 72, "some event was sent more than once"
+    assert sum(receiver.requests.values()) == 84, "some event was sent more than once"
     assert receiver.bad_signatures == 0
     bodies = sorted(p["data"]["message"]["body"] for p in receiver.payloads("message.created"))
     assert bodies == sorted(f"node {n} visitor {v} message {i}" for n in range(3) for v in range(4) for i in range(5))
     delivered = [webhook_jobs(node, "delivered") for node in nodes]
-    assert sum(delivered) == 72 and sum(1 for d in delivered if d) >= 2, delivered  # the work was shared
+    assert sum(delivered) == 84 and sum(1 for d in delivered if d) >= 2, delivered  # the work was shared
 
 
 async def test_a_live_node_takes_over_a_dead_nodes_webhook_leases(cluster: Cluster, receiver: Receiver) -> None:
@@ -494,17 +492,146 @@ async def test_a_live_node_takes_over_a_dead_nodes_webhook_leases(cluster: Clust
     receiver.open_gate.clear()  # A's requests hang: A holds the leases
 
     await visitor_says(a, site.key, site.allowed_origins[0], ["sent through A", "and again"])
-    await receiver.wait_for(lambda r: r.held == 3, "A's three requests in flight")
+    await receiver.wait_for(lambda r: r.held == 4, "A's four requests in flight (lead, conversation, two messages)")
     b = cluster.add_node()  # B finds nothing due: every delivery is leased by A
     await asyncio.sleep(1)
-    assert sum(receiver.requests.values()) == 3
+    assert sum(receiver.requests.values()) == 4
     a.kill()
     receiver.respond = lambda _id, before: 503 if before == 0 else 204  # A never heard back
     receiver.open_gate.set()
 
-    await receiver.wait_for(lambda r: len(r.accepted) == 3, "B's deliveries after A's leases expired")
+    await receiver.wait_for(lambda r: len(r.accepted) == 4, "B's deliveries after A's leases expired")
     assert all(count == 1 for count in receiver.accepted.values()), receiver.accepted
-    assert scrape_metrics(b)['frontdesk_worker_lease_takeovers_total{worker="webhooks"}'] == 3
-    assert webhook_jobs(b, "delivered") == 3
+    assert scrape_metrics(b)['frontdesk_worker_lease_takeovers_total{worker="webhooks"}'] == 4
+    assert webhook_jobs(b, "delivered") == 4
     rows = await deliveries_of(b, endpoint)
-    assert [(r["status"], r["attempts"], r["claims"]) for r in rows] == [("done", 1, 2)] * 3
+    assert [(r["status"], r["attempts"], r["claims"]) for r in rows] == [("done", 1, 2)] * 4
+
+
+class PublishHoldingProxy:
+    """A TCP proxy in front of Redis for one node. While ``holding``, a connection that
+    sends a PUBLISH has that and everything after it kept from Redis: the node has
+    committed a batch and is stuck publishing it (until it is killed)."""
+
+    def __init__(self) -> None:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(REDIS_URL)
+        self.upstream = (parts.hostname or "127.0.0.1", parts.port or 6379)
+        self.db = parts.path or "/0"
+        self.holding = False
+        self.held = 0
+        self._server: asyncio.AbstractServer | None = None
+        self._writers: list[asyncio.StreamWriter] = []
+
+    async def start(self) -> str:
+        self._server = await asyncio.start_server(self._connection, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        return f"redis://127.0.0.1:{port}{self.db}"
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self.upstream)
+        self._writers += [writer, up_writer]
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, outbound: bool) -> None:
+            held = False
+            try:
+                while data := await src.read(65536):
+                    if outbound and self.holding and b"PUBLISH" in data.upper():
+                        held = True
+                        self.held += 1
+                    if not held:
+                        dst.write(data)
+                        await dst.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer, True), pipe(up_reader, writer, False))
+
+    async def close(self) -> None:
+        for writer in self._writers:
+            writer.close()
+        if self._server is not None:
+            self._server.close()
+
+
+@pytest.fixture(params=["postgres", "sqlite"])
+def shared_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """The environment of nodes sharing one migrated database (PostgreSQL, or one SQLite
+    file) and Redis."""
+    require_redis()
+    backend = Backend(request.param, tmp_path)
+    env = {**backend.env(), "FRONTDESK_REDIS_URL": REDIS_URL, "FRONTDESK_REDIS_PREFIX": f"test-{uuid.uuid4().hex[:10]}:"}
+    from server.cli import main
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        assert main(["migrate"]) == 0
+    yield env
+    backend.close()
+
+
+async def test_events_of_a_node_killed_before_publishing_reach_live_clients(
+    tmp_path: Path, shared_backend: dict[str, str]
+) -> None:
+    """Node A commits an operator's reply, then dies (SIGKILL) before its publication leaves
+    (held by a proxy in front of its Redis): the visitor and the console live on node B must
+    still get it — with nothing committed after it to reveal the gap — then what follows,
+    once each and in order. (SQLite: two processes on one database file.)"""
+    env = shared_backend
+    proxy = PublishHoldingProxy()
+    a = ServerProcess(env={**env, "FRONTDESK_REDIS_URL": await proxy.start()}, log_path=tmp_path / "a.log")
+    b = ServerProcess(env=env, log_path=tmp_path / "b.log")
+    try:
+        await asyncio.to_thread(a.start)
+        await asyncio.to_thread(b.start)
+        site = await make_site(b)
+        operator = await make_operator(b, name="Olga")
+        origin = site.allowed_origins[0]
+        on_a, on_b = await console_login(a, operator.email, PASSWORD), await console_login(b, operator.email, PASSWORD)
+        console_a, console_b = await connect_operator(a, on_a), await connect_operator(b, on_b)
+        session = await start_visitor(b, site.key, origin)
+        visitor, _ = await connect_visitor(b, site.key, origin, session["token"])
+        await visitor.send({"type": "message.send", "id": new_id(), "body": "is anyone there?"})
+        await visitor.recv_until(lambda f: f["type"] == "ack")
+        first = await console_b.recv_until(lambda f: f["type"] == "message.created")
+        conversation_id = first["conversation_id"]
+        await console_a.recv_until(lambda f: f["type"] == "message.created")
+
+        proxy.holding = True
+        await console_a.send({"type": "message.send", "id": new_id(), "conversation_id": conversation_id, "body": "yes, Olga here"})
+        for _ in range(200):  # until A has committed it (read through B)
+            listed = (await on_b.get(f"/api/console/v1/conversations/{conversation_id}/messages")).json()["messages"]
+            if len(listed) == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert [m["body"] for m in listed] == ["is anyone there?", "yes, Olga here"]
+        assert proxy.held >= 1, "A published its batch: nothing was held"
+        a.kill()
+
+        def reply(f: dict) -> bool:  # type: ignore[type-arg]
+            return f["type"] == "message.created" and f["message"]["seq"] == 2
+
+        assert (await visitor.recv_until(reply))["message"]["body"] == "yes, Olga here"
+        assert (await console_b.recv_until(reply))["message"]["body"] == "yes, Olga here"
+
+        await visitor.send({"type": "message.send", "id": new_id(), "body": "thanks"})
+        after = await console_b.recv_until(lambda f: f["type"] == "message.created")
+        assert (after["message"]["seq"], after["message"]["body"]) == (3, "thanks")
+        seen = [f["message"]["seq"] for f in visitor.seen if f["type"] == "message.created"]
+        seen.append((await visitor.recv_until(lambda f: f["type"] == "message.created"))["message"]["seq"])
+        assert seen == [1, 2, 3], seen
+        for client in (visitor, console_a, console_b):
+            try:
+                await client.close()
+            except Exception:  # noqa: BLE001 - A's socket died with A
+                pass
+        await on_a.aclose()
+        await on_b.aclose()
+    finally:
+        a.kill()
+        b.stop()
+        await proxy.close()

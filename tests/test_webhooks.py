@@ -48,7 +48,9 @@ async def test_each_event_arrives_once_signed(hook_server: ServerProcess, receiv
 
     conversation_id = await visitor_says(hook_server, site.key, site.allowed_origins[0], bodies)
 
-    await receiver.wait_for(lambda r: len(r.deliveries) == 4, "a conversation.created and three message.created")
+    await receiver.wait_for(  # the visitor registered: a lead.created first (docs/leads.md)
+        lambda r: len(r.deliveries) == 5, "a lead.created, a conversation.created and three message.created"
+    )
     assert receiver.bad_signatures == 0
     assert all(count == 1 for count in receiver.accepted.values()), receiver.accepted
     created = receiver.payloads("conversation.created")
@@ -67,8 +69,8 @@ async def test_each_event_arrives_once_signed(hook_server: ServerProcess, receiv
     assert first.headers["webhook-signature"] == f"v1,{expected}"
 
     rows = await deliveries_of(hook_server, endpoint)
-    assert [(r["status"], r["attempts"], r["last_status_code"]) for r in rows] == [("done", 1, 204)] * 4
-    assert webhook_jobs(hook_server, "delivered") - delivered_before == 4
+    assert [(r["status"], r["attempts"], r["last_status_code"]) for r in rows] == [("done", 1, 204)] * 5
+    assert webhook_jobs(hook_server, "delivered") - delivered_before == 5
 
 
 async def test_only_subscribed_events_of_the_endpoints_site(hook_server: ServerProcess, receiver: Receiver) -> None:
@@ -306,18 +308,18 @@ async def test_a_crash_while_holding_leases_loses_nothing(own_hook_server: Serve
     receiver.open_gate.clear()  # requests hang: the node holds its leases
 
     await visitor_says(server, site.key, site.allowed_origins[0], ["before the crash", "me too"])
-    await receiver.wait_for(lambda r: r.held == 3, "three requests in flight")
+    await receiver.wait_for(lambda r: r.held == 4, "four requests in flight (lead, conversation, two messages)")
     server.kill()
     # What the dead node was waiting for never reached it; the takeover's attempt is accepted.
     receiver.respond = lambda _id, before: 503 if before == 0 else 204
     receiver.open_gate.set()
     await asyncio.to_thread(server.start)
-    await metric_becomes(server, BACKLOG, 3)  # still leased by the dead process
+    await metric_becomes(server, BACKLOG, 4)  # still leased by the dead process
 
-    await receiver.wait_for(lambda r: len(r.deliveries) == 3, "all three after the takeover")
+    await receiver.wait_for(lambda r: len(r.deliveries) == 4, "all four after the takeover")
     assert all(count == 1 for count in receiver.accepted.values()), receiver.accepted
     assert all(count == 2 for count in receiver.requests.values()), receiver.requests  # same id again
-    assert scrape_metrics(server)['frontdesk_worker_lease_takeovers_total{worker="webhooks"}'] == 3
+    assert scrape_metrics(server)['frontdesk_worker_lease_takeovers_total{worker="webhooks"}'] == 4
     rows = await deliveries_of(server, endpoint)
-    assert [(r["status"], r["claims"]) for r in rows] == [("done", 2)] * 3
+    assert [(r["status"], r["claims"]) for r in rows] == [("done", 2)] * 4
     await metric_becomes(server, BACKLOG, 0)

@@ -70,3 +70,98 @@ async def test_a_failing_job_fails_alone(db: Database) -> None:
     assert isinstance(results[1], RuntimeError)
     types = [e.type for e in await db.read(lambda conn: events_after(conn, 0))]
     assert types == ["site.created", "site.created"]  # the broken job's event was rolled back
+
+
+async def test_message_on_the_driver_stores_what_the_core_path_stores(db: Database) -> None:
+    """SQLite runs a chat message's statements on the driver (issue 20): the rows, the event
+    and the ack must be what SQLAlchemy's path gives — a re-send changes nothing."""
+    from server.security import Signer
+    from server.services import chat, sites, visitors
+    from server.store import conversations
+    from server.store.operators import Operator
+
+    published: list[StoredEvent] = []
+
+    async def on_commit(events: list[StoredEvent]) -> None:
+        published.extend(events)
+
+    writer = GroupWriter(db, on_commit=on_commit)
+    writer.start()
+    site = await sites.create_site(writer, "Driver", ["http://driver.test"])
+    signer = Signer("writer-test-" + "x" * 40, visitor_token_days=1)
+    visitor = (await visitors.start_session(writer, signer, site, None)).visitor
+    first = await chat.queue_visitor_message(writer, site.id, visitor.id, "c-1", "opens it (Core path)")
+    second = await chat.queue_visitor_message(writer, site.id, visitor.id, "c-2", "second (driver path)")
+    again = await chat.queue_visitor_message(writer, site.id, visitor.id, "c-2", "second (driver path)")
+    operator = Operator(id=7, email="o@driver.test", name="Olga", role="agent", password_hash="-")
+    reply = await chat.queue_operator_message(writer, operator, first.conversation_id, "c-3", "a reply")
+    await writer.stop()
+
+    assert (first.seq, second.seq, reply.seq) == (1, 2, 3)
+    assert again == second  # the same ack, nothing new
+    created = [e for e in published if e.type == "message.created"]
+    assert [e.payload["message"]["seq"] for e in created] == [1, 2, 3]
+    assert created[1].payload["message"]["created_at"] == second.created_at
+
+    def stored(conn: object) -> tuple[list[object], dict[str, object] | None]:
+        return (conversations.list_messages(conn, first.conversation_id),  # type: ignore[arg-type]
+                conversations.get_summary(conn, first.conversation_id))  # type: ignore[arg-type]
+
+    messages, summary = await db.read(stored)
+    assert [(m.seq, m.client_id, m.author_kind, m.author_name, m.body) for m in messages] == [  # type: ignore[attr-defined]
+        (1, "c-1", "visitor", None, "opens it (Core path)"), (2, "c-2", "visitor", None, "second (driver path)"),
+        (3, "c-3", "operator", "Olga", "a reply"),
+    ]
+    assert [m.public()["created_at"] for m in messages][1:] == [second.created_at, reply.created_at]  # type: ignore[attr-defined]
+    assert created[-1].payload["conversation"] == summary  # the event's summary is the stored one
+    assert summary is not None and (summary["unread_count"], summary["last_seq"]) == (0, 3)
+    assert created[1].payload["conversation"]["unread_count"] == 2
+    events_rows = await db.read(lambda conn: events_after(conn, 0))
+    assert [e.payload for e in events_rows if e.type == "message.created"] == [e.payload for e in created]
+
+
+async def test_driver_path_summary_and_a_closed_conversation(db: Database) -> None:
+    """The driver path's summary carries what main's console shows (assignee, read_seq,
+    closed_at), equal to the stored one; a visitor writing into their closed conversation
+    takes the Core path, which reopens it (a system line and its event) before the message."""
+    from server.security import Signer
+    from server.services import chat, conversations as actions, operators, sites, visitors
+    from server.store import conversations, entries
+
+    published: list[StoredEvent] = []
+
+    async def on_commit(events: list[StoredEvent]) -> None:
+        published.extend(events)
+
+    writer = GroupWriter(db, on_commit=on_commit)
+    writer.start()
+    site = await sites.create_site(writer, "Closed", ["http://closed.test"])
+    signer = Signer("writer-test-" + "y" * 40, visitor_token_days=1)
+    anna = await operators.create_operator(writer, signer, "anna@example.com", "a long password 1", name="Anna")
+    visitor = (await visitors.start_session(writer, signer, site, None)).visitor
+    first = await chat.queue_visitor_message(writer, site.id, visitor.id, "c-1", "hello")
+    cid = first.conversation_id
+    await actions.assign(writer, anna, cid, anna.id)
+    await chat.mark_read(writer, cid)
+    second = await chat.queue_visitor_message(writer, site.id, visitor.id, "c-2", "still there?")  # driver
+    await actions.close(writer, anna, cid)
+    third = await chat.queue_visitor_message(writer, site.id, visitor.id, "c-3", "one more thing")  # reopens
+    fourth = await chat.queue_visitor_message(writer, site.id, visitor.id, "c-4", "thanks")  # driver again
+    await writer.stop()
+
+    assert {a.conversation_id for a in (second, third, fourth)} == {cid}  # one thread
+    assert (second.seq, third.seq, fourth.seq) == (2, 3, 4)
+    types = [e.type for e in published if e.type != "site.created"]
+    assert types[types.index("conversation.closed"):] == ["conversation.closed", "conversation.reopened",
+                                                          "message.created", "message.created"]
+    created = [e for e in published if e.type == "message.created"]
+    on_driver = created[1].payload["conversation"]
+    assert on_driver["assignee"] == {"id": anna.id, "name": "Anna"}
+    assert (on_driver["read_seq"], on_driver["unread_count"], on_driver["closed_at"]) == (1, 1, None)
+    summary = await db.read(lambda conn: conversations.get_summary(conn, cid))
+    assert created[-1].payload["conversation"] == summary
+    assert summary is not None and (summary["status"], summary["last_seq"], summary["closed_at"]) == ("open", 4, None)
+    lines = await db.read(lambda conn: entries.list_entries(conn, cid))
+    assert [(e.kind, e.actor_kind, e.after_seq) for e in lines] == [
+        ("assigned", "operator", 1), ("closed", "operator", 2), ("reopened", "visitor", 2),
+    ]

@@ -11,7 +11,8 @@
  *                  language (the unread count in the first), its badge's text and style,
  *                  its icon's SVG path (a close mark while open),
  *                  identified {ref, result: {accepted, refused}, warn: [lines for console.warn]}
- *   host -> panel: open, close, identify {data: {name, email, phone}, ref},
+ *   host -> panel: open, close, identify {data: {name, email, phone, user_id, user_hash}, ref},
+ *                  page {url, title, ref}: the host page now (at start and on each URL change),
  *                  consent (withdrawn: forget what is stored, keep nothing from now on)
  * Views: chat is built in; a view's own script, loaded after this one, adds another tab
  * (FAQ, contact form, callback) through window.FrontdeskPanel.addView; a tab shows only
@@ -19,6 +20,8 @@
  * Nothing is registered, stored or connected for a page view alone: only once the visitor
  * opens the panel, the page identifies them, they already have a token or an outbox from an
  * earlier visit, or the site asks for every visitor live (sites.live_visitors).
+ * The journey (docs/leads.md) follows the same rule: the host page's address, title and
+ * referrer are only remembered here, and sent as page.viewed once the socket is welcomed.
  * Anything a person typed is put in the DOM with textContent, never parsed as HTML.
  */
 (function () {
@@ -80,6 +83,7 @@
   var unread = 0, launcherPosted = '';
   var typingSentAt = 0, typingOn = false, typingStopTimer = 0, typingHideTimer = 0;
   var wanted = !FRAMED;      // a reason to register and connect (see the top): until then, nothing
+  var hostPage = null, pageSent = '';  // the host page now, and the last one reported
 
   // Our files' content-hashed URLs, listed by the server in panel.html (cached for good).
   var ASSETS = (function () {
@@ -88,6 +92,7 @@
   function assetUrl(name) { return ASSETS[name] || '/widget/' + name; }
 
   var views = {chat: {}};    // name -> hooks {show(section), language()} of a registered view
+  var followWanted = '';     // a conversation a view made, not yet followed by the socket
   var currentView = 'chat';
 
   function offsetParam(name) {
@@ -423,6 +428,8 @@
       conversationId = frame.conversation.id;
       onRead(frame.conversation.read_seq);
     }
+    if (followWanted && conversationId !== followWanted) { followWanted = ''; setTimeout(drop, 0); }
+    else followWanted = '';
     if (liveFrom === null) {
       liveFrom = frame.conversation ? frame.conversation.last_seq || 0 : 0;
       if (seen === null) storage.set('seen', String(seen = liveFrom));
@@ -443,6 +450,7 @@
       sendTracked(item.frame);
       return true;
     });
+    reportPage();
     clearInterval(pingTimer);
     pingTimer = setInterval(function () {
       if (sendFrame({type: 'ping'})) pongTimer = setTimeout(drop, ACK_TIMEOUT);
@@ -637,10 +645,18 @@
   }
 
   function updateNotice() {
-    var text = problem || (welcomed && !online ? tr('offline_note') : '');
+    // Nobody online and the site has the contact form: offer it, carrying what was typed.
+    var offer = !problem && welcomed && !online && enabledViews().indexOf('contact') >= 0;
+    var text = problem || (welcomed && !online ? tr(offer ? 'offline_offer' : 'offline_note') : '');
     ui.notice.textContent = text;
     ui.notice.hidden = !text;
     ui.notice.classList.toggle('problem', !!problem);
+    if (offer && currentView === 'chat') {
+      var button = el('button', 'offer', tr('offline_offer_button'));
+      button.type = 'button';
+      button.addEventListener('click', function () { showView('contact', ui.input.value.trim()); });
+      ui.notice.appendChild(button);
+    }
   }
 
   function showTyping(on) {
@@ -770,15 +786,28 @@
       wake();
     } else if (m.type === 'consent') {
       storage.forget();
+    } else if (m.type === 'page' && typeof m.url === 'string') {
+      hostPage = {url: m.url, title: String(m.title || ''), referrer: String(m.ref || '')};
+      reportPage();
     }
+  }
+
+  // The page the (registered, connected) visitor is on, for the operator's lead card; the
+  // time zone comes from this browser's Intl (the host page's is the same).
+  function reportPage() {
+    if (!hostPage || hostPage.url === pageSent || !welcomed) return;
+    var zone = '';
+    try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ''; } catch (e) { /* no Intl */ }
+    if (sendFrame({type: 'page.viewed', url: hostPage.url.slice(0, 2048), title: hostPage.title.slice(0, 300),
+      referrer: hostPage.referrer.slice(0, 2048), timezone: zone})) pageSent = hostPage.url;
   }
 
   // Frontdesk('identify', data, callback) on the host page. Every given field is either
   // stored or refused with a reason; the page hears which (console.warn, the callback).
-  var IDENTITY = ['name', 'email', 'phone'];
+  var IDENTITY = ['name', 'email', 'phone', 'user_id', 'user_hash'];
 
-  function identify(data, ref) {
-    var item = {frame: {type: 'visitor.identify', id: uuid()}, ref: ref, refused: {}, tries: 0};
+  function identify(data, ref, done) {
+    var item = {frame: {type: 'visitor.identify', id: uuid()}, ref: ref, refused: {}, tries: 0, done: done};
     if (!data || typeof data !== 'object' || Array.isArray(data)) {
       item.refused.data = {code: 'invalid', message: tr('identify_not_object')};
       return reportIdentify(item, [], {});
@@ -829,6 +858,7 @@
       var why = item.refused[key];
       return 'Frontdesk: identify did not store "' + key + '" (' + why.code + '): ' + why.message;
     });
+    if (item.done) return item.done(accepted, item.refused);  // the pre-chat form's, not the page's
     toHost('identified', {ref: item.ref, result: {accepted: accepted, refused: item.refused}, warn: warn});
   }
 
@@ -849,7 +879,9 @@
   }
 
   function focusInput() {
-    if (isOpen && !ui.input.disabled) ui.input.focus({preventScroll: true});
+    if (!isOpen) return;
+    var target = ui.composer.hidden ? document.querySelector('.prechat-field:not([hidden]) input') : ui.input;
+    if (target && !target.disabled) target.focus({preventScroll: true});
   }
 
   // ---- views
@@ -903,6 +935,7 @@
     if (!views[name] || enabledViews().indexOf(name) < 0) return false;
     currentView = name;
     drawTabs();
+    updateNotice();
     if (name === 'chat') {
       if (carried && !ui.input.value) {
         ui.input.value = carried;
@@ -941,6 +974,13 @@
       wake();
       return token ? Promise.resolve(token) : register(false).then(function () { return token; });
     },
+    // A view made a conversation over HTTP (the contact form): follow it on the socket, so
+    // the operator's answer shows in the chat (a reconnect's hello names the newest one).
+    follow: function (id) {
+      if (!id || id === conversationId) return;
+      followWanted = id;
+      if (ws && welcomed) drop();
+    },
     el: el
   };
 
@@ -953,6 +993,13 @@
     applySite();
     drawGreeting();
     updateStatus();
+    if (window.fdPrechat && site && site.prechat) {  // widget/prechat.js
+      window.fdPrechat.start({
+        mode: site.prechat.mode, fields: site.prechat.fields, tr: tr, storage: storage, focusInput: focusInput,
+        hasConversation: function () { return !!conversationId || drawn.length > 0; },
+        identify: function (data, done) { identify(data, 0, done); wake(); }
+      });
+    }
     focusInput();
   }
 
@@ -981,8 +1028,11 @@
       style.setProperty('--fd-ring', light ? '#1f2937' : color);
     }
     drawTabs();
-    // The chat tab turned off: nothing to type into (the other tabs join as they arrive).
-    ui.composer.hidden = !!(site && site.tabs && site.tabs.indexOf('chat') < 0);
+    // The chat tab switched off: nothing to type into. A required pre-chat form still
+    // showing keeps the box hidden too (widget/prechat.js shows it when done).
+    var form = document.getElementById('prechat');
+    ui.composer.hidden = !!(site && site.tabs && site.tabs.indexOf('chat') < 0) ||
+      !!(form && !form.hidden && site && site.prechat && site.prechat.mode === 'required');
   }
 
   function init() {

@@ -1,5 +1,5 @@
 """The `frontdesk` command: serve, demo, migrate, create-operator, set-password, set-role,
-deactivate-operator, activate-operator, end-sessions, revoke-visitor, create-site, update-site, create-webhook, list-webhooks.
+deactivate-operator, activate-operator, end-sessions, revoke-visitor, create-site, update-site, show-identity-secret, create-webhook, list-webhooks.
 
 Every setting is a FRONTDESK_* environment variable, read by every command, and a flag of
 the commands that use it (flags win; server/config.py says which). Every mistake a user

@@ -97,7 +97,7 @@ async def revoke_visitor(settings: Settings, args: argparse.Namespace) -> None:
     print(f"visitor {args.visitor_id}: every token revoked (open widgets are refused when they reconnect)")
 
 
-def _greetings(values: list[str]) -> dict[str, str]:
+def _greetings(values: list[str], field: str = "greeting") -> dict[str, str]:
     """--greeting TEXT / --greeting ru=TEXT as {"": TEXT, "ru": TEXT}; one per language."""
     import re
 
@@ -108,24 +108,35 @@ def _greetings(values: list[str]) -> dict[str, str]:
         match = re.match(r"([a-z]{2,3})=(.*)", value, re.S)
         lang, text = match.groups() if match else ("", value)
         if lang in texts:
-            raise Invalid(field="greeting")
+            raise Invalid(field=field)
         texts[lang] = text
     return texts
 
 
 async def create_site(settings: Settings, args: argparse.Namespace) -> None:
-    from ..services import sites
+    from ..services import callbacks, sites
     from ..web.console.pages import snippet
+    from .parser import callback_settings
 
+    callback_values = callback_settings(args)
+    callbacks.check_settings(**callback_values)  # refused before the site is made
     async with opened(settings) as state:
         site = await sites.create_site(
             state.writer, args.name, args.origin, color=args.color, position=args.position,
             language=args.language, greeting=_greetings(args.greeting), offset_x=args.offset_x,
             offset_y=args.offset_y, live_visitors=args.live_visitors, consent_required=args.consent_required,
             allow_duplicate_name=args.allow_duplicate_name,
+            contact=args.contact, contact_required=args.contact_required,
+            consent_text=_greetings(args.consent_text, "consent_text"), privacy_url=args.privacy_url,
+            notify_email=args.notify_email,
+            default_country=args.default_country, prechat=args.prechat, prechat_fields=args.prechat_fields,
+            anonymize_ips=args.anonymize_ips,
         )
+        site = await callbacks.update_settings(state.writer, site, **callback_values)
     base = settings.public_url.rstrip("/")
     print(f"site {site.name!r} created\nkey: {site.key}")
+    # For verified identities (user_hash = HMAC-SHA256(user_id, secret)): kept on the server side.
+    print(f"identity secret: {site.identity_secret}")
     if base:
         print(f"snippet: {snippet(base, site.key)}")
         return
@@ -141,8 +152,34 @@ async def create_site(settings: Settings, args: argparse.Namespace) -> None:
     )
 
 
-async def update_site(settings: Settings, args: argparse.Namespace) -> None:
+async def show_identity_secret(settings: Settings, args: argparse.Namespace) -> None:
     from ..errors import NotFound
+    from ..services import sites
+
+    async with opened(settings) as state:
+        site = await sites.site_by_key(state.db, args.site)
+    if site is None:
+        raise NotFound(field="site")
+    print(f"identity secret of {site.name!r} ({site.key}): {site.identity_secret}")
+    print("user_hash = hex HMAC-SHA256(user_id, this secret), computed on your server (docs/leads.md)")
+async def set_callbacks(settings: Settings, args: argparse.Namespace) -> None:
+    from ..services import callbacks, sites
+    from .parser import callback_settings
+
+    async with opened(settings) as state:
+        site = await sites.site_by_key(state.db, args.site)
+        if site is None:
+            raise NotFound(field="site")
+        site = await callbacks.update_settings(state.writer, site, **callback_settings(args))
+    state_word = "on" if site.callbacks_enabled else "off"
+    print(
+        f"site {site.name!r}: callbacks {state_word}; {site.callback_hours} ({site.callback_tz}); "
+        f"slots of {site.callback_slot_minutes} min, {site.callback_capacity} per slot, "
+        f"not sooner than {site.callback_lead_minutes} min; days off: {site.callback_days_off or 'none'}"
+    )
+
+
+async def update_site(settings: Settings, args: argparse.Namespace) -> None:
     from ..services import sites
 
     async with opened(settings) as state:

@@ -8,7 +8,8 @@ from typing import Sequence
 from ..config import Settings, SettingsError
 from ..errors import FrontdeskError
 from .admin import (
-    change_operator, create_operator, create_site, create_webhook, list_webhooks, revoke_visitor, update_site,
+    change_operator, create_operator, create_site, create_webhook, list_webhooks, revoke_visitor, set_callbacks,
+    show_identity_secret, update_site,
 )
 from .faq import export_faq, import_faq
 from .parser import build_parser, settings_from, unknown_options
@@ -40,8 +41,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(revoke_visitor(settings, args))
         elif args.command == "create-site":
             asyncio.run(create_site(settings, args))
+        elif args.command == "set-callbacks":
+            asyncio.run(set_callbacks(settings, args))
         elif args.command == "update-site":
             asyncio.run(update_site(settings, args))
+        elif args.command == "show-identity-secret":
+            asyncio.run(show_identity_secret(settings, args))
         elif args.command == "create-webhook":
             asyncio.run(create_webhook(settings, args))
         elif args.command == "list-webhooks":

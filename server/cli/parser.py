@@ -171,9 +171,65 @@ def build_parser() -> argparse.ArgumentParser:
              "asks for it on one page). Default: off.",
     )
     site.add_argument(
+        "--contact", action="store_true",
+        help="Show the contact form's tab (also what the chat offers when no operator is online); see docs/email.md.",
+    )
+    site.add_argument(
+        "--contact-required", default="email_or_phone", metavar="FIELDS",
+        help="Fields the contact form requires, comma-separated, of name, email, phone and email_or_phone "
+             "(at least one of the two). Default: email_or_phone.",
+    )
+    site.add_argument(
+        "--consent-text", action="append", default=[], metavar="[LANG=]TEXT",
+        help="The consent the contact form asks for (stored with each message): TEXT in every language, LANG=TEXT "
+             "in one; repeatable. Default: the widget's own wording.",
+    )
+    site.add_argument("--privacy-url", default=None, metavar="URL", help="The site's privacy policy, linked next to the consent.")
+    site.add_argument(
+        "--notify-email", default=None, metavar="EMAIL",
+        help="Where new contact-form and offline messages are emailed. Default: every active operator.",
+    )
+    site.add_argument(
+        "--default-country", default=None, metavar="CC",
+        help="Two-letter country (e.g. KZ) in which phone numbers typed without a country code are read. "
+             "Default: the country of the visitor's IP address.",
+    )
+    site.add_argument(
+        "--prechat", choices=("off", "optional", "required"), default="off",
+        help="The widget's pre-chat form: off, optional (the visitor may skip it) or required before the first "
+             "message. Default: off.",
+    )
+    site.add_argument(
+        "--prechat-fields", default="name,email", metavar="FIELDS",
+        help="What the pre-chat form asks, comma-separated from name, email, phone. Default: name,email.",
+    )
+    site.add_argument(
+        "--anonymize-ips", action="store_true",
+        help="Store visitors' IP addresses anonymised (IPv4 last octet, IPv6 last 80 bits zeroed); the country "
+             "is still looked up from the full address first.",
+    )
+    site.add_argument(
         "--allow-duplicate-name", action="store_true",
         help="Create the site even if another site already has this name (refused by default).",
     )
+
+    secret = command(
+        "show-identity-secret",
+        "Print a site's identity secret: your server signs logged-in users' ids with it (user_hash, docs/leads.md).",
+    )
+    secret.add_argument("site", help="The site's key (fd_…), as create-site printed it.")
+    _callback_flags(site)
+    callbacks = command(
+        "set-callbacks", "Change a site's callback requests: on/off, business hours, time zone, days off, slots.",
+        epilog="Only the options given change. See docs/callbacks.md.",
+    )
+    callbacks.add_argument("site", help="The site's key (fd_…), as create-site printed it.")
+    callbacks.add_argument(
+        "--default-country", default=None, metavar="CC",
+        help="The site's country, e.g. KZ ('' clears it): the phone picker's default and the region of numbers "
+             "typed without a country code.",
+    )
+    _callback_flags(callbacks)
 
     change = command("update-site", "Change a site's launcher placement and page-view settings.")
     change.add_argument("site", help="The site's key (fd_…), as create-site printed it.")
@@ -214,6 +270,38 @@ def build_parser() -> argparse.ArgumentParser:
     listing = command("list-webhooks", "List webhook endpoints.")
     listing.add_argument("--site", default=None, help="Only this site's (its key).")
     return parser
+
+
+def _callback_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("callback requests (docs/callbacks.md)")
+    group.add_argument("--callbacks", dest="callbacks", action="store_true", default=None,
+                       help="Offer the widget's \"Call me back\" tab.")
+    group.add_argument("--no-callbacks", dest="callbacks", action="store_false", help="Stop offering it.")
+    group.add_argument("--callback-tz", default=None, metavar="ZONE",
+                       help="IANA time zone of the business hours, e.g. Europe/Kyiv. Default: UTC.")
+    group.add_argument("--callback-hours", default=None, metavar="SPEC",
+                       help="Business hours per weekday, e.g. 'mon-fri=09:00-18:00;sat=10:00-14:00'. "
+                            "Default: mon-fri=09:00-18:00.")
+    group.add_argument("--callback-days-off", default=None, metavar="DATES",
+                       help="Days off and holidays as YYYY-MM-DD, comma-separated (replaces the list; '' clears it).")
+    group.add_argument("--callback-slot-minutes", default=None, metavar="MIN",
+                       help="Slot length: 10, 15, 20, 30, 45, 60, 90 or 120. Default: 30.")
+    group.add_argument("--callback-lead-minutes", default=None, metavar="MIN",
+                       help="No slot starts sooner than this many minutes from now. Default: 60.")
+    group.add_argument("--callback-capacity", default=None, metavar="N",
+                       help="Callbacks one slot holds. Default: 1.")
+    group.add_argument("--callback-countries", default=None, metavar="CC,CC",
+                       help="Phone countries the site calls, e.g. KZ,RU,UA ('' for any). Default: any.")
+
+
+def callback_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The callback flags given, under services.callbacks.check_settings' names."""
+    return {
+        "enabled": args.callbacks, "tz": args.callback_tz, "hours": args.callback_hours,
+        "days_off": args.callback_days_off, "slot_minutes": args.callback_slot_minutes,
+        "lead_minutes": args.callback_lead_minutes, "capacity": args.callback_capacity,
+        "country": getattr(args, "default_country", None), "countries": args.callback_countries,
+    }
 
 
 def settings_from(args: argparse.Namespace) -> Settings:

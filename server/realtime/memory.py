@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Callable
 
 from .hub import SubscriberTooSlow
 
@@ -13,7 +13,8 @@ _QUEUE_LIMIT = 2000
 class MemorySubscription:
     def __init__(self, hub: "MemoryHub") -> None:
         self._hub = hub
-        self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(_QUEUE_LIMIT)
+        self._queue: asyncio.Queue[dict[str, Any]] | None = None  # made when first needed
+        self._callback: Callable[[dict[str, Any]], None] | None = None
         self._channels: set[str] = set()
         self.overflowed = False
 
@@ -21,7 +22,20 @@ class MemorySubscription:
         self._channels.add(channel)
         self._hub._subscribers.setdefault(channel, set()).add(self)
 
+    def listen(self, callback: Callable[[dict[str, Any]], None]) -> None:
+        """From now on hand each message to ``callback`` as it is published (what was
+        queued first): no queue and no task per subscriber. The callback must not raise."""
+        while self._queue is not None and not self._queue.empty():
+            callback(self._queue.get_nowait())
+        self._queue = None
+        self._callback = callback
+
     def deliver(self, message: dict[str, Any]) -> None:
+        if self._callback is not None:
+            self._callback(message)
+            return
+        if self._queue is None:
+            self._queue = asyncio.Queue(_QUEUE_LIMIT)
         try:
             self._queue.put_nowait(message)
         except asyncio.QueueFull:
@@ -30,6 +44,8 @@ class MemorySubscription:
     async def get(self) -> dict[str, Any]:
         if self.overflowed:
             raise SubscriberTooSlow()
+        if self._queue is None:
+            self._queue = asyncio.Queue(_QUEUE_LIMIT)
         return await self._queue.get()
 
     async def close(self) -> None:
@@ -47,6 +63,10 @@ class MemoryHub:
         self._subscribers: dict[str, set[MemorySubscription]] = {}
 
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
+        self.deliver(channel, message)
+
+    def deliver(self, channel: str, message: dict[str, Any]) -> None:
+        """Publish without awaiting: nothing here waits, so fan-outs need no coroutine each."""
         for sub in tuple(self._subscribers.get(channel, ())):
             sub.deliver(message)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any
+from typing import Any, Callable
 
 from redis.asyncio import Redis
 
@@ -46,6 +46,7 @@ class RedisHub:
         self._confirmed: dict[str, asyncio.Future[None]] = {}
         self._reader: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._listeners: dict[str, Callable[[dict[str, Any]], None]] = {}
 
     async def start(self) -> None:
         await self.redis.ping()
@@ -66,6 +67,12 @@ class RedisHub:
         for channel, message in messages:
             pipe.publish(self.prefix + channel, json.dumps(message, separators=(",", ":")))
         await pipe.execute()
+
+    async def listen(self, channel: str, callback: Callable[[dict[str, Any]], None]) -> None:
+        """Hand every message of ``channel`` to ``callback`` (in the reader, in order) instead
+        of local subscribers; returns once Redis has confirmed the subscription."""
+        self._listeners[channel] = callback
+        await self._want(channel)
 
     def subscription(self) -> RedisSubscription:
         return RedisSubscription(self)
@@ -105,7 +112,14 @@ class RedisHub:
                 if future is not None and not future.done():
                     future.set_result(None)
             elif message["type"] == "message":
-                await self.local.publish(channel, json.loads(message["data"]))
+                listener = self._listeners.get(channel)
+                try:
+                    if listener is not None:
+                        listener(json.loads(message["data"]))
+                    else:
+                        self.local.deliver(channel, json.loads(message["data"]))
+                except Exception:  # noqa: BLE001 - one bad message must not stop the node's reader
+                    log.exception("could not deliver a hub message on %s", channel)
 
     async def close(self) -> None:
         if self._reader is not None:

@@ -15,6 +15,13 @@ CONVERSATION_CLOSED = "conversation.closed"
 CONVERSATION_REOPENED = "conversation.reopened"
 NOTE_CREATED = "note.created"
 SITE_UPDATED = "site.updated"
+CONTACT_SUBMITTED = "contact.submitted"
+LEAD_CREATED = "lead.created"
+LEAD_UPDATED = "lead.updated"
+LEAD_MERGED = "lead.merged"
+CALLBACK_REQUESTED = "callback.requested"
+CALLBACK_UPDATED = "callback.updated"
+CALLBACK_DUE = "callback.due"
 
 CATALOGUE: dict[str, str] = {
     CONVERSATION_CREATED: "A visitor's first message opened a conversation. Payload: conversation (summary).",
@@ -38,4 +45,16 @@ CATALOGUE: dict[str, str] = {
         "Payload: conversation_id, entry (body: the note), conversation (summary)."
     ),
     SITE_UPDATED: "An admin changed a site's settings; open widgets read their config again. Payload: site (id, key).",
+    CONTACT_SUBMITTED: "A visitor sent the contact form (its message is also a message.created in the conversation). "
+    "Payload: submission (id, visitor_id, conversation_id, name, email, phone, message, language, consent {text, "
+    "privacy_url, given_at}, created_at), conversation (summary).",
+    LEAD_CREATED: "A visitor registered and became a lead. Payload: lead.",
+    LEAD_UPDATED: "A lead changed (identified, came back, moved to another page). Payload: lead, changed (field names), "
+    "page (url, title, visitor_id, at: when the change is a page view).",
+    LEAD_MERGED: "Two leads of one site turned out to be one person (same verified user, email or phone) and were "
+    "merged into the older. Payload: lead (the survivor), merged (the absorbed lead, merged_into set), filled.",
+    CALLBACK_REQUESTED: "A visitor asked to be called back (as soon as possible, or in a slot). Payload: callback.",
+    CALLBACK_UPDATED: "A callback changed: an operator recorded an attempt (done, no answer with the next try, "
+    "wrong number, cancelled) or the visitor cancelled it. Payload: callback, by (operator | visitor).",
+    CALLBACK_DUE: "A callback fell due: the reminder to call now, sent once across nodes. Payload: callback.",
 }

@@ -188,3 +188,36 @@ def language(value: Any, supported: tuple[str, ...]) -> str | None:
         return None
     code = value.strip().lower()[:2]
     return code if code in supported else None
+
+
+_TIMEZONE = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-/]{0,63}$")
+
+
+def page_url(value: Any, field: str = "url") -> str | None:
+    """A page's address as a browser reports it: http(s) only (a ``javascript:`` or ``data:``
+    URL is refused), at most 2048 characters."""
+    raw = text(value, field, max_chars=2048, required=False)
+    if raw is None:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise Invalid(field=field)
+    return raw
+
+
+def timezone_name(value: Any) -> str | None:
+    """An IANA time zone as Intl reports it ("Asia/Almaty"), or None for anything else."""
+    return value if isinstance(value, str) and _TIMEZONE.match(value) else None
+
+
+def cut(value: Any, max_chars: int) -> str | None:
+    """Free text a browser sends (a title, a UTM tag): control characters dropped, cut to
+    ``max_chars`` rather than refused (a long page title is not the visitor's mistake)."""
+    if not isinstance(value, str):
+        return None
+    value = _CONTROL.sub("", value).strip()
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return value[:max_chars] or None

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 import secrets
+from urllib.parse import urlsplit
 from typing import Any, Mapping
+
+import phonenumbers
 
 from ..errors import FrontdeskError, Invalid
 from ..store import sites as store
@@ -22,6 +25,31 @@ GREETING_MAX_CHARS = 500
 POSITIONS = ("auto", "right", "left")
 # The launcher's offsets from its corner, CSS px: enough to clear a page's own corner controls.
 OFFSET_MAX = 1000
+CONSENT_MAX_CHARS = 1000
+# What a site's contact form may require: each field, or at least one way to answer.
+REQUIRABLE = ("name", "email", "phone", "email_or_phone")
+
+
+def required_fields(value: Any) -> tuple[str, ...]:
+    """The contact form's required fields: a comma list or a sequence of REQUIRABLE names."""
+    parts = value.split(",") if isinstance(value, str) else list(value or ())
+    clean = tuple(dict.fromkeys(str(p).strip() for p in parts if str(p).strip()))
+    if not clean or any(p not in REQUIRABLE for p in clean):
+        raise Invalid(field="contact_required", known=", ".join(REQUIRABLE))
+    return clean
+
+
+def web_url(value: Any, field: str) -> str | None:
+    """An http(s) address a visitor may open (the privacy policy), or None."""
+    text = fields.text(value, field, max_chars=2048, required=False)
+    if text is None:
+        return None
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise Invalid(field=field)
+    return text
+PRECHAT_MODES = ("off", "optional", "required")
+PRECHAT_FIELDS = ("name", "email", "phone")
 
 
 async def create_site(
@@ -37,7 +65,16 @@ async def create_site(
     offset_y: Any = 16,
     live_visitors: bool = False,
     consent_required: bool = False,
+    contact: bool = False,
+    contact_required: Any = ("email_or_phone",),
+    consent_text: str | Mapping[str, Any] | None = None,
+    privacy_url: Any = None,
+    notify_email: Any = None,
     allow_duplicate_name: bool = False,
+    default_country: Any = None,
+    prechat: Any = "off",
+    prechat_fields: Any = ("name", "email"),
+    anonymize_ips: bool = False,
 ) -> Site:
     """A new site. A name another site already has is refused (naming that site's key)
     unless ``allow_duplicate_name``: two same-named sites look alike in the console."""
@@ -51,6 +88,12 @@ async def create_site(
         raise Invalid(field="language")
     clean_greeting = texts_by_language(greeting, "greeting", max_chars=GREETING_MAX_CHARS)
     clean_x, clean_y = offset(offset_x, "offset_x"), offset(offset_y, "offset_y")
+    clean_required = required_fields(contact_required)
+    clean_consent = texts_by_language(consent_text, "consent_text", max_chars=CONSENT_MAX_CHARS)
+    clean_privacy = web_url(privacy_url, "privacy_url")
+    clean_notify = fields.email(notify_email, "notify_email")
+    clean_country = country(default_country)
+    clean_prechat, clean_prechat_fields = prechat_form(prechat, prechat_fields)
     key = "fd_" + secrets.token_urlsafe(12)
 
     def job(tx: Tx) -> Site:
@@ -62,9 +105,36 @@ async def create_site(
             position=position, language=language, greeting=clean_greeting,
             offset_x=clean_x, offset_y=clean_y, live_visitors=bool(live_visitors),
             consent_required=bool(consent_required),
+            contact_enabled=bool(contact), contact_required=clean_required, consent_text=clean_consent,
+            privacy_url=clean_privacy, notify_email=clean_notify,
+            default_country=clean_country, prechat=clean_prechat, prechat_fields=clean_prechat_fields,
+            anonymize_ips=bool(anonymize_ips), identity_secret=secrets.token_hex(32),
         )
 
     return await writer.run(job)
+
+
+def country(value: Any, field: str = "default_country") -> str | None:
+    """An ISO 3166 two-letter region phonenumbers knows ("kz" -> "KZ"), or None."""
+    if value is None or value == "":
+        return None
+    code = value.strip().upper() if isinstance(value, str) else None
+    if code is None or code not in phonenumbers.SUPPORTED_REGIONS:
+        raise Invalid(field=field, value=value)
+    return code
+
+
+def prechat_form(mode: Any, wanted: Any) -> tuple[str, tuple[str, ...]]:
+    """The pre-chat form: a mode and the fields it asks, in a fixed order ("email,name" or a list)."""
+    if mode not in PRECHAT_MODES:
+        raise Invalid(field="prechat", value=mode)
+    if isinstance(wanted, str):
+        wanted = [w.strip() for w in wanted.split(",") if w.strip()]
+    if not isinstance(wanted, (list, tuple)) or any(w not in PRECHAT_FIELDS for w in wanted):
+        raise Invalid(field="prechat_fields", value=",".join(map(str, wanted)) if isinstance(wanted, (list, tuple)) else wanted)
+    if mode != "off" and not wanted:
+        raise Invalid(field="prechat_fields", value="")
+    return mode, tuple(f for f in PRECHAT_FIELDS if f in wanted)
 
 
 def offset(value: Any, field: str) -> int:
@@ -205,9 +275,17 @@ def widget_view(
         "offset_y": tag_offset(offset_y, site.offset_y),
         "live_visitors": site.live_visitors,
         "texts": {name: dict(texts) for name, texts in (site.texts or {}).items()},
+        "default_country": site.default_country,
+        "prechat": {"mode": site.prechat, "fields": list(site.prechat_fields)},
         "consent": site.consent_required or (consent or "").strip().lower() == "required",
         "tabs": widget_tabs(site, faq=faq),
-        "default_country": site.default_country,
+        # The contact form: which fields it requires, the consent the visitor gives (the
+        # site's text in this language, else the widget's own) and the privacy policy.
+        "contact": {
+            "required": list(site.contact_required),
+            "consent": in_language(site.consent_text, lang),
+            "privacy_url": site.privacy_url,
+        } if site.contact_enabled else None,
     }
 
 
@@ -216,24 +294,20 @@ def widget_view(
 # Visitor-facing texts an owner may write per language, with their limits: the greeting
 # (its own column) and texts that stand in for the widget's own words of the same name.
 SITE_TEXTS = {"greeting": GREETING_MAX_CHARS, "offline_note": 300, "placeholder": 100}
-# The widget's tabs, in order: the switches on the settings page (``sites.tabs`` stores
-# the ones that are on). callback and contact join this list as they arrive.
-TABS = ("chat", "faq")
-# A site that never saved its tabs: every tab on (faq still shows only with articles).
-DEFAULT_TABS = ("chat", "faq")
-_COUNTRY = re.compile(r"^[A-Z]{2}$")
+# The widget's views, in tab order: the switches on the settings page (``sites.tabs``
+# stores the ones that are on). A switch is necessary, not sufficient: the FAQ tab also
+# needs published articles, callback and contact their feature on (callbacks_enabled,
+# contact_enabled; see widget_tabs).
+TABS = ("chat", "faq", "callback", "contact")
+# A site that never saved its tabs (``sites.tabs`` NULL): every switch on.
+DEFAULT_TABS = TABS
 
 
 def default_country(value: Any) -> str | None:
-    """An ISO 3166 alpha-2 code phone numbers can be read in (e.g. KZ), or None."""
-    import phonenumbers
-
-    if value is None or (isinstance(value, str) and not value.strip()):
+    """The settings form's default country: blank is None, else ``country``."""
+    if isinstance(value, str) and not value.strip():
         return None
-    code = value.strip().upper() if isinstance(value, str) else value
-    if not isinstance(code, str) or not _COUNTRY.match(code) or code not in phonenumbers.SUPPORTED_REGIONS:
-        raise Invalid(field="default_country", value=str(value)[:20])
-    return code
+    return country(value.strip() if isinstance(value, str) else value)
 
 
 def _check_color(value: Any) -> str:
@@ -333,7 +407,10 @@ def tab_switches(site: Site) -> list[str]:
 
 
 def widget_tabs(site: Site, *, faq: bool = False) -> list[str]:
-    """The panel's views, in tab order (chat first): the tabs switched on (tab_switches),
-    less those with nothing to show: ``faq`` only when the site has published articles
-    (``faq``), so a switched-on FAQ tab appears with the first published article."""
-    return [tab for tab in tab_switches(site) if tab != "faq" or faq]
+    """The panel's views, in tab order (chat, faq, callback, contact): the tabs switched on
+    (tab_switches), less those with nothing to show: the FAQ only when the site has
+    published articles (``faq``: the tab appears with the first one), callback requests
+    only when the site takes them (callbacks_enabled), the contact form only when it is on
+    (contact_enabled)."""
+    has = {"chat": True, "faq": faq, "callback": site.callbacks_enabled, "contact": site.contact_enabled}
+    return [tab for tab in tab_switches(site) if has[tab]]

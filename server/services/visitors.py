@@ -17,7 +17,8 @@ from ..store.sites import Site
 from ..store.visitors import Visitor
 from ..store.writer import GroupWriter, Tx
 from ..throttle import Throttle
-from . import events, fields, rates
+from . import events, fields, leads, rates
+from .geo import Geolocator
 from .sites import LANGUAGES
 
 
@@ -50,23 +51,33 @@ async def start_session(
     page_url: Any = None,
     ip: str | None = None,
     user_agent: str | None = None,
+    geo: Geolocator | None = None,
 ) -> VisitorSession:
-    """The visitor this token names (or a new one if there is no token)."""
+    """The visitor this token names (or a new one if there is no token), and their lead
+    created or brought up to date (address, place, browser: worked out off the loop)."""
     claim = signer.read_visitor_token(token, site_id=site.id) if token is not None else None
     lang = fields.language(language, LANGUAGES)
-    url = page_url[:2048] if isinstance(page_url, str) else None
-    seen = {"ip": ip, "user_agent": (user_agent or "")[:512] or None, "last_page_url": url}
+    try:
+        url = fields.page_url(page_url, "page")
+    except FrontdeskError:
+        url = None  # the landing page is a nicety: a bad one does not refuse the visitor
+    arrived = await leads.arrival(geo or Geolocator(), site, ip, user_agent)
+    seen = {"ip": arrived.ip, "user_agent": (user_agent or "")[:512] or None, "last_page_url": url}
     if lang:
         seen["language"] = lang
+    lead_key = uuid.uuid4().hex
 
     def job(tx: Tx) -> tuple[Visitor, Any]:
         if claim is None:
             visitor = store.insert_visitor(tx.conn, id=uuid.uuid4().hex, site_id=site.id, **seen)
+            leads.on_session(tx, site, visitor.id, None, arrived, language=lang, page_url=url, lead_key=lead_key)
             return visitor, None
         visitor = store.get_visitor(tx.conn, claim.visitor_id)
         if not _holds(visitor, claim, site):
             raise InvalidToken()
+        assert visitor is not None
         store.touch_visitor(tx.conn, visitor.id, **seen)
+        leads.on_session(tx, site, visitor.id, visitor.lead_id, arrived, language=lang, page_url=url, lead_key=lead_key)
         return visitor, conversation_store.latest_conversation(tx.conn, visitor.id)
 
     visitor, conversation = await writer.run(job)
@@ -100,6 +111,7 @@ async def check_visitor(db: Database, signer: Signer, site: Site, token: Any) ->
 
 
 IDENTITY_FIELDS = ("name", "email", "phone")
+VERIFIED_FIELDS = ("user_id", "user_hash")  # a site's own user, vouched for by HMAC
 
 
 @dataclass(frozen=True)
@@ -124,9 +136,14 @@ def _identity_value(field: str, value: Any, region: str | None) -> str | None:
     return fields.phone(value, region=region)
 
 
-async def identify(writer: GroupWriter, claim: VisitorClaim, data: dict[str, Any], *, region: str | None = None) -> Identified:
+async def identify(
+    writer: GroupWriter, claim: VisitorClaim, data: dict[str, Any], *, region: str | None = None,
+    site: Site | None = None,
+) -> Identified:
     """The visitor says who they are. Each given field is checked on its own: the valid
-    ones are stored even when another is refused (a bad phone must not lose the email)."""
+    ones are stored even when another is refused (a bad phone must not lose the email).
+    ``user_id`` counts only with a valid ``user_hash`` (HMAC under the site's secret); the
+    lead takes every accepted field and merges with the site's leads of the same person."""
     changes: dict[str, Any] = {}
     refused: dict[str, FrontdeskError] = {}
     for field in IDENTITY_FIELDS:
@@ -135,12 +152,20 @@ async def identify(writer: GroupWriter, claim: VisitorClaim, data: dict[str, Any
                 changes[field] = _identity_value(field, data[field], region)
             except FrontdeskError as exc:
                 refused[field] = exc
+    lead_changes = dict(changes)
+    if site is not None and ("user_id" in data or "user_hash" in data):
+        try:
+            lead_changes["user_id"] = leads.verified_user(site, data.get("user_id"), data.get("user_hash"))
+        except FrontdeskError as exc:
+            refused["user_id" if exc.field == "user_id" else "user_hash"] = exc
 
     def job(tx: Tx) -> Visitor:
         visitor = store.update_visitor(tx.conn, claim.visitor_id, **changes) if changes else None
         visitor = visitor or store.get_visitor(tx.conn, claim.visitor_id)
         if visitor is None:
             raise InvalidToken()
+        if lead_changes:
+            leads.on_identify(tx, visitor.site_id, visitor.id, lead_changes)
         if changes:
             for summary in conversation_store.list_summaries_for_visitor(tx.conn, visitor.id):
                 tx.append_event(
@@ -149,4 +174,5 @@ async def identify(writer: GroupWriter, claim: VisitorClaim, data: dict[str, Any
                 )
         return visitor
 
-    return Identified(await writer.run(job), tuple(changes), refused)
+    accepted = tuple(changes) + (("user_id",) if "user_id" in lead_changes else ())
+    return Identified(await writer.run(job), accepted, refused)

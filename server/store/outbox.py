@@ -46,6 +46,21 @@ def insert_event(
     return StoredEvent(result.scalar_one(), type, site_id, conversation_id, payload)
 
 
+_RAW_INSERT = "INSERT INTO events (type, site_id, conversation_id, payload, created_at) VALUES (?, ?, ?, ?, ?)"
+
+
+def insert_event_raw(
+    raw: Any, type: str, payload: dict[str, Any], *, site_id: int | None, conversation_id: str | None
+) -> StoredEvent:
+    """``insert_event`` on the stdlib sqlite3 connection (SQLite): the same row, a fraction
+    of SQLAlchemy's CPU, prepared once by the driver's statement cache."""
+    cursor = raw.execute(_RAW_INSERT, (
+        type, site_id, conversation_id, json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
+        utcnow().strftime("%Y-%m-%d %H:%M:%S.%f"),
+    ))
+    return StoredEvent(cursor.lastrowid, type, site_id, conversation_id, payload)
+
+
 def event_from_row(row: Any, event_id: int) -> StoredEvent:
     """A stored event from a row of ``events`` columns (``event_id``: its id, however labelled)."""
     return StoredEvent(event_id, row.type, row.site_id, row.conversation_id, json.loads(row.payload))

@@ -44,12 +44,36 @@ sites = Table(
     Column("live_visitors", Boolean, nullable=False, server_default=false()),
     # Nothing stored or connected before the page reports consent or the visitor opens the chat (0008).
     Column("consent_required", Boolean, nullable=False, server_default=false()),
-    # Visitor-facing texts besides the greeting (0011): JSON {"offline_note": {"": …, "ru": …}, …}.
-    Column("texts", Text, nullable=True),
-    # The widget tabs switched on (0011): JSON list, e.g. ["chat"]; NULL: never chosen, all on.
-    Column("tabs", Text, nullable=True),
-    # Where a phone typed without a country code is read from (0011): ISO 3166 alpha-2, or NULL.
+    # The contact form (0011): its tab on or off, which fields it requires (a comma list of
+    # name, email, phone, email_or_phone), the consent text per language (JSON like greeting),
+    # the privacy policy's address, and where new messages are notified (else every operator).
+    Column("contact_enabled", Boolean, nullable=False, server_default=false()),
+    Column("contact_required", String(64), nullable=False, server_default="email_or_phone"),
+    Column("consent_text", Text, nullable=True),
+    Column("privacy_url", String(2048), nullable=True),
+    Column("notify_email", String(254), nullable=True),
+    # Leads (0012): the region phone numbers typed without a country code are read in (else
+    # the IP's country), the pre-chat form, stored addresses anonymised, and the key of
+    # verified identities (user_hash = HMAC-SHA256(user_id, identity_secret)).
     Column("default_country", String(2), nullable=True),
+    Column("prechat", String(16), nullable=False, server_default="off"),  # off | optional | required
+    Column("prechat_fields", String(32), nullable=False, server_default="name,email"),
+    Column("anonymize_ips", Boolean, nullable=False, server_default=false()),
+    Column("identity_secret", String(64), nullable=True),
+    # Callback requests (0013): off until switched on; the schedule is read by services/slots.py.
+    Column("callbacks_enabled", Boolean, nullable=False, server_default=false()),
+    Column("callback_tz", String(64), nullable=False, server_default="UTC"),
+    Column("callback_hours", String(500), nullable=False, server_default="mon-fri=09:00-18:00"),
+    Column("callback_days_off", Text, nullable=False, server_default=""),  # ISO dates, comma-separated
+    Column("callback_slot_minutes", Integer, nullable=False, server_default="30"),
+    Column("callback_lead_minutes", Integer, nullable=False, server_default="60"),
+    Column("callback_capacity", Integer, nullable=False, server_default="1"),
+    Column("callback_countries", String(500), nullable=False, server_default=""),  # accepted regions; empty: any
+    # Visitor-facing texts besides the greeting (0014): JSON {"offline_note": {"": …, "ru": …}, …}.
+    Column("texts", Text, nullable=True),
+    # The widget tab switches that are on (0014): JSON list, e.g. ["chat", "contact"]; NULL:
+    # never chosen, every switch on (a view still needs its feature: contact_enabled, …).
+    Column("tabs", Text, nullable=True),
 )
 
 operators = Table(
@@ -101,6 +125,77 @@ visitors = Table(
     Column("last_seen_at", Timestamp, nullable=False),
     # In every visitor token; raising it revokes all tokens issued before (docs/realtime.md).
     Column("token_generation", Integer, nullable=False, server_default="0"),
+    Column("lead_id", String(32), nullable=True, index=True),  # the person (0012); merges move it
+    Column("timezone", String(64), nullable=True),  # the browser's Intl time zone (0012)
+)
+
+# One lead per person per site (0012): what the visitor records of that person add up to.
+# A lead merged into another keeps its row (merged_into set) so no attribute is ever lost.
+leads = Table(
+    "leads",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("site_id", Integer, ForeignKey("sites.id"), nullable=False),
+    Column("name", String(200), nullable=True),
+    Column("email", String(254), nullable=True),
+    Column("phone", String(32), nullable=True),
+    Column("user_id", String(200), nullable=True),  # the site's own user id, verified by HMAC
+    Column("status", String(16), nullable=False, server_default="new"),
+    Column("ip", String(45), nullable=True),  # the latest address (anonymised if the site asks)
+    Column("country", String(2), nullable=True),
+    Column("region", String(100), nullable=True),
+    Column("city", String(100), nullable=True),
+    Column("browser", String(100), nullable=True),
+    Column("os", String(100), nullable=True),
+    Column("device", String(16), nullable=True),  # desktop | mobile | tablet | bot
+    Column("language", String(8), nullable=True),
+    Column("timezone", String(64), nullable=True),
+    Column("referrer", String(2048), nullable=True),  # of the landing page
+    Column("landing_url", String(2048), nullable=True),
+    Column("utm_source", String(200), nullable=True),
+    Column("utm_medium", String(200), nullable=True),
+    Column("utm_campaign", String(200), nullable=True),
+    Column("utm_term", String(200), nullable=True),
+    Column("utm_content", String(200), nullable=True),
+    Column("current_url", String(2048), nullable=True),
+    Column("current_title", String(300), nullable=True),
+    Column("visits", Integer, nullable=False, server_default="1"),
+    Column("first_seen_at", Timestamp, nullable=False),
+    Column("last_seen_at", Timestamp, nullable=False),
+    Column("merged_into", String(32), nullable=True),
+    Index("ix_leads_site_recent", "site_id", "last_seen_at"),
+    Index("ix_leads_site_email", "site_id", "email"),
+    Index("ix_leads_site_phone", "site_id", "phone"),
+    Index("ix_leads_site_user", "site_id", "user_id"),
+)
+
+# Every address a lead came from, with where it geolocates.
+lead_addresses = Table(
+    "lead_addresses",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("lead_id", String(32), nullable=False),
+    Column("ip", String(45), nullable=False),
+    Column("country", String(2), nullable=True),
+    Column("region", String(100), nullable=True),
+    Column("city", String(100), nullable=True),
+    Column("first_seen_at", Timestamp, nullable=False),
+    Column("last_seen_at", Timestamp, nullable=False),
+    Index("ix_lead_addresses_lead_ip", "lead_id", "ip"),
+)
+
+# The pages a registered visitor saw (the panel reports them; nothing for page views of
+# people who never registered).
+page_views = Table(
+    "page_views",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("lead_id", String(32), nullable=False),
+    Column("visitor_id", String(32), nullable=False),
+    Column("url", String(2048), nullable=False),
+    Column("title", String(300), nullable=True),
+    Column("created_at", Timestamp, nullable=False),
+    Index("ix_page_views_lead", "lead_id", "id"),
 )
 
 conversations = Table(
@@ -240,6 +335,78 @@ webhook_deliveries = Table(
     Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
 )
 
+
+# Callback requests (0013). ``client_id`` is the widget's: a retried or double-clicked
+# request finds the first one. ``slot_start`` is the booked slot (NULL: as soon as possible).
+callbacks = Table(
+    "callbacks",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("site_id", Integer, ForeignKey("sites.id"), nullable=False),
+    Column("visitor_id", String(32), ForeignKey("visitors.id"), nullable=False),
+    Column("client_id", String(64), nullable=False),
+    Column("conversation_id", String(32), nullable=True),  # the visitor's conversation when they asked
+    Column("phone", String(32), nullable=False),  # E.164
+    Column("name", String(200), nullable=True),
+    Column("note", Text, nullable=True),
+    Column("language", String(8), nullable=True),
+    Column("visitor_tz", String(64), nullable=True),
+    Column("slot_start", Timestamp, nullable=True),
+    Column("due_at", Timestamp, nullable=False),
+    Column("status", String(16), nullable=False),  # requested | done | no_answer | wrong_number | cancelled
+    Column("operator_id", Integer, nullable=True),  # who acted last
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+    UniqueConstraint("site_id", "client_id", name="uq_callbacks_site_client"),
+    Index("ix_callbacks_site_due", "site_id", "status", "due_at"),
+    Index("ix_callbacks_visitor", "visitor_id", "status"),
+)
+
+# Places taken per slot: the row every booking of a slot updates, so that two nodes
+# racing for its last place are ordered by the row's lock (``taken < capacity``).
+callback_slots = Table(
+    "callback_slots",
+    metadata,
+    Column("site_id", Integer, ForeignKey("sites.id"), primary_key=True),
+    Column("slot_start", Timestamp, primary_key=True),
+    Column("taken", Integer, nullable=False),
+)
+
+# Every call an operator made and how it went.
+callback_attempts = Table(
+    "callback_attempts",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("callback_id", String(32), ForeignKey("callbacks.id"), nullable=False, index=True),
+    Column("operator_id", Integer, ForeignKey("operators.id"), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+)
+
+# A reminder per time a callback falls due: the job table the reminder workers of every
+# node share through leases (``next_attempt_at`` is when it is due).
+callback_reminders = Table(
+    "callback_reminders",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("callback_id", String(32), ForeignKey("callbacks.id"), nullable=False),
+    Column("due_at", Timestamp, nullable=False),
+    *lease_columns(),
+    Column("created_at", Timestamp, nullable=False),
+    UniqueConstraint("callback_id", "due_at", name="uq_callback_reminders_due"),
+    Index("ix_callback_reminders_due", "status", "next_attempt_at"),
+)
+
+# An operator's private calendar feed: the secret is in the URL, stored as a hash;
+# a new one revokes the old.
+calendar_feeds = Table(
+    "calendar_feeds",
+    metadata,
+    Column("operator_id", Integer, ForeignKey("operators.id"), primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", Timestamp, nullable=False),
+)
+
 # FAQ articles of a site, one row per question and language (0010). ``terms`` holds the
 # words the search ranks by ({"t": question and phrasings, "b": answer and category}),
 # ``search_terms`` the same words as one text for the candidate index: SQLite's FTS5
@@ -299,4 +466,54 @@ faq_gaps = Table(
     Column("first_at", Timestamp, nullable=False),
     Column("last_at", Timestamp, nullable=False),
     UniqueConstraint("site_id", "kind", "language", "query_key", "article_id", name="uq_faq_gaps"),
+)
+
+
+# Email to send: one row per message, written in the transaction of the change that
+# causes it; the email workers of every node share it through leases. Rendered when
+# sent, in ``lang``; ``message_id`` is fixed when queued, so a retry is the same message.
+emails = Table(
+    "emails",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("message_id", String(255), nullable=False, unique=True),
+    Column("to_address", String(254), nullable=False),
+    Column("template", String(64), nullable=False),
+    Column("lang", String(8), nullable=False),
+    Column("context", Text, nullable=False),  # JSON: what the template shows
+    Column("reply_to", String(254), nullable=True),
+    Column("site_id", Integer, nullable=True),
+    Column("conversation_id", String(32), nullable=True),
+    *lease_columns(),
+    Column("last_attempt_at", Timestamp, nullable=True),
+    Column("last_error", String(500), nullable=True),
+    Column("sent_at", Timestamp, nullable=True),
+    Column("created_at", Timestamp, nullable=False),
+    Index("ix_emails_due", "status", "next_attempt_at"),
+)
+
+# What a visitor sent through the contact form, with the consent they gave (when, and to
+# which text). The client-made id makes a double submit one submission.
+contact_submissions = Table(
+    "contact_submissions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("site_id", Integer, ForeignKey("sites.id"), nullable=False),
+    Column("client_id", String(64), nullable=False),
+    Column("visitor_id", String(32), ForeignKey("visitors.id"), nullable=False),
+    Column("conversation_id", String(32), ForeignKey("conversations.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=True),
+    Column("email", String(254), nullable=True),
+    Column("phone", String(32), nullable=True),
+    Column("message", Text, nullable=False),
+    Column("language", String(8), nullable=False),
+    Column("consent_text", Text, nullable=False),
+    Column("privacy_url", String(2048), nullable=True),
+    Column("consent_at", Timestamp, nullable=False),
+    Column("send_copy", Boolean, nullable=False),
+    Column("ip", String(45), nullable=True),
+    Column("user_agent", String(512), nullable=True),
+    Column("page_url", String(2048), nullable=True),
+    Column("created_at", Timestamp, nullable=False),
+    UniqueConstraint("site_id", "client_id", name="uq_contact_submissions_site_client"),
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -27,9 +27,27 @@ class Site:
     offset_y: int = 16
     live_visitors: bool = False  # every page view registers and connects
     consent_required: bool = False  # nothing stored or connected before consent or opening the chat
+    contact_enabled: bool = False  # the contact form's tab (0011)
+    contact_required: tuple[str, ...] = ("email_or_phone",)  # of name, email, phone, email_or_phone
+    consent_text: dict[str, str] = field(default_factory=dict)  # per language, like greeting
+    privacy_url: str | None = None
+    notify_email: str | None = None  # new contact messages go here, else to every operator
+    default_country: str | None = None  # region of phone numbers typed without a country code
+    prechat: str = "off"  # the widget's pre-chat form: off | optional | required
+    prechat_fields: tuple[str, ...] = ("name", "email")
+    anonymize_ips: bool = False  # store addresses with the host part zeroed
+    identity_secret: str | None = None  # user_hash = HMAC-SHA256(user_id, identity_secret)
+    # Callback requests (services/callbacks.py reads these into a slots.Schedule).
+    callbacks_enabled: bool = False
+    callback_tz: str = "UTC"
+    callback_hours: str = "mon-fri=09:00-18:00"
+    callback_days_off: str = ""  # ISO dates, comma-separated
+    callback_slot_minutes: int = 30
+    callback_lead_minutes: int = 60
+    callback_capacity: int = 1
+    callback_countries: str = ""  # accepted phone regions, comma-separated; empty: any
     texts: dict[str, dict[str, str]] | None = None  # other visitor-facing texts: {name: {lang: text}}
-    tabs: tuple[str, ...] | None = None  # the widget's tabs that are on; None: the default
-    default_country: str | None = None  # ISO 3166 alpha-2: how a phone without +code is read
+    tabs: tuple[str, ...] | None = None  # the widget's tab switches that are on; None: all on
 
 
 def _site(row: Any) -> Site:
@@ -46,15 +64,36 @@ def _site(row: Any) -> Site:
         offset_y=row.offset_y,
         live_visitors=bool(row.live_visitors),
         consent_required=bool(row.consent_required),
+        contact_enabled=bool(row.contact_enabled),
+        contact_required=tuple(p for p in row.contact_required.split(",") if p),
+        consent_text=json.loads(row.consent_text) if row.consent_text else {},
+        privacy_url=row.privacy_url,
+        notify_email=row.notify_email,
+        default_country=row.default_country,
+        prechat=row.prechat,
+        prechat_fields=tuple(f for f in row.prechat_fields.split(",") if f),
+        anonymize_ips=bool(row.anonymize_ips),
+        identity_secret=row.identity_secret,
+        callbacks_enabled=bool(row.callbacks_enabled),
+        callback_tz=row.callback_tz,
+        callback_hours=row.callback_hours,
+        callback_days_off=row.callback_days_off,
+        callback_slot_minutes=row.callback_slot_minutes,
+        callback_lead_minutes=row.callback_lead_minutes,
+        callback_capacity=row.callback_capacity,
+        callback_countries=row.callback_countries,
         texts=json.loads(row.texts) if row.texts else {},
         tabs=tuple(json.loads(row.tabs)) if row.tabs else None,
-        default_country=row.default_country,
     )
 
 
 def insert_site(conn: Connection, **values: Any) -> Site:
     values["allowed_origins"] = json.dumps(list(values["allowed_origins"]))
+    if "prechat_fields" in values:
+        values["prechat_fields"] = ",".join(values["prechat_fields"])
     values["greeting"] = json.dumps(values["greeting"], ensure_ascii=False) if values.get("greeting") else None
+    values["consent_text"] = json.dumps(values["consent_text"], ensure_ascii=False) if values.get("consent_text") else None
+    values["contact_required"] = ",".join(values.get("contact_required") or ())
     result = conn.execute(insert(sites).values(created_at=utcnow(), **values).returning(sites.c.id))
     return get_site(conn, result.scalar_one())  # type: ignore[return-value]
 

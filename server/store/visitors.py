@@ -20,13 +20,14 @@ class Visitor:
     email: str | None
     phone: str | None
     token_generation: int = 0
+    lead_id: str | None = None
 
     def public(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "email": self.email, "phone": self.phone}
 
 
 def _visitor(row: Any) -> Visitor:
-    return Visitor(row.id, row.site_id, row.name, row.email, row.phone, row.token_generation)
+    return Visitor(row.id, row.site_id, row.name, row.email, row.phone, row.token_generation, row.lead_id)
 
 
 def insert_visitor(conn: Connection, **values: Any) -> Visitor:

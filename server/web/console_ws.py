@@ -16,8 +16,8 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from ..errors import BadFrame, FrontdeskError, Unauthorized
-from ..realtime.hub import OPERATORS, SESSION_ENDED, conversation_channel, operator_channel
+from ..errors import BadFrame, Unauthorized
+from ..realtime.hub import OPERATORS, SESSION_ENDED, conversation_channel, encoded, operator_channel
 from ..services import chat, conversations, fields, operators, rates
 from ..store.operators import Session
 from ..store.outbox import events_after, last_event_id
@@ -71,7 +71,8 @@ class OperatorConnection:
             if event_id <= self.sent_event:
                 return
             self.sent_event = event_id
-            frame = presenting.frame(frame)
+            self.socket.send(encoded(frame, "console", presenting.frame))  # once per event, not per console
+            return
         self.socket.send(frame)
 
     def may_see(self, frame: dict[str, Any]) -> bool:
@@ -105,9 +106,15 @@ class OperatorConnection:
                 frame.get("id"), frame.get("body"), max_chars=self.state.settings.max_message_chars
             )
             pending = chat.queue_operator_message(
-                self.state.writer, self.operator, frame.get("conversation_id"), client_id, body
+                self.state.writer, self.operator, frame.get("conversation_id"), client_id, body, mail=self.state.mail
             )
-            self.socket.spawn(self._acknowledge(client_id, pending, time.perf_counter()))
+            received = time.perf_counter()
+
+            def acked(_: chat.Ack) -> None:
+                self.state.metrics.messages.labels("operator").inc()
+                self.state.metrics.ack_latency.observe(time.perf_counter() - received)
+
+            self.socket.acknowledge(pending, client_id, acked)
         elif kind == "typing":
             conversation_id = frame.get("conversation_id")
             if isinstance(conversation_id, str) and len(conversation_id) <= 64:
@@ -156,16 +163,6 @@ class OperatorConnection:
             self.state.writer, self.operator, frame.get("conversation_id"), frame.get("id"), frame.get("body"),
             max_chars=self.state.settings.max_message_chars,
         )
-
-    async def _acknowledge(self, client_id: str, pending: asyncio.Future[chat.Ack], received: float) -> None:
-        try:
-            ack = await asyncio.shield(pending)  # the write goes on if this socket goes
-        except FrontdeskError as exc:
-            self.socket.send(self.socket.error_frame(exc, client_id))
-            return
-        self.socket.send(ack.frame())
-        self.state.metrics.messages.labels("operator").inc()
-        self.state.metrics.ack_latency.observe(time.perf_counter() - received)
 
 
 # Frame type -> handler: what an operator does to a conversation besides answering.

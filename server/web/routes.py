@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from starlette.routing import Mount, Route, WebSocketRoute
 
-from . import assets, console_api, console_canned, console_ws, faq_api, health, widget_api, widget_ws
-from .console import admin_api, auth, faq, language, operators_page, pages, site_settings
+from . import (
+    assets, callbacks_api, console_api, console_canned, console_ws, contact_api, faq_api, health, widget_api, widget_ws,
+)
+from .console import admin_api, auth, callbacks, faq, language, leads, operators_page, pages, site_settings
 from .console.roles import admin_only, is_admin_path
 
 
@@ -31,6 +33,11 @@ def _routes() -> list[Route | WebSocketRoute | Mount]:
         Route("/static/{path:path}", assets.static_files, methods=["GET", "HEAD"]),
         Route("/api/widget/v1/sites/{key}/config", widget_api.site_config, methods=["GET"]),
         Route("/api/widget/v1/sites/{key}/visitors", widget_api.start_visitor, methods=["POST"]),
+        Route("/api/widget/v1/sites/{key}/contact", contact_api.submit, methods=["POST"]),
+        Route("/api/widget/v1/sites/{key}/callbacks/slots", callbacks_api.slots, methods=["GET"]),
+        Route("/api/widget/v1/sites/{key}/callbacks", callbacks_api.create, methods=["POST"]),
+        Route("/api/widget/v1/sites/{key}/callbacks/pending", callbacks_api.pending, methods=["POST"]),
+        Route("/api/widget/v1/sites/{key}/callbacks/{callback_id}/cancel", callbacks_api.cancel, methods=["POST"]),
         Route("/api/widget/v1/sites/{key}/faq/search", faq_api.search, methods=["GET"]),
         Route("/api/widget/v1/sites/{key}/faq/articles/{article_id}", faq_api.article, methods=["GET"]),
         Route("/api/widget/v1/sites/{key}/faq/articles/{article_id}/feedback", faq_api.feedback, methods=["POST"]),
@@ -50,7 +57,13 @@ def _routes() -> list[Route | WebSocketRoute | Mount]:
         Route("/console/operators", operators_page.create, methods=["POST"]),
         Route("/console/operators/{operator_id}", operators_page.operator_page, methods=["GET"]),
         Route("/console/operators/{operator_id}", operators_page.change, methods=["POST"]),
+        Route("/console/leads", leads.leads_page, methods=["GET"]),
         Route("/console/language", language.choose, methods=["POST"]),
+        Route("/console/callbacks", callbacks.queue, methods=["GET"]),
+        Route("/console/callbacks/feed", callbacks.feed_settings, methods=["POST"]),
+        Route("/console/callbacks/{callback_id}.ics", callbacks.ics, methods=["GET"]),
+        Route("/console/callbacks/{callback_id}", callbacks.record, methods=["POST"]),
+        Route("/calendar/{token}.ics", callbacks.feed, methods=["GET"]),
         Route("/console/faq", faq.articles_page, methods=["GET"]),
         Route("/console/faq/gaps", faq.gaps_page, methods=["GET"]),
         Route("/console/faq/new", faq.article_form, methods=["GET"]),
@@ -65,5 +78,6 @@ def _routes() -> list[Route | WebSocketRoute | Mount]:
         Route("/console/api/canned", console_canned.create_canned, methods=["POST"]),
         Route("/console/api/canned/{canned_id}", console_canned.change_canned, methods=["PUT"]),
         Route("/console/api/canned/{canned_id}", console_canned.delete_canned, methods=["DELETE"]),
+        Route("/api/console/v1/visitors/{visitor_id}/lead", leads.lead_card),
         WebSocketRoute("/ws/console", console_ws.console_socket),
     ]

@@ -1,22 +1,26 @@
-"""What both websockets share: JSON frames in, one sender task out, the hub pumped in.
+"""What both websockets share: JSON frames in, frames out written by whoever sends them,
+live frames in straight from the hub's fan-out.
 
-One sender task per socket, so frames from the reader, from acks and from the hub never
-interleave mid-send. A client that cannot keep up with live frames is dropped; it
-resumes by seq. A replay (any size) streams: it runs with the sender already going and
-waits for room in the send queue, before the hub pump and the reader start.
+A frame is written to the transport when it is sent: the ASGI send of a frame completes
+at once unless the client's socket is full, and only then do frames queue, in order,
+behind the write that waits (no sender task and no queue per socket). Live frames reach
+the socket by the subscription's callback (no pump task and no queue per socket). A
+client that cannot keep up with live frames is dropped; it resumes by seq. A replay (any
+size) streams, waiting for room when the client reads slowly; live frames that come
+meanwhile are held and sent after it, in order.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
+from collections import deque
 from typing import Any, Awaitable, Callable, TypeVar
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..errors import BadFrame, FrontdeskError, TooLarge
-from ..realtime.hub import SubscriberTooSlow, Subscription
+from ..realtime.hub import SubscriberTooSlow, Subscription, encode
 from ..state import AppState
 from . import json_input
 
@@ -24,6 +28,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _OUT_LIMIT = 5000
+_HOLD_LIMIT = 5000  # live frames held during a replay before the client is dropped
 HELLO_TIMEOUT = 15.0
 STALL_TIMEOUT = 30.0  # a replay waits this long for the client to read before dropping it
 CLOSE_TOO_SLOW = 1013  # "try again later": the client reconnects and resumes
@@ -54,8 +59,15 @@ class FrameSocket:
         self.ws = websocket
         self.state = state
         self.lang = lang
-        self._out: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(_OUT_LIMIT)
+        # A deque and a future, not an asyncio.Queue (four deques and an Event each): memory
+        # per idle socket (issue 20).
+        self._out: deque[dict[str, Any] | str] = deque()
+        self._blocked: asyncio.Task[None] | None = None  # finishing a write the client's socket could not take
+        self._room: asyncio.Future[None] | None = None  # a streaming replay waits on it when the queue is full
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._dropped: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._holding: list[dict[str, Any]] | None = None  # live frames that came during a replay
+        self._forward: Callable[[dict[str, Any]], None] | None = None
 
     async def receive_frame(self) -> dict[str, Any]:
         """The next frame as a dict. Raises BadFrame/TooLarge for what is not a frame,
@@ -101,23 +113,68 @@ class FrameSocket:
             pass
         return None
 
-    def send(self, frame: dict[str, Any]) -> None:
-        """Queue a frame; a client too far behind (live frames) is dropped."""
-        try:
-            self._out.put_nowait(frame)
-        except asyncio.QueueFull:
-            raise SubscriberTooSlow() from None
-
-    async def put(self, frame: dict[str, Any]) -> None:
-        """Queue a frame, waiting for room: how a replay streams whatever its size. A
-        client that reads nothing for STALL_TIMEOUT is dropped."""
-        if not self._out.full():  # the common case, without wait_for's task per call
-            self._out.put_nowait(frame)
+    def send(self, frame: dict[str, Any] | str) -> None:
+        """Send a frame (or its encoded text) now, from the caller — the hub's fan-out, an ack
+        callback, the reader: no sender task and no hand-off per frame (issue 20). Only
+        when the client's socket is full (the server's write buffer over its high-water
+        mark) are frames queued, behind the write that waits; a client too far behind is
+        dropped."""
+        if self._blocked is not None:
+            if len(self._out) >= _OUT_LIMIT:
+                raise SubscriberTooSlow()
+            self._out.append(frame)
             return
+        self._write(frame if isinstance(frame, str) else encode(frame))
+
+    def _write(self, text: str) -> None:
+        if self._dropped.done():
+            return
+        # The ASGI send of a text frame returns without suspending unless the transport
+        # is paused for a slow reader: step it here, and only then hand it to a task.
+        write = self.ws.send({"type": "websocket.send", "text": text})
         try:
-            await asyncio.wait_for(self._out.put(frame), STALL_TIMEOUT)
-        except asyncio.TimeoutError:
-            raise SubscriberTooSlow() from None
+            waiting = write.send(None)
+        except StopIteration:
+            return
+        except Exception:  # noqa: BLE001 - the client went, or the socket is closing
+            self._end(Disconnected())
+            return
+        self._blocked = asyncio.ensure_future(self._finish(write, waiting))
+
+    async def _finish(self, write: Any, waiting: Any) -> None:
+        """Finish a write that had to wait for the client, then send what queued behind it."""
+        try:
+            while True:
+                await _drive(write, waiting)
+                if self._room is not None and not self._room.done() and len(self._out) < _OUT_LIMIT // 2:
+                    self._room.set_result(None)
+                if not self._out:
+                    return
+                frame = self._out.popleft()
+                write = self.ws.send({"type": "websocket.send", "text": frame if isinstance(frame, str) else encode(frame)})
+                waiting = _FRESH
+        except asyncio.CancelledError:
+            write.close()
+            raise
+        except Exception:  # noqa: BLE001 - the client went
+            self._end(Disconnected())
+        finally:
+            self._blocked = None
+
+    def _end(self, exc: Exception) -> None:
+        if not self._dropped.done():
+            self._dropped.set_exception(exc)
+
+    async def put(self, frame: dict[str, Any] | str) -> None:
+        """Send a frame, waiting for room: how a replay streams whatever its size. A
+        client that reads nothing for STALL_TIMEOUT is dropped."""
+        while len(self._out) >= _OUT_LIMIT:
+            self._room = asyncio.get_running_loop().create_future()
+            try:
+                await asyncio.wait_for(self._room, STALL_TIMEOUT)
+            except asyncio.TimeoutError:
+                raise SubscriberTooSlow() from None
+        self.send(frame)
 
     def error_frame(self, exc: FrontdeskError, frame_id: Any = None) -> dict[str, Any]:
         keys = exc.message_keys
@@ -136,7 +193,30 @@ class FrameSocket:
 
     @staticmethod
     def encode(frame: dict[str, Any]) -> str:
-        return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+        return encode(frame)
+
+    def acknowledge(self, future: asyncio.Future[Any], client_id: str, on_ack: Callable[[Any], None]) -> None:
+        """When ``future`` (a queued write) resolves, send its ack frame — or its error — from
+        the future's callback: no task and no shield per message (issue 20). The write goes
+        on if this socket goes."""
+
+        def done(future: asyncio.Future[Any]) -> None:
+            if future.cancelled():
+                return
+            exc = future.exception()
+            try:
+                if exc is None:
+                    ack = future.result()
+                    self.send(ack.frame())
+                    on_ack(ack)
+                elif isinstance(exc, FrontdeskError):
+                    self.send(self.error_frame(exc, client_id))
+                else:
+                    log.error("a queued write failed", exc_info=exc)
+            except SubscriberTooSlow:
+                self.drop()
+
+        future.add_done_callback(done)
 
     def spawn(self, coro: Awaitable[Any]) -> None:
         """Handle a frame in its own task (so commits overlap); keeps a reference."""
@@ -144,16 +224,29 @@ class FrameSocket:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _sender(self) -> None:
-        while True:
-            frame = await self._out.get()
-            if frame is None:
-                return
-            await self.ws.send_text(self.encode(frame))
+    def drop(self) -> None:
+        """This client fell too far behind: the serving loop closes it (1013); it resumes by seq."""
+        if not self._dropped.done():
+            self._dropped.set_exception(SubscriberTooSlow())
 
-    async def _pump(self, subscription: Subscription, forward: Callable[[dict[str, Any]], None]) -> None:
-        while True:
-            forward(await subscription.get())
+    def _live(self, frame: dict[str, Any]) -> None:
+        """The subscription's callback: a live frame, straight from the hub's fan-out (no
+        pump task and no queue per subscriber). Held while a replay streams, so it cannot
+        overtake what is being replayed."""
+        if self._dropped.done():
+            return
+        try:
+            if self._holding is not None:
+                if len(self._holding) >= _HOLD_LIMIT:
+                    raise SubscriberTooSlow()
+                self._holding.append(frame)
+            elif self._forward is not None:
+                self._forward(frame)
+        except SubscriberTooSlow:
+            self.drop()
+        except Exception:  # noqa: BLE001 - one socket's fault must not stop the fan-out to others
+            log.exception("a live frame could not be forwarded")
+            self.drop()
 
     async def _reader(
         self, handle: Callable[[dict[str, Any]], Awaitable[None]], admit: Callable[[str], Awaitable[None]] | None
@@ -192,35 +285,62 @@ class FrameSocket:
         frame (rate limits) before ``handle`` sees it."""
         gauge = self.state.metrics.sockets.labels(self.kind)
         gauge.inc()
-        tasks = [asyncio.create_task(self._sender())]
+        self._forward = forward
+        self._holding = []
+        subscription.listen(self._live)
+        tasks: list[asyncio.Task[Any]] = []
         try:
             if replay is not None:
                 tasks.append(asyncio.create_task(replay))  # type: ignore[arg-type]
-                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-                if tasks[0] in done or tasks[1].exception() is not None:
+                done, _ = await asyncio.wait(tasks + [self._dropped], return_when=asyncio.FIRST_COMPLETED)
+                if self._dropped in done or tasks[0].exception() is not None:
                     await self._ended(done)
                     return
                 tasks.pop()  # replayed: the client is current
-            tasks += [
-                asyncio.create_task(self._pump(subscription, forward)),
-                asyncio.create_task(self._reader(handle, admit)),
-            ]
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            held, self._holding = self._holding, None
+            for frame in held:
+                self._live(frame)
+            tasks.append(asyncio.create_task(self._reader(handle, admit)))
+            done, _ = await asyncio.wait(tasks + [self._dropped], return_when=asyncio.FIRST_COMPLETED)
             await self._ended(done)
         finally:
+            self._forward = None
+            if self._blocked is not None:
+                tasks.append(self._blocked)
             for task in tasks + list(self._tasks):
                 task.cancel()
             await asyncio.gather(*tasks, *self._tasks, return_exceptions=True)
+            if not self._dropped.done():
+                self._dropped.cancel()
+            elif not self._dropped.cancelled():
+                self._dropped.exception()  # seen: the serving loop has ended either way
             await subscription.close()
             gauge.dec()
 
-    async def _ended(self, done: set[asyncio.Task[Any]]) -> None:
+    async def _ended(self, done: set[asyncio.Future[Any]]) -> None:
         for task in done:
             exc = task.exception()
             if isinstance(exc, SubscriberTooSlow):
                 await self.ws.close(code=CLOSE_TOO_SLOW)
             elif exc is not None and not isinstance(exc, (Disconnected, WebSocketDisconnect)):
                 log.error("socket task failed", exc_info=exc)
+
+
+_FRESH = object()  # a write not started yet
+
+
+async def _drive(write: Any, waiting: Any) -> None:
+    """Run the coroutine ``write`` to its end in this task; it is fresh (``_FRESH``) or was
+    stepped elsewhere and is suspended on ``waiting`` (a future, or None for a bare yield)."""
+    while True:
+        if waiting is None:
+            await asyncio.sleep(0)
+        elif waiting is not _FRESH:
+            await asyncio.wait((waiting,))
+        try:
+            waiting = write.send(None)
+        except StopIteration:
+            return
 
 
 async def refuse(websocket: WebSocket) -> None:

@@ -7,9 +7,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ..catalogs import pick_language
+from ..catalogs import LANGUAGES, pick_language
 from ..errors import Forbidden, FrontdeskError, Invalid, NotFound
-from ..services import sites, visitors
+from ..services import contact, sites, visitors
 from ..store.sites import Site
 from .addresses import client_address
 from .context import app_state, language, own_origin
@@ -54,19 +54,30 @@ async def site_config(request: Request) -> Response:
         request.query_params.get("lang"), site.language, accept_language=request.headers.get("accept-language")
     )
     state = app_state(request)
+    view = sites.widget_view(
+        site, lang, offset_x=request.query_params.get("x"), offset_y=request.query_params.get("y"),
+        consent=request.query_params.get("consent"),
+        # The FAQ tab: switched on in the site's settings and something published.
+        faq="faq" in sites.tab_switches(site) and await state.faq.has_published(site),
+    )
+    if view["contact"] is not None:  # what the form needs: consent in each language, a ticket timing it
+        contact_view(state, site, view["contact"])
     body = {
         # offset_x/y: the script tag's data-offset-x/-y when given as CSS px, else the site's.
-        "site": sites.widget_view(
-            site, lang, offset_x=request.query_params.get("x"), offset_y=request.query_params.get("y"),
-            consent=request.query_params.get("consent"),
-            # The FAQ tab: switched on in the site's settings and something published.
-            faq="faq" in sites.tab_switches(site) and await state.faq.has_published(site),
-        ),
+        "site": view,
         "operators_online": state.presence.online(),
         # So that embed.js carries no translations; from the widget's own catalogues.
         "labels": state.catalogs.launcher_labels(lang),
     }
     return JSONResponse(body, headers={**_cors(request), "Cache-Control": "no-store"})
+
+
+def contact_view(state: Any, site: Site, view: dict[str, Any]) -> None:
+    view["consents"] = {
+        code: contact.consent_text(site, code, state.catalogs.translate(code, "contact.consent_default"))
+        for code in LANGUAGES
+    }
+    view["ticket"] = state.signer.form_ticket(site.id)
 
 
 async def preflight(request: Request) -> Response:
@@ -104,6 +115,7 @@ async def start_visitor(request: Request) -> Response:
         session = await visitors.start_session(
             state.writer, state.signer, site, data.get("token"), language=data.get("language"),
             page_url=page.get("url"), ip=client_address(request), user_agent=request.headers.get("user-agent"),
+            geo=state.geo,
         )
     except FrontdeskError as exc:
         return error_response(request, exc, headers=_cors(request), lang=lang)

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import time
 from typing import Any
 
 from starlette.websockets import WebSocket
 
-from ..errors import BadFrame, FrontdeskError, InvalidToken, RateLimited
-from ..realtime.hub import OPERATORS, SubscriberTooSlow, conversation_channel, site_channel
+from ..errors import BadFrame, InvalidToken, RateLimited
+from ..realtime.hub import OPERATORS, SubscriberTooSlow, conversation_channel, encoded, site_channel
 from ..realtime.presence import PRESENCE
 from ..security import VisitorClaim
 from ..services import chat, fields, rates, sites, visitors
 from ..store.sites import Site
 from ..store.visitors import Visitor
+from . import widget_leads
 from .addresses import client_address
 from .context import app_state, language, own_origin
 from .sockets import CLOSE_BAD_HELLO, FrameSocket, refuse
@@ -29,6 +28,7 @@ _HOLD_LIMIT = 2000  # live messages held back during a replay before the client 
 _FRAME_LIMITS = {
     "typing": ("visitor_typing", "visitor_typing_per_minute"),
     "visitor.identify": ("visitor_identifies", "visitor_identifies_per_minute"),
+    "page.viewed": ("visitor_pages", "visitor_pages_per_minute"),
 }
 _OTHER_FRAMES = ("visitor_frames", "visitor_frames_per_minute")
 
@@ -65,17 +65,20 @@ class VisitorConnection:
         finally:
             held, self.held = self.held, None
         for frame in held:
-            self.send_message(frame["conversation_id"], frame["message"])
+            self.send_message(frame)
 
     @staticmethod
     def message_frame(conversation_id: str, message: dict[str, Any]) -> dict[str, Any]:
         return {"type": "message.created", "conversation_id": conversation_id, "message": message}
 
-    def send_message(self, conversation_id: str, message: dict[str, Any]) -> None:
-        if message["seq"] <= self.sent_seq:
+    def send_message(self, frame: dict[str, Any]) -> None:
+        """A live ``message.created`` (shared by every socket of the conversation: sent as
+        encoded once), unless this client has it."""
+        seq = frame["message"]["seq"]
+        if seq <= self.sent_seq:
             return
-        self.sent_seq = message["seq"]
-        self.socket.send(self.message_frame(conversation_id, message))
+        self.sent_seq = seq
+        self.socket.send(encoded(frame, "visitor"))
 
     def forward(self, frame: dict[str, Any]) -> None:
         if frame.get("type") == "message.created":
@@ -84,9 +87,9 @@ class VisitorConnection:
                     raise SubscriberTooSlow()
                 self.held.append(frame)
             else:
-                self.send_message(frame["conversation_id"], frame["message"])
+                self.send_message(frame)
         else:
-            self.socket.send(frame)
+            self.socket.send(encoded(frame, "visitor"))
 
     async def admit(self, kind: str) -> None:
         """Every frame type has a per-visitor limit (shared by the visitor's sockets and nodes)."""
@@ -108,9 +111,19 @@ class VisitorConnection:
                 self.state.throttle, self.claim.visitor_id, per_minute=self.state.settings.visitor_messages_per_minute
             )
             pending = chat.queue_visitor_message(
-                self.state.writer, self.site.id, self.claim.visitor_id, client_id, body, visitor_name=self.visitor_name
+                self.state.writer, self.site.id, self.claim.visitor_id, client_id, body, visitor_name=self.visitor_name,
+                offline_mail=None if self.state.presence.online() else self.state.mail,
             )
-            self.socket.spawn(self._acknowledge(client_id, pending, time.perf_counter()))
+            received = time.perf_counter()
+
+            def acked(ack: chat.Ack) -> None:
+                metrics = self.state.metrics
+                metrics.messages.labels("visitor").inc()
+                metrics.ack_latency.observe(time.perf_counter() - received)
+                if ack.conversation_id != self.conversation_id:  # the first: follow it from now on
+                    self.socket.spawn(self.follow(ack.conversation_id))
+
+            self.socket.acknowledge(pending, client_id, acked)
         elif kind == "typing":
             if self.conversation_id:
                 await self.state.hub.publish(
@@ -119,8 +132,9 @@ class VisitorConnection:
                      "typing": bool(frame.get("typing"))},
                 )
         elif kind == "visitor.identify":
-            data = {k: frame[k] for k in visitors.IDENTITY_FIELDS if k in frame}
-            result = await visitors.identify(self.state.writer, self.claim, data)
+            data = {k: frame[k] for k in visitors.IDENTITY_FIELDS + visitors.VERIFIED_FIELDS if k in frame}
+            region = await widget_leads.phone_region(self, data)
+            result = await visitors.identify(self.state.writer, self.claim, data, region=region, site=self.site)
             self.visitor_name = result.visitor.name
             refused = {}
             for field, exc in result.refused.items():
@@ -129,25 +143,14 @@ class VisitorConnection:
             self.socket.send(
                 {"type": "identified", "id": frame.get("id"), "accepted": list(result.accepted), "refused": refused}
             )
+        elif kind == "page.viewed":
+            await widget_leads.page_viewed(self, frame)
         elif kind == "ping":
             self.socket.send({"type": "pong"})
         elif kind == "hello":
             raise BadFrame(field="type")
         else:
             raise BadFrame(field="type")
-
-    async def _acknowledge(self, client_id: str, pending: asyncio.Future[chat.Ack], received: float) -> None:
-        try:
-            ack = await asyncio.shield(pending)  # the write goes on if this socket goes
-        except FrontdeskError as exc:
-            self.socket.send(self.socket.error_frame(exc, client_id))
-            return
-        self.socket.send(ack.frame())
-        metrics = self.state.metrics
-        metrics.messages.labels("visitor").inc()
-        metrics.ack_latency.observe(time.perf_counter() - received)
-        await self.follow(ack.conversation_id)
-
 
 async def visitor_socket(websocket: WebSocket) -> None:
     state = app_state(websocket)

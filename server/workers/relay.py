@@ -1,36 +1,176 @@
-"""Publishes committed events on the hub: the only place stored events go live.
+"""Committed events → this node's sockets: the only place stored events go live.
 
 Operators get every event (with its event_id, to resume from); a visitor's socket gets
 only the messages of their own conversation, without the operator-side summary, and a
-bare ``site.updated`` when an admin changed its site's settings.
+bare ``site.updated`` (on its site's channel) when an admin changed its site's settings.
+
+One process (the in-process hub): the writer hands each committed batch to ``fan_out``;
+a crash takes every socket with it, and clients resume from the table.
+
+Several processes (a Redis hub): each node's ``EventRelay`` delivers every committed
+event to its own sockets **in event-id order, each once, whoever committed it and
+whether or not that node lived to publish it**. A node's own batches are delivered at
+once and sent to the others as one Redis message per batch; an event id that arrives
+ahead of a missing one is held while the relay reads the events table after the last id
+it delivered (at once when a gap shows, and every ``poll_seconds`` anyway, for a node
+that died after its last commit with nothing committed behind it). The table is the
+truth; Redis only makes delivery fast. (Before: a node SIGKILLed between commit and
+publish left live clients on every other node without those events for good.)
 """
 
 from __future__ import annotations
 
-from ..realtime.hub import OPERATORS, Hub, conversation_channel, site_channel
+import asyncio
+import logging
+from typing import Any
+
+from ..realtime.hub import OPERATORS, Frame, Hub, conversation_channel, site_channel
+from ..realtime.memory import MemoryHub
+from ..realtime.redis import RedisHub
 from ..services import events as catalogue
-from ..store.outbox import StoredEvent
+from ..store.db import Database
+from ..store.outbox import StoredEvent, events_after, last_event_id
+
+log = logging.getLogger(__name__)
+
+EVENTS = "events"  # the Redis channel of committed batches
+PAGE = 1000
 
 
 def visitor_frame(event: StoredEvent) -> dict[str, object] | None:
     """The visitor's view of an event: their messages and the operator's read receipt.
     Nothing else (notes, assignment, closing) ever goes to a visitor's channel."""
     if event.type == catalogue.MESSAGE_CREATED:
-        return {"type": event.type, "conversation_id": event.conversation_id, "message": event.payload["message"]}
+        return Frame(type=event.type, conversation_id=event.conversation_id, message=event.payload["message"])
     if event.type == catalogue.CONVERSATION_READ:
-        return {"type": event.type, "conversation_id": event.conversation_id, "read_seq": event.payload["read_seq"]}
+        return Frame(type=event.type, conversation_id=event.conversation_id, read_seq=event.payload["read_seq"])
     return None
 
 
+def site_frame(event: StoredEvent) -> Frame:
+    """``site.updated`` as every open widget of the site gets it: bare (the panel reads its
+    config again; the config call says only what a widget may know)."""
+    return Frame(type=event.type)
+
+
+def fan_out(hub: MemoryHub, events: list[StoredEvent]) -> None:
+    """Hand committed events to this process's subscribers (synchronously, in order)."""
+    for event in events:
+        hub.deliver(OPERATORS, Frame(event.frame()))
+        frame = visitor_frame(event)
+        if frame is not None and event.conversation_id:
+            hub.deliver(conversation_channel(event.conversation_id), frame)
+        if event.type == catalogue.SITE_UPDATED and event.site_id is not None:
+            hub.deliver(site_channel(event.site_id), site_frame(event))
+
+
 async def publish_committed(hub: Hub, events: list[StoredEvent]) -> None:
-    messages: list[tuple[str, dict[str, object]]] = []
+    """One process: the writer's after-commit step."""
+    if isinstance(hub, MemoryHub):
+        fan_out(hub, events)
+        return
+    messages: list[tuple[str, dict[str, Any]]] = []
     for event in events:
         messages.append((OPERATORS, event.frame()))
         frame = visitor_frame(event)
         if frame is not None and event.conversation_id:
             messages.append((conversation_channel(event.conversation_id), frame))
         if event.type == catalogue.SITE_UPDATED and event.site_id is not None:
-            # Every open widget of the site reads its config again (nothing else: the
-            # config call says only what a widget may know).
-            messages.append((site_channel(event.site_id), {"type": event.type}))
-    await hub.publish_many(messages)  # type: ignore[arg-type]
+            messages.append((site_channel(event.site_id), site_frame(event)))
+    await hub.publish_many(messages)
+
+
+def _wire(event: StoredEvent) -> list[Any]:
+    return [event.id, event.type, event.site_id, event.conversation_id, event.payload]
+
+
+class EventRelay:
+    """Delivers committed events to this node's sockets in id order, each once (scale-out).
+
+    Ids missing below a committed one are resolved by reading the table: an id it does
+    not have below one it has was rolled back (commits take turns under the write-order
+    lock, ``Database.ordered_transaction``, so no lower id can commit later) and is skipped.
+    """
+
+    def __init__(self, db: Database, hub: RedisHub, *, poll_seconds: float = 1.0, gap_grace: float = 0.05) -> None:
+        self._db = db
+        self._hub = hub
+        self._poll = poll_seconds
+        self._grace = gap_grace  # a publication overtaken by another node's may be on its way
+        self.position = 0  # every event id up to this one has been delivered (or never existed)
+        self._held: dict[int, StoredEvent] = {}
+        self._gap = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.recovered = 0  # events delivered from the table before (or without) their publication
+
+    async def start(self) -> None:
+        self.position = await self._db.read(last_event_id)
+        await self._hub.listen(EVENTS, self._heard)
+        self._task = asyncio.create_task(self._run(), name="frontdesk-event-relay")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def committed(self, events: list[StoredEvent]) -> None:
+        """The writer's after-commit step: this node's sockets now, the others through Redis."""
+        self.offer(events)
+        await self._hub.publish(EVENTS, {"events": [_wire(e) for e in events]})  # type: ignore[dict-item]
+
+    def _heard(self, message: dict[str, Any]) -> None:
+        self.offer([StoredEvent(*item) for item in message["events"]])
+
+    def offer(self, events: list[StoredEvent]) -> None:
+        for event in events:
+            if event.id > self.position:
+                self._held[event.id] = event
+        self._drain()
+        if self._held:
+            self._gap.set()
+
+    def _drain(self) -> None:
+        ready = []
+        while self.position + 1 in self._held:
+            self.position += 1
+            ready.append(self._held.pop(self.position))
+        if ready:
+            fan_out(self._hub.local, ready)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._gap.wait(), self._poll)
+                await asyncio.sleep(self._grace)
+            except asyncio.TimeoutError:
+                pass
+            self._gap.clear()
+            try:
+                await self.catch_up()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - the next round tries again
+                log.warning("could not read committed events to deliver; trying again", exc_info=True)
+
+    async def catch_up(self) -> None:
+        """Deliver what the table has after ``position``; skip ids it proves never committed."""
+        while True:
+            after = self.position
+            found = await self._db.read(lambda conn: events_after(conn, after, limit=PAGE))
+            if not found:
+                return
+            fresh = [e for e in found if e.id > self.position and e.id not in self._held]
+            self.recovered += len(fresh)
+            self.offer(found)
+            top = found[-1].id
+            while self.position < top:  # below a committed id: held, or rolled back
+                if self.position + 1 in self._held:
+                    self._drain()
+                else:
+                    self.position += 1
+            self._drain()
+            if fresh:
+                log.debug("delivered %d committed events from the table", len(fresh))
+            if len(found) < PAGE:
+                return

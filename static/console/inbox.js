@@ -19,6 +19,7 @@ import { ConversationActions } from "./actions.js";
 import { CannedAnswers } from "./canned.js";
 import { CannedManager } from "./canned-manager.js";
 import { Notifier, notificationTitle } from "./notify.js";
+import { leadEvent } from "./lead-card.js";
 
 export class Inbox {
   constructor() {
@@ -277,6 +278,8 @@ export class Inbox {
     if (typeof f.event_id !== "number") return;
     if (f.event_id <= this.lastEventId) return;   // already applied: replays are idempotent
     this.lastEventId = f.event_id;
+    // Other modules on the page (callbacks.js: callback reminders) hear the same events.
+    document.dispatchEvent(new CustomEvent("frontdesk:event", { detail: f }));
     const handler = EVENT_HANDLERS[f.type];
     if (handler) handler(this, f);
   }
@@ -327,4 +330,7 @@ const EVENT_HANDLERS = {
   "conversation.closed": (inbox, f) => inbox.onEntry(f),
   "conversation.reopened": (inbox, f) => inbox.onEntry(f),
   "note.created": (inbox, f) => inbox.onEntry(f),
+  "lead.created": (inbox, f) => leadEvent(f),   // the lead card (lead-card.js) follows its lead live
+  "lead.updated": (inbox, f) => leadEvent(f),
+  "lead.merged": (inbox, f) => leadEvent(f),
 };

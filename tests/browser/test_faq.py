@@ -60,6 +60,30 @@ def test_faq_finds_the_answer_and_no_carries_the_question_to_chat(
     ctx.close()
 
 
+def test_no_carries_the_question_into_the_contact_form_when_the_site_has_one(
+    browser: Any, demo: Demo, host_site: HostSite, tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Tabs in order chat, FAQ, contact; "did not help" opens the form with the question
+    as its message, so the visitor need not type it again."""
+    key = demo.add_site(host_site.origin, "FAQ and contact shop", "--contact")
+    path = tmp_path_factory.mktemp("faq-contact") / "faq.csv"
+    path.write_text(CSV, encoding="utf-8")
+    subprocess.run([sys.executable, "-m", "server.cli", "faq", "import", str(path), "--site", key,
+                    "--data-dir", str(demo.data_dir)], check=True, capture_output=True)
+    ctx = browser.new_context(locale="ru-RU")
+    page = ctx.new_page()
+    page.goto(f"{host_site.origin}/plain.html?key={key}")
+    frame = open_widget(page)
+    expect(frame.locator("[role=tab]:visible")).to_have_text(["Чат", "Вопросы", "Написать"], timeout=TIMEOUT)
+    frame.get_by_role("tab", name="Вопросы").click()
+    frame.locator("#faq-q").fill("доставка")
+    frame.locator(".faq-result").first.click()
+    frame.get_by_role("button", name="Нет", exact=True).click()
+    expect(frame.get_by_role("tab", name="Написать")).to_have_attribute("aria-selected", "true", timeout=TIMEOUT)
+    expect(frame.locator("#view-contact textarea")).to_have_value("доставка", timeout=TIMEOUT)
+    ctx.close()
+
+
 def test_an_admin_answers_an_unanswered_question_from_the_console(
     browser: Any, demo: Demo, host_site: HostSite, faq_site: str,
 ) -> None:

@@ -1,8 +1,9 @@
 """operator_sites: which sites an operator may work (no rows: all); per-site settings an admin
-edits in the console: visitor-facing texts per language, widget tabs, default country
+edits in the console: visitor-facing texts per language, widget tabs (the site's default
+country is 0012_leads_model's column)
 
-Revision ID: 0011_admin_roles_sites
-Revises: 0010_faq_articles
+Revision ID: 0014_admin_roles_sites
+Revises: 0013_callbacks_requests
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011_admin_roles_sites"
-down_revision = "0010_faq_articles"
+revision = "0014_admin_roles_sites"
+down_revision = "0013_callbacks_requests"
 branch_labels = None
 depends_on = None
 
@@ -25,12 +26,10 @@ def upgrade() -> None:
     with op.batch_alter_table("sites") as batch_op:
         batch_op.add_column(sa.Column("texts", sa.Text(), nullable=True))
         batch_op.add_column(sa.Column("tabs", sa.Text(), nullable=True))
-        batch_op.add_column(sa.Column("default_country", sa.String(2), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("sites") as batch_op:
-        batch_op.drop_column("default_country")
         batch_op.drop_column("tabs")
         batch_op.drop_column("texts")
     op.drop_table("operator_sites")

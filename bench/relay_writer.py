@@ -1,0 +1,96 @@
+"""The message path's write cost alone: CPU per chat message through the group-commit writer.
+
+    .venv/bin/python bench/relay_writer.py [--messages 4000] [--visitors 50] [--batch 40] [--repeat 3]
+
+Builds a temporary SQLite database (synchronous=FULL), one site and ``--visitors``
+visitors with an open conversation each, then sends ``--messages`` visitor messages
+through ``chat.queue_visitor_message`` in waves of ``--batch`` (so the writer commits
+batches of about that size, as at saturation) and reports this process's CPU time per
+message (user + system, all threads) and the statements per batch SQLite ran. CPU time,
+not wall time: it holds on a machine shared with other work, where throughput does not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import event  # noqa: E402
+
+from server.services import chat, sites, visitors  # noqa: E402
+from server.security import Signer  # noqa: E402
+from server.store import migrate  # noqa: E402
+from server.store.db import Database  # noqa: E402
+from server.store.writer import GroupWriter  # noqa: E402
+
+
+async def one_run(args: argparse.Namespace, tmp: Path) -> tuple[float, float]:
+    db = Database(f"sqlite:///{tmp / f'{uuid.uuid4().hex}.db'}")
+    await migrate.upgrade(db)
+    writer = GroupWriter(db, max_batch=256)
+    writer.start()
+    site = await sites.create_site(writer, "Bench", ["http://bench.test"])
+    signer = Signer("bench-secret-" + "x" * 40, visitor_token_days=1)
+    ids = []
+    for _ in range(args.visitors):
+        session = await visitors.start_session(writer, signer, site, None)
+        ids.append(session.visitor.id)
+        await chat.queue_visitor_message(writer, site.id, session.visitor.id, uuid.uuid4().hex, "first")
+    assert db.sync_engine is not None
+    db.sync_engine.dispose()  # new connections get the statement trace
+    for_trace: list[str] = []
+
+    def traced(sql: str) -> None:
+        for_trace.append(sql)
+
+    @event.listens_for(db.sync_engine, "connect")
+    def _trace(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_connection.set_trace_callback(traced)
+
+    batches_before = writer.batches
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    sent = 0
+    while sent < args.messages:
+        wave = [
+            chat.queue_visitor_message(writer, site.id, ids[(sent + i) % len(ids)], uuid.uuid4().hex, f"message {sent + i}")
+            for i in range(args.batch)
+        ]
+        await asyncio.gather(*wave)
+        sent += len(wave)
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    batches = writer.batches - batches_before
+    statements = sum(1 for s in for_trace if not s.startswith(("BEGIN", "COMMIT", "PRAGMA")))
+    await writer.stop()
+    await db.close()
+    print(f"  {sent} messages in {batches} batches: {cpu / sent * 1e6:,.0f} µs CPU a message, "
+          f"{sent / wall:,.0f} msg/s wall, {statements / batches:.1f} statements a batch")
+    return cpu / sent * 1e6, statements / batches
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=4000)
+    parser.add_argument("--visitors", type=int, default=50)
+    parser.add_argument("--batch", type=int, default=40)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    results = []
+    with tempfile.TemporaryDirectory(prefix="fd-bench-writer-") as tmp:
+        for _ in range(args.repeat):
+            results.append(asyncio.run(one_run(args, Path(tmp))))
+    cpus = sorted(r[0] for r in results)
+    print(f"median {statistics.median(cpus):,.0f} µs CPU a message (range {cpus[0]:,.0f}–{cpus[-1]:,.0f}), "
+          f"{results[0][1]:.1f} statements a batch of {args.batch}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
