@@ -260,7 +260,7 @@ class Settings:
                 "FRONTDESK_WORKER_LEASE_SECONDS: must be longer than FRONTDESK_WEBHOOK_TIMEOUT_SECONDS "
                 "(a lease must outlive the request it covers)"
             )
-        if self.worker_lease_seconds <= self.smtp_timeout_seconds:
+        if self.email_enabled and self.worker_lease_seconds <= self.smtp_timeout_seconds:
             raise SettingsError(
                 "FRONTDESK_WORKER_LEASE_SECONDS: must be longer than FRONTDESK_SMTP_TIMEOUT_SECONDS "
                 "(a lease must outlive the send it covers)"
