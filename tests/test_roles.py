@@ -1,6 +1,7 @@
 """Roles and site access: an agent is refused every admin page and API (enumerated from the
 app's routes, so a new admin route cannot be forgotten); an operator limited to some sites
-reads and writes only those sites' conversations, over HTTP and on the console socket."""
+reads and writes only those sites' conversations, leads and callbacks, over HTTP and on the
+console socket."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from starlette.routing import Route
 
 from server.web.console.roles import ADMIN_PATHS, is_admin_path
 from server.web.routes import routes
-from tests.clients import connect_operator, console_login, new_id, visitor_says
+from tests.clients import connect_operator, console_login, new_id, start_visitor, visitor_says
 from server.cli import opened
+from server.services import callbacks
 from tests.factories import PASSWORD, make_operator, make_site, settings_for
 from tests.servers import ServerProcess, frontdesk
 
@@ -147,6 +149,60 @@ async def test_an_operator_limited_to_a_site_reads_and_writes_only_its_conversat
     for socket in (console, console_all, replayed):
         await socket.close()
     for client in (http, all_http):
+        await client.aclose()
+
+
+async def test_a_limited_operator_gets_only_its_sites_leads_callbacks_and_their_events(
+    server: ServerProcess, seq: int
+) -> None:
+    from tests.test_callbacks import ALWAYS, book
+
+    made = []
+    for name in (f"Mine {seq}", f"Elsewhere {seq}"):
+        site = await make_site(server, name=name)
+        async with opened(settings_for(server)) as state:
+            made.append(await callbacks.update_settings(state.writer, site, enabled=True, hours=ALWAYS, lead_minutes=0))
+    mine, other = made
+    limited = await make_operator(server, role="agent", site_keys=[mine.key])
+    http = await console_login(server, limited.email, PASSWORD)
+    console = await connect_operator(server, http)
+    booked, visitors = {}, {}
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        for site in (other, mine):  # the other site's first: had it come through, it came before
+            visitor = await start_visitor(server, site.key, site.allowed_origins[0])
+            visitors[site.id] = visitor["visitor"]["id"]
+            answer = await book(client, site, visitor["token"], asap=True)  # an operator is online
+            assert answer.status_code == 201, answer.text
+            booked[site.id] = answer.json()["callback"]["id"]
+    await console.recv_until(lambda f: f["type"] == "callback.requested" and f["site_id"] == mine.id)
+    assert {f["type"] for f in console.seen if f.get("site_id") == mine.id} >= {"lead.created", "callback.requested"}
+    assert not any(f.get("site_id") == other.id or other.name in str(f) for f in console.seen)
+
+    # Leads: the page and the card.
+    leads_page = (await http.get("/console/leads")).text
+    assert mine.name in leads_page and other.name not in leads_page
+    assert (await http.get(f"/api/console/v1/visitors/{visitors[mine.id]}/lead")).status_code == 200
+    assert (await http.get(f"/api/console/v1/visitors/{visitors[other.id]}/lead")).status_code == 404
+
+    # Callbacks: the queue, an outcome, the .ics and the operator's feed.
+    queue = (await http.get("/console/callbacks")).text
+    assert f'id="cb-{booked[mine.id]}"' in queue and booked[other.id] not in queue and other.name not in queue
+    token = re.search(r'name="csrf_token" value="([^"]+)"', queue).group(1)  # type: ignore[union-attr]
+    refused = await http.post(f"/console/callbacks/{booked[other.id]}", data={"csrf_token": token, "outcome": "done"})
+    assert refused.status_code == 303 and "error=" in refused.headers["location"]
+    assert (await http.get(f"/console/callbacks/{booked[other.id]}.ics")).status_code == 404
+    assert (await http.get(f"/console/callbacks/{booked[mine.id]}.ics")).status_code == 200
+    made_feed = await http.post("/console/callbacks/feed", data={"csrf_token": token, "action": "new"})
+    feed_url = re.search(r'<code id="fd-feed-url">([^<]+)</code>', made_feed.text).group(1)  # type: ignore[union-attr]
+    async with httpx.AsyncClient() as anyone:
+        feed = (await anyone.get(feed_url)).text
+    assert f"callback-{booked[mine.id]}@" in feed and booked[other.id] not in feed
+    # The other site's callback is untouched: still open for the operators of every site.
+    admin = await make_operator(server, role="admin")
+    admin_http = await console_login(server, admin.email, PASSWORD)
+    assert f'id="cb-{booked[other.id]}"' in (await admin_http.get("/console/callbacks")).text
+    await console.close()
+    for client in (http, admin_http):
         await client.aclose()
 
 

@@ -12,6 +12,7 @@ import httpx
 from markupsafe import escape
 
 from server.cli import opened
+from server.services import callbacks, sites
 from tests.clients import connect_visitor, console_login, start_visitor
 from tests.factories import PASSWORD, make_operator, make_site, settings_for
 from tests.servers import ServerProcess
@@ -42,7 +43,7 @@ async def test_settings_are_checked_field_by_field_and_nothing_is_harmed(admin_s
     http.headers["Accept-Language"] = "ru"
     form = await form_of(http, site.key)
     assert form["name"] == site.name and form["allowed_origins"] == site.allowed_origins[0]
-    assert form["text.greeting.default"] == "Hello" and form["tabs"] == ["chat", "faq"]  # never chosen: all on
+    assert form["text.greeting.default"] == "Hello" and form["tabs"] == ["chat", "faq", "callback", "contact"]  # never chosen: all on
     bad = {**form, "allowed_origins": "https://ok.example.com\nhttps://shop.example.com/path", "color": "red",
            "text.greeting.ru": "Я" * 501, "offset_x": "-3", "default_country": "XX", "position": "middle", "name": ""}
     answer = await http.post(f"/console/sites/{site.key}", data=bad)
@@ -133,7 +134,7 @@ async def test_the_faq_tab_shows_when_switched_on_and_something_is_published(adm
         return config.json()["site"]["tabs"]  # type: ignore[no-any-return]
 
     form = await form_of(http, site.key)
-    assert form["tabs"] == ["chat", "faq"] and await tabs() == ["chat"]  # switched on, nothing to find yet
+    assert form["tabs"] == ["chat", "faq", "callback", "contact"] and await tabs() == ["chat"]  # nothing to find yet
     async with opened(settings_for(admin_server)) as state:
         await state.faq.save(site, {"lang": "en", "question": "Do you ship abroad?", "answer": "Yes."})
     assert await tabs() == ["chat", "faq"]
@@ -142,4 +143,50 @@ async def test_the_faq_tab_shows_when_switched_on_and_something_is_published(adm
     assert (await form_of(http, site.key))["tabs"] == ["chat"]
     assert (await http.post(f"/console/sites/{site.key}", data={**form, "tabs": ["faq"]})).status_code == 200
     assert await tabs() == ["faq"]  # the FAQ alone, no chat
+    await http.aclose()
+
+
+async def test_callback_and_contact_tabs_need_their_feature_and_their_switch(admin_server: ServerProcess) -> None:
+    site = await make_site(admin_server, contact=True)
+    admin = await make_operator(admin_server)
+    http = await console_login(admin_server, admin.email, PASSWORD)
+    origin = site.allowed_origins[0]
+
+    async def tabs() -> list[str]:
+        config = await http.get(f"/api/widget/v1/sites/{site.key}/config", headers={"Origin": origin})
+        return config.json()["site"]["tabs"]  # type: ignore[no-any-return]
+
+    assert await tabs() == ["chat", "contact"]  # callbacks not taken: its switch alone shows nothing
+    async with opened(settings_for(admin_server)) as state:
+        await callbacks.update_settings(state.writer, site, enabled=True)
+    assert await tabs() == ["chat", "callback", "contact"]
+    form = await form_of(http, site.key)
+    assert (await http.post(f"/console/sites/{site.key}", data={**form, "tabs": ["chat", "faq"]})).status_code == 200
+    assert await tabs() == ["chat"]  # both features on, both switched off
+    assert (await form_of(http, site.key))["tabs"] == ["chat", "faq"]
+    assert (await http.post(f"/console/sites/{site.key}", data={**form, "tabs": ["contact"]})).status_code == 200
+    assert await tabs() == ["contact"]
+    await http.aclose()
+
+
+async def test_the_pre_chat_form_anonymised_addresses_and_the_identity_secret(admin_server: ServerProcess) -> None:
+    site = await make_site(admin_server)
+    admin = await make_operator(admin_server)
+    http = await console_login(admin_server, admin.email, PASSWORD)
+    origin = site.allowed_origins[0]
+    page = (await http.get(f"/console/sites/{site.key}")).text
+    assert site.identity_secret and f'value="{site.identity_secret}"' in page  # shown, read-only, not a form field
+    form = await form_of(http, site.key)
+    assert form["prechat"] == "off"
+    wrong = await http.post(f"/console/sites/{site.key}", data={**form, "prechat": "required", "prechat_fields": []})
+    assert wrong.status_code == 400 and 'id="fd-err-prechat_fields"' in wrong.text
+    assert (await http.post(f"/console/sites/{site.key}", data={**form, "prechat": "sometimes"})).status_code == 400
+    saved = await http.post(f"/console/sites/{site.key}", data={
+        **form, "prechat": "required", "prechat_fields": ["phone", "name"], "anonymize_ips": "on"})
+    assert saved.status_code == 200, saved.text[-2000:]
+    config = (await http.get(f"/api/widget/v1/sites/{site.key}/config", headers={"Origin": origin})).json()["site"]
+    assert config["prechat"] == {"mode": "required", "fields": ["name", "phone"]}
+    async with opened(settings_for(admin_server)) as state:
+        stored = await sites.site_by_key(state.db, site.key)
+    assert stored is not None and stored.anonymize_ips and stored.identity_secret == site.identity_secret
     await http.aclose()

@@ -356,8 +356,13 @@ def check_settings(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str,
             clean[field] = checker(values.get(field))
         except FrontdeskError as exc:
             errors[field] = exc
+    try:
+        clean["prechat"], clean["prechat_fields"] = prechat_form(values.get("prechat"), values.get("prechat_fields") or [])
+    except FrontdeskError as exc:
+        errors[exc.field or "prechat"] = exc
     clean["live_visitors"] = bool(values.get("live_visitors"))
     clean["consent_required"] = bool(values.get("consent_required"))
+    clean["anonymize_ips"] = bool(values.get("anonymize_ips"))
     texts: dict[str, dict[str, str]] = {}
     for text_name, max_chars in SITE_TEXTS.items():
         given = values.get("texts", {}).get(text_name, {})
@@ -396,6 +401,7 @@ def settings_of(site: Site) -> dict[str, Any]:
         "position": site.position, "language": site.language, "offset_x": site.offset_x, "offset_y": site.offset_y,
         "default_country": site.default_country, "tabs": tab_switches(site),
         "live_visitors": site.live_visitors, "consent_required": site.consent_required,
+        "prechat": site.prechat, "prechat_fields": list(site.prechat_fields), "anonymize_ips": site.anonymize_ips,
         "texts": {"greeting": dict(site.greeting), **texts},
     }
 

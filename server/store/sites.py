@@ -122,7 +122,10 @@ def update_allowed_origins(conn: Connection, site_id: int, allowed_origins: tupl
 
 
 def update_site(conn: Connection, site_id: int, **values: Any) -> None:
-    """Set site columns; JSON ones (allowed_origins, greeting, texts, tabs) given as Python values."""
+    """Set site columns; JSON ones (allowed_origins, greeting, texts, tabs) and comma lists
+    (prechat_fields) given as Python values."""
+    if "prechat_fields" in values:
+        values["prechat_fields"] = ",".join(values["prechat_fields"])
     for name in ("allowed_origins", "tabs"):
         if name in values:
             values[name] = json.dumps(list(values[name]))

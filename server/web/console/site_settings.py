@@ -1,5 +1,6 @@
 """A site's settings page (admins): name, origins, look, placement, texts per language,
-tabs, default country, forced language, and the snippet. A saved change is a
+tabs, default country, forced language, the pre-chat form, anonymised addresses, the
+identity secret (shown, not edited) and the snippet. A saved change is a
 ``site.updated`` event: open widgets read their config again at once."""
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ def _values_from(form: Form) -> dict[str, Any]:
         "offset_x": form.get("offset_x"), "offset_y": form.get("offset_y"),
         "default_country": form.get("default_country"), "tabs": form.all("tabs"),
         "live_visitors": form.get("live_visitors") == "on", "consent_required": form.get("consent_required") == "on",
+        "prechat": form.get("prechat"), "prechat_fields": form.all("prechat_fields"),
+        "anonymize_ips": form.get("anonymize_ips") == "on",
         "texts": texts,
     }
 
@@ -55,10 +58,11 @@ async def _render(
     shown = dict(values)
     shown["allowed_origins"] = "\n".join(values["allowed_origins"])
     context = {
-        "site": {"key": site.key, "name": site.name}, "values": shown, "errors": errors or {}, "notice": notice,
+        "site": {"key": site.key, "name": site.name, "identity_secret": site.identity_secret}, "values": shown, "errors": errors or {}, "notice": notice,
         "error": error, "snippet": snippet(base_url(request), site.key), "text_names": list(sites.SITE_TEXTS),
         "text_languages": TEXT_LANGUAGES, "tabs": sites.TABS, "positions": sites.POSITIONS,
         "offset_max": sites.OFFSET_MAX, "text_max": sites.SITE_TEXTS,
+        "prechat_modes": sites.PRECHAT_MODES, "prechat_fields": sites.PRECHAT_FIELDS,
         "console_data": console_data(request, operator, "sites"),
     }
     return await render_page(request, "console/site_settings.html", context, operator=operator, status_code=status_code)
