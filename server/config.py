@@ -30,7 +30,7 @@ SERVE = ("serve",)
 RUNNING = ("serve", "demo")  # the commands that run a server
 EVERY = "every"  # every command: they all open the database
 # Operator commands that end console sessions: with Redis, open consoles on every node hear it at once.
-SESSION_ENDING = ("set-password", "set-role", "deactivate-operator", "activate-operator", "end-sessions")
+SESSION_ENDING = ("set-password", "set-role", "set-sites", "deactivate-operator", "activate-operator", "end-sessions")
 
 
 def _setting(default: Any, help: str, *, commands: tuple[str, ...] | str = SERVE, secret: bool = False) -> Any:
@@ -111,6 +111,10 @@ class Settings:
     )
     sockets_per_ip: int = _setting(
         100, "Visitor websockets one IP address may hold open on one node (more are closed with code 4429)."
+    )
+    admin_requests_per_minute: int = _setting(
+        300, "Admin pages and admin API requests one admin may make a minute (operators, site settings, "
+        "FAQ; more get 429 rate_limited)."
     )
     operator_actions_per_minute: int = _setting(
         120, "Conversation actions (close, reopen, assign, note) and canned-answer changes one operator may make "
@@ -248,7 +252,7 @@ class Settings:
                      "operator_actions_per_minute",
                      "visitor_token_days", "commit_batch_max", "webhook_timeout_seconds", "webhook_concurrency",
                      "worker_lease_seconds", "smtp_timeout_seconds", "email_concurrency",
-                     "contact_per_ip_per_hour", "contact_per_site_per_minute"):
+                     "contact_per_ip_per_hour", "contact_per_site_per_minute", "admin_requests_per_minute"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{self.env_name(name)}: must be at least 1")
         if self.worker_lease_seconds <= self.webhook_timeout_seconds:

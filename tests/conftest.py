@@ -109,6 +109,17 @@ def sqlite_server(sqlite_backend: Backend) -> Iterator[ServerProcess]:
     proc.stop()
 
 
+@pytest.fixture(scope="session")
+def admin_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A SQLite server for the admin pages' tests, which log many operators in: with a login
+    budget of its own, so they do not use up the shared servers' per-address login limit."""
+    b = Backend("sqlite", tmp_path_factory.mktemp("admin"))
+    proc = start_server(b, FRONTDESK_LOGIN_ATTEMPTS_PER_MINUTE="1000")
+    yield proc
+    proc.stop()
+    b.close()
+
+
 _sequence = itertools.count(1)
 
 

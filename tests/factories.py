@@ -40,12 +40,14 @@ async def make_site(server: ServerProcess, *, origins: list[str] | None = None, 
 
 
 async def make_operator(
-    server: ServerProcess, *, name: str | None = None, password: str = PASSWORD, role: str = "admin"
+    server: ServerProcess, *, name: str | None = None, password: str = PASSWORD, role: str = "admin",
+    site_keys: list[str] | None = None,
 ) -> Operator:
     n = next(_numbers)
     async with opened(settings_for(server)) as state:
         return await operators.create_operator(
-            state.writer, state.signer, f"olga{n}@example.com", password, name=name or f"Olga {n}", role=role
+            state.writer, state.signer, f"olga{n}@example.com", password, name=name or f"Olga {n}", role=role,
+            site_keys=site_keys,
         )
 
 

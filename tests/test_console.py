@@ -122,7 +122,7 @@ async def test_chat_loop_between_visitor_and_operator(server: ServerProcess) -> 
 
     await visitor.send({"type": "typing", "typing": True})
     typing = await console.recv_until(lambda f: f["type"] == "typing")
-    assert typing == {"type": "typing", "conversation_id": conversation_id, "typing": True}
+    assert typing == {"type": "typing", "conversation_id": conversation_id, "site_id": site.id, "typing": True}
 
     await console.send({"type": "conversation.read", "conversation_id": conversation_id})
     read = await console.recv_until(lambda f: f["type"] == "conversation.read")

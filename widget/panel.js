@@ -161,8 +161,11 @@
   // ---- translations
 
   // Plural entries ({one, few, many, other}) are resolved by widget/plural.js.
+  // A text the site's owner wrote for this key (site settings: offline_note, placeholder)
+  // wins, in the panel's language, else their default; else the catalog's words.
   function tr(key, vars) {
-    return window.fdPlural.text(catalog[key], lang, vars);
+    var own = site && site.texts && site.texts[key];
+    return own && (own[lang] || own['']) || window.fdPlural.text(catalog[key], lang, vars);
   }
 
   // "uk-UA", "kk_KZ", "kk" -> a language we speak; the first one that is, else English.
@@ -408,6 +411,7 @@
       case 'message.created': return onMessage(frame);
       case 'typing': return showTyping(!!frame.typing);
       case 'presence': return setOnline(frame.operators_online);
+      case 'site.updated': return reloadSite();
       case 'conversation.read': return onRead(frame.read_seq);
       case 'error': return onError(frame);
     }
@@ -617,6 +621,7 @@
       ui.list.insertBefore(ui.greeting, ui.list.firstChild);
     }
     ui.greeting.hidden = !text;
+    ui.greeting.firstChild.textContent = site.name || tr('operator'); // the name may have changed (site.updated)
     ui.greeting.lastChild.textContent = text;
   }
 
@@ -985,6 +990,31 @@
   function show() {
     if (ready) return;
     ready = true;
+    applySite();
+    drawGreeting();
+    updateStatus();
+    if (window.fdPrechat && site && site.prechat) {  // widget/prechat.js
+      window.fdPrechat.start({
+        mode: site.prechat.mode, fields: site.prechat.fields, tr: tr, storage: storage, focusInput: focusInput,
+        hasConversation: function () { return !!conversationId || drawn.length > 0; },
+        identify: function (data, done) { identify(data, 0, done); wake(); }
+      });
+    }
+    focusInput();
+  }
+
+  // An admin changed the site's settings: read them again and redraw, without a reload
+  // of the host page (the launcher's corner and colour follow on the next page load).
+  function reloadSite() {
+    request('GET', API + '/config').then(function (response) {
+      if (!response.ok || !response.data.site) return;
+      site = response.data.site;
+      applySite();
+      translatePage();
+    }).catch(function () { /* the next page load reads it */ });
+  }
+
+  function applySite() {
     ui.name.textContent = site && site.name || '';
     ui.name.hidden = !ui.name.textContent;
     var style = document.documentElement.style, color = site && /^#[0-9a-f]{6}$/i.test(site.color) ? site.color : '';
@@ -998,16 +1028,11 @@
       style.setProperty('--fd-ring', light ? '#1f2937' : color);
     }
     drawTabs();
-    drawGreeting();
-    updateStatus();
-    if (window.fdPrechat && site && site.prechat) {  // widget/prechat.js
-      window.fdPrechat.start({
-        mode: site.prechat.mode, fields: site.prechat.fields, tr: tr, storage: storage, focusInput: focusInput,
-        hasConversation: function () { return !!conversationId || drawn.length > 0; },
-        identify: function (data, done) { identify(data, 0, done); wake(); }
-      });
-    }
-    focusInput();
+    // The chat tab switched off: nothing to type into. A required pre-chat form still
+    // showing keeps the box hidden too (widget/prechat.js shows it when done).
+    var form = document.getElementById('prechat');
+    ui.composer.hidden = !!(site && site.tabs && site.tabs.indexOf('chat') < 0) ||
+      !!(form && !form.hidden && site && site.prechat && site.prechat.mode === 'required');
   }
 
   function init() {

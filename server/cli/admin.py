@@ -6,6 +6,7 @@ import argparse
 import getpass
 import os
 import sys
+from typing import Any
 
 from ..config import Settings
 from ..errors import NotFound
@@ -37,13 +38,25 @@ async def create_operator(settings: Settings, args: argparse.Namespace) -> None:
     password = _password(args, "Password for the new operator: ")
     async with opened(settings) as state:
         operator = await operators.create_operator(
-            state.writer, state.signer, args.email, password, name=args.name, role=args.role
+            state.writer, state.signer, args.email, password, name=args.name, role=args.role,
+            site_keys=_site_keys(args.sites),
         )
-    print(f"operator {operator.email} created (id {operator.id}, role {operator.role})")
+    print(f"operator {operator.email} created (id {operator.id}, role {operator.role}, {_sites_said(operator)})")
+
+
+def _site_keys(value: str | None) -> list[str] | None:
+    """--sites KEY,KEY (or "all", or nothing: every site)."""
+    if value is None or value.strip().lower() == "all":
+        return None
+    return [key.strip() for key in value.split(",") if key.strip()]
+
+
+def _sites_said(operator: Any) -> str:
+    return "every site" if operator.site_ids is None else f"{len(operator.site_ids)} site(s)"
 
 
 async def change_operator(settings: Settings, args: argparse.Namespace) -> None:
-    """set-password, set-role, deactivate-operator, activate-operator, end-sessions."""
+    """set-password, set-role, set-sites, deactivate-operator, activate-operator, end-sessions."""
     from ..realtime.hub import announce_session_ended
     from ..services import operators
 
@@ -58,6 +71,9 @@ async def change_operator(settings: Settings, args: argparse.Namespace) -> None:
         elif args.command == "set-role":
             operator, ended = await operators.set_role(state.writer, args.email, args.role)
             done = f"role {args.role}"
+        elif args.command == "set-sites":
+            operator, ended = await operators.set_sites(state.writer, args.email, _site_keys(args.sites))
+            done = "every site" if _site_keys(args.sites) is None else f"sites {args.sites}"
         elif args.command in ("deactivate-operator", "activate-operator"):
             active = args.command == "activate-operator"
             operator, ended = await operators.set_active(state.writer, args.email, active)

@@ -35,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             run_server(serve_demo(settings, args))
         elif args.command == "create-operator":
             asyncio.run(create_operator(settings, args))
-        elif args.command in ("set-password", "set-role", "deactivate-operator", "activate-operator", "end-sessions"):
+        elif args.command in ("set-password", "set-role", "set-sites", "deactivate-operator", "activate-operator", "end-sessions"):
             asyncio.run(change_operator(settings, args))
         elif args.command == "revoke-visitor":
             asyncio.run(revoke_visitor(settings, args))

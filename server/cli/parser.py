@@ -90,7 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
     operator = command("create-operator", "Add an operator.")
     operator.add_argument("email", help="The operator's email (their login).")
     operator.add_argument("--name", default=None, help="Display name shown to visitors.")
-    operator.add_argument("--role", choices=("admin", "agent"), default="admin", help="Role. Default: admin.")
+    operator.add_argument(
+        "--role", choices=("admin", "agent"), default="admin",
+        help="admin: everything, operators and site settings included; agent: conversations and leads. Default: admin.",
+    )
+    operator.add_argument(
+        "--sites", default=None, metavar="KEY,KEY",
+        help="Only these sites' conversations (their keys, comma-separated). Default: every site.",
+    )
     operator.add_argument(
         "--password", default=None,
         help="Password (at least 8 characters). Default: FRONTDESK_OPERATOR_PASSWORD, else asked for.",
@@ -102,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
         ("deactivate-operator", "Stop an operator from logging in; ends all their console sessions."),
         ("activate-operator", "Let a deactivated operator log in again."),
         ("end-sessions", "Sign an operator out everywhere (e.g. a lost laptop)."),
+        ("set-sites", "Limit an operator to some sites' conversations, or give them every site; "
+                      "ends all their console sessions."),
     ):
         change = command(name, help_text)
         change.add_argument("email", help="The operator's email (their login).")
@@ -112,6 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
             )
         elif name == "set-role":
             change.add_argument("role", choices=("admin", "agent"), help="The new role.")
+        elif name == "set-sites":
+            change.add_argument("sites", metavar="KEY,KEY|all", help="Site keys, comma-separated, or all.")
 
     revoke = command(
         "revoke-visitor",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timedelta
-from typing import Iterable
+from typing import Any, Iterable
 
 from icalendar import Calendar, Event
 
@@ -77,7 +77,8 @@ async def has_feed(db: Database, operator_id: int) -> bool:
     return await db.read(lambda conn: store.has_feed(conn, operator_id))
 
 
-async def feed_callbacks(db: Database, now: datetime) -> list[Callback]:
-    """What a feed lists: every open callback from a week ago on (operators share the queue)."""
-    found = await db.read(lambda conn: store.list_open(conn, limit=1000))
+async def feed_callbacks(db: Database, now: datetime, site_ids: Any = None) -> list[Callback]:
+    """What a feed lists: every open callback from a week ago on (operators share the
+    queue), of ``site_ids`` only unless None (the feed's operator's sites)."""
+    found = await db.read(lambda conn: store.list_open(conn, limit=1000, site_ids=site_ids))
     return [c for c in found if c.due_at >= now - timedelta(days=FEED_DAYS_BACK)]

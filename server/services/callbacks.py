@@ -296,10 +296,11 @@ def _change(tx: Tx, callback: Callback, *, by: str, **values: Any) -> Callback:
 
 async def record_outcome(
     writer: GroupWriter, callback_id: str, operator_id: int, outcome: Any, *, retry_in_minutes: Any = None,
-    retry_at: Any = None, now: datetime | None = None,
+    retry_at: Any = None, now: datetime | None = None, site_ids: Any = None,
 ) -> Callback:
     """An operator called (or gave up): the attempt is recorded with who and when; "no
-    answer" may set the next try in minutes or at an instant (a slot)."""
+    answer" may set the next try in minutes or at an instant (a slot). ``site_ids``: the
+    operator's sites (None: any); another site's callback is not found."""
     if outcome not in OUTCOMES:
         raise Invalid(field="outcome")
     moment = now or utcnow()
@@ -317,7 +318,7 @@ async def record_outcome(
 
     def job(tx: Tx) -> Callback:
         callback = store.get_callback(tx.conn, callback_id)
-        if callback is None:
+        if callback is None or (site_ids is not None and callback.site_id not in site_ids):
             raise NotFound("not_found", field="callback")
         if callback.status not in store.OPEN:
             raise Invalid(field="status", reason="closed", status=callback.status)
@@ -340,6 +341,8 @@ async def update_settings(writer: GroupWriter, site: Site, **given: Any) -> Site
     def job(tx: Tx) -> Site:
         if values:
             site_store.update_site(tx.conn, site.id, **values)
+            # Open widgets read their config again: the callback tab comes or goes at once.
+            tx.append_event(events.SITE_UPDATED, {"site": {"id": site.id, "key": site.key}}, site_id=site.id)
         return site_store.get_site(tx.conn, site.id)  # type: ignore[return-value]
 
     return await writer.run(job)

@@ -151,11 +151,17 @@ def _check_conversation_id(conversation_id: Any) -> str:
     return conversation_id
 
 
-def _conversation(tx: Tx, conversation_id: str) -> Any:
+def _conversation(tx: Tx, conversation_id: str, site_ids: Any = None) -> Any:
+    """The conversation, if it exists and is on one of ``site_ids`` (None: any site)."""
     conversation = store.get_conversation_row(tx.conn, conversation_id)
-    if conversation is None:
+    if conversation is None or not _on_sites(conversation.site_id, site_ids):
         raise NotFound(field="conversation_id")
     return conversation
+
+
+def _on_sites(site_id: int, site_ids: Any) -> bool:
+    # An operator limited to some sites reads and writes only theirs (operator_sites).
+    return site_ids is None or site_id in site_ids
 
 
 def queue_operator_message(
@@ -170,12 +176,13 @@ def queue_operator_message(
         # With mail configured, a reply may also go out by email: the Core path below decides.
         if tx.raw is not None and mail is None:
             found = store.raw_conversation(tx.raw, conversation_id)
-            if found is None:
+            # The same site check as the Core path's (_conversation): not found, not "forbidden".
+            if found is None or not _on_sites(found.site_id, operator.site_ids):
                 raise NotFound(field="conversation_id")
             return _store_message_raw(
                 tx, found, client_id, body, author_kind="operator", author_id=str(operator.id), author_name=operator.name
             )
-        conversation = _conversation(tx, conversation_id)
+        conversation = _conversation(tx, conversation_id, operator.site_ids)
         fresh = mail is not None and store.find_message_by_client_id(tx.conn, conversation.id, client_id) is None
         ack = store_message(
             tx, conversation, client_id, body, author_kind="operator", author_id=str(operator.id),
@@ -188,12 +195,12 @@ def queue_operator_message(
     return writer.submit(job)
 
 
-async def mark_read(writer: GroupWriter, conversation_id: Any) -> None:
+async def mark_read(writer: GroupWriter, conversation_id: Any, site_ids: Any = None) -> None:
     """An operator has read everything so far: unread 0, and read_seq (the visitor's "Seen")."""
     conversation_id = _check_conversation_id(conversation_id)
 
     def job(tx: Tx) -> None:
-        conversation = _conversation(tx, conversation_id)
+        conversation = _conversation(tx, conversation_id, site_ids)
         if conversation.unread_count or conversation.read_seq < conversation.last_seq:
             read_seq = conversation.last_seq
             store.update_conversation(tx.conn, conversation_id, unread_count=0, read_seq=read_seq)
@@ -211,21 +218,23 @@ async def messages_after(db: Database, conversation_id: str, after_seq: int, *, 
     return await db.read(lambda conn: store.list_messages(conn, conversation_id, after_seq=after_seq, limit=limit))
 
 
-async def conversation_messages(db: Database, conversation_id: str) -> list[Message]:
+async def conversation_messages(db: Database, conversation_id: str, site_ids: Any = None) -> list[Message]:
     def read(conn: Connection) -> list[Message]:
-        if store.get_conversation_row(conn, conversation_id) is None:
+        conversation = store.get_conversation_row(conn, conversation_id)
+        if conversation is None or not _on_sites(conversation.site_id, site_ids):
             raise NotFound()
         return store.list_messages(conn, conversation_id)
 
     return await db.read(read)
 
 
-async def inbox(db: Database) -> tuple[list[dict[str, Any]], int]:
-    """Conversation summaries, newest first, and the event id they are current to."""
+async def inbox(db: Database, site_ids: Any = None) -> tuple[list[dict[str, Any]], int]:
+    """Conversation summaries, newest first (of ``site_ids`` only, unless None), and the
+    event id they are current to."""
 
     def read(conn: Connection) -> tuple[list[dict[str, Any]], int]:
         # Read the position first: an event committed in between is replayed, not missed.
         position = last_event_id(conn)
-        return store.list_summaries(conn), position
+        return store.list_summaries(conn, site_ids=site_ids), position
 
     return await db.read(read)

@@ -35,9 +35,10 @@ def check_conversation_id(conversation_id: Any) -> str:
     return conversation_id
 
 
-def _conversation(tx: Tx, conversation_id: str) -> Any:
+def _conversation(tx: Tx, conversation_id: str, operator: Operator | None = None) -> Any:
+    """The conversation, if it exists and (given an operator) is on one of their sites."""
     row = store.get_conversation_row(tx.conn, conversation_id)
-    if row is None:
+    if row is None or (operator is not None and not operator.may_see_site(row.site_id)):
         raise NotFound(field="conversation_id")
     return row
 
@@ -62,7 +63,7 @@ async def close(writer: GroupWriter, operator: Operator, conversation_id: Any) -
     conversation_id = check_conversation_id(conversation_id)
 
     def job(tx: Tx) -> bool:
-        row = _conversation(tx, conversation_id)
+        row = _conversation(tx, conversation_id, operator)
         if row.status == CLOSED:
             return False
         store.update_conversation(tx.conn, row.id, status=CLOSED, closed_at=utcnow())
@@ -77,7 +78,7 @@ async def reopen(writer: GroupWriter, operator: Operator, conversation_id: Any) 
     conversation_id = check_conversation_id(conversation_id)
 
     def job(tx: Tx) -> bool:
-        row = _conversation(tx, conversation_id)
+        row = _conversation(tx, conversation_id, operator)
         if row.status != CLOSED:
             return False
         store.update_conversation(tx.conn, row.id, status=OPEN, closed_at=None)
@@ -114,12 +115,12 @@ async def assign(
     body = fields.text(note, "note", max_chars=max_chars, required=False)
 
     def job(tx: Tx) -> bool:
-        row = _conversation(tx, conversation_id)
+        row = _conversation(tx, conversation_id, operator)
         target = None
         if target_id is not None:
             target = operator_store.get_operator(tx.conn, target_id)
-            if target is None or not target.active:
-                raise Invalid(field="operator_id")
+            if target is None or not target.active or not target.may_see_site(row.site_id):
+                raise Invalid(field="operator_id")  # nobody works a conversation they cannot see
         if row.assignee_id == target_id and body is None:
             return False
         store.update_conversation(tx.conn, row.id, assignee_id=target_id)
@@ -148,7 +149,7 @@ async def add_note(
     text = fields.text(body, "body", max_chars=max_chars)
 
     def job(tx: Tx) -> Entry:
-        row = _conversation(tx, conversation_id)
+        row = _conversation(tx, conversation_id, operator)
         existing = entry_store.find_by_client_id(tx.conn, row.id, clean_id)
         if existing is not None:
             return existing

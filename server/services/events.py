@@ -14,6 +14,7 @@ CONVERSATION_ASSIGNED = "conversation.assigned"
 CONVERSATION_CLOSED = "conversation.closed"
 CONVERSATION_REOPENED = "conversation.reopened"
 NOTE_CREATED = "note.created"
+SITE_UPDATED = "site.updated"
 CONTACT_SUBMITTED = "contact.submitted"
 LEAD_CREATED = "lead.created"
 LEAD_UPDATED = "lead.updated"
@@ -43,6 +44,7 @@ CATALOGUE: dict[str, str] = {
         "An operator wrote a private note (operators and integrators only, never the visitor). "
         "Payload: conversation_id, entry (body: the note), conversation (summary)."
     ),
+    SITE_UPDATED: "An admin changed a site's settings; open widgets read their config again. Payload: site (id, key).",
     CONTACT_SUBMITTED: "A visitor sent the contact form (its message is also a message.created in the conversation). "
     "Payload: submission (id, visitor_id, conversation_id, name, email, phone, message, language, consent {text, "
     "privacy_url, given_at}, created_at), conversation (summary).",

@@ -267,12 +267,13 @@ async def phone_region(db: Database, site: Site, visitor_id: str) -> str | None:
     return await db.read(read)
 
 
-async def lead_card(db: Database, visitor_id: str) -> dict[str, Any] | None:
-    """Everything known about the person behind a visitor, for the console's panel."""
+async def lead_card(db: Database, visitor_id: str, site_ids: Any = None) -> dict[str, Any] | None:
+    """Everything known about the person behind a visitor, for the console's panel; None
+    for a visitor of a site not in ``site_ids`` (None: any site)."""
 
     def read(conn: Connection) -> dict[str, Any] | None:
         visitor = visitor_store.get_visitor(conn, visitor_id)
-        if visitor is None or not visitor.lead_id:
+        if visitor is None or not visitor.lead_id or (site_ids is not None and visitor.site_id not in site_ids):
             return None
         lead = store.get_lead(conn, visitor.lead_id)
         while lead is not None and lead["merged_into"]:
@@ -290,5 +291,5 @@ async def lead_card(db: Database, visitor_id: str) -> dict[str, Any] | None:
     return await db.read(read)
 
 
-async def list_leads(db: Database, *, limit: int = 200) -> list[dict[str, Any]]:
-    return await db.read(lambda conn: store.list_leads(conn, limit=limit))
+async def list_leads(db: Database, *, limit: int = 200, site_ids: Any = None) -> list[dict[str, Any]]:
+    return await db.read(lambda conn: store.list_leads(conn, limit=limit, site_ids=site_ids))

@@ -9,13 +9,13 @@ from typing import Any, Mapping
 
 import phonenumbers
 
-from ..errors import Invalid
+from ..errors import FrontdeskError, Invalid
 from ..store import sites as store
 from ..store.db import Database
 from ..store.sites import Site
 from ..store.writer import GroupWriter, Tx
 from ..locales import LANGUAGES
-from . import fields
+from . import events, fields
 
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 # A site text may be written ahead of the widget speaking its language: any ISO 639 code.
@@ -171,6 +171,8 @@ async def update_site(
     def job(tx: Tx) -> Site:
         if values:
             store.update_site(tx.conn, site.id, **values)
+            # Open widgets read their config again (site.updated on the visitor socket).
+            tx.append_event(events.SITE_UPDATED, {"site": {"id": site.id, "key": site.key}}, site_id=site.id)
         return store.get_site(tx.conn, site.id)  # type: ignore[return-value]
 
     return await writer.run(job)
@@ -258,7 +260,8 @@ def widget_view(
     ``greetings`` has every language, for a widget that picks its language itself;
     ``offset_x/y`` are the page's script-tag values when it gives them, else the site's;
     ``consent`` (the tag's data-consent): "required" asks for consent mode on a site that
-    does not (a page cannot turn off what the site requires)."""
+    does not (a page cannot turn off what the site requires); ``faq``: the site has
+    published FAQ articles (its tab shows only then, see widget_tabs)."""
     return {
         "key": site.key,
         "name": site.name,
@@ -271,6 +274,8 @@ def widget_view(
         "offset_x": tag_offset(offset_x, site.offset_x),
         "offset_y": tag_offset(offset_y, site.offset_y),
         "live_visitors": site.live_visitors,
+        "texts": {name: dict(texts) for name, texts in (site.texts or {}).items()},
+        "default_country": site.default_country,
         "prechat": {"mode": site.prechat, "fields": list(site.prechat_fields)},
         "consent": site.consent_required or (consent or "").strip().lower() == "required",
         "tabs": widget_tabs(site, faq=faq),
@@ -284,11 +289,134 @@ def widget_view(
     }
 
 
+# ---- site settings (the console's site settings page) ------------------------------
+
+# Visitor-facing texts an owner may write per language, with their limits: the greeting
+# (its own column) and texts that stand in for the widget's own words of the same name.
+SITE_TEXTS = {"greeting": GREETING_MAX_CHARS, "offline_note": 300, "placeholder": 100}
+# The widget's views, in tab order: the switches on the settings page (``sites.tabs``
+# stores the ones that are on). A switch is necessary, not sufficient: the FAQ tab also
+# needs published articles, callback and contact their feature on (callbacks_enabled,
+# contact_enabled; see widget_tabs).
+TABS = ("chat", "faq", "callback", "contact")
+# A site that never saved its tabs (``sites.tabs`` NULL): every switch on.
+DEFAULT_TABS = TABS
+
+
+def default_country(value: Any) -> str | None:
+    """The settings form's default country: blank is None, else ``country``."""
+    if isinstance(value, str) and not value.strip():
+        return None
+    return country(value.strip() if isinstance(value, str) else value)
+
+
+def _check_color(value: Any) -> str:
+    if not isinstance(value, str) or not _COLOR.match(value):
+        raise Invalid(field="color")
+    return value.lower()
+
+
+def _check_position(value: Any) -> str:
+    if value not in POSITIONS:
+        raise Invalid(field="position")
+    return str(value)
+
+
+def _check_language(value: Any) -> str | None:
+    if value is not None and value != "" and value not in LANGUAGES:
+        raise Invalid(field="language")
+    return value or None
+
+
+def site_tabs(values: Any) -> tuple[str, ...]:
+    values = () if values is None else values
+    if not isinstance(values, (list, tuple)) or any(v not in TABS for v in values):
+        raise Invalid(field="tabs")
+    return tuple(t for t in TABS if t in values)
+
+
+def check_settings(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, FrontdeskError]]:
+    """Each setting checked on its own: the clean values (columns) and, per field, what is
+    wrong (texts as ``greeting.ru``), so a form can say every mistake next to its field."""
+    clean: dict[str, Any] = {}
+    errors: dict[str, FrontdeskError] = {}
+    checks: tuple[tuple[str, Any], ...] = (  # (field and column, checker of its value)
+        ("name", lambda v: fields.text(v, "name", max_chars=200)),
+        ("allowed_origins", lambda v: clean_origin_list(v or [])),
+        ("color", _check_color),
+        ("position", _check_position),
+        ("language", _check_language),
+        ("offset_x", lambda v: offset(v, "offset_x")),
+        ("offset_y", lambda v: offset(v, "offset_y")),
+        ("default_country", default_country),
+        ("tabs", site_tabs),
+    )
+    for field, checker in checks:
+        try:
+            clean[field] = checker(values.get(field))
+        except FrontdeskError as exc:
+            errors[field] = exc
+    try:
+        clean["prechat"], clean["prechat_fields"] = prechat_form(values.get("prechat"), values.get("prechat_fields") or [])
+    except FrontdeskError as exc:
+        errors[exc.field or "prechat"] = exc
+    clean["live_visitors"] = bool(values.get("live_visitors"))
+    clean["consent_required"] = bool(values.get("consent_required"))
+    clean["anonymize_ips"] = bool(values.get("anonymize_ips"))
+    texts: dict[str, dict[str, str]] = {}
+    for text_name, max_chars in SITE_TEXTS.items():
+        given = values.get("texts", {}).get(text_name, {})
+        texts[text_name] = {}
+        for lang, text in (given.items() if isinstance(given, Mapping) else ()):
+            field = f"{text_name}.{lang}" if lang else text_name
+            try:
+                texts[text_name].update(texts_by_language({lang: text}, text_name, max_chars=max_chars))
+            except FrontdeskError as exc:
+                errors[field] = exc
+    clean["greeting"] = texts.pop("greeting")
+    clean["texts"] = {k: v for k, v in texts.items() if v}
+    return clean, errors
+
+
+async def update_settings(writer: GroupWriter, site_id: int, clean: Mapping[str, Any]) -> Site:
+    """Store checked settings (check_settings) and tell open widgets (``site.updated``):
+    the panel reads its config again, without a reload of the host page."""
+
+    def job(tx: Tx) -> Site:
+        site = store.get_site(tx.conn, site_id)
+        if site is None:
+            raise Invalid(field="site")
+        store.update_site(tx.conn, site_id, **clean)
+        tx.append_event(events.SITE_UPDATED, {"site": {"id": site_id, "key": site.key}}, site_id=site_id)
+        return store.get_site(tx.conn, site_id)  # type: ignore[return-value]
+
+    return await writer.run(job)
+
+
+def settings_of(site: Site) -> dict[str, Any]:
+    """A site's settings in check_settings' shape (what the settings form starts from)."""
+    texts = {name: dict((site.texts or {}).get(name, {})) for name in SITE_TEXTS if name != "greeting"}
+    return {
+        "name": site.name, "allowed_origins": list(site.allowed_origins), "color": site.color,
+        "position": site.position, "language": site.language, "offset_x": site.offset_x, "offset_y": site.offset_y,
+        "default_country": site.default_country, "tabs": tab_switches(site),
+        "live_visitors": site.live_visitors, "consent_required": site.consent_required,
+        "prechat": site.prechat, "prechat_fields": list(site.prechat_fields), "anonymize_ips": site.anonymize_ips,
+        "texts": {"greeting": dict(site.greeting), **texts},
+    }
+
+
+def tab_switches(site: Site) -> list[str]:
+    """The tabs the site has switched on, in tab order: the settings page's choice
+    (``sites.tabs``), else the default. A switch is not a promise to show the tab."""
+    return list(site.tabs if site.tabs is not None else DEFAULT_TABS)
+
+
 def widget_tabs(site: Site, *, faq: bool = False) -> list[str]:
-    """The panel's views the site has switched on, in tab order: chat first, the FAQ when
-    ``faq`` (the site has published articles: the tab shows once there is something to
-    find), callback requests when the site takes them, then the contact form when on."""
-    return [
-        "chat", *(["faq"] if faq else []), *(["callback"] if site.callbacks_enabled else []),
-        *(["contact"] if site.contact_enabled else []),
-    ]
+    """The panel's views, in tab order (chat, faq, callback, contact): the tabs switched on
+    (tab_switches), less those with nothing to show: the FAQ only when the site has
+    published articles (``faq``: the tab appears with the first one), callback requests
+    only when the site takes them (callbacks_enabled), the contact form only when it is on
+    (contact_enabled)."""
+    has = {"chat": True, "faq": faq, "callback": site.callbacks_enabled, "contact": site.contact_enabled}
+    return [tab for tab in tab_switches(site) if has[tab]]

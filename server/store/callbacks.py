@@ -144,11 +144,16 @@ def list_for_visitor(conn: Connection, visitor_id: str) -> list[Callback]:
     return [_callback(r) for r in rows]
 
 
-def list_open(conn: Connection, *, until: datetime | None = None, limit: int = 500) -> list[Callback]:
-    """Callbacks still waiting for a call, soonest first (every site: operators see all)."""
+def list_open(
+    conn: Connection, *, until: datetime | None = None, limit: int = 500, site_ids: Any = None
+) -> list[Callback]:
+    """Callbacks still waiting for a call, soonest first; ``site_ids``: only those sites'
+    (an operator limited to some sites), None: every site."""
     where = callbacks.c.status.in_(OPEN)
     if until is not None:
         where = and_(where, callbacks.c.due_at <= until)
+    if site_ids is not None:
+        where = and_(where, callbacks.c.site_id.in_(sorted(site_ids)))
     rows = conn.execute(select(callbacks).where(where).order_by(callbacks.c.due_at, callbacks.c.id).limit(limit))
     return [_callback(r) for r in rows]
 

@@ -161,9 +161,13 @@ def get_summary(conn: Connection, conversation_id: str) -> dict[str, Any] | None
     return summary_from_row(row) if row else None
 
 
-def list_summaries(conn: Connection, *, limit: int = 500) -> list[dict[str, Any]]:
+def list_summaries(conn: Connection, *, limit: int = 500, site_ids: Any = None) -> list[dict[str, Any]]:
+    """Newest first; ``site_ids``: only those sites' (an operator limited to some sites)."""
+    query = _summary_query()
+    if site_ids is not None:
+        query = query.where(conversations.c.site_id.in_(sorted(site_ids)))
     rows = conn.execute(
-        _summary_query().order_by(desc(conversations.c.last_message_at), desc(conversations.c.created_at)).limit(limit)
+        query.order_by(desc(conversations.c.last_message_at), desc(conversations.c.created_at)).limit(limit)
     )
     return [summary_from_row(r) for r in rows]
 

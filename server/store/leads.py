@@ -156,17 +156,20 @@ def lead_visitor_ids(conn: Connection, lead_id: str) -> list[str]:
     return [r.id for r in conn.execute(select(visitors.c.id).where(visitors.c.lead_id == lead_id))]
 
 
-def list_leads(conn: Connection, *, limit: int = 200) -> list[dict[str, Any]]:
-    """Live leads, newest activity first, with their site's name and conversation count."""
+def list_leads(conn: Connection, *, limit: int = 200, site_ids: Any = None) -> list[dict[str, Any]]:
+    """Live leads, newest activity first, with their site's name and conversation count;
+    ``site_ids``: only those sites' (an operator limited to some sites)."""
     counts = (
         select(visitors.c.lead_id, func.count(conversations.c.id).label("n"))
         .select_from(conversations.join(visitors, conversations.c.visitor_id == visitors.c.id))
         .group_by(visitors.c.lead_id).subquery()
     )
-    rows = conn.execute(
+    query = (
         select(leads, sites.c.name.label("site_name"), func.coalesce(counts.c.n, 0).label("conversations"))
         .select_from(leads.join(sites, leads.c.site_id == sites.c.id).outerjoin(counts, counts.c.lead_id == leads.c.id))
         .where(leads.c.merged_into.is_(None))
-        .order_by(desc(leads.c.last_seen_at), desc(leads.c.id)).limit(limit)
     )
+    if site_ids is not None:
+        query = query.where(leads.c.site_id.in_(sorted(site_ids)))
+    rows = conn.execute(query.order_by(desc(leads.c.last_seen_at), desc(leads.c.id)).limit(limit))
     return [{**lead_from_row(r), "site_name": r.site_name, "conversations": r.conversations} for r in rows]

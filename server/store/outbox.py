@@ -22,8 +22,9 @@ class StoredEvent:
     payload: dict[str, Any]
 
     def frame(self) -> dict[str, Any]:
-        """The event as clients and webhooks see it."""
-        return {"event_id": self.id, "type": self.type, **self.payload}
+        """The event as consoles see it (``site_id``: so a console of an operator limited
+        to some sites can leave the others' out)."""
+        return {"event_id": self.id, "type": self.type, "site_id": self.site_id, **self.payload}
 
 
 _INSERT = insert(events).returning(events.c.id)  # built once: it is on every write's path

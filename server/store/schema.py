@@ -69,6 +69,11 @@ sites = Table(
     Column("callback_lead_minutes", Integer, nullable=False, server_default="60"),
     Column("callback_capacity", Integer, nullable=False, server_default="1"),
     Column("callback_countries", String(500), nullable=False, server_default=""),  # accepted regions; empty: any
+    # Visitor-facing texts besides the greeting (0014): JSON {"offline_note": {"": …, "ru": …}, …}.
+    Column("texts", Text, nullable=True),
+    # The widget tab switches that are on (0014): JSON list, e.g. ["chat", "contact"]; NULL:
+    # never chosen, every switch on (a view still needs its feature: contact_enabled, …).
+    Column("tabs", Text, nullable=True),
 )
 
 operators = Table(
@@ -82,6 +87,14 @@ operators = Table(
     Column("created_at", Timestamp, nullable=False),
     Column("language", String(8), nullable=True),  # the console's language they chose, or NULL
     Column("active", Boolean, nullable=False, server_default=true()),  # deactivated: cannot log in
+)
+
+# Which sites an operator may work (0011); an operator without rows works every site.
+operator_sites = Table(
+    "operator_sites",
+    metadata,
+    Column("operator_id", Integer, ForeignKey("operators.id"), primary_key=True),
+    Column("site_id", Integer, ForeignKey("sites.id"), primary_key=True),
 )
 
 # Console sessions: a row per login, found by the hash of the cookie's random token.

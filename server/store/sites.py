@@ -46,6 +46,8 @@ class Site:
     callback_lead_minutes: int = 60
     callback_capacity: int = 1
     callback_countries: str = ""  # accepted phone regions, comma-separated; empty: any
+    texts: dict[str, dict[str, str]] | None = None  # other visitor-facing texts: {name: {lang: text}}
+    tabs: tuple[str, ...] | None = None  # the widget's tab switches that are on; None: all on
 
 
 def _site(row: Any) -> Site:
@@ -80,6 +82,8 @@ def _site(row: Any) -> Site:
         callback_lead_minutes=row.callback_lead_minutes,
         callback_capacity=row.callback_capacity,
         callback_countries=row.callback_countries,
+        texts=json.loads(row.texts) if row.texts else {},
+        tabs=tuple(json.loads(row.tabs)) if row.tabs else None,
     )
 
 
@@ -113,10 +117,19 @@ def get_site_by_name(conn: Connection, name: str) -> Site | None:
     return _site(row) if row else None
 
 
-def update_site(conn: Connection, site_id: int, **values: Any) -> None:
-    """Set the given columns (already checked) of one site."""
-    conn.execute(update(sites).where(sites.c.id == site_id).values(**values))
-
-
 def update_allowed_origins(conn: Connection, site_id: int, allowed_origins: tuple[str, ...]) -> None:
     conn.execute(update(sites).where(sites.c.id == site_id).values(allowed_origins=json.dumps(list(allowed_origins))))
+
+
+def update_site(conn: Connection, site_id: int, **values: Any) -> None:
+    """Set site columns; JSON ones (allowed_origins, greeting, texts, tabs) and comma lists
+    (prechat_fields) given as Python values."""
+    if "prechat_fields" in values:
+        values["prechat_fields"] = ",".join(values["prechat_fields"])
+    for name in ("allowed_origins", "tabs"):
+        if name in values:
+            values[name] = json.dumps(list(values[name]))
+    for name in ("greeting", "texts"):
+        if name in values:
+            values[name] = json.dumps(values[name], ensure_ascii=False) if values[name] else None
+    conn.execute(update(sites).where(sites.c.id == site_id).values(**values))

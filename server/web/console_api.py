@@ -15,20 +15,22 @@ from .responses import error_response
 
 
 async def conversations(request: Request) -> Response:
-    if await current_operator(request) is None:
+    operator = await current_operator(request)
+    if operator is None:
         return error_response(request, Unauthorized())
-    summaries, position = await chat.inbox(app_state(request).db)
+    summaries, position = await chat.inbox(app_state(request).db, operator.site_ids)
     shown = [presenting.summary(s) for s in summaries]
     return JSONResponse({"conversations": shown, "last_event_id": position}, headers={"Cache-Control": "no-store"})
 
 
 async def conversation_messages(request: Request) -> Response:
-    if await current_operator(request) is None:
+    operator = await current_operator(request)
+    if operator is None:
         return error_response(request, Unauthorized())
     db = app_state(request).db
     conversation_id = request.path_params["conversation_id"]
     try:
-        messages = await chat.conversation_messages(db, conversation_id)
+        messages = await chat.conversation_messages(db, conversation_id, operator.site_ids)
     except FrontdeskError as exc:
         return error_response(request, exc)
     # Notes and system lines (operators only: the widget never asks for this).

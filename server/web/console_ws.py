@@ -64,6 +64,8 @@ class OperatorConnection:
             if frame.get("session_id") in (None, self.session.id):
                 self.session_ended.set()
             return
+        if not self.may_see(frame):
+            return
         event_id = frame.get("event_id")
         if event_id is not None:
             if event_id <= self.sent_event:
@@ -72,6 +74,14 @@ class OperatorConnection:
             self.socket.send(encoded(frame, "console", presenting.frame))  # once per event, not per console
             return
         self.socket.send(frame)
+
+    def may_see(self, frame: dict[str, Any]) -> bool:
+        """An operator limited to some sites gets only their events and typing (a frame
+        that names no site is for everyone: presence, session ends)."""
+        if self.operator.site_ids is None:
+            return True
+        site_id = frame.get("site_id")
+        return (site_id is None and "event_id" not in frame) or self.operator.may_see_site(site_id)
 
     async def replay(self, after: int) -> None:
         """Stream the stored events after ``after``, a page at a time, waiting for the
@@ -83,7 +93,8 @@ class OperatorConnection:
             after = self.sent_event
             batch = await self.state.db.read(lambda conn: events_after(conn, after))
             for event in batch:
-                await self.socket.put(presenting.frame(event.frame()))
+                if self.operator.may_see_site(event.site_id):
+                    await self.socket.put(presenting.frame(event.frame()))
                 self.sent_event = event.id
             if len(batch) < 1000:
                 return
@@ -112,7 +123,7 @@ class OperatorConnection:
                     {"type": "typing", "conversation_id": conversation_id, "typing": bool(frame.get("typing"))},
                 )
         elif kind == "conversation.read":
-            await chat.mark_read(self.state.writer, frame.get("conversation_id"))
+            await chat.mark_read(self.state.writer, frame.get("conversation_id"), self.operator.site_ids)
         elif kind == "ping":
             self.socket.send({"type": "pong"})
         elif kind in ACTIONS:

@@ -7,10 +7,22 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from . import (
     assets, callbacks_api, console_api, console_canned, console_ws, contact_api, faq_api, health, widget_api, widget_ws,
 )
-from .console import auth, callbacks, faq, language, leads, pages
+from .console import admin_api, auth, callbacks, faq, language, leads, operators_page, pages, site_settings
+from .console.roles import admin_only, is_admin_path
 
 
 def routes() -> list[Route | WebSocketRoute | Mount]:
+    return [_guarded(r) for r in _routes()]
+
+
+def _guarded(route: Route | WebSocketRoute | Mount) -> Route | WebSocketRoute | Mount:
+    """Every route under an admin path gets the admin guard here, not in its module."""
+    if isinstance(route, Route) and is_admin_path(route.path):
+        return Route(route.path, admin_only(route.endpoint), methods=route.methods, name=route.name)
+    return route
+
+
+def _routes() -> list[Route | WebSocketRoute | Mount]:
     return [
         Route("/healthz", health.healthz),
         Route("/readyz", health.readyz),
@@ -37,8 +49,15 @@ def routes() -> list[Route | WebSocketRoute | Mount]:
         Route("/console/login", auth.login_page, methods=["GET"]),
         Route("/console/login", auth.login, methods=["POST"]),
         Route("/console/logout", auth.logout, methods=["POST"]),
-        Route("/console/sites", pages.sites_page),
-        Route("/console/leads", leads.leads_page),
+        Route("/console/sites", pages.sites_page, methods=["GET"]),
+        Route("/console/sites", site_settings.create, methods=["POST"]),
+        Route("/console/sites/{key}", site_settings.settings_page, methods=["GET"]),
+        Route("/console/sites/{key}", site_settings.save, methods=["POST"]),
+        Route("/console/operators", operators_page.operators_page, methods=["GET"]),
+        Route("/console/operators", operators_page.create, methods=["POST"]),
+        Route("/console/operators/{operator_id}", operators_page.operator_page, methods=["GET"]),
+        Route("/console/operators/{operator_id}", operators_page.change, methods=["POST"]),
+        Route("/console/leads", leads.leads_page, methods=["GET"]),
         Route("/console/language", language.choose, methods=["POST"]),
         Route("/console/callbacks", callbacks.queue, methods=["GET"]),
         Route("/console/callbacks/feed", callbacks.feed_settings, methods=["POST"]),
@@ -53,6 +72,7 @@ def routes() -> list[Route | WebSocketRoute | Mount]:
         Route("/console/faq/{article_id:int}/publish", faq.publish, methods=["POST"]),
         Route("/api/console/v1/conversations", console_api.conversations),
         Route("/api/console/v1/conversations/{conversation_id}/messages", console_api.conversation_messages),
+        Route("/api/console/v1/admin/operators", admin_api.list_operators),
         Route("/api/console/v1/operators", console_api.operators),
         Route("/console/api/canned", console_canned.list_canned, methods=["GET"]),
         Route("/console/api/canned", console_canned.create_canned, methods=["POST"]),

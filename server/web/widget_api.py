@@ -57,7 +57,8 @@ async def site_config(request: Request) -> Response:
     view = sites.widget_view(
         site, lang, offset_x=request.query_params.get("x"), offset_y=request.query_params.get("y"),
         consent=request.query_params.get("consent"),
-        faq=await state.faq.has_published(site),
+        # The FAQ tab: switched on in the site's settings and something published.
+        faq="faq" in sites.tab_switches(site) and await state.faq.has_published(site),
     )
     if view["contact"] is not None:  # what the form needs: consent in each language, a ticket timing it
         contact_view(state, site, view["contact"])

@@ -8,7 +8,7 @@ from typing import Any
 from starlette.websockets import WebSocket
 
 from ..errors import BadFrame, InvalidToken, RateLimited
-from ..realtime.hub import OPERATORS, SubscriberTooSlow, conversation_channel, encoded
+from ..realtime.hub import OPERATORS, SubscriberTooSlow, conversation_channel, encoded, site_channel
 from ..realtime.presence import PRESENCE
 from ..security import VisitorClaim
 from ..services import chat, fields, rates, sites, visitors
@@ -128,7 +128,8 @@ class VisitorConnection:
             if self.conversation_id:
                 await self.state.hub.publish(
                     OPERATORS,
-                    {"type": "typing", "conversation_id": self.conversation_id, "typing": bool(frame.get("typing"))},
+                    {"type": "typing", "conversation_id": self.conversation_id, "site_id": self.site.id,
+                     "typing": bool(frame.get("typing"))},
                 )
         elif kind == "visitor.identify":
             data = {k: frame[k] for k in visitors.IDENTITY_FIELDS + visitors.VERIFIED_FIELDS if k in frame}
@@ -191,6 +192,7 @@ async def serve_visitor(socket: FrameSocket, site: Site) -> None:
     connection = VisitorConnection(socket, site, VisitorClaim(visitor.id, site.id), visitor.name)
     connection.sent_seq = last_seq
     await connection.subscription.add(PRESENCE)
+    await connection.subscription.add(site_channel(site.id))  # site.updated: the panel re-reads its config
     socket.send({
         "type": "welcome",
         "visitor": visitor.public(),

@@ -1,7 +1,8 @@
 """Committed events → this node's sockets: the only place stored events go live.
 
 Operators get every event (with its event_id, to resume from); a visitor's socket gets
-only the messages of their own conversation, without the operator-side summary.
+only the messages of their own conversation, without the operator-side summary, and a
+bare ``site.updated`` (on its site's channel) when an admin changed its site's settings.
 
 One process (the in-process hub): the writer hands each committed batch to ``fan_out``;
 a crash takes every socket with it, and clients resume from the table.
@@ -23,7 +24,7 @@ import asyncio
 import logging
 from typing import Any
 
-from ..realtime.hub import OPERATORS, Frame, Hub, conversation_channel
+from ..realtime.hub import OPERATORS, Frame, Hub, conversation_channel, site_channel
 from ..realtime.memory import MemoryHub
 from ..realtime.redis import RedisHub
 from ..services import events as catalogue
@@ -46,6 +47,12 @@ def visitor_frame(event: StoredEvent) -> dict[str, object] | None:
     return None
 
 
+def site_frame(event: StoredEvent) -> Frame:
+    """``site.updated`` as every open widget of the site gets it: bare (the panel reads its
+    config again; the config call says only what a widget may know)."""
+    return Frame(type=event.type)
+
+
 def fan_out(hub: MemoryHub, events: list[StoredEvent]) -> None:
     """Hand committed events to this process's subscribers (synchronously, in order)."""
     for event in events:
@@ -53,6 +60,8 @@ def fan_out(hub: MemoryHub, events: list[StoredEvent]) -> None:
         frame = visitor_frame(event)
         if frame is not None and event.conversation_id:
             hub.deliver(conversation_channel(event.conversation_id), frame)
+        if event.type == catalogue.SITE_UPDATED and event.site_id is not None:
+            hub.deliver(site_channel(event.site_id), site_frame(event))
 
 
 async def publish_committed(hub: Hub, events: list[StoredEvent]) -> None:
@@ -66,6 +75,8 @@ async def publish_committed(hub: Hub, events: list[StoredEvent]) -> None:
         frame = visitor_frame(event)
         if frame is not None and event.conversation_id:
             messages.append((conversation_channel(event.conversation_id), frame))
+        if event.type == catalogue.SITE_UPDATED and event.site_id is not None:
+            messages.append((site_channel(event.site_id), site_frame(event)))
     await hub.publish_many(messages)
 
 

@@ -14,7 +14,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
 from ...errors import FrontdeskError
 from ...locales import format_datetime
-from ...services import calendars, callback_words, callbacks, phones, sites, slots
+from ...services import calendars, callback_words, callbacks, operators, phones, sites, slots
 from ...store import callbacks as store
 from ...store.callbacks import Callback
 from ...store.operators import Operator
@@ -71,9 +71,9 @@ def _when(lang: str, moment: datetime, tz: str) -> str:
     return f"{format_datetime(lang, moment, tz=ZoneInfo(tz))} ({callback_words.zone_label(lang, tz)})"
 
 
-async def _rows(request: Request, lang: str, now: datetime) -> dict[str, list[Row]]:
+async def _rows(request: Request, operator: Operator, lang: str, now: datetime) -> dict[str, list[Row]]:
     state = app_state(request)
-    found = await state.db.read(lambda conn: store.list_open(conn))
+    found = await state.db.read(lambda conn: store.list_open(conn, site_ids=operator.site_ids))
     attempts = await state.db.read(lambda conn: store.list_attempts(conn, [c.id for c in found]))
     by_site: dict[int, Site] = {s.id: s for s in await sites.list_sites(state.db)}
     retry: dict[int, list[dict[str, str]]] = {}
@@ -114,7 +114,7 @@ async def queue(request: Request) -> Response:
 async def _render(request: Request, operator: Operator, *, feed_token: str | None = None) -> Response:
     state = app_state(request)
     lang = console_language(request, operator)
-    rows = await _rows(request, lang, utcnow())
+    rows = await _rows(request, operator, lang, utcnow())
     saved = request.query_params.get("saved")
     error = request.query_params.get("error")
     page = QueuePage(
@@ -144,7 +144,7 @@ async def record(request: Request) -> Response:
     try:
         await callbacks.record_outcome(
             state.writer, request.path_params["callback_id"][:32], operator.id, form.get("outcome"),
-            retry_in_minutes=form.get("retry_in_minutes"), retry_at=form.get("retry_at"),
+            retry_in_minutes=form.get("retry_in_minutes"), retry_at=form.get("retry_at"), site_ids=operator.site_ids,
         )
     except FrontdeskError as exc:
         from urllib.parse import quote
@@ -167,7 +167,7 @@ async def ics(request: Request) -> Response:
     state = app_state(request)
     callback_id = request.path_params["callback_id"][:32]
     callback = await state.db.read(lambda conn: store.get_callback(conn, callback_id))
-    if callback is None:
+    if callback is None or not operator.may_see_site(callback.site_id):
         return PlainTextResponse("not found", status_code=404)
     site_list = {s.id: s for s in await sites.list_sites(state.db)}
     site = site_list[callback.site_id]
@@ -205,8 +205,11 @@ async def feed(request: Request) -> Response:
     operator_id = await calendars.feed_owner(state.db, request.path_params["token"])
     if operator_id is None:
         return PlainTextResponse("not found", status_code=404)
+    owner = await operators.operator_by_id(state.db, operator_id)
+    if owner is None or not owner.active:
+        return PlainTextResponse("not found", status_code=404)
     site_list = {s.id: s for s in await sites.list_sites(state.db)}
-    found = await calendars.feed_callbacks(state.db, utcnow())
+    found = await calendars.feed_callbacks(state.db, utcnow(), owner.site_ids)
     body = calendars.calendar(
         [(c, site_list[c.site_id].callback_slot_minutes, site_list[c.site_id].name) for c in found],
         base_url(request), "Frontdesk callbacks",

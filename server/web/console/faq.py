@@ -1,6 +1,7 @@
 """Console FAQ screens (admins): a site's articles, the article form, publishing, and what
 the FAQ lacks (searches with no result, answers voted "did not help"). Server-rendered
-forms with the console's CSRF token; every field typed is shown back as text."""
+forms with the console's CSRF token; every field typed is shown back as text. The paths
+are admin paths (roles.ADMIN_PATHS): the routes list puts the admin guard on each."""
 
 from __future__ import annotations
 
@@ -16,10 +17,11 @@ from ...locales import LANGUAGES
 from ...services import sites
 from ...store.sites import Site
 from ..context import app_state
-from .auth_cookies import csrf_ok, current_operator, form_data
+from .auth_cookies import csrf_ok, form_data
 from .language import console_language
 from .pages import console_data
 from .rendering import render_page
+from .roles import signed_in
 
 
 @dataclass(frozen=True)
@@ -39,25 +41,12 @@ async def _context(request: Request, key: str | None) -> tuple[FaqPage, Site | N
     return page, site
 
 
-async def _admin(request: Request) -> tuple[Any, Response | None]:
-    operator = await current_operator(request)
-    if operator is None:
-        return None, RedirectResponse("/console/login", status_code=303)
-    if operator.role != "admin":
-        return operator, await render_page(request, "console/faq_forbidden.html",
-                                           {"console_data": console_data(request, operator, "faq")},
-                                           operator=operator, status_code=403)
-    return operator, None
-
-
 def _list_url(key: str | None, *, saved: str | None = None) -> str:
     return f"/console/faq?site={quote(key or '')}" + (f"&saved={quote(saved)}" if saved else "")
 
 
 async def articles_page(request: Request) -> Response:
-    operator, refused = await _admin(request)
-    if refused:
-        return refused
+    operator = signed_in(request)
     page, site = await _context(request, request.query_params.get("site"))
     faq = app_state(request).faq
     rows = [a.summary() for a in await faq.articles(site)] if site else []
@@ -68,9 +57,7 @@ async def articles_page(request: Request) -> Response:
 
 
 async def gaps_page(request: Request) -> Response:
-    operator, refused = await _admin(request)
-    if refused:
-        return refused
+    operator = signed_in(request)
     page, site = await _context(request, request.query_params.get("site"))
     gaps = await app_state(request).faq.gaps(site) if site else []
     return await render_page(request, "console/faq_gaps.html", {
@@ -84,9 +71,7 @@ _EMPTY = {"question": "", "answer": "", "category": "", "lang": "", "order": 0, 
 async def article_form(request: Request) -> Response:
     """GET /console/faq/new?site=KEY (a question from the gaps may be given: ?question=…)
     and /console/faq/{article_id}?site=KEY."""
-    operator, refused = await _admin(request)
-    if refused:
-        return refused
+    operator = signed_in(request)
     page, site = await _context(request, request.query_params.get("site"))
     if site is None:
         return RedirectResponse("/console/faq", status_code=303)
@@ -113,9 +98,7 @@ async def _render_form(request: Request, operator: Any, page: FaqPage, values: d
 
 async def save_article(request: Request) -> Response:
     """POST /console/faq/save: create or update, then back to the list."""
-    operator, refused = await _admin(request)
-    if refused:
-        return refused
+    operator = signed_in(request)
     form = await form_data(request)
     page, site = await _context(request, form.get("site"))
     state = app_state(request)
@@ -143,9 +126,6 @@ async def save_article(request: Request) -> Response:
 
 async def publish(request: Request) -> Response:
     """POST /console/faq/{article_id}/publish: published=1 or 0."""
-    operator, refused = await _admin(request)
-    if refused:
-        return refused
     form = await form_data(request)
     page, site = await _context(request, form.get("site"))
     if site is None or not csrf_ok(request, form):

@@ -61,7 +61,8 @@ async def leads_page(request: Request) -> Response:
     if operator is None:
         return RedirectResponse("/console/login", status_code=303)
     lang = console_language(request, operator)
-    rows = [asdict(lead_row(lead, lang)) for lead in await leads.list_leads(app_state(request).db)]
+    found = await leads.list_leads(app_state(request).db, site_ids=operator.site_ids)
+    rows = [asdict(lead_row(lead, lang)) for lead in found]
     return await render_page(
         request, "console/leads.html", {"leads": rows, "console_data": console_data(request, operator, "leads")},
         operator=operator,
@@ -74,9 +75,11 @@ def _shown(lead: dict[str, Any]) -> dict[str, Any]:
 
 async def lead_card(request: Request) -> Response:
     """GET /api/console/v1/visitors/{visitor_id}/lead: everything known about the person."""
-    if await current_operator(request) is None:
+    operator = await current_operator(request)
+    if operator is None:
         return error_response(request, Unauthorized())
-    card = await leads.lead_card(app_state(request).db, request.path_params["visitor_id"][:64])
+    # Another site's visitor, to an operator limited to some sites: not found, like any.
+    card = await leads.lead_card(app_state(request).db, request.path_params["visitor_id"][:64], operator.site_ids)
     if card is None:
         return error_response(request, NotFound(field="visitor"))
     return JSONResponse({**card, "lead": _shown(card["lead"])}, headers={"Cache-Control": "no-store"})

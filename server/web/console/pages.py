@@ -14,6 +14,7 @@ from ..context import app_state, base_url
 from .auth_cookies import csrf_token, current_operator
 from .language import console_language
 from .rendering import render_page
+from .roles import signed_in
 
 
 @dataclass(frozen=True)
@@ -51,18 +52,20 @@ async def inbox(request: Request) -> Response:
 
 
 async def sites_page(request: Request) -> Response:
-    operator = await current_operator(request)
-    if operator is None:
-        return RedirectResponse("/console/login", status_code=303)
+    return await render_sites(request)
+
+
+async def render_sites(request: Request, extra: dict[str, Any] | None = None, status_code: int = 200) -> Response:
+    """The sites list (with the add-a-site form: ``extra`` carries its errors and values)."""
+    operator = signed_in(request)  # an admin: routes.py guards every admin path
     base = base_url(request)
     rows = [
         asdict(SiteRow(s.name, s.key, list(s.allowed_origins), snippet(base, s.key)))
         for s in await sites.list_sites(app_state(request).db)
     ]
-    return await render_page(
-        request, "console/sites.html",
-        {"sites": rows, "console_data": console_data(request, operator, "sites")}, operator=operator,
-    )
+    context = {"sites": rows, "console_data": console_data(request, operator, "sites"), "errors": {}, "form": {},
+               **(extra or {})}
+    return await render_page(request, "console/sites.html", context, operator=operator, status_code=status_code)
 
 
 async def home(request: Request) -> Response:
