@@ -13,6 +13,7 @@ the fields are valid, rate limits per address and per site.
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -81,7 +82,7 @@ def check_robot(signer: Signer, site: Site, data: dict[str, Any], *, min_fill_se
     if age is None:
         raise NotAccepted(field="ticket", reason="expired")
     if age < min_fill_seconds:
-        raise NotAccepted(reason="too_fast", retry_after=max(1, round(min_fill_seconds - age)))
+        raise NotAccepted(reason="too_fast", retry_after=max(1, math.ceil(min_fill_seconds - age)))  # never too soon
 
 
 def check_fields(site: Site, data: dict[str, Any], *, region: str | None = None) -> Checked:
