@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-from typing import Sequence
+from typing import Any, Callable, Coroutine, Sequence
 
 from ..config import Settings, SettingsError
 from ..errors import FrontdeskError
@@ -15,6 +16,25 @@ from .faq import export_faq, import_faq
 from .parser import build_parser, settings_from, unknown_options
 from .serving import run_server, serve_demo, serve_one, serve_workers
 from .support import CliError, migrate, reason
+
+
+
+# One-off commands that open the app's state, do one thing and print: each is a coroutine of
+# (settings, args).
+_ADMIN_COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, None]]] = {
+    "create-operator": create_operator,
+    **dict.fromkeys(
+        ("set-password", "set-role", "set-sites", "deactivate-operator", "activate-operator", "end-sessions"),
+        change_operator,
+    ),
+    "revoke-visitor": revoke_visitor,
+    "create-site": create_site,
+    "set-callbacks": set_callbacks,
+    "update-site": update_site,
+    "show-identity-secret": show_identity_secret,
+    "create-webhook": create_webhook,
+    "list-webhooks": list_webhooks,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -33,24 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(migrate(settings))
         elif args.command == "demo":
             run_server(serve_demo(settings, args))
-        elif args.command == "create-operator":
-            asyncio.run(create_operator(settings, args))
-        elif args.command in ("set-password", "set-role", "set-sites", "deactivate-operator", "activate-operator", "end-sessions"):
-            asyncio.run(change_operator(settings, args))
-        elif args.command == "revoke-visitor":
-            asyncio.run(revoke_visitor(settings, args))
-        elif args.command == "create-site":
-            asyncio.run(create_site(settings, args))
-        elif args.command == "set-callbacks":
-            asyncio.run(set_callbacks(settings, args))
-        elif args.command == "update-site":
-            asyncio.run(update_site(settings, args))
-        elif args.command == "show-identity-secret":
-            asyncio.run(show_identity_secret(settings, args))
-        elif args.command == "create-webhook":
-            asyncio.run(create_webhook(settings, args))
-        elif args.command == "list-webhooks":
-            asyncio.run(list_webhooks(settings, args))
+        elif args.command in _ADMIN_COMMANDS:
+            asyncio.run(_ADMIN_COMMANDS[args.command](settings, args))
         elif args.command == "faq":
             asyncio.run(import_faq(settings, args) if args.faq_command == "import" else export_faq(settings, args))
     except SettingsError as exc:
