@@ -163,10 +163,36 @@ leads = Table(
     Column("first_seen_at", Timestamp, nullable=False),
     Column("last_seen_at", Timestamp, nullable=False),
     Column("merged_into", String(32), nullable=True),
+    # The sales pipeline (0015): status new | contacted | qualified | won | lost.
+    Column("lost_reason", String(500), nullable=True),
+    Column("owner_id", Integer, ForeignKey("operators.id"), nullable=True),
+    Column("status_changed_at", Timestamp, nullable=True),
     Index("ix_leads_site_recent", "site_id", "last_seen_at"),
     Index("ix_leads_site_email", "site_id", "email"),
     Index("ix_leads_site_phone", "site_id", "phone"),
     Index("ix_leads_site_user", "site_id", "user_id"),
+)
+
+# Tags an operator puts on a lead (0015): lower-cased, unique per lead.
+lead_tags = Table(
+    "lead_tags",
+    metadata,
+    Column("lead_id", String(32), primary_key=True),
+    Column("tag", String(50), primary_key=True),
+    Column("site_id", Integer, ForeignKey("sites.id"), nullable=False),
+    Index("ix_lead_tags_site_tag", "site_id", "tag"),
+)
+
+# Operators' private notes on a lead (0015): never shown to the visitor.
+lead_notes = Table(
+    "lead_notes",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("lead_id", String(32), nullable=False),
+    Column("operator_id", Integer, ForeignKey("operators.id"), nullable=True),
+    Column("body", Text, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Index("ix_lead_notes_lead", "lead_id", "id"),
 )
 
 # Every address a lead came from, with where it geolocates.
