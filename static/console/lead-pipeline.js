@@ -36,15 +36,20 @@ class PipelinePanel {
     this.leadId = null;
     this.view = null;        // {lead, pipeline, notes, owners, statuses}
     this.token = 0;
-    this.element = field("section", "fd-pipeline", "fd-pl");
-    this.element.setAttribute("aria-labelledby", "fd-pl-heading");
+    // A <details>, as the card is: open beside the conversation on wide screens, one tap
+    // away on a phone (where it would push the thread off the screen).
+    this.element = field("details", "fd-pipeline", "fd-pl");
+    this.element.open = window.matchMedia("(min-width: 1101px)").matches;
     this.element.hidden = true;
     this.build();
   }
 
   build() {
+    const summary = el("summary", "fd-pl-summary");
+    summary.appendChild(el("span", "fd-pl-title", t("pipeline.title")));
+    this.badge = summary.appendChild(el("span", "fd-status"));
+    this.badge.id = "fd-pl-badge";
     const head = el("div", "fd-pl-head");
-    head.appendChild(field("h4", "fd-pl-heading")).textContent = t("pipeline.title");
     this.pageLink = head.appendChild(el("a", "fd-pl-page", t("pipeline.open_page")));
     this.pageLink.id = "fd-pl-page";
 
@@ -104,7 +109,7 @@ class PipelinePanel {
     this.error.hidden = true;
 
     const h = (key) => el("h4", null, t(key));
-    [head, this.error, this.statusForm, this.lostLine, this.ownerForm, h("pipeline.tags"), this.tags, this.tagForm,
+    [summary, head, this.error, this.statusForm, this.lostLine, this.ownerForm, h("pipeline.tags"), this.tags, this.tagForm,
       h("pipeline.notes"), this.noteForm, this.notes].forEach((n) => this.element.appendChild(n));
   }
 
@@ -155,6 +160,8 @@ class PipelinePanel {
     const v = this.view, p = v.pipeline;
     this.element.hidden = false;
     this.pageLink.href = "/console/leads/" + encodeURIComponent(v.lead.id);
+    this.badge.className = "fd-status fd-status-" + p.status;
+    this.badge.textContent = t("leads.status." + p.status);
     // What the operator has chosen but not saved stays; everything else follows the lead.
     if (!this.statusDirty || this.status.value === p.status) {
       this.status.value = p.status;

@@ -14,6 +14,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import Demo, screenshot
 from tests.browser.helpers import TIMEOUT, ConsoleErrors, open_conversation, open_widget, operator_login, visitor_says
+from tests.browser.test_accessibility import _violations
 
 HOSTILE_TAG = "<img src=x onerror=alert('tag')>"
 HOSTILE_REASON = "<script>alert('reason')</script> chose a cheaper offer"
@@ -98,6 +99,7 @@ def test_two_operators_work_the_pipeline_live_and_on_the_board(browser: Any, dem
     expect(vera_page.locator("#fd-pl-notes .fd-lead-note-meta")).to_contain_text("Demo Operator")
     expect(anna.locator("#fd-pl-notes .fd-lead-note-body")).to_have_text([HOSTILE_NOTE])   # once, not twice
     screenshot(vera_page, "pipeline-card")
+    assert _violations(vera_page) == [], "the card with its pipeline"
 
     # The board: Vera sees the lead in the lost column, with the tag as text and her name.
     board = vera_ctx.new_page()
@@ -108,6 +110,7 @@ def test_two_operators_work_the_pipeline_live_and_on_the_board(browser: Any, dem
     expect(card.locator(".fd-tag-text")).to_have_text([HOSTILE_TAG.lower()])
     expect(card.locator(".fd-board-owner")).to_have_text(f"Owner: {vera[1]}")
     expect(card.locator(".fd-lost-reason")).to_have_text("Lost: " + HOSTILE_REASON)
+    assert _violations(board) == [], "the board"
 
     # Anna wins it from the card: Vera's board moves the card live.
     anna.locator("#fd-pl-status").select_option("won")
@@ -134,6 +137,7 @@ def test_two_operators_work_the_pipeline_live_and_on_the_board(browser: Any, dem
     expect(lead_page.locator("#fd-lead-notes .fd-lead-note-body")).to_have_text([HOSTILE_NOTE])
     expect(lead_page.locator("#fd-lead-tags .fd-tag-text")).to_have_text([HOSTILE_TAG.lower()])
     expect(lead_page.locator("#fd-lead-convs a")).to_have_count(1)
+    assert _violations(lead_page) == [], "the lead's page"
     anna.locator("#fd-pl-note").fill("Second note, from the card")
     anna.get_by_role("button", name="Add note").click()
     expect(lead_page.locator("#fd-lead-notes .fd-lead-note-body").first).to_have_text("Second note, from the card",
@@ -141,7 +145,7 @@ def test_two_operators_work_the_pipeline_live_and_on_the_board(browser: Any, dem
 
     # No sideways scroll at a tablet's and a phone's width; screenshots for a person.
     for width in (1280, 768, 360):
-        for shown, name in ((board, "board"), (lead_page, "lead")):
+        for shown, name in ((board, "board"), (lead_page, "lead"), (vera_page, "card")):
             shown.set_viewport_size({"width": width, "height": 900})
             no_sideways_scroll(shown)
             screenshot(shown, f"pipeline-{name}-{width}")
