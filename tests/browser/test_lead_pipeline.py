@@ -41,6 +41,9 @@ def no_sideways_scroll(page: Page) -> None:
 def test_two_operators_work_the_pipeline_live_and_on_the_board(browser: Any, demo: Demo, vera: tuple[str, str]) -> None:
     visitor_ctx = browser.new_context(locale="en-US")
     page = visitor_ctx.new_page()
+    frames: list[str] = []   # everything the visitor's sockets receive
+    page.on("websocket", lambda ws: ws.on(
+        "framereceived", lambda payload: frames.append(payload if isinstance(payload, str) else payload.decode())))
     page.goto(demo.demo_url + "/")
     widget = open_widget(page)
     visitor_says(widget, "Pipeline: 12 espresso machines for our cafes")
@@ -156,6 +159,12 @@ def test_two_operators_work_the_pipeline_live_and_on_the_board(browser: Any, dem
     expect(board.locator(f'.fd-board-col[data-status="contacted"] #lead-{lead_id} .fd-tag-text')).to_have_text(
         [HOSTILE_TAG.lower()])
 
+    # The visitor heard nothing of it: not the note, not the tag, not the reason.
+    wire = "\n".join(frames)
+    assert "12 espresso machines" in wire
+    for secret in ("VIP", "onerror", "cheaper offer", "Second note", "lead.updated", '"pipeline"', vera[1]):
+        assert secret not in wire, secret
+    assert "VIP" not in page.locator("body").inner_text()
     for errors in (anna_errors, vera_errors, board_errors, lead_errors):
         assert errors.dialogs == [] and errors.errors == [], (errors.dialogs, errors.errors)
     for ctx in (visitor_ctx, anna_ctx, vera_ctx):
