@@ -5,7 +5,9 @@ are text on every page."""
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 from typing import Any, Iterator
 
 import httpx
@@ -14,7 +16,7 @@ from markupsafe import escape
 
 from server.errors import Invalid
 from server.services import lead_pipeline
-from tests.clients import connect_operator, console_login, start_visitor
+from tests.clients import connect_operator, connect_visitor, console_login, new_id, start_visitor
 from tests.conftest import BACKENDS, served
 from tests.factories import PASSWORD, make_operator, make_site, make_webhook
 from tests.receivers import WEBHOOK_ENV, Receiver
@@ -23,6 +25,7 @@ from tests.servers import ServerProcess
 HOSTILE = '<img src=x onerror=alert("tag")>'
 HOSTILE_NOTE = "<script>alert('note')</script> call after 18:00 & ask for Ivan"
 HOSTILE_REASON = '"><svg onload=alert(1)> went with a competitor'
+HOSTILE_NAME = "<svg onload=alert('name')>Ola"
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -40,9 +43,15 @@ async def csrf(http: httpx.AsyncClient) -> dict[str, str]:
     return {"X-CSRF-Token": token.group(1)}
 
 
-async def new_lead(server: ServerProcess, http: httpx.AsyncClient, site: Any) -> str:
-    """A visitor registers on the site (and so becomes a lead); returns the lead's id."""
+async def new_lead(server: ServerProcess, http: httpx.AsyncClient, site: Any, name: str | None = None) -> str:
+    """A visitor registers on the site (and so becomes a lead), and says their name if
+    given; returns the lead's id."""
     visitor = await start_visitor(server, site.key, site.allowed_origins[0])
+    if name is not None:
+        socket, _ = await connect_visitor(server, site.key, site.allowed_origins[0], visitor["token"])
+        await socket.send({"type": "visitor.identify", "id": new_id(), "name": name})
+        await socket.recv_until(lambda f: f.get("type") == "identified")
+        await socket.close()
     card = await http.get(f"/api/console/v1/visitors/{visitor['visitor']['id']}/lead")
     assert card.status_code == 200, card.text
     return str(card.json()["lead"]["id"])
@@ -259,7 +268,7 @@ async def test_the_lead_page_and_board_forms_and_hostile_values(admin_server: Se
     operator = await make_operator(admin_server, name="Olga <u>U</u>", role="agent")
     http = await console_login(admin_server, operator.email, PASSWORD)
     token = (await csrf(http))["X-CSRF-Token"]
-    lead_id = await new_lead(admin_server, http, site)
+    lead_id = await new_lead(admin_server, http, site, name=HOSTILE_NAME)
     url = f"/console/leads/{lead_id}/pipeline"
 
     async def post(**form: str) -> httpx.Response:
@@ -282,7 +291,7 @@ async def test_the_lead_page_and_board_forms_and_hostile_values(admin_server: Se
     page = await http.get(f"/console/leads/{lead_id}")
     assert page.status_code == 200
     text = page.text
-    for value in (HOSTILE.lower(), HOSTILE_NOTE, HOSTILE_REASON, "Olga <u>U</u>", "Shop <i>italic</i>"):
+    for value in (HOSTILE.lower(), HOSTILE_NOTE, HOSTILE_REASON, "Olga <u>U</u>", "Shop <i>italic</i>", HOSTILE_NAME):
         assert str(escape(value)) in text, value
         assert value not in text, value   # never as markup
     assert 'class="fd-status fd-status-lost"' in text
@@ -293,6 +302,7 @@ async def test_the_lead_page_and_board_forms_and_hostile_values(admin_server: Se
     assert f'id="lead-{lead_id}"' in lost_column
     assert str(escape(HOSTILE.lower())) in board and HOSTILE.lower() not in board
     assert "Olga &lt;u&gt;U&lt;/u&gt;" in board
+    assert str(escape(HOSTILE_NAME)) in board and HOSTILE_NAME not in board
     assert 'href="/console/leads/board"' in board  # the nav links the board
 
     # Back to "new": the reason goes with the status.
@@ -302,3 +312,30 @@ async def test_the_lead_page_and_board_forms_and_hostile_values(admin_server: Se
     assert (await http.get(api(lead_id))).json()["pipeline"]["tags"] == []
     assert (await http.get("/console/leads/nosuchlead")).status_code == 404
     await http.aclose()
+
+
+def test_pipeline_changes_are_limited_per_operator(tmp_path: Any) -> None:
+    import asyncio
+
+    async def run(server: ServerProcess) -> None:
+        site = await make_site(server)
+        operator = await make_operator(server, role="agent")
+        http = await console_login(server, operator.email, PASSWORD)
+        headers = {**await csrf(http), "Accept-Language": "kk"}
+        lead_id = await new_lead(server, http, site)
+        codes = [(await http.post(api(lead_id, "/tags"), json={"tag": f"t{n}"}, headers=headers)).status_code
+                 for n in range(4)]
+        assert codes == [200, 200, 200, 429]
+        refused = await http.put(api(lead_id, "/status"), json={"status": "won"}, headers=headers)
+        assert refused.status_code == 429 and refused.json()["error"]["limit"] == "operator_actions"
+        assert "Retry-After" in refused.headers
+        kk = json.loads((Path(__file__).parent.parent / "server" / "i18n" / "kk.json").read_text(encoding="utf-8"))
+        assert refused.json()["error"]["message"] == kk["error.rate_limited"]   # in the operator's language
+        token = headers["X-CSRF-Token"]
+        form = await http.post(f"/console/leads/{lead_id}/pipeline", data={"csrf_token": token, "action": "note", "body": "x"})
+        assert form.status_code == 303 and "error=" in form.headers["location"]
+        assert (await http.get(api(lead_id))).json()["pipeline"]["status"] == "new"   # reading is not held up
+        await http.aclose()
+
+    with served("sqlite", tmp_path, FRONTDESK_OPERATOR_ACTIONS_PER_MINUTE="3") as server:
+        asyncio.run(run(server))

@@ -5,7 +5,8 @@ from __future__ import annotations
 from starlette.routing import Mount, Route, WebSocketRoute
 
 from . import (
-    assets, callbacks_api, console_api, console_canned, console_leads, console_ws, contact_api, faq_api, health, widget_api, widget_ws,
+    assets, callbacks_api, console_api, console_canned, console_leads, console_ws, contact_api, faq_api, health,
+    widget_api, widget_ws,
 )
 from .console import (
     admin_api, auth, callbacks, faq, language, lead_pages, leads, operators_page, pages, site_settings,

@@ -19,6 +19,7 @@ from tests.browser.test_accessibility import _violations
 HOSTILE_TAG = "<img src=x onerror=alert('tag')>"
 HOSTILE_REASON = "<script>alert('reason')</script> chose a cheaper offer"
 HOSTILE_NOTE = "<b onmouseover=alert('note')>VIP</b>: call after 18:00"
+HOSTILE_NAME = "<svg onload=alert('name')>Ola"
 VERA = ("vera.pipeline@example.com", "Vera <i>V</i>")
 
 
@@ -48,6 +49,7 @@ def test_two_operators_work_the_pipeline_live_and_on_the_board(browser: Any, dem
     widget = open_widget(page)
     visitor_says(widget, "Pipeline: 12 espresso machines for our cafes")
     expect(widget.locator("#thread li.msg.me .meta").last).to_contain_text("Sent", timeout=TIMEOUT)
+    page.evaluate("name => window.Frontdesk('identify', {name: name})", HOSTILE_NAME)
 
     anna_ctx = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
     anna = operator_login(anna_ctx, demo.server_url, demo.email, demo.password)
@@ -111,6 +113,7 @@ def test_two_operators_work_the_pipeline_live_and_on_the_board(browser: Any, dem
     card = board.locator(f'.fd-board-col[data-status="lost"] #lead-{lead_id}')
     expect(card).to_be_visible(timeout=TIMEOUT)
     expect(card.locator(".fd-tag-text")).to_have_text([HOSTILE_TAG.lower()])
+    expect(card.locator(".fd-board-name")).to_have_text(HOSTILE_NAME)
     expect(card.locator(".fd-board-owner")).to_have_text(f"Owner: {vera[1]}")
     expect(card.locator(".fd-lost-reason")).to_have_text("Lost: " + HOSTILE_REASON)
     assert _violations(board) == [], "the board"
@@ -137,6 +140,7 @@ def test_two_operators_work_the_pipeline_live_and_on_the_board(browser: Any, dem
     lead_errors = ConsoleErrors(lead_page)
     lead_page.goto(demo.server_url + lead_href)
     expect(lead_page.locator("#fd-lead-status .fd-status")).to_have_text("Contacted")
+    expect(lead_page.locator("h1")).to_have_text(HOSTILE_NAME)
     expect(lead_page.locator("#fd-lead-notes .fd-lead-note-body")).to_have_text([HOSTILE_NOTE])
     expect(lead_page.locator("#fd-lead-tags .fd-tag-text")).to_have_text([HOSTILE_TAG.lower()])
     expect(lead_page.locator("#fd-lead-convs a")).to_have_count(1)
