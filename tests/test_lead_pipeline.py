@@ -175,6 +175,9 @@ async def test_every_change_is_one_lead_updated_event_for_consoles_and_webhooks(
     assert view["pipeline"]["status"] == "lost" and [n["body"] for n in view["notes"]] == [HOSTILE_NOTE]
     assert {o["id"] for o in view["owners"]} >= {admin.id, agent.id} and stranger.id not in {o["id"] for o in view["owners"]}
     assert view["statuses"] == ["new", "contacted", "qualified", "won", "lost"]
+    # The last event applied to what a console held is what a fresh read gives (Zulip's verify_action).
+    assert frame["pipeline"] == view["pipeline"] and frame["lead"] == {k: v for k, v in view["lead"].items()
+                                                                       if k != "phone_display"}
 
     # Webhooks: the same six changes, signed, with the pipeline and who did it.
     await receiver.wait_for(  # (wait_for holds the receiver's lock: read deliveries, not payloads())
