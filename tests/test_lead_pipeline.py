@@ -308,6 +308,16 @@ async def test_the_lead_page_and_board_forms_and_hostile_values(admin_server: Se
     assert str(escape(HOSTILE_NAME)) in board and HOSTILE_NAME not in board
     assert 'href="/console/leads/board"' in board  # the nav links the board
 
+    # The board's filters: whose leads, which site; a move keeps them.
+    other = await make_site(admin_server)
+    assert f'id="lead-{lead_id}"' in (await http.get("/console/leads/board?owner=me")).text
+    assert f'id="lead-{lead_id}"' not in (await http.get("/console/leads/board?owner=none")).text
+    assert f'id="lead-{lead_id}"' in (await http.get(f"/console/leads/board?site={site.id}")).text
+    assert f'id="lead-{lead_id}"' not in (await http.get(f"/console/leads/board?site={other.id}")).text
+    assert f'id="lead-{lead_id}"' in (await http.get("/console/leads/board?owner=<x>&site=abc")).text  # odd: ignored
+    filtered = await post(action="status", status="won", next="board", board_query=f"owner=me&site={site.id}&evil=1")
+    assert filtered.headers["location"] == f"/console/leads/board?owner=me&site={site.id}#lead-{lead_id}"
+
     # Back to "new": the reason goes with the status.
     await post(action="status", status="new")
     assert (await http.get(api(lead_id))).json()["pipeline"]["lost_reason"] is None

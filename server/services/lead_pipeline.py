@@ -236,5 +236,13 @@ async def lead_view(db: Database, operator: Operator, lead_id: Any) -> dict[str,
     return await db.read(read)
 
 
-async def board(db: Database, operator: Operator, *, per_status: int = 100) -> dict[str, dict[str, Any]]:
-    return await db.read(lambda conn: store.board(conn, site_ids=operator.site_ids, per_status=per_status))
+async def board(
+    db: Database, operator: Operator, *, per_status: int = 100, site_id: int | None = None, owner: str = "",
+) -> dict[str, dict[str, Any]]:
+    """The board the operator may see, optionally of one of their sites and of one owner
+    (``owner``: "" anyone, "me", "none")."""
+    site_ids = operator.site_ids
+    if site_id is not None:
+        site_ids = frozenset({site_id}) if operator.may_see_site(site_id) else frozenset()
+    owner_id = {"me": operator.id, "none": store.NOBODY}.get(owner)
+    return await db.read(lambda conn: store.board(conn, site_ids=site_ids, per_status=per_status, owner_id=owner_id))

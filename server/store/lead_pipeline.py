@@ -130,14 +130,22 @@ def move_pipeline(conn: Connection, from_id: str, to_id: str) -> None:
 # ---- the board
 
 
-def board(conn: Connection, *, site_ids: Any = None, per_status: int = 100) -> dict[str, dict[str, Any]]:
+NOBODY = 0  # the owner filter's "nobody"
+
+
+def board(
+    conn: Connection, *, site_ids: Any = None, per_status: int = 100, owner_id: int | None = None,
+) -> dict[str, dict[str, Any]]:
     """Per status: the live leads most recently moved or seen first (at most ``per_status``),
-    and how many there are in all; each lead with its site's name, owner and tags."""
+    and how many there are in all; each lead with its site's name, owner and tags.
+    ``site_ids``: only those sites'; ``owner_id``: only that operator's (NOBODY: no owner's)."""
     columns: dict[str, dict[str, Any]] = {}
     for status in STATUSES:
         where = and_(leads.c.merged_into.is_(None), leads.c.status == status)
         if site_ids is not None:
             where = and_(where, leads.c.site_id.in_(sorted(site_ids)))
+        if owner_id is not None:
+            where = and_(where, leads.c.owner_id.is_(None) if owner_id == NOBODY else leads.c.owner_id == owner_id)
         total = conn.execute(select(func.count()).select_from(leads).where(where)).scalar_one()
         rows = conn.execute(
             select(leads, sites.c.name.label("site_name"), operators.c.name.label("owner_name"))

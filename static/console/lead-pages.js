@@ -33,7 +33,7 @@ export function startLeadPages() {
   let timer = null, lastRefresh = 0, by = null;
 
   function refresh() {
-    fetch(location.pathname, { credentials: "same-origin", cache: "no-store", headers: { Accept: "text/html" } })
+    fetch(location.pathname + location.search, { credentials: "same-origin", cache: "no-store", headers: { Accept: "text/html" } })
       .then((r) => (r.ok ? r.text() : null)).then((html) => {
         if (!html) return;
         const fresh = new DOMParser().parseFromString(html, "text/html").getElementById("fd-main");

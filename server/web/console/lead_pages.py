@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
-from urllib.parse import quote
+from typing import Any, Mapping
+from urllib.parse import parse_qs, quote, urlencode
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
 from ...errors import FrontdeskError, NotFound
 from ...locales import format_datetime
-from ...services import lead_pipeline, phones, rates
+from ...services import lead_pipeline, phones, rates, sites
 from ...store.outbox import last_event_id
 from ..context import app_state
 from .auth_cookies import csrf_ok, current_operator, form_data
@@ -52,6 +52,10 @@ class BoardPage:
     columns: list[BoardColumn]
     statuses: list[str]
     error: str | None
+    owner: str  # the owner filter: "" anyone, "me", "none"
+    site: int | None  # the site filter
+    sites: list[dict[str, Any]]  # the sites the operator may see: {id, name}
+    query: str  # the filters as a query string, carried through the move forms
     console_data: dict[str, Any]
 
 
@@ -89,11 +93,29 @@ async def _live_data(request: Request, operator: Any, page: str, **extra: Any) -
     return {**console_data(request, operator, page), "last_event_id": position, **extra}
 
 
+OWNER_FILTERS = ("", "me", "none")
+
+
+def board_filters(query: Mapping[str, str]) -> tuple[str, int | None]:
+    """The board's filters from a query (odd values are ignored, not refused)."""
+    owner = query.get("owner", "")
+    site = query.get("site", "")
+    return (owner if owner in OWNER_FILTERS else "",
+            int(site) if site.isdigit() and 0 < len(site) < 10 else None)
+
+
+def board_query(owner: str, site: int | None) -> str:
+    return urlencode({k: v for k, v in (("owner", owner), ("site", site)) if v})
+
+
 async def board_page(request: Request) -> Response:
     operator = await current_operator(request)
     if operator is None:
         return RedirectResponse("/console/login", status_code=303)
-    columns = await lead_pipeline.board(app_state(request).db, operator)
+    state = app_state(request)
+    owner, site = board_filters(request.query_params)
+    columns = await lead_pipeline.board(state.db, operator, site_id=site, owner=owner)
+    visible = [{"id": s.id, "name": s.name} for s in await sites.list_sites(state.db) if operator.may_see_site(s.id)]
     page = BoardPage(
         columns=[
             BoardColumn(status, column["total"], [
@@ -105,6 +127,7 @@ async def board_page(request: Request) -> Response:
         ],
         statuses=list(lead_pipeline.STATUSES),
         error=_error(request),
+        owner=owner, site=site, sites=visible, query=board_query(owner, site),
         console_data=await _live_data(request, operator, "board"),
     )
     return await render_page(request, "console/leads_board.html", asdict(page), operator=operator)
@@ -174,7 +197,10 @@ async def change(request: Request) -> Response:
             return await render_page(request, "console/message.html", {"message": message}, operator=operator,
                                      status_code=404)
         error = state.catalogs.first(lang, exc.message_keys, **exc.message_params)
+    if form.get("next") == "board":  # back to the board as filtered
+        filters = board_filters({k: v[0] for k, v in parse_qs(form.get("board_query", "")[:200]).items()})
+        query = "&".join(q for q in (board_query(*filters), f"error={quote(error)}" if error else "") if q)
+        return RedirectResponse(f"/console/leads/board{'?' + query if query else ''}#lead-{quote(lead_id)}",
+                                status_code=303)
     query = f"?error={quote(error)}" if error else ""
-    if form.get("next") == "board":
-        return RedirectResponse(f"/console/leads/board{query}#lead-{quote(lead_id)}", status_code=303)
     return RedirectResponse(f"/console/leads/{quote(lead_id)}{query}", status_code=303)
