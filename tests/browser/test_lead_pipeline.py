@@ -5,8 +5,10 @@ the keyboard, and shows hostile values as text at 1280, 768 and 360 px."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +18,7 @@ from tests.browser.conftest import Demo, screenshot
 from tests.browser.helpers import TIMEOUT, ConsoleErrors, open_conversation, open_widget, operator_login, visitor_says
 from tests.browser.test_accessibility import _violations
 
+ROOT = Path(__file__).resolve().parents[2]
 HOSTILE_TAG = "<img src=x onerror=alert('tag')>"
 HOSTILE_REASON = "<script>alert('reason')</script> chose a cheaper offer"
 HOSTILE_NOTE = "<b onmouseover=alert('note')>VIP</b>: call after 18:00"
@@ -162,6 +165,21 @@ def test_two_operators_work_the_pipeline_live_and_on_the_board(browser: Any, dem
     expect(board.locator("h1")).to_have_text("Воронка лидов")
     expect(board.locator(f'.fd-board-col[data-status="contacted"] #lead-{lead_id} .fd-tag-text')).to_have_text(
         [HOSTILE_TAG.lower()])
+
+    # Vera's console in Kazakh: the card's pipeline speaks it, the values stay as typed.
+    kk = json.loads((ROOT / "server" / "i18n" / "kk.json").read_text(encoding="utf-8"))
+    vera_page.set_viewport_size({"width": 1280, "height": 900})
+    vera_page.locator("#fd-lang").select_option("kk")
+    vera_page.locator("form.fd-langs button[type=submit]").click()
+    expect(vera_page.locator("html")).to_have_attribute("lang", "kk", timeout=TIMEOUT)
+    open_conversation(vera_page, "12 espresso machines")
+    expect(vera_page.locator("#fd-pl-page")).to_have_text(kk["pipeline.open_page"], timeout=TIMEOUT)
+    expect(vera_page.locator("#fd-pl-badge")).to_have_text(kk["leads.status.contacted"])
+    expect(vera_page.locator("#fd-pl-tags .fd-tag-text")).to_have_text([HOSTILE_TAG.lower()])
+    vera_page.locator("#fd-pl-status").select_option("lost")
+    vera_page.locator("#fd-pl-reason").fill("")
+    vera_page.locator("#fd-pl-reason").press("Enter")
+    expect(vera_page.locator("#fd-pl-error")).to_have_text(kk["error.invalid.lost_reason"])
 
     # The visitor heard nothing of it: not the note, not the tag, not the reason.
     wire = "\n".join(frames)
