@@ -285,6 +285,11 @@ async def test_the_lead_page_and_board_forms_and_hostile_values(admin_server: Se
     assert refused.status_code == 303 and refused.headers["location"].startswith("/console/leads/board?error=")
     shown = (await http.get(refused.headers["location"])).text
     assert "Say why the lead was lost." in shown
+    # The way back names the error, never its text: a crafted link cannot make the page say anything.
+    crafted = (await http.get("/console/leads/board?error=Your+session+expired,+call+555&field=x")).text
+    assert "call 555" not in crafted and 'id="fd-pipeline-error"' not in crafted
+    named = (await http.get("/console/leads/board?error=invalid&field=tag&reason=too_many&max=20")).text
+    assert "A lead can have at most 20 tags: remove one first." in named
     moved = await post(action="status", status="lost", lost_reason=HOSTILE_REASON, next="board")
     assert moved.headers["location"] == f"/console/leads/board#lead-{lead_id}"
     assert (await http.post(url, data={"action": "note", "body": "no token"})).status_code == 403

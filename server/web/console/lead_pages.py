@@ -8,6 +8,7 @@ console socket. Every value an operator or visitor typed is autoescaped text.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Mapping
@@ -82,9 +83,25 @@ def _phone(value: str | None) -> str | None:
     return phones.display(value) if value else None
 
 
-def _error(request: Request) -> str | None:
-    error = request.query_params.get("error")
-    return error[:300] if error else None
+_WORD = re.compile(r"^[a-z_]{1,40}$")
+
+
+def _error_query(exc: FrontdeskError) -> dict[str, str]:
+    """What went wrong, as the redirect back carries it: the error's code, field, reason and
+    limit, never its text (a link cannot make the page say anything the catalogue does not)."""
+    found = {"error": exc.code, "field": exc.field or "", "reason": exc.reason or "", "max": str(exc.params.get("max", ""))}
+    return {k: v for k, v in found.items() if v}
+
+
+def _error(request: Request, lang: str) -> str | None:
+    """The message for the error named in the query, in the operator's language."""
+    query = request.query_params
+    code, field, reason, limit = (query.get(k, "") for k in ("error", "field", "reason", "max"))
+    if not _WORD.match(code) or any(v and not _WORD.match(v) for v in (field, reason)):
+        return None
+    params = {"max": int(limit)} if limit.isdigit() and len(limit) < 10 else {}
+    exc = FrontdeskError(code, field=field or None, reason=reason or None, **params)
+    return app_state(request).catalogs.first(lang, exc.message_keys, **exc.message_params)
 
 
 async def _live_data(request: Request, operator: Any, page: str, **extra: Any) -> dict[str, Any]:
@@ -126,7 +143,7 @@ async def board_page(request: Request) -> Response:
             for status, column in columns.items()
         ],
         statuses=list(lead_pipeline.STATUSES),
-        error=_error(request),
+        error=_error(request, console_language(request, operator)),
         owner=owner, site=site, sites=visible, query=board_query(owner, site),
         console_data=await _live_data(request, operator, "board"),
     )
@@ -155,7 +172,7 @@ async def lead_page(request: Request) -> Response:
         conversations=[{**c, "created": _when(lang, c["created_at"])} for c in view["conversations"]],
         statuses=list(lead_pipeline.STATUSES),
         max_tags=lead_pipeline.MAX_TAGS,
-        error=_error(request),
+        error=_error(request, lang),
         console_data=await _live_data(request, operator, "lead", lead_id=lead["id"]),
     )
     return await render_page(request, "console/lead.html", asdict(page), operator=operator)
@@ -190,17 +207,16 @@ async def change(request: Request) -> Response:
             await lead_pipeline.add_note(state.writer, operator, lead_id, form.get("body"))
         else:
             raise NotFound(field="action")
-        error = None
+        error = ""
     except FrontdeskError as exc:
         if isinstance(exc, NotFound) and exc.field == "lead_id":
             message = state.catalogs.translate(lang, "error.not_found.lead_id")
             return await render_page(request, "console/message.html", {"message": message}, operator=operator,
                                      status_code=404)
-        error = state.catalogs.first(lang, exc.message_keys, **exc.message_params)
+        error = urlencode(_error_query(exc))
     if form.get("next") == "board":  # back to the board as filtered
         filters = board_filters({k: v[0] for k, v in parse_qs(form.get("board_query", "")[:200]).items()})
-        query = "&".join(q for q in (board_query(*filters), f"error={quote(error)}" if error else "") if q)
+        query = "&".join(q for q in (board_query(*filters), error) if q)
         return RedirectResponse(f"/console/leads/board{'?' + query if query else ''}#lead-{quote(lead_id)}",
                                 status_code=303)
-    query = f"?error={quote(error)}" if error else ""
-    return RedirectResponse(f"/console/leads/{quote(lead_id)}{query}", status_code=303)
+    return RedirectResponse(f"/console/leads/{quote(lead_id)}{'?' + error if error else ''}", status_code=303)
