@@ -179,6 +179,11 @@ async def test_every_change_is_one_lead_updated_event_for_consoles_and_webhooks(
     assert frame["pipeline"] == view["pipeline"] and frame["lead"] == {k: v for k, v in view["lead"].items()
                                                                        if k != "phone_display"}
 
+    # The board and the lead's page read the same on this backend.
+    board = (await http.get("/console/leads/board?owner=me")).text
+    assert f'id="lead-{lead_id}"' in board[board.index('data-status="lost"'):]
+    assert (await http.get(f"/console/leads/{lead_id}")).status_code == 200
+
     # Webhooks: the same six changes, signed, with the pipeline and who did it.
     await receiver.wait_for(  # (wait_for holds the receiver's lock: read deliveries, not payloads())
         lambda r: sum("pipeline" in d.payload["data"] for d in r.deliveries) >= 6, "six pipeline deliveries")
