@@ -184,3 +184,33 @@ async def test_a_merge_keeps_every_conversation(world: World) -> None:
     await world.identify(site, second, email="bob@example.com")
     card = await world.card(second)
     assert {c["last_message_preview"] for c in card["conversations"]} == {"from the laptop", "from the phone"}
+
+
+async def test_a_merge_keeps_the_pipeline_tags_and_notes(world: World) -> None:
+    import uuid
+
+    from server.services import lead_pipeline, operators
+
+    site = await world.site("Pipeline merge")
+    anna = await operators.create_operator(world.writer, world.signer, f"anna-{uuid.uuid4().hex[:8]}@example.com",
+                                           "correct horse battery", name="Anna")
+    older, newer = await world.visitor(site), await world.visitor(site)
+    old_lead, new_lead = (await world.card(older))["lead"]["id"], (await world.card(newer))["lead"]["id"]
+    await lead_pipeline.add_tag(world.writer, anna, old_lead, "vip")
+    await lead_pipeline.add_note(world.writer, anna, old_lead, "Met at the fair")
+    # The newer lead has been worked: status, reason, owner, tags (one the older has too), a note.
+    await lead_pipeline.set_status(world.writer, anna, new_lead, "lost", "Too expensive")
+    await lead_pipeline.set_owner(world.writer, anna, new_lead, anna.id)
+    for tag in ("vip", "wholesale"):
+        await lead_pipeline.add_tag(world.writer, anna, new_lead, tag)
+    await lead_pipeline.add_note(world.writer, anna, new_lead, "Asked for a discount")
+
+    await world.identify(site, older, email="pat@example.com")
+    await world.identify(site, newer, email="pat@example.com")
+    # The survivor (the older lead, still new) takes the worked pipeline, every tag once, both notes.
+    view = await lead_pipeline.lead_view(world.db, anna, new_lead)  # the absorbed id leads to the survivor
+    assert view["lead"]["id"] == old_lead
+    assert (view["pipeline"]["status"], view["pipeline"]["lost_reason"]) == ("lost", "Too expensive")
+    assert view["pipeline"]["owner"] == {"id": anna.id, "name": "Anna"}
+    assert view["pipeline"]["tags"] == ["vip", "wholesale"]
+    assert [n["body"] for n in view["notes"]] == ["Met at the fair", "Asked for a discount"]

@@ -49,8 +49,10 @@ CATALOGUE: dict[str, str] = {
     "Payload: submission (id, visitor_id, conversation_id, name, email, phone, message, language, consent {text, "
     "privacy_url, given_at}, created_at), conversation (summary).",
     LEAD_CREATED: "A visitor registered and became a lead. Payload: lead.",
-    LEAD_UPDATED: "A lead changed (identified, came back, moved to another page). Payload: lead, changed (field names), "
-    "page (url, title, visitor_id, at: when the change is a page view).",
+    LEAD_UPDATED: "A lead changed (identified, came back, moved to another page) or an operator worked its pipeline "
+    "(status, lost reason, owner, tags, a private note). Payload: lead, changed (field names), page (url, title, "
+    "visitor_id, at: when the change is a page view); for the pipeline also pipeline (status, lost_reason, "
+    "status_changed_at, owner, tags), by (the operator) and note (a new private note).",
     LEAD_MERGED: "Two leads of one site turned out to be one person (same verified user, email or phone) and were "
     "merged into the older. Payload: lead (the survivor), merged (the absorbed lead, merged_into set), filled.",
     CALLBACK_REQUESTED: "A visitor asked to be called back (as soon as possible, or in a slot). Payload: callback.",

@@ -27,6 +27,7 @@ from urllib.parse import parse_qsl, urlsplit
 from sqlalchemy.engine import Connection
 
 from ..errors import Invalid, InvalidToken
+from ..store import lead_pipeline as pipeline_store
 from ..store import leads as store
 from ..store import visitors as visitor_store
 from ..store.db import Database
@@ -184,10 +185,14 @@ def merge(tx: Tx, site_id: int, a: str, b: str) -> str:
     keep, gone = (first, second) if (_aware(first.first_seen_at), first.id) <= (_aware(second.first_seen_at), second.id) else (second, first)
     filled = {k: getattr(gone, k) for k in store.MERGED_FIELDS if getattr(keep, k) is None and getattr(gone, k) is not None}
     store.move_lead(conn, gone.id, keep.id)
+    pipeline_store.move_pipeline(conn, gone.id, keep.id)  # notes and tags too: nothing an operator wrote is lost
+    # The pipeline: the survivor's unless it is still new (then the absorbed one's, reason and all).
+    moved = keep if keep.status != "new" else gone
     store.update_lead(
         conn, keep.id, **filled, visits=keep.visits + gone.visits,
         last_seen_at=max(_aware(keep.last_seen_at), _aware(gone.last_seen_at)),
-        status=keep.status if keep.status != "new" else gone.status,
+        status=moved.status, lost_reason=moved.lost_reason, status_changed_at=moved.status_changed_at,
+        owner_id=keep.owner_id if keep.owner_id is not None else gone.owner_id,
     )
     store.update_lead(conn, gone.id, merged_into=keep.id)
     tx.append_event(

@@ -5,9 +5,12 @@ from __future__ import annotations
 from starlette.routing import Mount, Route, WebSocketRoute
 
 from . import (
-    assets, callbacks_api, console_api, console_canned, console_ws, contact_api, faq_api, health, widget_api, widget_ws,
+    assets, callbacks_api, console_api, console_canned, console_leads, console_ws, contact_api, faq_api, health,
+    widget_api, widget_ws,
 )
-from .console import admin_api, auth, callbacks, faq, language, leads, operators_page, pages, site_settings
+from .console import (
+    admin_api, auth, callbacks, faq, language, lead_pages, leads, operators_page, pages, site_settings,
+)
 from .console.roles import admin_only, is_admin_path
 
 
@@ -58,6 +61,10 @@ def _routes() -> list[Route | WebSocketRoute | Mount]:
         Route("/console/operators/{operator_id}", operators_page.operator_page, methods=["GET"]),
         Route("/console/operators/{operator_id}", operators_page.change, methods=["POST"]),
         Route("/console/leads", leads.leads_page, methods=["GET"]),
+        # The pipeline (after every fixed /console/leads/<name> route: {lead_id} matches any name).
+        Route("/console/leads/board", lead_pages.board_page, methods=["GET"]),
+        Route("/console/leads/{lead_id}", lead_pages.lead_page, methods=["GET"]),
+        Route("/console/leads/{lead_id}/pipeline", lead_pages.change, methods=["POST"]),
         Route("/console/language", language.choose, methods=["POST"]),
         Route("/console/callbacks", callbacks.queue, methods=["GET"]),
         Route("/console/callbacks/feed", callbacks.feed_settings, methods=["POST"]),
@@ -78,6 +85,12 @@ def _routes() -> list[Route | WebSocketRoute | Mount]:
         Route("/console/api/canned", console_canned.create_canned, methods=["POST"]),
         Route("/console/api/canned/{canned_id}", console_canned.change_canned, methods=["PUT"]),
         Route("/console/api/canned/{canned_id}", console_canned.delete_canned, methods=["DELETE"]),
+        Route("/console/api/leads/{lead_id}", console_leads.get_lead, methods=["GET"]),
+        Route("/console/api/leads/{lead_id}/status", console_leads.put_status, methods=["PUT"]),
+        Route("/console/api/leads/{lead_id}/owner", console_leads.put_owner, methods=["PUT"]),
+        Route("/console/api/leads/{lead_id}/tags", console_leads.post_tag, methods=["POST"]),
+        Route("/console/api/leads/{lead_id}/tags", console_leads.delete_tag, methods=["DELETE"]),
+        Route("/console/api/leads/{lead_id}/notes", console_leads.post_note, methods=["POST"]),
         Route("/api/console/v1/visitors/{visitor_id}/lead", leads.lead_card),
         WebSocketRoute("/ws/console", console_ws.console_socket),
     ]

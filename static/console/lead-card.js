@@ -13,6 +13,7 @@
 import { t, el } from "./page.js";
 import { fmtFull, parseDate } from "./dates.js";
 import { addSidePanel } from "./details.js";
+import { pipelinePanel } from "./lead-pipeline.js";
 
 var h = { t: t, formatDate: function (iso) { var d = parseDate(iso); return d ? fmtFull.format(d) : ""; } };
 var shown = null;      // {visitorId, conversationId, card}
@@ -21,7 +22,7 @@ root.id = "fd-lead-card";
 var refetchTimer = 0, clockTimer = 0;
 
 function show(visitorId, conversationId) {
-  if (!visitorId) { shown = null; clearInterval(clockTimer); root.replaceChildren(); return; }
+  if (!visitorId) { shown = null; clearInterval(clockTimer); root.replaceChildren(); pipelinePanel.show(null); return; }
   if (shown && shown.visitorId === visitorId) { shown.conversationId = conversationId; render(); return; }
   shown = { visitorId: visitorId, conversationId: conversationId, card: null };
   root.replaceChildren();
@@ -43,6 +44,7 @@ function fetchCard() {
 // A lead.* event: the shown lead changed (a page view: the current page moves live), was
 // merged, or a lead we have not seen yet appeared (the visitor registered meanwhile).
 function event(f) {
+  pipelinePanel.event(f);  // status, owner, tags, notes: changed by any operator, shown at once
   if (!shown) return;
   var lead = shown.card && shown.card.lead;
   var mine = lead && f.lead && (f.lead.id === lead.id || (f.merged && f.merged.id === lead.id));
@@ -99,11 +101,15 @@ function render() {
   clearInterval(clockTimer);
   if (!root || !shown) return;
   var card = shown.card;
-  if (!card) { root.replaceChildren(); return; }
+  if (!card) { root.replaceChildren(); pipelinePanel.show(null); return; }
   var t = h.t, lead = card.lead;
+  // The pipeline first: built once and kept (lead-pipeline.js), not redrawn with the card.
+  pipelinePanel.show(lead.id);
+  if (pipelinePanel.element.parentNode !== root) root.insertBefore(pipelinePanel.element, root.firstChild);
   // A <details>: open beside the conversation on wide screens, one tap away on a phone.
   var box = el("details", "fd-lead-box");
-  if (root.firstChild && root.firstChild.tagName === "DETAILS") box.open = root.firstChild.open;
+  var old = root.querySelector(":scope > details.fd-lead-box");
+  if (old) box.open = old.open;
   else box.open = window.matchMedia("(min-width: 1101px)").matches;
   var parts = [el("summary", "fd-lead-summary", t("card.title"))];
 
@@ -174,7 +180,7 @@ function render() {
     parts.push(convs);
   }
   parts.forEach(function (p) { box.appendChild(p); });
-  root.replaceChildren(box);
+  if (old) root.replaceChild(box, old); else root.appendChild(box);
 }
 
 addSidePanel({ element: root, show: function (s) { show(s && s.visitor ? s.visitor.id : null, s ? s.id : null); } });
