@@ -56,6 +56,11 @@ class Tx:
 
 
 Job = Callable[[Tx], T]
+# A job may also have ``run_together(tx, jobs) -> [(result, events), ...]``: the writer then
+# hands it the run of such jobs next to it in a batch (the same function), to be written
+# with a few statements for all of them (chat messages: services/chat_batch.py). It
+# returns the results of a leading part of them; the next one then runs alone, and
+# grouping resumes after it. Alone (a batch retried job by job) a job is just called.
 OnCommit = Callable[[list[StoredEvent]], Awaitable[None]]
 
 
@@ -64,6 +69,16 @@ class _Pending(Generic[T]):
     job: Job[T]
     future: asyncio.Future[T]
     events: list[StoredEvent] = field(default_factory=list)
+
+
+def _together(batch: list[_Pending[Any]], start: int) -> list[_Pending[Any]]:
+    """The run of jobs from ``start`` that share one ``run_together`` (one, if it has none)."""
+    key = getattr(batch[start].job, "run_together", None)
+    end = start + 1
+    if key is not None:
+        while end < len(batch) and getattr(batch[end].job, "run_together", None) == key:
+            end += 1
+    return batch[start:end]
 
 
 class GroupWriter:
@@ -161,12 +176,26 @@ class GroupWriter:
 
         def run_batch(conn: Connection) -> list[Any]:
             work.clear()  # a batch run again after a rollback starts afresh
-            results = []
-            for pending in batch:
+            results: list[Any] = []
+            i = 0
+            while i < len(batch):
+                together = _together(batch, i)
+                if len(together) > 1:  # jobs of one kind next to each other: written as one
+                    tx = Tx(conn, dialect)
+                    done = together[0].job.run_together(tx, [p.job for p in together])
+                    for pending, (result, events) in zip(together, done):
+                        results.append(result)
+                        pending.events = events
+                    work.update(tx.work)
+                    i += len(done)
+                    if len(done) == len(together):
+                        continue
+                pending = batch[i]  # alone: any other job, or the first the group left
                 tx = Tx(conn, dialect)
                 results.append(pending.job(tx))
                 pending.events = tx.events
                 work.update(tx.work)
+                i += 1
             if queue_deliveries(conn, [e for p in batch for e in p.events]):
                 work.add("webhooks")
             return results
