@@ -245,3 +245,15 @@ async def test_a_batch_queues_webhook_deliveries_for_its_messages(setup: Setup) 
     assert await setup.db.read(queued) == ids
     count = await setup.db.read(lambda conn: conn.execute(select(func.count()).select_from(messages)).scalar_one())
     assert count == 2 + 6
+
+
+async def test_at_a_low_rate_no_message_waits_for_company(setup: Setup) -> None:
+    """The writer holds a lone job up to 1 ms only when jobs come less than 2 ms apart on
+    average: messages 20 ms apart are each committed as soon as they come."""
+    v, cid = await setup.visitor()
+    held = setup.writer.held
+    for n in range(12):
+        await asyncio.sleep(0.02)
+        await setup.say(v, f"slow-{n}", f"slow {n}")
+    assert setup.writer.held == held
+    assert [seq for seq, *_ in await setup.stored(cid or "")][-12:] == list(range(2, 14))

@@ -85,11 +85,13 @@ class GroupWriter:
     def __init__(
         self, db: Database, *, max_batch: int = 256, on_commit: OnCommit | None = None,
         metrics: Metrics | None = None, shared: bool = False, on_work: Callable[[set[str]], None] | None = None,
+        hold: float = 0.001,
     ) -> None:
         """``shared``: other processes write to this database too (a Redis hub), so
         commits and their publication take turns with them (Database.ordered_transaction).
         ``on_work``: called after a commit that queued jobs, with the names of the workers
-        that have new work ("webhooks" for deliveries; a job adds others to ``tx.work``)."""
+        that have new work ("webhooks" for deliveries; a job adds others to ``tx.work``).
+        ``hold``: how long a lone job may wait for others at moderate load (0: never)."""
         self._db = db
         self._max_batch = max_batch
         self._on_commit = on_commit
@@ -98,8 +100,12 @@ class GroupWriter:
         self._on_work = on_work
         self._queue: asyncio.Queue[_Pending[Any]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self._hold = hold
+        self._gap = 0.1  # seconds between submitted jobs, a moving average
+        self._last_submit = 0.0
         self.batches = 0
         self.writes = 0
+        self.held = 0  # batches that waited for company
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="frontdesk-writer")
@@ -124,7 +130,13 @@ class GroupWriter:
         """
         if self._task is None:
             raise RuntimeError("writer is not started")
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        # A moving average of the gaps between jobs (a long pause counts as 0.1 s: the
+        # average falls back under the hold threshold within ~30 jobs of a burst).
+        self._gap += (min(now - self._last_submit, 0.1) - self._gap) / 8
+        self._last_submit = now
+        future: asyncio.Future[T] = loop.create_future()
         self._queue.put_nowait(_Pending(job, future))
         return future
 
@@ -135,9 +147,21 @@ class GroupWriter:
     async def _run(self) -> None:
         while True:
             batch = [await self._queue.get()]
-            while len(batch) < self._max_batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+            self._take_waiting(batch)
+            if len(batch) == 1 and self._gap < 2 * self._hold:
+                # Moderate load: jobs come less than 2 ms apart on average, yet not fast
+                # enough to queue up behind a commit, so each would be committed alone
+                # (at 1,000 msg/s batches held 1.3 jobs). A lone job waits up to ``hold``
+                # for company: fewer, bigger commits for at most that much latency. Below
+                # ~500 jobs/s nothing waits (a lone job would most likely stay alone).
+                await asyncio.sleep(self._hold)
+                self._take_waiting(batch)
+                self.held += 1
             await self._commit(batch)
+
+    def _take_waiting(self, batch: list[_Pending[Any]]) -> None:
+        while len(batch) < self._max_batch and not self._queue.empty():
+            batch.append(self._queue.get_nowait())
 
     async def _commit(self, batch: list[_Pending[Any]]) -> None:
         try:
