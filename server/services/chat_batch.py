@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..store import message_batch
-from ..store.conversations import Message, RawConversation
+from ..store.conversations import Message, RawConversation, sqlite_time
 from ..store.db import iso, utcnow
 from ..store.outbox import EventRow, StoredEvent, insert_events_raw_many
 from ..store.writer import Tx
@@ -105,6 +105,9 @@ def write_together(tx: Tx, jobs: list[MessageJob]) -> list[tuple[Ack, list[Store
     event_rows: list[EventRow] = []
     owners: list[int] = []  # the job (index into results) of each event
     last: dict[str, tuple[RawConversation, Any, str]] = {}
+    # One time for the batch's messages (they are committed together): formatted once.
+    now = utcnow()
+    stamp, at_iso = sqlite_time(now), iso(now)
     for job, conversation in zip(jobs, targets):
         key = (conversation.id, job.client_id)
         ack = acks.get(key)
@@ -114,10 +117,9 @@ def write_together(tx: Tx, jobs: list[MessageJob]) -> list[tuple[Ack, list[Store
         if ack is not None:
             results.append(ack)
             continue
-        now = utcnow()
         message = Message(conversation.last_seq + 1, job.client_id, job.author_kind, job.author_name, job.body, now)
         rows.append(message_batch.message_row(
-            conversation.id, message.seq, job.client_id, job.author_kind, job.author_id, job.author_name, job.body, now,
+            conversation.id, message.seq, job.client_id, job.author_kind, job.author_id, job.author_name, job.body, stamp,
         ))
         conversation.last_seq = message.seq
         conversation.unread_count = conversation.unread_count + 1 if job.author_kind == "visitor" else 0
@@ -130,7 +132,7 @@ def write_together(tx: Tx, jobs: list[MessageJob]) -> list[tuple[Ack, list[Store
             conversation.site_id, conversation.id,
         ))
         owners.append(len(results))
-        ack = acks[key] = Ack(job.client_id, conversation.id, message.seq, iso(now))
+        ack = acks[key] = Ack(job.client_id, conversation.id, message.seq, at_iso)
         results.append(ack)
 
     message_batch.insert_messages(raw, rows)

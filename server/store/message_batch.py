@@ -67,9 +67,10 @@ MessageRow = tuple[str, int, str, str, "str | None", "str | None", str, str]
 
 def message_row(
     conversation_id: str, seq: int, client_id: str, author_kind: str, author_id: str | None,
-    author_name: str | None, body: str, created_at: datetime,
+    author_name: str | None, body: str, created_at: str,
 ) -> MessageRow:
-    return (conversation_id, seq, client_id, author_kind, author_id, author_name, body, sqlite_time(created_at))
+    """A messages row; ``created_at`` as ``sqlite_time`` formats it."""
+    return (conversation_id, seq, client_id, author_kind, author_id, author_name, body, created_at)
 
 
 def insert_messages(raw: Any, rows: list[MessageRow]) -> None:
