@@ -2,6 +2,7 @@
 without holding a lone job for company (GroupWriter's ``hold``).
 
     .venv/bin/python bench/relay_writer_rate.py [--rates 100,1000] [--holds 0,1] [--seconds 5] [--repeat 3]
+                                                [--synchronous FULL]
 
 In one process, on uvloop as served: a temporary SQLite database (synchronous=FULL),
 ``--visitors`` visitors with an open conversation each, then visitor messages through
@@ -38,7 +39,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def one_run(args: argparse.Namespace, tmp: Path, rate: float, hold_ms: float) -> dict[str, float]:
-    db = Database(f"sqlite:///{tmp / f'{uuid.uuid4().hex}.db'}")
+    db = Database(f"sqlite:///{tmp / f'{uuid.uuid4().hex}.db'}", sqlite_synchronous=args.synchronous)
     await migrate.upgrade(db)
     writer = GroupWriter(db, max_batch=256, hold=hold_ms / 1000)
     writer.start()
@@ -85,6 +86,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--visitors", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--synchronous", default="FULL",
+                        help="SQLite synchronous pragma (OFF: commits as fast as a quick disk's, to see the hold act).")
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
     holds = [float(h) for h in args.holds.split(",")]
