@@ -61,6 +61,31 @@ def insert_event_raw(
     return StoredEvent(cursor.lastrowid, type, site_id, conversation_id, payload)
 
 
+EventRow = tuple[str, dict[str, Any], "int | None", "str | None"]  # type, payload, site_id, conversation_id
+
+
+def insert_events_raw_many(raw: Any, rows: list[EventRow]) -> list[StoredEvent]:
+    """Several events in order with one ``executemany`` (SQLite, on the driver).
+
+    Their ids are the last inserted id and the ones just below it: in one write
+    transaction SQLite gives each new row one more than the largest id before it (also with
+    AUTOINCREMENT), so consecutive inserts get consecutive ids, in the order given. (A
+    trigger's inserts do not change ``last_insert_rowid()`` once the trigger ends.)"""
+    if not rows:
+        return []
+    now = utcnow().strftime("%Y-%m-%d %H:%M:%S.%f")
+    raw.executemany(_RAW_INSERT, [
+        (type, site_id, conversation_id, json.dumps(payload, ensure_ascii=False, separators=(",", ":")), now)
+        for type, payload, site_id, conversation_id in rows
+    ])
+    last = raw.execute("SELECT last_insert_rowid()").fetchone()[0]
+    first = last - len(rows) + 1
+    return [
+        StoredEvent(first + i, type, site_id, conversation_id, payload)
+        for i, (type, payload, site_id, conversation_id) in enumerate(rows)
+    ]
+
+
 def event_from_row(row: Any, event_id: int) -> StoredEvent:
     """A stored event from a row of ``events`` columns (``event_id``: its id, however labelled)."""
     return StoredEvent(event_id, row.type, row.site_id, row.conversation_id, json.loads(row.payload))
