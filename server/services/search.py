@@ -97,7 +97,7 @@ def match_for(query: str, regions: list[str]) -> Match:
         return Match(email=query.casefold())
     words = words_of(query)
     if not words:
-        raise Invalid(field="q")
+        raise Invalid(field="q", reason="too_short")
     single = len(query.split()) == 1 and len(query) >= 3
     return Match(words=words, email=query.casefold() if single else None)
 
@@ -144,7 +144,7 @@ def _date(value: str | None, field: str) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise Invalid(field=field) from None
+        raise Invalid(field=field, reason="date") from None
 
 
 def check_criteria(params: Any) -> Criteria:
@@ -210,6 +210,10 @@ async def export_rows(
     filters = filters_for(criteria, site_ids, tz)
     hits = await db.read(lambda conn: store.search_leads(conn, match, filters, limit=limit + 1))
     return hits[:limit], len(hits) > limit
+
+
+async def known_tags(db: Database, site_ids: Any) -> list[str]:
+    return await db.read(lambda conn: store.known_tags(conn, frozenset(site_ids) if site_ids is not None else None))
 
 
 def snippet(body: str, match: Match, *, width: int = SNIPPET_CHARS) -> list[tuple[str, bool]]:

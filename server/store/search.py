@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 
 from .db import iso
 from .leads import lead_from_row
-from .schema import conversation_entries, lead_tags, leads, messages, operators, sites
+from .schema import conversation_entries, conversations, lead_tags, leads, messages, operators, sites, visitors
 
 
 @dataclass(frozen=True)
@@ -179,6 +179,14 @@ def _hits(conn: Connection, rows: list[Any]) -> list[Hit]:
         )
         for lead_id, tag in found:
             tags.setdefault(lead_id, []).append(tag)
+    counts: dict[str, int] = {}
+    if rows:
+        found = conn.execute(
+            select(visitors.c.lead_id, func.count(conversations.c.id))
+            .select_from(conversations.join(visitors, visitors.c.id == conversations.c.visitor_id))
+            .where(visitors.c.lead_id.in_([r.id for r in rows])).group_by(visitors.c.lead_id)
+        )
+        counts = {lead_id: n for lead_id, n in found}
     m, e = messages.c, conversation_entries.c
     found_messages = _by_id(conn, select(m.id, m.conversation_id, m.author_kind, m.author_name, m.body, m.created_at),
                             m.id, [r.message_id for r in rows if r.message_id is not None])
@@ -187,7 +195,8 @@ def _hits(conn: Connection, rows: list[Any]) -> list[Hit]:
     return [
         Hit(
             lead={**lead_from_row(r), "site_name": r.site_name, "owner_id": r.owner_id, "owner_name": r.owner_name,
-                  "tags": tags.get(r.id, [])},
+                  "lost_reason": r.lost_reason,
+                  "tags": tags.get(r.id, []), "conversations": counts.get(r.id, 0)},
             message=found_messages.get(r.message_id), note=found_notes.get(r.note_id),
         )
         for r in rows
@@ -203,3 +212,11 @@ def _by_id(conn: Connection, query: Any, key: Any, ids: list[int]) -> dict[int, 
         item["created_at"] = iso(item["created_at"])
         out[item["id"]] = item
     return out
+
+
+def known_tags(conn: Connection, site_ids: frozenset[int] | None, *, limit: int = 200) -> list[str]:
+    """The tags in use on the sites, for the filter's suggestions."""
+    query = select(lead_tags.c.tag).distinct().order_by(lead_tags.c.tag).limit(limit)
+    if site_ids is not None:
+        query = query.where(lead_tags.c.site_id.in_(sorted(site_ids)))
+    return [tag for (tag,) in conn.execute(query)]

@@ -7,7 +7,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from . import (
     assets, callbacks_api, console_api, console_canned, console_ws, contact_api, faq_api, health, widget_api, widget_ws,
 )
-from .console import admin_api, auth, callbacks, faq, language, leads, operators_page, pages, site_settings
+from .console import admin_api, auth, callbacks, exports, faq, language, leads, operators_page, pages, site_settings
 from .console.roles import admin_only, is_admin_path
 
 
@@ -58,6 +58,8 @@ def _routes() -> list[Route | WebSocketRoute | Mount]:
         Route("/console/operators/{operator_id}", operators_page.operator_page, methods=["GET"]),
         Route("/console/operators/{operator_id}", operators_page.change, methods=["POST"]),
         Route("/console/leads", leads.leads_page, methods=["GET"]),
+        Route("/console/leads/export.csv", exports.leads_csv, methods=["GET"]),
+        Route("/console/conversations/{conversation_id}/transcript.csv", exports.transcript_csv, methods=["GET"]),
         Route("/console/language", language.choose, methods=["POST"]),
         Route("/console/callbacks", callbacks.queue, methods=["GET"]),
         Route("/console/callbacks/feed", callbacks.feed_settings, methods=["POST"]),
