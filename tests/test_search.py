@@ -40,7 +40,7 @@ PEOPLE: list[dict[str, Any]] = [
     {"key": "hostile", "site": "ua", "name": "<script>alert(1)</script>", "email": "=cmd@evil.test", "status": "lost",
      "days": 4, "messages": [("visitor", "<img src=x onerror=alert(1)> price list please")]},
     {"key": "john", "site": "kz", "name": "John Smith", "email": "john@example.com", "status": "won", "days": 10,
-     "messages": [("visitor", "What are your delivery prices?")]},
+     "messages": [("visitor", "What are your delivery prices?"), ("visitor", "Анна посоветовала ваш магазин")]},
 ]
 
 
@@ -132,9 +132,10 @@ async def test_a_ukrainian_number_in_its_national_form_finds_the_lead(data: Data
 
 
 async def test_russian_words_with_other_endings_are_found_in_messages(data: Data) -> None:
-    # "доставка" is in Anna's messages, "доставку" in Olena's: any form finds both.
+    # "доставка" is in Anna's messages, "доставку" in Olena's (written later): any form
+    # finds both, the newest matching message first.
     for typed in ("доставка", "Доставку", "ДОСТАВКОЙ", "доставки"):
-        assert await data.find(typed) == ["anna", "olena"], typed
+        assert await data.find(typed) == ["olena", "anna"], typed
 
 
 async def test_ukrainian_and_kazakh_words_are_found(data: Data) -> None:
@@ -153,9 +154,18 @@ async def test_names_emails_and_english_words(data: Data) -> None:
     assert await data.find("олена") == ["olena"]
     assert await data.find("anna.petrova@") == ["anna"]
     assert await data.find("PETROVA") == ["anna"]  # a single word is also looked for in emails
-    assert await data.find("price") == ["hostile", "john"]
+    assert await data.find("price") == ["john", "hostile"]
     assert await data.find("Johnny") == ["john"]
     assert await data.find("John") == ["john"]
+
+
+async def test_own_fields_come_first_then_messages_newest_first(data: Data) -> None:
+    # "Анна" is Anna's name and in John's (newer) message: the name match first.
+    assert await data.find("анна") == ["anna", "john"]
+    assert await data.find("ерлан") == ["erlan"]
+    # "john" is John's name and in his email, and nobody's message: his lead alone.
+    first = await data.results("smith")
+    assert [data.names[h.lead["id"]] for h in first.hits] == ["john"] and first.hits[0].message is None
 
 
 async def test_private_notes_are_found_and_labelled(data: Data) -> None:

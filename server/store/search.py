@@ -6,7 +6,9 @@ A lead matches when any of these holds (services/search.py works out which apply
 * its email contains the typed text;
 * its phone is one of the numbers the typed text can be read as, or contains its digits.
 Then the filters (site, status, owner, tag, last activity) and the operator's sites.
-Newest activity first; for each lead the newest matching message and note, for a snippet.
+The order (search_leads): leads whose own fields match, newest activity first; then those
+whose messages match, newest matching message first; then those found by a note only.
+Each comes with its newest matching message or note, for a snippet.
 
 SQLite: the FTS5 tables of migration 0016 (kept by triggers). PostgreSQL: the same
 expressions as the GIN indexes of 0016 (``to_tsvector('simple', …)``), so the planner
@@ -19,7 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, String, and_, bindparam, column, desc, exists, func, null, select, text
+from sqlalchemy import Integer, String, and_, column, desc, exists, func, or_, select, text
+from sqlalchemy import table as sql_table
 from sqlalchemy.engine import Connection
 
 from .db import iso
@@ -68,36 +71,6 @@ def _ts_query(words: tuple[str, ...]) -> str:
     return " & ".join(f"'{w}':*" for w in words)
 
 
-def _hit_sources(dialect: str, match: Match) -> list[str]:
-    """SELECTs of (lead_id, message_id, note_id), one per way a lead can match."""
-    none = "NULL" if dialect == "sqlite" else "CAST(NULL AS BIGINT)"
-    lead = f"SELECT id AS lead_id, {none} AS message_id, {none} AS note_id FROM leads WHERE "
-    message = (f"SELECT v.lead_id AS lead_id, m.id AS message_id, {none} AS note_id FROM messages m "
-               "JOIN conversations c ON c.id = m.conversation_id JOIN visitors v ON v.id = c.visitor_id ")
-    note = (f"SELECT v.lead_id AS lead_id, {none} AS message_id, e.id AS note_id FROM conversation_entries e "
-            "JOIN conversations c ON c.id = e.conversation_id JOIN visitors v ON v.id = c.visitor_id ")
-    sources = []
-    if match.words and dialect == "sqlite":
-        sources += [
-            f"SELECT lead_id, {none} AS message_id, {none} AS note_id FROM search_leads WHERE search_leads MATCH :fts",
-            message + "JOIN search_messages f ON f.rowid = m.id WHERE search_messages MATCH :fts",
-            note + "JOIN search_notes f ON f.rowid = e.id WHERE search_notes MATCH :fts",
-        ]
-    elif match.words:
-        sources += [
-            lead + "to_tsvector('simple', coalesce(name, '')) @@ to_tsquery('simple', :tsq)",
-            message + "WHERE to_tsvector('simple', m.body) @@ to_tsquery('simple', :tsq)",
-            note + "WHERE e.body IS NOT NULL AND to_tsvector('simple', coalesce(e.body, '')) @@ to_tsquery('simple', :tsq)",
-        ]
-    if match.email:
-        sources.append(lead + "lower(email) LIKE :email ESCAPE '\\'")
-    if match.phones:
-        sources.append(lead + "phone IN :phones")
-    if match.digits:
-        sources.append(lead + "phone LIKE :digits")
-    return sources
-
-
 def _conditions(filters: Filters) -> list[Any]:
     where = [leads.c.merged_into.is_(None)]
     if filters.site_ids is not None:
@@ -119,57 +92,119 @@ def _conditions(filters: Filters) -> list[Any]:
     return where
 
 
-def _hits_subquery(dialect: str, match: Match) -> Any:
-    """(lead_id, message_id, note_id) per matching lead: the newest matching message and note."""
-    sql = " UNION ALL ".join(_hit_sources(dialect, match))
-    params: dict[str, Any] = {}
-    if match.words:
-        params["fts" if dialect == "sqlite" else "tsq"] = (_fts_query if dialect == "sqlite" else _ts_query)(match.words)
+def _own_fields(conn: Connection, match: Match, where: list[Any], need: int) -> list[str]:
+    """Leads whose name, email or phone match, newest activity first."""
+    any_of = []
+    if match.words and conn.dialect.name == "sqlite":
+        names = text("SELECT lead_id FROM search_leads WHERE search_leads MATCH :fts").bindparams(
+            fts=_fts_query(match.words)).columns(column("lead_id", String))
+        any_of.append(leads.c.id.in_(names))
+    elif match.words:
+        any_of.append(text("to_tsvector('simple', coalesce(leads.name, '')) @@ to_tsquery('simple', :tsq)")
+                      .bindparams(tsq=_ts_query(match.words)))
     if match.email:
-        params["email"] = "%" + _like_escape(match.email) + "%"
-    if match.digits:
-        params["digits"] = "%" + match.digits + "%"
-    binds = [bindparam(name, value) for name, value in params.items()]
+        any_of.append(func.lower(leads.c.email).like("%" + _like_escape(match.email) + "%", escape="\\"))
     if match.phones:
-        binds.append(bindparam("phones", list(match.phones), expanding=True))
-    hits = (
-        text(sql).bindparams(*binds)
-        .columns(column("lead_id", String), column("message_id", BigInteger), column("note_id", BigInteger))
-        .subquery("hits")
+        any_of.append(leads.c.phone.in_(match.phones))
+    if match.digits:
+        any_of.append(leads.c.phone.like("%" + match.digits + "%"))
+    query = (select(leads.c.id).where(or_(*any_of), *where)
+             .order_by(desc(leads.c.last_seen_at), desc(leads.c.id)).limit(need))
+    return [lead_id for (lead_id,) in conn.execute(query)]
+
+
+# What the words are looked for in: (table, its FTS5 table on SQLite, the PostgreSQL
+# condition repeating the GIN index's expression and predicate, as migration 0016 made it).
+_TEXTS = {
+    "messages": (messages, "search_messages", "to_tsvector('simple', messages.body) @@ to_tsquery('simple', :tsq)"),
+    "notes": (conversation_entries, "search_notes",
+              "conversation_entries.body IS NOT NULL AND "
+              "to_tsvector('simple', coalesce(conversation_entries.body, '')) @@ to_tsquery('simple', :tsq)"),
+}
+
+
+def _newest_texts(conn: Connection, kind: str, match: Match, where: list[Any], need: int,
+                  skip: set[str]) -> dict[str, int]:
+    """Up to ``need`` leads (not in ``skip``) with a matching message (or note), by their newest
+    matching one, newest first: lead id -> that message's (note's) id.
+
+    SQLite reads the FTS5 index newest row first and stops at ``need`` leads: a common word
+    costs what a page needs, not every message it is in (docs/benchmarks.md, "Search").
+    PostgreSQL takes the GIN index's matches as a set and keeps each lead's newest."""
+    table, fts_name, pg_condition = _TEXTS[kind]
+    joins = (conversations.join(visitors, visitors.c.id == conversations.c.visitor_id)
+             .join(leads, leads.c.id == visitors.c.lead_id))
+    found: dict[str, int] = {}
+    if conn.dialect.name == "sqlite":
+        fts = sql_table(fts_name, column("rowid", Integer))
+        query = (
+            select(visitors.c.lead_id, table.c.id)
+            .select_from(fts.join(table, table.c.id == fts.c.rowid)
+                         .join(joins, conversations.c.id == table.c.conversation_id))
+            .where(text(f"{fts_name} MATCH :fts").bindparams(fts=_fts_query(match.words)), *where)
+            .order_by(desc(fts.c.rowid))
+        )
+        result = conn.execute(query)
+        try:
+            for lead_id, item_id in result:
+                if lead_id not in found and lead_id not in skip:
+                    found[lead_id] = item_id
+                    if len(found) >= need:
+                        break
+        finally:
+            result.close()
+        return found
+    newest = func.max(table.c.id).label("newest")
+    query = (
+        select(visitors.c.lead_id, newest)
+        .select_from(table.join(joins, conversations.c.id == table.c.conversation_id))
+        .where(text(pg_condition).bindparams(tsq=_ts_query(match.words)), *where)
+        .group_by(visitors.c.lead_id).order_by(desc(newest), desc(visitors.c.lead_id)).limit(need + len(skip))
     )
-    return (
-        select(hits.c.lead_id, func.max(hits.c.message_id).label("message_id"),
-               func.max(hits.c.note_id).label("note_id"))
-        .group_by(hits.c.lead_id).subquery("best")
-    )
+    for lead_id, item_id in conn.execute(query):
+        if lead_id not in skip and len(found) < need:
+            found[lead_id] = item_id
+    return found
 
 
 def search_leads(conn: Connection, match: Match, filters: Filters, *, limit: int, offset: int = 0) -> list[Hit]:
-    """Leads matching ``match`` and ``filters``, newest activity first: ``limit`` of them
-    after skipping ``offset`` (ask for one more than a page to know whether another follows)."""
+    """Leads matching ``match`` and ``filters``: ``limit`` of them after skipping ``offset``
+    (ask for one more than a page to know whether another follows).
+
+    The order: without a match, newest activity first. With one, first the leads whose own
+    name, email or phone match (newest activity first), then those whose chat messages
+    match (the newest matching message first), then those found by a private note only."""
+    where = _conditions(filters)
     columns = [leads, sites.c.name.label("site_name"), operators.c.name.label("owner_name")]
+    joined = leads.join(sites, sites.c.id == leads.c.site_id).outerjoin(operators, operators.c.id == leads.c.owner_id)
     if match.empty:
-        query = select(*columns, null().label("message_id"), null().label("note_id")).select_from(leads)
-        base = leads
-    else:
-        best = _hits_subquery(conn.dialect.name, match)
-        query = select(*columns, best.c.message_id, best.c.note_id)
-        base = best.join(leads, leads.c.id == best.c.lead_id)
-    query = (
-        query.select_from(
-            base.join(sites, sites.c.id == leads.c.site_id).outerjoin(operators, operators.c.id == leads.c.owner_id)
-        )
-        .where(*_conditions(filters))
-        .order_by(desc(leads.c.last_seen_at), desc(leads.c.id)).limit(limit).offset(offset)
-    )
-    return _hits(conn, list(conn.execute(query)))
+        rows = list(conn.execute(
+            select(*columns).select_from(joined).where(*where)
+            .order_by(desc(leads.c.last_seen_at), desc(leads.c.id)).limit(limit).offset(offset)
+        ))
+        return _hits(conn, rows, {}, {})
+    need = offset + limit
+    order = _own_fields(conn, match, where, need)
+    message_ids: dict[str, int] = {}
+    note_ids: dict[str, int] = {}
+    if match.words:
+        message_ids = _newest_texts(conn, "messages", match, where, need - len(order), set(order))
+        order += list(message_ids)
+        if len(order) < need:
+            note_ids = _newest_texts(conn, "notes", match, where, need - len(order), set(order))
+            order += list(note_ids)
+    page = order[offset:need]
+    if not page:
+        return []
+    by_id = {r.id: r for r in conn.execute(select(*columns).select_from(joined).where(leads.c.id.in_(page)))}
+    return _hits(conn, [by_id[i] for i in page if i in by_id], message_ids, note_ids)
 
 
 def _like_escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _hits(conn: Connection, rows: list[Any]) -> list[Hit]:
+def _hits(conn: Connection, rows: list[Any], message_ids: dict[str, int], note_ids: dict[str, int]) -> list[Hit]:
     """The page's rows with their tags and the text of their matching message and note."""
     tags: dict[str, list[str]] = {}
     if rows:
@@ -189,15 +224,15 @@ def _hits(conn: Connection, rows: list[Any]) -> list[Hit]:
         counts = {lead_id: n for lead_id, n in found}
     m, e = messages.c, conversation_entries.c
     found_messages = _by_id(conn, select(m.id, m.conversation_id, m.author_kind, m.author_name, m.body, m.created_at),
-                            m.id, [r.message_id for r in rows if r.message_id is not None])
+                            m.id, [message_ids[r.id] for r in rows if r.id in message_ids])
     found_notes = _by_id(conn, select(e.id, e.conversation_id, e.kind, e.actor_name.label("author_name"), e.body,
-                                      e.created_at), e.id, [r.note_id for r in rows if r.note_id is not None])
+                                      e.created_at), e.id, [note_ids[r.id] for r in rows if r.id in note_ids])
     return [
         Hit(
             lead={**lead_from_row(r), "site_name": r.site_name, "owner_id": r.owner_id, "owner_name": r.owner_name,
                   "lost_reason": r.lost_reason,
                   "tags": tags.get(r.id, []), "conversations": counts.get(r.id, 0)},
-            message=found_messages.get(r.message_id), note=found_notes.get(r.note_id),
+            message=found_messages.get(message_ids.get(r.id, -1)), note=found_notes.get(note_ids.get(r.id, -1)),
         )
         for r in rows
     ]
