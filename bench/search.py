@@ -190,30 +190,42 @@ def queries(seeded: dict[str, Any], rng: random.Random) -> dict[str, list[tuple[
     }
 
 
-async def measure(url: str, seeded: dict[str, Any], repeat: int) -> dict[str, list[float]]:
+async def measure(url: str, seeded: dict[str, Any], repeat: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Wall time per query, and this process's CPU time per query (all threads: on SQLite
+    the query itself; on PostgreSQL only the client's part)."""
     db = Database(url)
     rng = random.Random(7)
     timings: dict[str, list[float]] = {}
+    cpu: dict[str, list[float]] = {}
     try:
         # The floor on this machine now: one read that does nothing (thread hop or pool round trip).
         for _ in range(repeat * 5):
             started = time.perf_counter()
             await db.read(lambda conn: conn.execute(text("SELECT 1")).scalar())
             timings.setdefault("baseline: SELECT 1", []).append((time.perf_counter() - started) * 1000)
+        # The plain Leads page as it was before search (list_leads): the same page, no search.
+        from server.services import leads as lead_service
+
+        for _ in range(repeat):
+            started, cpu0 = time.perf_counter(), time.process_time()
+            await lead_service.list_leads(db, limit=25)
+            timings.setdefault("baseline: plain list", []).append((time.perf_counter() - started) * 1000)
+            cpu.setdefault("baseline: plain list", []).append((time.process_time() - cpu0) * 1000)
         for kind, cases in queries(seeded, rng).items():
             found = 0
             for _ in range(repeat):
                 for form, site_ids in cases:
                     criteria = search.check_criteria(form)
-                    started = time.perf_counter()
+                    started, cpu0 = time.perf_counter(), time.process_time()
                     results = await search.search(db, criteria, site_ids=site_ids, regions=["KZ", "RU", "UA"])
                     timings.setdefault(kind, []).append((time.perf_counter() - started) * 1000)
+                    cpu.setdefault(kind, []).append((time.process_time() - cpu0) * 1000)
                     found += len(results.hits)
             if not found:
                 print(f"  !! {kind}: nothing found")
     finally:
         await db.close()
-    return timings
+    return timings, cpu
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -224,10 +236,11 @@ def _pct(values: list[float], q: float) -> float:
 async def run(name: str, url: str, args: argparse.Namespace) -> None:
     print(f"{name}:")
     seeded = await seed(url, args)
-    timings = await measure(url, seeded, args.repeat)
-    print(f"  {'query':28} {'p50 ms':>8} {'p99 ms':>8} {'runs':>6}")
+    timings, cpu = await measure(url, seeded, args.repeat)
+    print(f"  {'query':28} {'p50 ms':>8} {'p99 ms':>8} {'CPU p50':>8} {'runs':>6}")
     for kind, values in timings.items():
-        print(f"  {kind:28} {statistics.median(values):8.1f} {_pct(values, 0.99):8.1f} {len(values):6}")
+        print(f"  {kind:28} {statistics.median(values):8.1f} {_pct(values, 0.99):8.1f} "
+              f"{statistics.median(cpu.get(kind, [0.0])):8.1f} {len(values):6}")
 
 
 def main() -> int:

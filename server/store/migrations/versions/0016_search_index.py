@@ -23,7 +23,7 @@ depends_on = None
 _SQLITE = [
     # Chat messages (rowid = messages.id); never updated today, but kept right if they are.
     "CREATE VIRTUAL TABLE search_messages USING fts5(body, content='messages', content_rowid='id', "
-    "tokenize='unicode61')",
+    "tokenize='unicode61', detail='none', columnsize=0)",
     "CREATE TRIGGER search_messages_insert AFTER INSERT ON messages BEGIN "
     "INSERT INTO search_messages(rowid, body) VALUES (new.id, new.body); END",
     "CREATE TRIGGER search_messages_delete AFTER DELETE ON messages BEGIN "
@@ -34,7 +34,7 @@ _SQLITE = [
     "INSERT INTO search_messages(search_messages) VALUES ('rebuild')",
     # Private notes and transfer notes (conversation_entries with a body; rowid = entry id).
     "CREATE VIRTUAL TABLE search_notes USING fts5(body, content='conversation_entries', content_rowid='id', "
-    "tokenize='unicode61')",
+    "tokenize='unicode61', detail='none', columnsize=0)",
     "CREATE TRIGGER search_notes_insert AFTER INSERT ON conversation_entries WHEN new.body IS NOT NULL BEGIN "
     "INSERT INTO search_notes(rowid, body) VALUES (new.id, new.body); END",
     "CREATE TRIGGER search_notes_delete AFTER DELETE ON conversation_entries WHEN old.body IS NOT NULL BEGIN "
@@ -43,7 +43,7 @@ _SQLITE = [
     # Lead names: leads have a text key, so the index keeps it (UNINDEXED) and its own copy
     # of the name. A name changes rarely (identify, merge); a page view's UPDATE does not
     # name the column, so this trigger does not run on it.
-    "CREATE VIRTUAL TABLE search_leads USING fts5(lead_id UNINDEXED, name, tokenize='unicode61')",
+    "CREATE VIRTUAL TABLE search_leads USING fts5(lead_id UNINDEXED, name, tokenize='unicode61', detail='none')",
     "CREATE TRIGGER search_leads_insert AFTER INSERT ON leads WHEN new.name IS NOT NULL BEGIN "
     "INSERT INTO search_leads(lead_id, name) VALUES (new.id, new.name); END",
     "CREATE TRIGGER search_leads_update AFTER UPDATE OF name ON leads BEGIN "
