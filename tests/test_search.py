@@ -273,3 +273,44 @@ async def test_the_migration_indexes_what_was_there_before(tmp_path: Path) -> No
         assert [h.lead["id"] for h in found.hits] == ["l1"]
     finally:
         await db.close()
+
+
+async def test_queued_messages_are_indexed_before_a_search_and_deletes_keep_the_index_whole(tmp_path: Path) -> None:
+    """SQLite: a message is queued by its trigger and indexed in bulk before the next search;
+    deleting one, queued or indexed, leaves an index that passes FTS5's integrity check."""
+    from sqlalchemy import text
+
+    from server.store import search as store
+
+    url = f"sqlite:///{tmp_path / 'q.db'}"
+    ids = await _seed(url)
+    db = Database(url)
+    try:
+        def count(conn: Any) -> int:
+            return int(conn.execute(text("SELECT count(*) FROM search_pending")).scalar_one())
+
+        assert await db.read(count) > 0  # seeded messages wait in the queue
+        found = await search.search(db, search.check_criteria({"q": "Алматы"}), site_ids=None, regions=[])
+        assert [h.lead["id"] for h in found.hits] == [ids["anna"]] and await db.read(count) == 0
+
+        def write(conn: Any) -> None:
+            conn.execute(text("DELETE FROM messages WHERE body LIKE 'Доставка бесплатная%'"))  # indexed
+            conn.execute(insert(schema.messages).values(conversation_id=conn.execute(text(
+                "SELECT conversation_id FROM messages LIMIT 1")).scalar_one(), seq=99, client_id="late",
+                author_kind="visitor", body="Кофемашина пришла", created_at=NOW))
+            conn.execute(text("DELETE FROM messages WHERE client_id = 'late'"))  # still queued
+
+        await db.transaction(write)
+        assert await search.index_pending(db, None) == 0
+        assert await db.read(lambda conn: store.index_pending(conn, 10)) == 0
+        await db.transaction(lambda conn: conn.execute(text(
+            "INSERT INTO search_messages(search_messages) VALUES ('integrity-check')")))
+        assert (await data_find(db, "бесплатная")) == []
+        assert (await data_find(db, "кофемашина")) == []
+    finally:
+        await db.close()
+
+
+async def data_find(db: Database, q: str) -> list[str]:
+    found = await search.search(db, search.check_criteria({"q": q}), site_ids=None, regions=[])
+    return [h.lead["id"] for h in found.hits]

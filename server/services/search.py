@@ -26,6 +26,7 @@ import phonenumbers
 from ..errors import Invalid
 from ..store import search as store
 from ..store.db import Database
+from ..store.writer import GroupWriter
 from ..store.search import Filters, Hit, Match
 
 STATUSES = ("new", "contacted", "qualified", "won", "lost")
@@ -34,6 +35,7 @@ MAX_WORDS = 8
 PAGE_SIZE = 25
 MAX_PAGE = 400  # deeper than 10,000 results: narrow the filters instead
 SNIPPET_CHARS = 160
+INDEX_BATCH = 2000  # queued messages indexed in one writer turn (~10 ms; chat batches run between)
 
 _WORD = re.compile(r"\w+")
 _PHONE_SHAPED = re.compile(r"^\+?[\d\s().\-]+$")
@@ -184,6 +186,24 @@ def filters_for(criteria: Criteria, site_ids: Any, tz: Any = timezone.utc) -> Fi
     )
 
 
+async def index_pending(db: Database, writer: GroupWriter | None) -> int:
+    """Bring the SQLite full-text index up to date before a search: the messages written
+    since the last search were only queued (migration 0016). Batch by batch, each one a
+    turn of the writer, so chat messages go on being stored in between. ``writer`` None:
+    straight transactions (a tool or test with no writer running)."""
+    if db.dialect != "sqlite":
+        return 0
+    total = 0
+    while True:
+        if writer is not None:
+            done = await writer.run(lambda tx: store.index_pending(tx.conn, INDEX_BATCH))
+        else:
+            done = await db.transaction(lambda conn: store.index_pending(conn, INDEX_BATCH))
+        total += done
+        if done < INDEX_BATCH:
+            return total
+
+
 @dataclass(frozen=True)
 class Results:
     hits: list[Hit]
@@ -193,10 +213,12 @@ class Results:
 
 async def search(
     db: Database, criteria: Criteria, *, site_ids: Any, regions: list[str], tz: Any = timezone.utc,
-    page_size: int = PAGE_SIZE,
+    page_size: int = PAGE_SIZE, writer: GroupWriter | None = None,
 ) -> Results:
     match = match_for(criteria.q, regions)
     filters = filters_for(criteria, site_ids, tz)
+    if match.words:
+        await index_pending(db, writer)
     offset = (criteria.page - 1) * page_size
     hits = await db.read(lambda conn: store.search_leads(conn, match, filters, limit=page_size + 1, offset=offset))
     return Results(hits[:page_size], len(hits) > page_size, match)
@@ -204,10 +226,13 @@ async def search(
 
 async def export_rows(
     db: Database, criteria: Criteria, *, site_ids: Any, regions: list[str], tz: Any = timezone.utc, limit: int,
+    writer: GroupWriter | None = None,
 ) -> tuple[list[Hit], bool]:
     """Up to ``limit`` matching leads (from the first page on) and whether more were left out."""
     match = match_for(criteria.q, regions)
     filters = filters_for(criteria, site_ids, tz)
+    if match.words:
+        await index_pending(db, writer)
     hits = await db.read(lambda conn: store.search_leads(conn, match, filters, limit=limit + 1))
     return hits[:limit], len(hits) > limit
 

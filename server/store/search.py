@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, and_, column, desc, exists, func, or_, select, text
+from sqlalchemy import Integer, String, and_, column, desc, exists, func, select, text, union
 from sqlalchemy import table as sql_table
 from sqlalchemy.engine import Connection
 
@@ -108,8 +108,13 @@ def _own_fields(conn: Connection, match: Match, where: list[Any], need: int) -> 
         any_of.append(leads.c.phone.in_(match.phones))
     if match.digits:
         any_of.append(leads.c.phone.like("%" + match.digits + "%"))
-    query = (select(leads.c.id).where(or_(*any_of), *where)
-             .order_by(desc(leads.c.last_seen_at), desc(leads.c.id)).limit(need))
+    # One SELECT per way of matching, so each uses its own index (an OR of them made
+    # PostgreSQL compute every lead's name vector: a scan of the table).
+    matched = union(*(select(leads.c.id, leads.c.last_seen_at).where(condition, *where) for condition in any_of))
+    if len(any_of) == 1:
+        matched = select(leads.c.id, leads.c.last_seen_at).where(any_of[0], *where)
+    found = matched.subquery()
+    query = select(found.c.id).order_by(desc(found.c.last_seen_at), desc(found.c.id)).limit(need)
     return [lead_id for (lead_id,) in conn.execute(query)]
 
 
@@ -130,12 +135,12 @@ def _newest_texts(conn: Connection, kind: str, match: Match, where: list[Any], n
 
     SQLite reads the FTS5 index newest row first and stops at ``need`` leads: a common word
     costs what a page needs, not every message it is in (docs/benchmarks.md, "Search").
-    PostgreSQL takes the GIN index's matches as a set and keeps each lead's newest."""
+    PostgreSQL takes the GIN index's matches as a set and maps the newest of them."""
     table, fts_name, pg_condition = _TEXTS[kind]
-    joins = (conversations.join(visitors, visitors.c.id == conversations.c.visitor_id)
-             .join(leads, leads.c.id == visitors.c.lead_id))
     found: dict[str, int] = {}
     if conn.dialect.name == "sqlite":
+        joins = (conversations.join(visitors, visitors.c.id == conversations.c.visitor_id)
+                 .join(leads, leads.c.id == visitors.c.lead_id))
         fts = sql_table(fts_name, column("rowid", Integer))
         query = (
             select(visitors.c.lead_id, table.c.id)
@@ -154,17 +159,32 @@ def _newest_texts(conn: Connection, kind: str, match: Match, where: list[Any], n
         finally:
             result.close()
         return found
-    newest = func.max(table.c.id).label("newest")
-    query = (
-        select(visitors.c.lead_id, newest)
-        .select_from(table.join(joins, conversations.c.id == table.c.conversation_id))
-        .where(text(pg_condition).bindparams(tsq=_ts_query(match.words)), *where)
-        .group_by(visitors.c.lead_id).order_by(desc(newest), desc(visitors.c.lead_id)).limit(need + len(skip))
-    )
-    for lead_id, item_id in conn.execute(query):
-        if lead_id not in skip and len(found) < need:
-            found[lead_id] = item_id
-    return found
+    # PostgreSQL: the GIN index gives the matches as a set (MATERIALIZED keeps the planner
+    # from walking the primary key backwards and computing to_tsvector row by row, which a
+    # rare word makes a full scan); the newest ``window`` of them are mapped to their leads
+    # and the leads checked against the filters; a window too small for a page grows.
+    hits = (select(table.c.id, table.c.conversation_id)
+            .where(text(pg_condition).bindparams(tsq=_ts_query(match.words)))
+            .cte("hits").prefix_with("MATERIALIZED"))
+    window = max(200, need * 4)
+    while True:
+        newest = select(hits.c.id, hits.c.conversation_id).order_by(desc(hits.c.id)).limit(window).subquery()
+        rows = list(conn.execute(
+            select(newest.c.id, visitors.c.lead_id)
+            .select_from(newest.outerjoin(conversations, conversations.c.id == newest.c.conversation_id)
+                         .outerjoin(visitors, visitors.c.id == conversations.c.visitor_id))
+            .order_by(desc(newest.c.id))
+        ))
+        candidates: dict[str, int] = {}
+        for item_id, lead_id in rows:
+            if lead_id is not None and lead_id not in skip and lead_id not in candidates:
+                candidates[lead_id] = item_id
+        passing = {lead_id for (lead_id,) in conn.execute(
+            select(leads.c.id).where(leads.c.id.in_(list(candidates)), *where))} if candidates else set()
+        found = {lead_id: item_id for lead_id, item_id in candidates.items() if lead_id in passing}
+        if len(found) >= need or len(rows) < window:
+            return dict(list(found.items())[:need])
+        window *= 8
 
 
 def search_leads(conn: Connection, match: Match, filters: Filters, *, limit: int, offset: int = 0) -> list[Hit]:
@@ -247,6 +267,25 @@ def _by_id(conn: Connection, query: Any, key: Any, ids: list[int]) -> dict[int, 
         item["created_at"] = iso(item["created_at"])
         out[item["id"]] = item
     return out
+
+
+def index_pending(conn: Connection, limit: int) -> int:
+    """SQLite: index up to ``limit`` queued messages (oldest first) in one statement, so one
+    FTS5 segment per batch instead of one per message; how many it indexed. The message
+    trigger of migration 0016 queues them; PostgreSQL's GIN index needs nothing."""
+    if conn.dialect.name != "sqlite":
+        return 0
+    upto, count = conn.execute(text(
+        "SELECT max(message_id), count(*) FROM (SELECT message_id FROM search_pending ORDER BY message_id LIMIT :n)"
+    ), {"n": limit}).one()
+    if not count:
+        return 0
+    conn.execute(text(
+        "INSERT INTO search_messages(rowid, body) SELECT m.id, m.body FROM search_pending p "
+        "JOIN messages m ON m.id = p.message_id WHERE p.message_id <= :upto ORDER BY p.message_id"
+    ), {"upto": upto})
+    conn.execute(text("DELETE FROM search_pending WHERE message_id <= :upto"), {"upto": upto})
+    return int(count)
 
 
 def known_tags(conn: Connection, site_ids: frozenset[int] | None, *, limit: int = 200) -> list[str]:

@@ -75,7 +75,7 @@ async def leads_csv(request: Request) -> Response:
         chosen = [s for s in visible if criteria.site_id in (None, s.id)]
         regions = sorted({s.default_country for s in chosen if s.default_country})
         hits, more = await search.export_rows(state.db, criteria, site_ids=operator.site_ids, regions=regions,
-                                              limit=LEADS_MAX)
+                                              limit=LEADS_MAX, writer=state.writer)
     except FrontdeskError as exc:
         return _refusal(request, operator, exc)
     body = csv_export.lines(LEAD_COLUMNS, (lead_line(h) for h in hits), delimiter=delimiter)

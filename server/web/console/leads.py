@@ -146,7 +146,8 @@ async def leads_page(request: Request) -> Response:
         if criteria.active:  # a plain list is the page as it always was; a search is counted
             await rates.check_per_minute(state.throttle, "lead_searches", str(operator.id),
                                          per_minute=state.settings.lead_searches_per_minute, reason="searches")
-        results = await search.search(state.db, criteria, site_ids=operator.site_ids, regions=regions(visible, criteria))
+        results = await search.search(state.db, criteria, site_ids=operator.site_ids,
+                                      regions=regions(visible, criteria), writer=state.writer)
         hits, more = [hit_row(h, results.match, lang) for h in results.hits], results.more
     except FrontdeskError as exc:
         error = exc

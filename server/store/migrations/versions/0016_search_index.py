@@ -5,9 +5,10 @@ Revises: 0015_lead_pipeline
 
 SQLite: FTS5 tables kept by triggers, so the chat message write path (raw statements on
 the driver, services/chat.py) stays as it is; the messages' and notes' indexes are
-external-content (the text is stored once, in its own table). The tokenizer is unicode61
+external-content (the text is stored once, in its own table). New messages are queued by
+their trigger and indexed in bulk (store/search.py ``index_pending``). The tokenizer is unicode61
 (case-folded words, Cyrillic and Kazakh letters included); store/search.py matches word
-prefixes of lightly stemmed query words, so "доставка" finds "доставку" (docs/search.md).
+prefixes of lightly stemmed query words, so "доставка" finds "доставку" (docs/leads.md, "Search").
 PostgreSQL: expression GIN indexes over to_tsvector('simple', …), which need no triggers.
 """
 
@@ -21,14 +22,22 @@ branch_labels = None
 depends_on = None
 
 _SQLITE = [
-    # Chat messages (rowid = messages.id); never updated today, but kept right if they are.
+    # Chat messages (rowid = messages.id). The message write only notes the id in
+    # search_pending: an FTS5 insert flushes a segment per statement (~25 µs and ~9 more
+    # statements a message, measured: docs/benchmarks.md), so store/search.py indexes the
+    # pending messages in bulk, one statement a batch, before it searches.
     "CREATE VIRTUAL TABLE search_messages USING fts5(body, content='messages', content_rowid='id', "
     "tokenize='unicode61', detail='none', columnsize=0)",
+    "CREATE TABLE search_pending (message_id INTEGER PRIMARY KEY)",
     "CREATE TRIGGER search_messages_insert AFTER INSERT ON messages BEGIN "
-    "INSERT INTO search_messages(rowid, body) VALUES (new.id, new.body); END",
+    "INSERT INTO search_pending(message_id) VALUES (new.id); END",
+    # A message already indexed leaves the index; one still pending only leaves the queue.
     "CREATE TRIGGER search_messages_delete AFTER DELETE ON messages BEGIN "
-    "INSERT INTO search_messages(search_messages, rowid, body) VALUES ('delete', old.id, old.body); END",
-    "CREATE TRIGGER search_messages_update AFTER UPDATE OF body ON messages BEGIN "
+    "INSERT INTO search_messages(search_messages, rowid, body) SELECT 'delete', old.id, old.body "
+    "WHERE NOT EXISTS (SELECT 1 FROM search_pending WHERE message_id = old.id); "
+    "DELETE FROM search_pending WHERE message_id = old.id; END",
+    "CREATE TRIGGER search_messages_update AFTER UPDATE OF body ON messages "
+    "WHEN NOT EXISTS (SELECT 1 FROM search_pending WHERE message_id = old.id) BEGIN "
     "INSERT INTO search_messages(search_messages, rowid, body) VALUES ('delete', old.id, old.body); "
     "INSERT INTO search_messages(rowid, body) VALUES (new.id, new.body); END",
     "INSERT INTO search_messages(search_messages) VALUES ('rebuild')",
@@ -56,6 +65,7 @@ _SQLITE = [
 _SQLITE_DOWN = [
     "DROP TRIGGER IF EXISTS search_messages_insert", "DROP TRIGGER IF EXISTS search_messages_delete",
     "DROP TRIGGER IF EXISTS search_messages_update", "DROP TABLE IF EXISTS search_messages",
+    "DROP TABLE IF EXISTS search_pending",
     "DROP TRIGGER IF EXISTS search_notes_insert", "DROP TRIGGER IF EXISTS search_notes_delete",
     "DROP TABLE IF EXISTS search_notes",
     "DROP TRIGGER IF EXISTS search_leads_insert", "DROP TRIGGER IF EXISTS search_leads_update",
