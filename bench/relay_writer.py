@@ -9,8 +9,8 @@ through ``chat.queue_visitor_message`` in waves of ``--batch`` (so the writer co
 batches of about that size, as at saturation) and reports this process's CPU time per
 message (user + system, all threads) and the statements per batch SQLite ran. CPU time,
 not wall time: it holds on a machine shared with other work, where throughput does not.
-``--search-index off`` drops migration 0016's triggers (the messages' full-text index) after
-migrating, as before search existed; ``both`` alternates the two in one run, for the ratio.
+``--search-index off`` drops migration 0016's triggers on messages after migrating, as
+before search existed; ``both`` alternates the two in one run, for the ratio.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ async def one_run(args: argparse.Namespace, tmp: Path, search_index: bool = True
 
         def drop(conn) -> None:  # type: ignore[no-untyped-def]
             for name in ("search_messages_insert", "search_messages_delete", "search_messages_update"):
-                conn.execute(text(f"DROP TRIGGER {name}"))
+                conn.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
 
         await db.connection(drop)
     writer = GroupWriter(db, max_batch=256)

@@ -147,12 +147,12 @@ async def seed(url: str, args: argparse.Namespace) -> dict[str, Any]:
     await writer.run(job)
     print(f"  seeded {len(leads):,} leads, {len(leads) * per_lead:,} messages in {time.perf_counter() - started:.1f} s")
     await writer.stop()
-    # SQLite: the messages were only queued by their trigger; index them as a search would
+    # SQLite: new messages are indexed before a search, not when written; index them as a search would
     # (batches of services.search.INDEX_BATCH), and say what that costs a message.
     started, cpu0 = time.perf_counter(), time.process_time()
     indexed = await search.index_pending(db, None)
     if indexed:
-        print(f"  indexed {indexed:,} queued messages in {time.perf_counter() - started:.1f} s: "
+        print(f"  indexed {indexed:,} new messages in {time.perf_counter() - started:.1f} s: "
               f"{(time.process_time() - cpu0) / indexed * 1e6:.1f} µs CPU a message")
     if db.dialect == "postgresql":  # what autovacuum does soon after a bulk load: planner statistics
         await db.connection(lambda conn: conn.execute(text("ANALYZE")))

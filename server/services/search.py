@@ -35,7 +35,7 @@ MAX_WORDS = 8
 PAGE_SIZE = 25
 MAX_PAGE = 400  # deeper than 10,000 results: narrow the filters instead
 SNIPPET_CHARS = 160
-INDEX_BATCH = 2000  # queued messages indexed in one writer turn (~10 ms; chat batches run between)
+INDEX_BATCH = 2000  # new messages indexed in one writer turn (~10 ms; chat batches run between)
 
 _WORD = re.compile(r"\w+")
 _PHONE_SHAPED = re.compile(r"^\+?[\d\s().\-]+$")
@@ -188,7 +188,7 @@ def filters_for(criteria: Criteria, site_ids: Any, tz: Any = timezone.utc) -> Fi
 
 async def index_pending(db: Database, writer: GroupWriter | None) -> int:
     """Bring the SQLite full-text index up to date before a search: the messages written
-    since the last search were only queued (migration 0016). Batch by batch, each one a
+    since the last search are not in it yet (migration 0016). Batch by batch, each one a
     turn of the writer, so chat messages go on being stored in between. ``writer`` None:
     straight transactions (a tool or test with no writer running)."""
     if db.dialect != "sqlite":

@@ -270,21 +270,22 @@ def _by_id(conn: Connection, query: Any, key: Any, ids: list[int]) -> dict[int, 
 
 
 def index_pending(conn: Connection, limit: int) -> int:
-    """SQLite: index up to ``limit`` queued messages (oldest first) in one statement, so one
-    FTS5 segment per batch instead of one per message; how many it indexed. The message
-    trigger of migration 0016 queues them; PostgreSQL's GIN index needs nothing."""
+    """SQLite: index up to ``limit`` messages written since the last time (oldest first) in
+    one statement, so one FTS5 segment per batch instead of one per message; how many.
+    Migration 0016 keeps the mark (``search_state``); PostgreSQL's GIN index needs nothing."""
     if conn.dialect.name != "sqlite":
         return 0
-    upto, count = conn.execute(text(
-        "SELECT max(message_id), count(*) FROM (SELECT message_id FROM search_pending ORDER BY message_id LIMIT :n)"
-    ), {"n": limit}).one()
+    upto = conn.execute(text("SELECT messages_upto FROM search_state WHERE id = 1")).scalar_one()
+    newest, count = conn.execute(text(
+        "SELECT max(id), count(*) FROM (SELECT id FROM messages WHERE id > :upto ORDER BY id LIMIT :n)"
+    ), {"upto": upto, "n": limit}).one()
     if not count:
         return 0
     conn.execute(text(
-        "INSERT INTO search_messages(rowid, body) SELECT m.id, m.body FROM search_pending p "
-        "JOIN messages m ON m.id = p.message_id WHERE p.message_id <= :upto ORDER BY p.message_id"
-    ), {"upto": upto})
-    conn.execute(text("DELETE FROM search_pending WHERE message_id <= :upto"), {"upto": upto})
+        "INSERT INTO search_messages(rowid, body) SELECT id, body FROM messages "
+        "WHERE id > :upto AND id <= :newest ORDER BY id"
+    ), {"upto": upto, "newest": newest})
+    conn.execute(text("UPDATE search_state SET messages_upto = :newest WHERE id = 1"), {"newest": newest})
     return int(count)
 
 

@@ -3,10 +3,10 @@
 Revision ID: 0016_search_index
 Revises: 0015_lead_pipeline
 
-SQLite: FTS5 tables kept by triggers, so the chat message write path (raw statements on
+SQLite: FTS5 tables (notes and names kept by triggers), so the chat message write path (raw statements on
 the driver, services/chat.py) stays as it is; the messages' and notes' indexes are
-external-content (the text is stored once, in its own table). New messages are queued by
-their trigger and indexed in bulk (store/search.py ``index_pending``). The tokenizer is unicode61
+external-content (the text is stored once, in its own table). New messages are indexed in
+bulk before a search (store/search.py ``index_pending``), not as they are written. The tokenizer is unicode61
 (case-folded words, Cyrillic and Kazakh letters included); store/search.py matches word
 prefixes of lightly stemmed query words, so "доставка" finds "доставку" (docs/leads.md, "Search").
 PostgreSQL: expression GIN indexes over to_tsvector('simple', …), which need no triggers.
@@ -22,25 +22,27 @@ branch_labels = None
 depends_on = None
 
 _SQLITE = [
-    # Chat messages (rowid = messages.id). The message write only notes the id in
-    # search_pending: an FTS5 insert flushes a segment per statement (~25 µs and ~9 more
-    # statements a message, measured: docs/benchmarks.md), so store/search.py indexes the
-    # pending messages in bulk, one statement a batch, before it searches.
+    # Chat messages (rowid = messages.id). Nothing runs when a message is written: an FTS5
+    # insert per message flushes a segment per statement (+69 µs CPU a message on the
+    # writer, a trigger queueing the id +20 µs: docs/benchmarks.md, "Search"). Messages
+    # only get new, higher ids, so the index keeps how far it has read (search_state) and
+    # store/search.py indexes the messages above that mark in bulk before it searches.
     "CREATE VIRTUAL TABLE search_messages USING fts5(body, content='messages', content_rowid='id', "
     "tokenize='unicode61', detail='none', columnsize=0)",
-    "CREATE TABLE search_pending (message_id INTEGER PRIMARY KEY)",
-    "CREATE TRIGGER search_messages_insert AFTER INSERT ON messages BEGIN "
-    "INSERT INTO search_pending(message_id) VALUES (new.id); END",
-    # A message already indexed leaves the index; one still pending only leaves the queue.
+    "CREATE TABLE search_state (id INTEGER PRIMARY KEY CHECK (id = 1), messages_upto INTEGER NOT NULL)",
+    "INSERT INTO search_messages(search_messages) VALUES ('rebuild')",
+    "INSERT INTO search_state (id, messages_upto) SELECT 1, coalesce(max(id), 0) FROM messages",
+    # A deleted message leaves the index if it was in it. Deleting the newest messages lowers
+    # the mark to the newest left: SQLite may give their ids to the next messages.
     "CREATE TRIGGER search_messages_delete AFTER DELETE ON messages BEGIN "
     "INSERT INTO search_messages(search_messages, rowid, body) SELECT 'delete', old.id, old.body "
-    "WHERE NOT EXISTS (SELECT 1 FROM search_pending WHERE message_id = old.id); "
-    "DELETE FROM search_pending WHERE message_id = old.id; END",
+    "WHERE old.id <= (SELECT messages_upto FROM search_state); "
+    "UPDATE search_state SET messages_upto = (SELECT coalesce(max(id), 0) FROM messages) "
+    "WHERE messages_upto > (SELECT coalesce(max(id), 0) FROM messages); END",
     "CREATE TRIGGER search_messages_update AFTER UPDATE OF body ON messages "
-    "WHEN NOT EXISTS (SELECT 1 FROM search_pending WHERE message_id = old.id) BEGIN "
+    "WHEN old.id <= (SELECT messages_upto FROM search_state) BEGIN "
     "INSERT INTO search_messages(search_messages, rowid, body) VALUES ('delete', old.id, old.body); "
     "INSERT INTO search_messages(rowid, body) VALUES (new.id, new.body); END",
-    "INSERT INTO search_messages(search_messages) VALUES ('rebuild')",
     # Private notes and transfer notes (conversation_entries with a body; rowid = entry id).
     "CREATE VIRTUAL TABLE search_notes USING fts5(body, content='conversation_entries', content_rowid='id', "
     "tokenize='unicode61', detail='none', columnsize=0)",
@@ -63,9 +65,8 @@ _SQLITE = [
     "INSERT INTO search_leads(lead_id, name) SELECT id, name FROM leads WHERE name IS NOT NULL",
 ]
 _SQLITE_DOWN = [
-    "DROP TRIGGER IF EXISTS search_messages_insert", "DROP TRIGGER IF EXISTS search_messages_delete",
-    "DROP TRIGGER IF EXISTS search_messages_update", "DROP TABLE IF EXISTS search_messages",
-    "DROP TABLE IF EXISTS search_pending",
+    "DROP TRIGGER IF EXISTS search_messages_delete", "DROP TRIGGER IF EXISTS search_messages_update",
+    "DROP TABLE IF EXISTS search_messages", "DROP TABLE IF EXISTS search_state",
     "DROP TRIGGER IF EXISTS search_notes_insert", "DROP TRIGGER IF EXISTS search_notes_delete",
     "DROP TABLE IF EXISTS search_notes",
     "DROP TRIGGER IF EXISTS search_leads_insert", "DROP TRIGGER IF EXISTS search_leads_update",
