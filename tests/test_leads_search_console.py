@@ -76,7 +76,7 @@ async def test_search_by_a_phone_typed_differently_words_and_filters(sqlite_serv
         assert 'value="доставку"' in text  # the form keeps what was typed
         # A private note is found, and labelled as one.
         page = await http.get("/console/leads", params={"q": "перезвонить"})
-        assert "boris@example.com" in page.text and "fd-snippet-note" in page.text
+        assert "boris@example.com" in page.text and "fd-match-note" in page.text
         # Filters: nothing is "won" here; another status or tag finds nothing either.
         page = await http.get("/console/leads", params={"q": "доставка", "status": "won"})
         assert "aigerim@example.com" not in page.text and 'role="status"' in page.text

@@ -68,8 +68,8 @@ def test_a_phone_typed_differently_finds_the_lead_and_the_export_parses(
     console.locator("#fd-q").fill("доставку кофемашина")
     console.locator("#fd-q").press("Enter")
     expect(rows).to_have_count(1, timeout=TIMEOUT)
-    expect(rows.first.locator(".fd-snippet mark")).to_have_text(["доставка", "кофемашины"])
-    expect(rows.first.locator(".fd-snippet-kind")).to_have_text("Visitor wrote")
+    expect(rows.first.locator(".fd-match mark")).to_have_text(["доставка", "кофемашины"])
+    expect(rows.first.locator(".fd-match-kind")).to_have_text("Visitor wrote")
     screenshot(console, "leads-search")
     assert _violations(console) == [], "the Leads page with results"
 
@@ -98,7 +98,7 @@ def test_a_phone_typed_differently_finds_the_lead_and_the_export_parses(
     console.goto(demo.server_url + "/console/leads?lang=en&q=" + "доставку кофемашина")
 
     # From the snippet to the conversation, and its transcript from the thread.
-    rows.first.locator(".fd-snippet a").click()
+    rows.first.locator(".fd-match a").click()
     expect(console.locator("#fd-thread .fd-msg-body").first).to_have_text(
         "Сколько стоит доставка кофемашины в Алматы?", timeout=TIMEOUT)
     with console.expect_download() as caught:
