@@ -204,6 +204,13 @@ async def measure(url: str, seeded: dict[str, Any], repeat: int) -> tuple[dict[s
     rng = random.Random(7)
     timings: dict[str, list[float]] = {}
     cpu: dict[str, list[float]] = {}
+    per_search.clear()
+    statements = [0]  # SQL statements run: on a loaded machine each round trip waits its turn
+
+    from sqlalchemy import event
+
+    engine = db.sync_engine if db.sync_engine is not None else db.engine.sync_engine  # type: ignore[union-attr]
+    event.listen(engine, "before_cursor_execute", lambda *_args: statements.__setitem__(0, statements[0] + 1))
     try:
         # The floor on this machine now: one read that does nothing (thread hop or pool round trip).
         for _ in range(repeat * 5):
@@ -219,7 +226,7 @@ async def measure(url: str, seeded: dict[str, Any], repeat: int) -> tuple[dict[s
             timings.setdefault("baseline: plain list", []).append((time.perf_counter() - started) * 1000)
             cpu.setdefault("baseline: plain list", []).append((time.process_time() - cpu0) * 1000)
         for kind, cases in queries(seeded, rng).items():
-            found = 0
+            found, before = 0, statements[0]
             for _ in range(repeat):
                 for form, site_ids in cases:
                     criteria = search.check_criteria(form)
@@ -230,9 +237,13 @@ async def measure(url: str, seeded: dict[str, Any], repeat: int) -> tuple[dict[s
                     found += len(results.hits)
             if not found:
                 print(f"  !! {kind}: nothing found")
+            per_search.append((kind, (statements[0] - before) / len(timings[kind])))
     finally:
         await db.close()
     return timings, cpu
+
+
+per_search: list[tuple[str, float]] = []  # (kind, statements a search) of the last measure()
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -244,10 +255,11 @@ async def run(name: str, url: str, args: argparse.Namespace) -> None:
     print(f"{name}:")
     seeded = await seed(url, args)
     timings, cpu = await measure(url, seeded, args.repeat)
-    print(f"  {'query':28} {'p50 ms':>8} {'p99 ms':>8} {'CPU p50':>8} {'runs':>6}")
+    counts = dict(per_search)
+    print(f"  {'query':28} {'p50 ms':>8} {'p99 ms':>8} {'CPU p50':>8} {'stmts':>6} {'runs':>6}")
     for kind, values in timings.items():
         print(f"  {kind:28} {statistics.median(values):8.1f} {_pct(values, 0.99):8.1f} "
-              f"{statistics.median(cpu.get(kind, [0.0])):8.1f} {len(values):6}")
+              f"{statistics.median(cpu.get(kind, [0.0])):8.1f} {counts.get(kind, 1.0):6.1f} {len(values):6}")
 
 
 def main() -> int:

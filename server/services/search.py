@@ -191,8 +191,8 @@ async def index_pending(db: Database, writer: GroupWriter | None) -> int:
     since the last search are not in it yet (migration 0016). Batch by batch, each one a
     turn of the writer, so chat messages go on being stored in between. ``writer`` None:
     straight transactions (a tool or test with no writer running)."""
-    if db.dialect != "sqlite":
-        return 0
+    if db.dialect != "sqlite" or not await db.read(store.unindexed):
+        return 0  # nothing new: no turn of the writer
     total = 0
     while True:
         if writer is not None:

@@ -289,6 +289,15 @@ def index_pending(conn: Connection, limit: int) -> int:
     return int(count)
 
 
+def unindexed(conn: Connection) -> bool:
+    """SQLite: are there messages the index has not read yet? (A read: two index lookups.)"""
+    if conn.dialect.name != "sqlite":
+        return False
+    return bool(conn.execute(text(
+        "SELECT coalesce((SELECT max(id) FROM messages), 0) > (SELECT messages_upto FROM search_state WHERE id = 1)"
+    )).scalar_one())
+
+
 def known_tags(conn: Connection, site_ids: frozenset[int] | None, *, limit: int = 200) -> list[str]:
     """The tags in use on the sites, for the filter's suggestions."""
     query = select(lead_tags.c.tag).distinct().order_by(lead_tags.c.tag).limit(limit)
