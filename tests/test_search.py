@@ -213,7 +213,8 @@ async def test_pages(data: Data) -> None:
 @pytest.mark.parametrize(
     ("form", "field"),
     [({"status": "maybe"}, "status"), ({"from": "yesterday"}, "from"), ({"site": "x"}, "site"),
-     ({"from": "2026-03-02", "to": "2026-03-01"}, "to"), ({"q": "x" * 201}, "q"), ({"page": "0"}, "page")],
+     ({"from": "2026-03-02", "to": "2026-03-01"}, "to"), ({"q": "x" * 201}, "q"), ({"page": "0"}, "page"),
+     ({"to": "9999-12-31"}, "to"), ({"owner": "-1"}, "owner"), ({"page": "401"}, "page"), ({"tag": "t" * 51}, "tag")],
 )
 def test_bad_filters_are_refused_naming_the_field(form: dict[str, str], field: str) -> None:
     with pytest.raises(Invalid) as caught:

@@ -144,9 +144,12 @@ def _date(value: str | None, field: str) -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise Invalid(field=field, reason="date") from None
+    if not 1900 <= day.year <= 9000:  # and the day after "to" must exist
+        raise Invalid(field=field, reason="date")
+    return day
 
 
 def check_criteria(params: Any) -> Criteria:
@@ -177,7 +180,7 @@ def _midnight(day: date, tz: timezone) -> datetime:
 
 
 def filters_for(criteria: Criteria, site_ids: Any, tz: Any = timezone.utc) -> Filters:
-    """Dates are whole days in ``tz`` (the operator's), the "to" day included."""
+    """Dates are whole days in ``tz`` (UTC unless given), the "to" day included."""
     return Filters(
         site_ids=frozenset(site_ids) if site_ids is not None else None, site_id=criteria.site_id,
         status=criteria.status, owner_id=criteria.owner_id, tag=criteria.tag,
@@ -202,6 +205,12 @@ async def index_pending(db: Database, writer: GroupWriter | None) -> int:
         total += done
         if done < INDEX_BATCH:
             return total
+
+
+def regions_for(visible: list[Any], site_id: int | None) -> list[str]:
+    """The countries a phone typed without its code is read in: the default country of the
+    chosen site, else of every site the operator sees (``visible``: store.sites.Site)."""
+    return sorted({s.default_country for s in visible if site_id in (None, s.id) and s.default_country})
 
 
 @dataclass(frozen=True)

@@ -72,8 +72,7 @@ async def leads_csv(request: Request) -> Response:
         criteria = search.check_criteria(request.query_params)
         await _count(request, operator)
         visible = [s for s in await sites.list_sites(state.db) if operator.may_see_site(s.id)]
-        chosen = [s for s in visible if criteria.site_id in (None, s.id)]
-        regions = sorted({s.default_country for s in chosen if s.default_country})
+        regions = search.regions_for(visible, criteria.site_id)
         hits, more = await search.export_rows(state.db, criteria, site_ids=operator.site_ids, regions=regions,
                                               limit=LEADS_MAX, writer=state.writer)
     except FrontdeskError as exc:

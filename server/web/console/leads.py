@@ -123,12 +123,6 @@ async def _choices(request: Request, operator: Operator, criteria: Criteria) -> 
     return visible, owners, tags
 
 
-def regions(visible: list[Site], criteria: Criteria) -> list[str]:
-    """The countries a phone typed without its code is read in: the chosen site's, else every visible site's."""
-    chosen = [s for s in visible if criteria.site_id in (None, s.id)]
-    return sorted({s.default_country for s in chosen if s.default_country})
-
-
 async def leads_page(request: Request) -> Response:
     operator = await current_operator(request)
     if operator is None:
@@ -147,7 +141,7 @@ async def leads_page(request: Request) -> Response:
             await rates.check_per_minute(state.throttle, "lead_searches", str(operator.id),
                                          per_minute=state.settings.lead_searches_per_minute, reason="searches")
         results = await search.search(state.db, criteria, site_ids=operator.site_ids,
-                                      regions=regions(visible, criteria), writer=state.writer)
+                                      regions=search.regions_for(visible, criteria.site_id), writer=state.writer)
         hits, more = [hit_row(h, results.match, lang) for h in results.hits], results.more
     except FrontdeskError as exc:
         error = exc
