@@ -11,9 +11,11 @@ import io
 from typing import Any
 
 import httpx
+from sqlalchemy import insert, select, update
 
 from server.cli import opened
 from server.services import conversations
+from server.store import schema
 from server.store.operators import Operator
 from tests.clients import connect_visitor, console_login, new_id, start_visitor
 from tests.factories import PASSWORD, make_operator, make_site, settings_for
@@ -42,6 +44,19 @@ async def _lead(server: ServerProcess, site: Any, *, name: str, phone: str, emai
 async def _note(server: ServerProcess, operator: Operator, conversation_id: str, body: str) -> None:
     async with opened(settings_for(server)) as state:
         await conversations.add_note(state.writer, operator, conversation_id, new_id(), body)
+
+
+async def _tag_and_own(server: ServerProcess, email: str, tag: str, owner: Operator) -> None:
+    """What the pipeline's UI does to a lead: a tag and an owner."""
+    async with opened(settings_for(server)) as state:
+        def job(tx: Any) -> None:
+            leads = schema.leads
+            lead = tx.conn.execute(select(leads.c.id, leads.c.site_id).where(
+                leads.c.email == email, leads.c.merged_into.is_(None))).one()
+            tx.conn.execute(insert(schema.lead_tags).values(lead_id=lead.id, tag=tag, site_id=lead.site_id))
+            tx.conn.execute(update(leads).where(leads.c.id == lead.id).values(owner_id=owner.id))
+
+        await state.writer.run(job)
 
 
 def _rows(response: httpx.Response, delimiter: str) -> list[list[str]]:
@@ -158,3 +173,25 @@ async def test_exports_are_rate_limited_per_operator(sqlite_server: ServerProces
         await other.aclose()
     async with httpx.AsyncClient(base_url=sqlite_server.url) as anonymous:
         assert (await anonymous.get("/console/leads/export.csv", follow_redirects=False)).status_code == 303
+
+
+async def test_hostile_tags_and_owner_names_are_text_and_filter(sqlite_server: ServerProcess) -> None:
+    site = await make_site(sqlite_server)
+    operator = await make_operator(sqlite_server)
+    boss = await make_operator(sqlite_server, name="<i>Boss</i>")
+    tag = "=<b>vip</b>"
+    await _lead(sqlite_server, site, name="Tagged", phone="+77017778899", email="tagged@example.com", bodies=["Hi"])
+    await _tag_and_own(sqlite_server, "tagged@example.com", tag, boss)
+    http = await console_login(sqlite_server, operator.email, PASSWORD)
+    try:
+        page = await http.get("/console/leads", params={"tag": tag, "owner": str(boss.id)})
+        text = page.text
+        assert "tagged@example.com" in text
+        assert "<b>vip</b>" not in text and "&lt;b&gt;vip&lt;/b&gt;" in text
+        assert "<i>Boss</i>" not in text and "&lt;i&gt;Boss&lt;/i&gt;" in text
+        rows = _rows(await http.get("/console/leads/export.csv", params={"tag": tag, "sep": "comma"}), ",")
+        lead = dict(zip(rows[0], rows[1]))
+        assert lead["tags"] == "'" + tag and lead["owner"] == "<i>Boss</i>"  # text in a CSV; the formula neutralised
+        assert (await http.get("/console/leads", params={"tag": "other"})).text.count("tagged@example.com") == 0
+    finally:
+        await http.aclose()
