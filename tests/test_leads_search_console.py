@@ -18,7 +18,7 @@ from server.services import conversations
 from server.store import schema
 from server.store.operators import Operator
 from tests.clients import connect_visitor, console_login, new_id, start_visitor
-from tests.factories import PASSWORD, make_operator, make_site, settings_for
+from tests.factories import PASSWORD, make_operator, make_site, seed_conversation, settings_for
 from tests.servers import ServerProcess
 
 HOSTILE_NAME = "=HYPERLINK(\"http://evil.test\")<b>Айгерім</b>"
@@ -193,5 +193,18 @@ async def test_hostile_tags_and_owner_names_are_text_and_filter(sqlite_server: S
         lead = dict(zip(rows[0], rows[1]))
         assert lead["tags"] == "'" + tag and lead["owner"] == "<i>Boss</i>"  # text in a CSV; the formula neutralised
         assert (await http.get("/console/leads", params={"tag": "other"})).text.count("tagged@example.com") == 0
+    finally:
+        await http.aclose()
+
+
+async def test_a_long_transcript_streams_every_message_in_order(sqlite_server: ServerProcess) -> None:
+    site = await make_site(sqlite_server)
+    operator = await make_operator(sqlite_server)
+    _, cid = await seed_conversation(settings_for(sqlite_server), site.key, 2345, text="Сообщение")
+    http = await console_login(sqlite_server, operator.email, PASSWORD)
+    try:
+        rows = _rows(await http.get(f"/console/conversations/{cid}/transcript.csv"), ";")[1:]
+        assert [r[0] for r in rows] == [str(i) for i in range(1, 2346)]  # read 1,000 at a time
+        assert rows[-1][4] == "Сообщение 2345"
     finally:
         await http.aclose()
