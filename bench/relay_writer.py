@@ -1,6 +1,7 @@
 """The message path's write cost alone: CPU per chat message through the group-commit writer.
 
     .venv/bin/python bench/relay_writer.py [--messages 4000] [--visitors 50] [--batch 40] [--repeat 3]
+        [--search-index on|off|both]
 
 Builds a temporary SQLite database (synchronous=FULL), one site and ``--visitors``
 visitors with an open conversation each, then sends ``--messages`` visitor messages
@@ -9,6 +10,8 @@ batches of about that size, as at saturation) and reports this process's CPU tim
 message (user + system, all threads) and, in a shorter traced run, the statements per
 batch SQLite ran (each row of an ``executemany`` counts as one). CPU time,
 not wall time: it holds on a machine shared with other work, where throughput does not.
+``--search-index off`` drops migration 0016's triggers on messages after migrating, as
+before search existed; ``both`` alternates the two in one run, for the ratio.
 """
 
 from __future__ import annotations
@@ -33,9 +36,17 @@ from server.store.db import Database  # noqa: E402
 from server.store.writer import GroupWriter  # noqa: E402
 
 
-async def one_run(args: argparse.Namespace, tmp: Path) -> tuple[float, float]:
+async def one_run(args: argparse.Namespace, tmp: Path, search_index: bool = True) -> tuple[float, float]:
     db = Database(f"sqlite:///{tmp / f'{uuid.uuid4().hex}.db'}")
     await migrate.upgrade(db)
+    if not search_index:
+        from sqlalchemy import text
+
+        def drop(conn) -> None:  # type: ignore[no-untyped-def]
+            for name in ("search_messages_insert", "search_messages_delete", "search_messages_update"):
+                conn.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
+
+        await db.connection(drop)
     writer = GroupWriter(db, max_batch=256)
     writer.start()
     site = await sites.create_site(writer, "Bench", ["http://bench.test"])
@@ -96,14 +107,19 @@ def main() -> int:
     parser.add_argument("--visitors", type=int, default=50)
     parser.add_argument("--batch", type=int, default=40)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--search-index", choices=["on", "off", "both"], default="on")
     args = parser.parse_args()
-    results = []
+    variants = {"on": [True], "off": [False], "both": [False, True]}[args.search_index]
+    results: dict[bool, list[tuple[float, float]]] = {v: [] for v in variants}
     with tempfile.TemporaryDirectory(prefix="fd-bench-writer-") as tmp:
         for _ in range(args.repeat):
-            results.append(asyncio.run(one_run(args, Path(tmp))))
-    cpus = sorted(r[0] for r in results)
-    print(f"median {statistics.median(cpus):,.0f} µs CPU a message (range {cpus[0]:,.0f}–{cpus[-1]:,.0f}), "
-          f"{results[0][1]:.1f} statements a batch of {args.batch}")
+            for variant in variants:  # interleaved: the machine's load drifts alike for both
+                print(f" search index {'on' if variant else 'off'}:")
+                results[variant].append(asyncio.run(one_run(args, Path(tmp), variant)))
+    for variant, runs in results.items():
+        cpus = sorted(r[0] for r in runs)
+        print(f"search index {'on' if variant else 'off'}: median {statistics.median(cpus):,.0f} µs CPU a message "
+              f"(range {cpus[0]:,.0f}–{cpus[-1]:,.0f}), {runs[0][1]:.1f} statements a batch of {args.batch}")
     return 0
 
 

@@ -120,6 +120,13 @@ class Settings:
         120, "Conversation actions (close, reopen, assign, note) and canned-answer changes one operator may make "
         "a minute (more get rate_limited errors)."
     )
+    lead_searches_per_minute: int = _setting(
+        60, "Lead searches (the Leads page with a query or filters) one operator may run a minute (more get an "
+        "error on the page)."
+    )
+    csv_exports_per_minute: int = _setting(
+        10, "CSV exports (leads, conversation transcripts) one operator may download a minute (more get 429)."
+    )
     login_attempts_per_minute: int = _setting(
         5, "Console login attempts allowed a minute for one email from one client address (4x for one address "
         "over all emails, 10x for one email over all addresses); counted before the password is checked."
@@ -249,7 +256,7 @@ class Settings:
         for name in ("workers", "visitor_messages_per_minute", "visitor_identifies_per_minute",
                      "visitor_typing_per_minute", "visitor_frames_per_minute", "visitor_pages_per_minute", "new_visitors_per_ip_per_minute",
                      "faq_searches_per_ip_per_minute", "sockets_per_ip", "max_body_bytes", "max_frame_bytes", "max_message_chars", "login_attempts_per_minute",
-                     "operator_actions_per_minute",
+                     "operator_actions_per_minute", "lead_searches_per_minute", "csv_exports_per_minute",
                      "visitor_token_days", "commit_batch_max", "webhook_timeout_seconds", "webhook_concurrency",
                      "worker_lease_seconds", "smtp_timeout_seconds", "email_concurrency",
                      "contact_per_ip_per_hour", "contact_per_site_per_minute", "admin_requests_per_minute"):

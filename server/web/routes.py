@@ -9,7 +9,7 @@ from . import (
     widget_api, widget_ws,
 )
 from .console import (
-    admin_api, auth, callbacks, faq, language, lead_pages, leads, operators_page, pages, site_settings,
+    admin_api, auth, callbacks, exports, faq, language, lead_pages, leads, operators_page, pages, site_settings,
 )
 from .console.roles import admin_only, is_admin_path
 
@@ -61,6 +61,8 @@ def _routes() -> list[Route | WebSocketRoute | Mount]:
         Route("/console/operators/{operator_id}", operators_page.operator_page, methods=["GET"]),
         Route("/console/operators/{operator_id}", operators_page.change, methods=["POST"]),
         Route("/console/leads", leads.leads_page, methods=["GET"]),
+        Route("/console/leads/export.csv", exports.leads_csv, methods=["GET"]),
+        Route("/console/conversations/{conversation_id}/transcript.csv", exports.transcript_csv, methods=["GET"]),
         # The pipeline (after every fixed /console/leads/<name> route: {lead_id} matches any name).
         Route("/console/leads/board", lead_pages.board_page, methods=["GET"]),
         Route("/console/leads/{lead_id}", lead_pages.lead_page, methods=["GET"]),
