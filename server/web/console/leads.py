@@ -32,6 +32,7 @@ from .rendering import render_page
 class LeadRow:
     """One line of the Leads page; every value is text the template escapes."""
 
+    id: str
     name: str | None
     email: str | None
     phone: str | None
@@ -61,7 +62,7 @@ def _source(lead: dict[str, Any]) -> str | None:
 def lead_row(lead: dict[str, Any], lang: str, **extra: Any) -> LeadRow:
     seen = lead["last_seen_at"]
     return LeadRow(
-        name=lead["name"], email=lead["email"], phone=phones.display(lead["phone"]) if lead["phone"] else None,
+        id=lead["id"], name=lead["name"], email=lead["email"], phone=phones.display(lead["phone"]) if lead["phone"] else None,
         country=lead["country"], city=lead["city"], source=_source(lead), campaign=lead["utm_campaign"],
         last_seen=format_datetime(lang, datetime.fromisoformat(seen)) if seen else "", last_seen_iso=seen,
         status=lead["status"], site_name=lead["site_name"], conversations=lead.get("conversations", 0), **extra,
