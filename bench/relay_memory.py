@@ -51,7 +51,7 @@ async def open_sockets(port: int, site_key: str, count: int, pid: int,
     import websockets
 
     base = f"http://127.0.0.1:{port}"
-    async with httpx.AsyncClient(base_url=base, headers={"Origin": SITE_ORIGIN}) as http:
+    async with httpx.AsyncClient(base_url=base, headers={"Origin": SITE_ORIGIN}, timeout=120) as http:
         tokens = []
         for _ in range(count):
             response = await http.post(f"/api/widget/v1/sites/{site_key}/visitors", json={"token": None})
@@ -60,7 +60,7 @@ async def open_sockets(port: int, site_key: str, count: int, pid: int,
 
     async def greet(token: str) -> None:
         ws = await websockets.connect(f"ws://127.0.0.1:{port}/ws/visitor?site={site_key}", origin=SITE_ORIGIN,
-                                      compression=None, max_queue=4)
+                                      compression=None, max_queue=4, open_timeout=120)
         await ws.send(json.dumps({"type": "hello", "token": token}))
         assert json.loads(await ws.recv())["type"] == "welcome"
         sockets.append(ws)
@@ -90,7 +90,7 @@ def one_run(sockets: int, tmp: Path) -> float:
     log = open(tmp / "server.log", "wb")
     proc = start_process(frontdesk_bin() + ["serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        wait_for_http(f"http://127.0.0.1:{port}/healthz", proc)
+        wait_for_http(f"http://127.0.0.1:{port}/healthz", proc, timeout=180)
         return asyncio.run(open_sockets(port, site_key, sockets, proc.pid))
     finally:
         stop_tracked(proc)
