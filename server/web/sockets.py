@@ -309,7 +309,9 @@ class FrameSocket:
         subscription.listen(self._live)
         self._serving = asyncio.current_task()
         try:
-            if self._ended_by is not None:  # decided before serving began
+            if self._ended_by is not None:  # decided before serving began (the welcome could not be sent)
+                if asyncio.iscoroutine(replay):
+                    replay.close()
                 raise asyncio.CancelledError()
             if replay is not None:
                 await replay  # the client is current after it
