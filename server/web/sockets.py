@@ -168,11 +168,13 @@ class FrameSocket:
 
     def _end(self, exc: Exception) -> None:
         """The socket is to end (``exc``: why): the task in serve() is cancelled, and serve()
-        closes the socket as ``exc`` says. Before serve() or after it, only noted."""
+        closes the socket as ``exc`` says. Before serve() or after it, only noted; from
+        within serve()'s own task too (a cancellation of oneself cannot be taken back before
+        it lands): the reader and a streaming replay look at it before their next step."""
         if self._ended_by is not None:
             return
         self._ended_by = exc
-        if self._serving is not None:
+        if self._serving is not None and self._serving is not asyncio.current_task():
             self._serving.cancel()
 
     def queued(self) -> int:
@@ -181,6 +183,8 @@ class FrameSocket:
     async def put(self, frame: dict[str, Any] | str) -> None:
         """Send a frame, waiting for room: how a replay streams whatever its size. A
         client that reads nothing for STALL_TIMEOUT is dropped."""
+        if self._ended_by is not None:
+            raise self._ended_by
         while self.queued() >= _OUT_LIMIT:
             self._room = asyncio.get_running_loop().create_future()
             try:
@@ -266,6 +270,8 @@ class FrameSocket:
         self, handle: Callable[[dict[str, Any]], Awaitable[None]], admit: Callable[[str], Awaitable[None]] | None
     ) -> None:
         while True:
+            if self._ended_by is not None:  # decided in this task (see _end)
+                raise self._ended_by
             frame: dict[str, Any] = {}
             try:
                 try:
