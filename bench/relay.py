@@ -74,7 +74,7 @@ from relay_targets import (
     frontdesk_bin, frontdesk_env, make_template, pg_url, redis_delete_prefix, run_target, setup_database,
 )
 
-# Used by bench/webhooks.py and bench/relay_memory.py through `import relay` (kept for them).
+# Used by bench/webhooks.py through `import relay` (kept for it).
 __all__ = ["_LIVE", "RESULTS", "ROOT", "SITE_ORIGIN", "check_services", "create_scratch_database",
            "drop_scratch_database", "fmt", "free_port", "frontdesk_bin", "frontdesk_env", "make_template", "now_iso",
            "percentile", "pg_url", "print_columns", "redis_delete_prefix", "run_generator", "setup_database",
