@@ -11,7 +11,7 @@ import logging
 import re
 import uuid
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, Awaitable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -95,12 +95,22 @@ class RequestIdMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        if scope["type"] == "http":
+            return self._http(scope, receive, send)
+        if scope["type"] == "websocket":
+            # Set in the connection's own task, which ends with the socket: nothing to reset,
+            # and no frame of ours kept for the socket's life (memory per open socket, issue 20).
+            request_id.set(self._id(scope))
+        return self.app(scope, receive, send)
+
+    @staticmethod
+    def _id(scope: Scope) -> str:
         given = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
-        rid = given if _VALID_ID.match(given) else uuid.uuid4().hex
+        return given if _VALID_ID.match(given) else uuid.uuid4().hex
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        rid = self._id(scope)
         token = request_id.set(rid)
 
         async def send_with_id(message: Message) -> None:

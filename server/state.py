@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import os
 import socket
@@ -25,7 +25,9 @@ from .services.faq import Faq
 from .services.geo import Geolocator
 from .store import migrate
 from .store.db import Database
+from .store.sites import Site
 from .store.writer import GroupWriter
+from .sharing import InUse
 from .throttle import MemoryThrottle, RedisThrottle, SocketCounts, Throttle
 from .services.email_flows import Mail
 from .services.emails import EmailRenderer
@@ -64,6 +66,8 @@ class AppState:
     geo: Geolocator  # leads' country (and city with FRONTDESK_GEOIP_DATABASE)
     inbound: asyncio.AbstractServer | None = None  # the SMTP receiver of email answers, when configured
     relay: EventRelay | None = None  # scale-out: committed events to this node's sockets
+    # Visitor sockets of one site share one Site object while it is unchanged (issue 20).
+    sites_in_use: InUse[Site] = field(default_factory=InUse)
 
     @classmethod
     async def open(cls, settings: Settings) -> "AppState":

@@ -59,13 +59,15 @@ class FrameSocket:
         self.ws = websocket
         self.state = state
         self.lang = lang
-        # A deque and a future, not an asyncio.Queue (four deques and an Event each): memory
-        # per idle socket (issue 20).
-        self._out: deque[dict[str, Any] | str] = deque()
+        # Memory per idle socket (issue 20): no asyncio.Queue (four deques and an Event), the
+        # queue itself made only when a slow client holds up a write (an empty deque is
+        # ~0.8 KiB), no reader task and no future to wait for the end on (see serve()).
+        self._out: deque[dict[str, Any] | str] | None = None
         self._blocked: asyncio.Task[None] | None = None  # finishing a write the client's socket could not take
         self._room: asyncio.Future[None] | None = None  # a streaming replay waits on it when the queue is full
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._dropped: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._tasks: set[asyncio.Task[Any]] | None = None
+        self._ended_by: Exception | None = None  # why the socket is to end (too slow, gone), once decided
+        self._serving: asyncio.Task[Any] | None = None  # the task in serve(): cancelled to end it
         self._holding: list[dict[str, Any]] | None = None  # live frames that came during a replay
         self._forward: Callable[[dict[str, Any]], None] | None = None
 
@@ -120,14 +122,16 @@ class FrameSocket:
         mark) are frames queued, behind the write that waits; a client too far behind is
         dropped."""
         if self._blocked is not None:
-            if len(self._out) >= _OUT_LIMIT:
+            if self._out is None:
+                self._out = deque()
+            elif len(self._out) >= _OUT_LIMIT:
                 raise SubscriberTooSlow()
             self._out.append(frame)
             return
         self._write(frame if isinstance(frame, str) else encode(frame))
 
     def _write(self, text: str) -> None:
-        if self._dropped.done():
+        if self._ended_by is not None:
             return
         # The ASGI send of a text frame returns without suspending unless the transport
         # is paused for a slow reader: step it here, and only then hand it to a task.
@@ -146,9 +150,10 @@ class FrameSocket:
         try:
             while True:
                 await _drive(write, waiting)
-                if self._room is not None and not self._room.done() and len(self._out) < _OUT_LIMIT // 2:
+                if self._room is not None and not self._room.done() and self.queued() < _OUT_LIMIT // 2:
                     self._room.set_result(None)
                 if not self._out:
+                    self._out = None  # the client caught up: no queue while it keeps up
                     return
                 frame = self._out.popleft()
                 write = self.ws.send({"type": "websocket.send", "text": frame if isinstance(frame, str) else encode(frame)})
@@ -162,13 +167,25 @@ class FrameSocket:
             self._blocked = None
 
     def _end(self, exc: Exception) -> None:
-        if not self._dropped.done():
-            self._dropped.set_exception(exc)
+        """The socket is to end (``exc``: why): the task in serve() is cancelled, and serve()
+        closes the socket as ``exc`` says. Before serve() or after it, only noted; from
+        within serve()'s own task too (a cancellation of oneself cannot be taken back before
+        it lands): the reader and a streaming replay look at it before their next step."""
+        if self._ended_by is not None:
+            return
+        self._ended_by = exc
+        if self._serving is not None and self._serving is not asyncio.current_task():
+            self._serving.cancel()
+
+    def queued(self) -> int:
+        return len(self._out) if self._out is not None else 0
 
     async def put(self, frame: dict[str, Any] | str) -> None:
         """Send a frame, waiting for room: how a replay streams whatever its size. A
         client that reads nothing for STALL_TIMEOUT is dropped."""
-        while len(self._out) >= _OUT_LIMIT:
+        if self._ended_by is not None:
+            raise self._ended_by
+        while self.queued() >= _OUT_LIMIT:
             self._room = asyncio.get_running_loop().create_future()
             try:
                 await asyncio.wait_for(self._room, STALL_TIMEOUT)
@@ -221,19 +238,20 @@ class FrameSocket:
     def spawn(self, coro: Awaitable[Any]) -> None:
         """Handle a frame in its own task (so commits overlap); keeps a reference."""
         task = asyncio.ensure_future(coro)
+        if self._tasks is None:
+            self._tasks = set()
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     def drop(self) -> None:
         """This client fell too far behind: the serving loop closes it (1013); it resumes by seq."""
-        if not self._dropped.done():
-            self._dropped.set_exception(SubscriberTooSlow())
+        self._end(SubscriberTooSlow())
 
     def _live(self, frame: dict[str, Any]) -> None:
         """The subscription's callback: a live frame, straight from the hub's fan-out (no
         pump task and no queue per subscriber). Held while a replay streams, so it cannot
         overtake what is being replayed."""
-        if self._dropped.done():
+        if self._ended_by is not None:
             return
         try:
             if self._holding is not None:
@@ -252,6 +270,8 @@ class FrameSocket:
         self, handle: Callable[[dict[str, Any]], Awaitable[None]], admit: Callable[[str], Awaitable[None]] | None
     ) -> None:
         while True:
+            if self._ended_by is not None:  # decided in this task (see _end)
+                raise self._ended_by
             frame: dict[str, Any] = {}
             try:
                 try:
@@ -280,50 +300,57 @@ class FrameSocket:
         replay: Awaitable[None] | None = None,
         admit: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
-        """Stream ``replay`` (the sender already running), then run reader, hub pump and
-        sender until the client goes or falls behind. ``admit(frame type)`` may refuse a
-        frame (rate limits) before ``handle`` sees it."""
+        """Stream ``replay``, then read and handle frames until the client goes or falls
+        behind; live frames come meanwhile by the subscription's callback. ``admit(frame
+        type)`` may refuse a frame (rate limits) before ``handle`` sees it.
+
+        The reader runs in this task, not a task of its own, and the end is not a future
+        waited on beside it (memory per idle socket, issue 20): what decides that the socket
+        ends (a slow client, a write that failed) cancels this task, and the cancellation is
+        taken back here; any other cancellation goes on up."""
         gauge = self.state.metrics.sockets.labels(self.kind)
         gauge.inc()
         self._forward = forward
         self._holding = []
         subscription.listen(self._live)
-        tasks: list[asyncio.Task[Any]] = []
+        self._serving = asyncio.current_task()
         try:
+            if self._ended_by is not None:  # decided before serving began (the welcome could not be sent)
+                if asyncio.iscoroutine(replay):
+                    replay.close()
+                raise asyncio.CancelledError()
             if replay is not None:
-                tasks.append(asyncio.create_task(replay))  # type: ignore[arg-type]
-                done, _ = await asyncio.wait(tasks + [self._dropped], return_when=asyncio.FIRST_COMPLETED)
-                if self._dropped in done or tasks[0].exception() is not None:
-                    await self._ended(done)
-                    return
-                tasks.pop()  # replayed: the client is current
+                await replay  # the client is current after it
             held, self._holding = self._holding, None
             for frame in held:
                 self._live(frame)
-            tasks.append(asyncio.create_task(self._reader(handle, admit)))
-            done, _ = await asyncio.wait(tasks + [self._dropped], return_when=asyncio.FIRST_COMPLETED)
-            await self._ended(done)
+            await self._reader(handle, admit)
+        except asyncio.CancelledError:
+            serving, self._serving = self._serving, None
+            ended_by = self._ended_by
+            if ended_by is None or serving is None or (serving.cancelling() and serving.uncancel() > 0):
+                raise  # cancelled from outside (the server stops, a console's session ended)
+            await self._ended(ended_by)
+        except Exception as exc:  # noqa: BLE001 - sorted out in _ended
+            self._serving = None
+            await self._ended(exc)
         finally:
+            self._serving = None
             self._forward = None
+            tasks = list(self._tasks or ())
             if self._blocked is not None:
                 tasks.append(self._blocked)
-            for task in tasks + list(self._tasks):
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, *self._tasks, return_exceptions=True)
-            if not self._dropped.done():
-                self._dropped.cancel()
-            elif not self._dropped.cancelled():
-                self._dropped.exception()  # seen: the serving loop has ended either way
+            await asyncio.gather(*tasks, return_exceptions=True)
             await subscription.close()
             gauge.dec()
 
-    async def _ended(self, done: set[asyncio.Future[Any]]) -> None:
-        for task in done:
-            exc = task.exception()
-            if isinstance(exc, SubscriberTooSlow):
-                await self.ws.close(code=CLOSE_TOO_SLOW)
-            elif exc is not None and not isinstance(exc, (Disconnected, WebSocketDisconnect)):
-                log.error("socket task failed", exc_info=exc)
+    async def _ended(self, exc: BaseException) -> None:
+        if isinstance(exc, SubscriberTooSlow):
+            await self.ws.close(code=CLOSE_TOO_SLOW)
+        elif not isinstance(exc, (Disconnected, WebSocketDisconnect)):
+            log.error("socket task failed", exc_info=exc)
 
 
 _FRESH = object()  # a write not started yet

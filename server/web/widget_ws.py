@@ -159,6 +159,7 @@ async def visitor_socket(websocket: WebSocket) -> None:
     if site is None or not sites.origin_allowed(site, websocket.headers.get("origin"), own_origin(websocket)):
         await refuse(websocket)
         return
+    site = state.sites_in_use.share(site.id, site)  # kept for the socket's life: one object per site
     address = client_address(websocket) or "-"
     if not state.socket_counts.acquire(address, state.settings.sockets_per_ip):
         await refuse_too_many(websocket, FrameSocket(websocket, state, lang, "visitor"))
@@ -188,7 +189,7 @@ async def serve_visitor(socket: FrameSocket, site: Site) -> None:
     greeted = await socket.receive_hello(check, refused=InvalidToken(), close_code=CLOSE_BAD_HELLO)
     if greeted is None:
         return
-    _, (visitor, conversation, last_seq) = greeted
+    hello, (visitor, conversation, last_seq) = greeted
     connection = VisitorConnection(socket, site, VisitorClaim(visitor.id, site.id), visitor.name)
     connection.sent_seq = last_seq
     await connection.subscription.add(PRESENCE)
@@ -200,4 +201,5 @@ async def serve_visitor(socket: FrameSocket, site: Site) -> None:
         "operators_online": state.presence.online(),
     })
     replay = connection.follow(conversation["id"]) if conversation is not None else None
+    del greeted, hello, visitor, conversation  # else held for the socket's life (memory per idle socket, issue 20)
     await socket.serve(connection.handle, connection.subscription, connection.forward, replay=replay, admit=connection.admit)
