@@ -18,7 +18,7 @@ from ..store.operators import Operator
 from ..store.outbox import last_event_id
 from ..store.writer import GroupWriter, Tx
 from ..throttle import Throttle
-from . import conversations, email_flows, events, fields, rates
+from . import conversations, email_flows, events, fields, pg_chat, rates
 
 PREVIEW_CHARS = 140
 
@@ -142,7 +142,10 @@ def queue_visitor_message(
             email_flows.offline_message(tx, offline_mail, site_id, conversation.id, body, visitor_name)
         return ack
 
-    return writer.submit(job)
+    # PostgreSQL: the writer may store it with the batch's other messages (services/pg_chat.py).
+    return writer.submit(pg_chat.in_bulk(job, pg_chat.MessageItem(
+        client_id, body, body[:PREVIEW_CHARS], "visitor", visitor_id, visitor_name, Ack, visitor_id=visitor_id,
+    )))
 
 
 def _check_conversation_id(conversation_id: Any) -> str:
@@ -192,6 +195,11 @@ def queue_operator_message(
             email_flows.operator_replied(tx, mail, conversation, operator.name, body)  # type: ignore[arg-type]
         return ack
 
+    if mail is None:  # PostgreSQL: with the batch's other messages (services/pg_chat.py)
+        job = pg_chat.in_bulk(job, pg_chat.MessageItem(
+            client_id, body, body[:PREVIEW_CHARS], "operator", str(operator.id), operator.name, Ack,
+            conversation_id=conversation_id, site_ids=operator.site_ids,
+        ))
     return writer.submit(job)
 
 
@@ -228,13 +236,14 @@ async def conversation_messages(db: Database, conversation_id: str, site_ids: An
     return await db.read(read)
 
 
-async def inbox(db: Database, site_ids: Any = None) -> tuple[list[dict[str, Any]], int]:
+async def inbox(db: Database, site_ids: Any = None, *, position: int | None = None) -> tuple[list[dict[str, Any]], int]:
     """Conversation summaries, newest first (of ``site_ids`` only, unless None), and the
-    event id they are current to."""
+    event id they are current to (``position``, taken before the read: a relay's
+    horizon with several nodes; else the last stored event)."""
 
     def read(conn: Connection) -> tuple[list[dict[str, Any]], int]:
         # Read the position first: an event committed in between is replayed, not missed.
-        position = last_event_id(conn)
-        return store.list_summaries(conn, site_ids=site_ids), position
+        current = last_event_id(conn) if position is None else position
+        return store.list_summaries(conn, site_ids=site_ids), current
 
     return await db.read(read)
