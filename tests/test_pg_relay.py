@@ -149,7 +149,7 @@ async def test_a_relay_starting_beside_a_running_transaction_waits_for_it(pg_url
             await asyncio.sleep(0.5)
             assert not starting.done(), "started while a transaction that holds a lower id runs"
             await running.end(commit=True)
-            assert await asyncio.wait_for(starting, 5) >= later.id
+            assert await asyncio.wait_for(starting, 30) >= later.id
         finally:
             await hub.close()
     finally:
