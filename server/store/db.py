@@ -96,7 +96,7 @@ class Database:
         So on SQLite transactions commit, and their events are published, in one order
         everywhere, and an event id missing below a committed one was rolled back.
         PostgreSQL takes no such lock (nodes commit in parallel, store/pg_writer.py): its
-        relays learn which missing ids are final from snapshots (store/event_gaps.py).
+        relays learn which missing ids are final from its lock table (store/event_gaps.py).
         """
         if not shared or self.sync_engine is None:
             result = await self.transaction(fn)

@@ -16,7 +16,7 @@ another node's batch whose publication is on its way; if the relay makes no prog
 for ``gap_grace`` it reads the events table after the last id it delivered (and it
 reads it every ``poll_seconds`` anyway, for a node that died after its last commit with
 nothing committed behind it). A missing id is skipped only once it is final: rolled
-back, proven by PostgreSQL's snapshots (store/event_gaps.py). The table is the truth;
+back, as PostgreSQL's lock table shows (store/event_gaps.py). The table is the truth;
 Redis only makes delivery fast. (Before: a node SIGKILLed between commit and publish
 left live clients on every other node without those events for good.)
 
