@@ -17,8 +17,8 @@ from typing import Any, Awaitable, Callable, Generic, TypeVar
 from sqlalchemy.engine import Connection
 
 from ..metrics import Metrics
-from .db import Database
 from . import pg_writer
+from .db import Database
 from .outbox import StoredEvent, insert_event, insert_event_raw
 from .webhooks import queue_deliveries
 
