@@ -40,12 +40,15 @@ from .outbox import StoredEvent, events_after, last_event_id
 
 log = logging.getLogger(__name__)
 
-# The transactions that may hold an event id: those with a lock on ``events`` other than
-# a reader's (virtual transaction ids: every transaction has one, writer or not).
+# The transactions that may hold an event id: those granted the lock every INSERT into
+# ``events`` takes first (virtual transaction ids: every transaction has one). Not other
+# modes: a session holding the table in EXCLUSIVE mode (a test does, to stall a writer)
+# takes RowExclusiveLock too once it inserts; and not a request still waiting: it has
+# taken no id yet, and any it takes will be above every id committed now.
 _RUNNING = text(
     "SELECT virtualtransaction FROM pg_locks WHERE locktype = 'relation' AND relation = 'events'::regclass "
     "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-    "AND mode <> 'AccessShareLock'"
+    "AND mode = 'RowExclusiveLock' AND granted"
 )
 _TOP = text("SELECT coalesce(max(id), 0) FROM events")
 
