@@ -155,6 +155,13 @@ class AppState:
             relay=relay,
         )
 
+    def relay_position(self) -> int | None:
+        """With Redis: the event id up to which every event is delivered or final on this
+        node (a console replays stored events up to it, the rest comes live in order;
+        nodes commit in parallel, so a higher id stored now may still have a lower one
+        appear below it). None in one process: the last stored event will do."""
+        return self.relay.replay_limit() if self.relay is not None else None
+
     async def start_inbound(self) -> None:
         """The SMTP receiver for visitors' email answers, if a port and a reply domain are set."""
         from .web import inbound_smtp

@@ -3,16 +3,19 @@
 In one process: a token bucket per key in a dict — no task, no thread hop. (The
 `limits` moving window starts an expiry task and an ``asyncio.to_thread`` per key: 38 %
 of the server's GIL time at 100 messages/s, issue 20.) With Redis (several nodes share
-the counters): a fixed-window counter per key, INCR + EXPIRE in one round trip.
+the counters): a fixed-window counter per key, counted in batches: the hits that come
+while one round trip is out go together in the next (INCRBY + EXPIRE per key, one
+pipeline), not a pipeline per message.
 
 Also here: the count of sockets each address holds open on this node.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
 from redis.asyncio import Redis
@@ -67,26 +70,60 @@ class MemoryThrottle:
             del self._buckets[k]
 
 
+@dataclass
+class _Window:
+    """The hits on one Redis counter waiting for the next round trip."""
+
+    seconds: int
+    ends_at: float
+    hits: list[tuple[int, "asyncio.Future[Verdict]"]] = field(default_factory=list)  # (limit, verdict)
+
+
 class RedisThrottle:
     """Fixed windows shared by every node (a burst may reach 2x the limit across a
-    window's edge; the memory buckets are smoother but per process)."""
+    window's edge; the memory buckets are smoother but per process), counted in batches."""
 
     def __init__(self, redis: Redis, prefix: str) -> None:
         self._redis = redis
         self._prefix = prefix + "rate:"
+        self._waiting: dict[str, _Window] = {}
+        self._flushing: asyncio.Task[None] | None = None
 
     async def hit(self, name: str, key: str, limit: int, per_seconds: float) -> Verdict:
         window = max(1, math.ceil(per_seconds))
-        now = time.time()
-        slot = int(now // window)
+        slot = int(time.time() // window)
         redis_key = f"{self._prefix}{name}:{key}:{slot}"
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.incr(redis_key)
-            pipe.expire(redis_key, window + 1)
-            count, _ = await pipe.execute()
-        if count <= limit:
-            return ALLOWED
-        return Verdict(False, (slot + 1) * window - now)
+        waiting = self._waiting.get(redis_key)
+        if waiting is None:
+            waiting = self._waiting[redis_key] = _Window(window, (slot + 1) * window)
+        verdict: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
+        waiting.hits.append((limit, verdict))
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.ensure_future(self._flush())
+        return await verdict
+
+    async def _flush(self) -> None:
+        """Round trips until nothing waits: each takes every hit that came meanwhile."""
+        while self._waiting:
+            batch, self._waiting = self._waiting, {}
+            try:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for redis_key, waiting in batch.items():
+                        pipe.incrby(redis_key, len(waiting.hits))
+                        pipe.expire(redis_key, waiting.seconds + 1)
+                    counts = (await pipe.execute())[::2]
+            except Exception as exc:  # noqa: BLE001 - each waiting hit gets the error
+                for waiting in batch.values():
+                    for _, verdict in waiting.hits:
+                        if not verdict.done():
+                            verdict.set_exception(exc)
+                continue
+            now = time.time()
+            for waiting, count in zip(batch.values(), counts):
+                first = count - len(waiting.hits)  # the counter before this batch's hits
+                for n, (limit, verdict) in enumerate(waiting.hits, start=1):
+                    if not verdict.done():
+                        verdict.set_result(ALLOWED if first + n <= limit else Verdict(False, waiting.ends_at - now))
 
 
 class SocketCounts:

@@ -429,9 +429,10 @@ async def messages_the_console_missed(
 
 
 async def test_live_delivery_across_nodes_loses_nothing_under_load(cluster: Cluster) -> None:
-    """Writers on two nodes commit in turn; their publications must not overtake each
-    other, or a console that de-duplicates by event id drops the overtaken ones.
-    (Without the shared write-order lock this lost a few percent of the messages.)"""
+    """Writers on two nodes commit in parallel, so their event ids commit and are published
+    out of order: a console that de-duplicates by event id must still get every one (each
+    relay holds an id until every lower one is delivered or final). (Publishing without
+    ordering once lost a few percent of the messages.)"""
     a, b = cluster.add_node(), cluster.add_node()
     missing = await messages_the_console_missed([a, b], a, visitors=16, each=25)
     assert missing == 0, f"{missing} stored messages never reached the live console"

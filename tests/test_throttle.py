@@ -82,3 +82,19 @@ async def test_redis_counters_are_shared_by_nodes(redis_nodes: tuple[RedisThrott
     assert [v.allowed for v in verdicts] == [True] * 5 + [False] * 2
     assert 0 < verdicts[-1].retry_after <= 60
     assert (await one.hit("typing", "v2", 5, 60.0)).allowed
+
+
+async def test_redis_counters_counted_in_batches_still_allow_exactly_the_limit(
+    redis_nodes: tuple[RedisThrottle, RedisThrottle],
+) -> None:
+    """Hits that arrive together share a round trip (one INCRBY per key), and the limit
+    holds across them and across nodes: exactly ``limit`` of a burst get through."""
+    import asyncio
+
+    one, two = redis_nodes
+    burst = [one.hit("messages", "v3", 7, 60.0) for _ in range(10)] + [two.hit("messages", "v3", 7, 60.0) for _ in range(10)]
+    burst += [one.hit("messages", "v4", 3, 60.0) for _ in range(4)]
+    verdicts = await asyncio.gather(*burst)
+    assert sum(v.allowed for v in verdicts[:20]) == 7
+    assert [v.allowed for v in verdicts[20:]] == [True, True, True, False]
+    assert all(0 < v.retry_after <= 60 for v in verdicts if not v.allowed)

@@ -218,13 +218,14 @@ async def conversation_messages(db: Database, conversation_id: str, site_ids: An
     return await db.read(read)
 
 
-async def inbox(db: Database, site_ids: Any = None) -> tuple[list[dict[str, Any]], int]:
+async def inbox(db: Database, site_ids: Any = None, *, position: int | None = None) -> tuple[list[dict[str, Any]], int]:
     """Conversation summaries, newest first (of ``site_ids`` only, unless None), and the
-    event id they are current to."""
+    event id they are current to (``position``, taken before the read: a relay's
+    horizon with several nodes; else the last stored event)."""
 
     def read(conn: Connection) -> tuple[list[dict[str, Any]], int]:
         # Read the position first: an event committed in between is replayed, not missed.
-        position = last_event_id(conn)
-        return store.list_summaries(conn, site_ids=site_ids), position
+        current = last_event_id(conn) if position is None else position
+        return store.list_summaries(conn, site_ids=site_ids), current
 
     return await db.read(read)

@@ -20,7 +20,7 @@ from ..store.conversations import Message, RawConversation, sqlite_time
 from ..store.db import iso, utcnow
 from ..store.outbox import EventRow, StoredEvent, insert_events_raw_many
 from ..store.writer import Tx
-from . import conversations, events
+from . import conversations, events, pg_chat
 
 PREVIEW_CHARS = 140
 
@@ -59,6 +59,18 @@ class MessageJob:
 
     def __call__(self, tx: Tx) -> Ack:
         return self.alone(tx)
+
+    @property
+    def pg_bulk(self) -> pg_chat.MessageItem | None:
+        """On PostgreSQL the writer stores this with the batch's other messages on the
+        driver (services/pg_chat.py, store/pg_writer.py); None: always the Core path."""
+        if not self.batchable:
+            return None
+        return pg_chat.MessageItem(
+            self.client_id, self.body, self.body[:PREVIEW_CHARS], self.author_kind, self.author_id,
+            self.author_name, Ack, visitor_id=self.visitor_id, conversation_id=self.conversation_id,
+            site_ids=self.site_ids,
+        )
 
     @staticmethod
     def run_together(tx: Tx, jobs: list[MessageJob]) -> list[tuple[Ack, list[StoredEvent]]]:

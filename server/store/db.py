@@ -41,10 +41,6 @@ def iso(value: datetime | None) -> str | None:
     return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-# PostgreSQL advisory lock key (any fixed number) of the write-order lock.
-WRITE_ORDER_LOCK = 720_517_002
-
-
 class Database:
     def __init__(self, url: str, *, sqlite_synchronous: str = "FULL") -> None:
         parsed = make_url(url)
@@ -94,42 +90,25 @@ class Database:
     async def ordered_transaction(
         self, fn: Callable[[Connection], T], after_commit: Callable[[T], Awaitable[None]], *, shared: bool
     ) -> T:
-        """``fn`` in one transaction, then ``after_commit(result)``, as one turn of a lock
-        that every writing process takes (``shared``: other processes may write too).
+        """``fn`` in one transaction, then ``after_commit(result)``; on a SQLite file that
+        other processes write too (``shared``), as one turn of a file lock they all take.
 
-        So transactions commit, and their events are published, in one order everywhere:
-        a reader resuming "after event N" or de-duplicating by seq never meets an event
-        published late. (Measured without it: two nodes lost live deliveries under load.)
+        So on SQLite transactions commit, and their events are published, in one order
+        everywhere, and an event id missing below a committed one was rolled back.
+        PostgreSQL takes no such lock (nodes commit in parallel, store/pg_writer.py): its
+        relays learn which missing ids are final from its lock table (store/event_gaps.py).
         """
-        if not shared:  # one process: its one writer task already keeps the order
+        if not shared or self.sync_engine is None:
             result = await self.transaction(fn)
             await after_commit(result)
             return result
-        if self.sync_engine is not None:
-            lock = await asyncio.to_thread(self._lock_sqlite_writes)
-            try:
-                result = await asyncio.to_thread(self._sync_transaction, fn)
-                await after_commit(result)
-                return result
-            finally:
-                os.close(lock)  # closing the descriptor releases the lock
-        assert self.engine is not None
-        async with self.engine.connect() as conn:
-            await conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": WRITE_ORDER_LOCK})
-            await conn.commit()
-            try:
-                async with conn.begin():
-                    result = await conn.run_sync(fn)
-                await after_commit(result)
-                return result
-            finally:
-                try:
-                    await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": WRITE_ORDER_LOCK})
-                    await conn.commit()
-                except Exception:  # a broken session has released the lock with itself;
-                    # failing here would make the writer re-run jobs that did commit
-                    log.warning("could not release the write-order lock; the connection is gone")
-                    await conn.invalidate()
+        lock = await asyncio.to_thread(self._lock_sqlite_writes)
+        try:
+            result = await asyncio.to_thread(self._sync_transaction, fn)
+            await after_commit(result)
+            return result
+        finally:
+            os.close(lock)  # closing the descriptor releases the lock
 
     def _lock_sqlite_writes(self) -> int:
         path = make_url(self.url).database or ""

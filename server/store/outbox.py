@@ -91,8 +91,12 @@ def event_from_row(row: Any, event_id: int) -> StoredEvent:
     return StoredEvent(event_id, row.type, row.site_id, row.conversation_id, json.loads(row.payload))
 
 
-def events_after(conn: Connection, after_id: int, *, limit: int = 1000) -> list[StoredEvent]:
-    rows = conn.execute(select(events).where(events.c.id > after_id).order_by(events.c.id).limit(limit))
+def events_after(conn: Connection, after_id: int, *, limit: int = 1000, upto: int | None = None) -> list[StoredEvent]:
+    """Stored events after ``after_id`` (and up to ``upto``, if given), in id order."""
+    query = select(events).where(events.c.id > after_id)
+    if upto is not None:
+        query = query.where(events.c.id <= upto)
+    rows = conn.execute(query.order_by(events.c.id).limit(limit))
     return [event_from_row(r, r.id) for r in rows]
 
 

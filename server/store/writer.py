@@ -17,6 +17,7 @@ from typing import Any, Awaitable, Callable, Generic, TypeVar
 from sqlalchemy.engine import Connection
 
 from ..metrics import Metrics
+from . import pg_writer
 from .db import Database
 from .outbox import StoredEvent, insert_event, insert_event_raw
 from .webhooks import queue_deliveries
@@ -87,8 +88,9 @@ class GroupWriter:
         metrics: Metrics | None = None, shared: bool = False, on_work: Callable[[set[str]], None] | None = None,
         hold: float = 0.001,
     ) -> None:
-        """``shared``: other processes write to this database too (a Redis hub), so
-        commits and their publication take turns with them (Database.ordered_transaction).
+        """``shared``: other processes write to this database too (a Redis hub); on a
+        shared SQLite file commits and their publication take turns with them
+        (Database.ordered_transaction); on PostgreSQL nodes commit in parallel.
         ``on_work``: called after a commit that queued jobs, with the names of the workers
         that have new work ("webhooks" for deliveries; a job adds others to ``tx.work``).
         ``hold``: how long a lone job may wait for others at moderate load (0: never)."""
@@ -230,4 +232,6 @@ class GroupWriter:
             if work and self._on_work is not None:
                 self._on_work(set(work))
 
+        if self._db.engine is not None:  # PostgreSQL: bulk jobs on the driver, no lock (store/pg_writer.py)
+            return await pg_writer.run_batch(self._db, batch, work, lambda conn: Tx(conn, dialect), after_commit)
         return await self._db.ordered_transaction(run_batch, after_commit, shared=self._shared)

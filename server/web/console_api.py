@@ -18,7 +18,8 @@ async def conversations(request: Request) -> Response:
     operator = await current_operator(request)
     if operator is None:
         return error_response(request, Unauthorized())
-    summaries, position = await chat.inbox(app_state(request).db, operator.site_ids)
+    state = app_state(request)
+    summaries, position = await chat.inbox(state.db, operator.site_ids, position=state.relay_position())
     shown = [presenting.summary(s) for s in summaries]
     return JSONResponse({"conversations": shown, "last_event_id": position}, headers={"Cache-Control": "no-store"})
 

@@ -11,11 +11,17 @@ Several processes (a Redis hub): each node's ``EventRelay`` delivers every commi
 event to its own sockets **in event-id order, each once, whoever committed it and
 whether or not that node lived to publish it**. A node's own batches are delivered at
 once and sent to the others as one Redis message per batch; an event id that arrives
-ahead of a missing one is held while the relay reads the events table after the last id
-it delivered (at once when a gap shows, and every ``poll_seconds`` anyway, for a node
-that died after its last commit with nothing committed behind it). The table is the
-truth; Redis only makes delivery fast. (Before: a node SIGKILLed between commit and
-publish left live clients on every other node without those events for good.)
+ahead of a missing one is held. Nodes commit in parallel, so a missing id is usually
+another node's batch whose publication is on its way; if the relay makes no progress
+for ``gap_grace`` it reads the events table after the last id it delivered (and it
+reads it every ``poll_seconds`` anyway, for a node that died after its last commit with
+nothing committed behind it). A missing id is skipped only once it is final: rolled
+back, as PostgreSQL's lock table shows (store/event_gaps.py). The table is the truth;
+Redis only makes delivery fast. (Before: a node SIGKILLed between commit and publish
+left live clients on every other node without those events for good.)
+
+``position`` is this node's horizon: every event id up to it is delivered or final, so a
+console replays stored events only up to it and takes the rest live (``replay_limit``).
 """
 
 from __future__ import annotations
@@ -29,7 +35,8 @@ from ..realtime.memory import MemoryHub
 from ..realtime.redis import RedisHub
 from ..services import events as catalogue
 from ..store.db import Database
-from ..store.outbox import StoredEvent, events_after, last_event_id
+from ..store.event_gaps import Fence, read_after, settled_position
+from ..store.outbox import StoredEvent
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +94,10 @@ def _wire(event: StoredEvent) -> list[Any]:
 class EventRelay:
     """Delivers committed events to this node's sockets in id order, each once (scale-out).
 
-    Ids missing below a committed one are resolved by reading the table: an id it does
-    not have below one it has was rolled back (commits take turns under the write-order
-    lock, ``Database.ordered_transaction``, so no lower id can commit later) and is skipped.
+    Ids missing below a delivered one are resolved by reading the table: on PostgreSQL
+    an id is skipped once every transaction that could still commit it has ended (a
+    ``Fence``); on a shared SQLite file commits take turns under a file lock, so an id
+    the table does not have below one it has was rolled back.
     """
 
     def __init__(self, db: Database, hub: RedisHub, *, poll_seconds: float = 1.0, gap_grace: float = 0.05) -> None:
@@ -99,12 +107,13 @@ class EventRelay:
         self._grace = gap_grace  # a publication overtaken by another node's may be on its way
         self.position = 0  # every event id up to this one has been delivered (or never existed)
         self._held: dict[int, StoredEvent] = {}
+        self._fence: Fence | None = None  # when the ids missing below a seen one are final
         self._gap = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.recovered = 0  # events delivered from the table before (or without) their publication
 
     async def start(self) -> None:
-        self.position = await self._db.read(last_event_id)
+        self.position = await settled_position(self._db)
         await self._hub.listen(EVENTS, self._heard)
         self._task = asyncio.create_task(self._run(), name="frontdesk-event-relay")
 
@@ -142,9 +151,11 @@ class EventRelay:
         while True:
             try:
                 await asyncio.wait_for(self._gap.wait(), self._poll)
-                await asyncio.sleep(self._grace)
             except asyncio.TimeoutError:
-                pass
+                pass  # the poll: a node may have died after its last commit
+            else:
+                if not await self._stuck():
+                    continue
             self._gap.clear()
             try:
                 await self.catch_up()
@@ -152,25 +163,63 @@ class EventRelay:
                 raise
             except Exception:  # noqa: BLE001 - the next round tries again
                 log.warning("could not read committed events to deliver; trying again", exc_info=True)
+            if self._held:  # still waiting for a transaction that is running: look again
+                self._gap.set()
+
+    async def _stuck(self) -> bool:
+        """True when held events wait behind a gap that publications did not fill for
+        ``gap_grace`` (two nodes' batches overtake each other all the time: only a gap
+        that stops delivery is worth a read of the table)."""
+        while self._held:
+            at = self.position
+            await asyncio.sleep(self._grace)
+            if self._held and self.position == at:
+                return True
+        self._gap.clear()
+        return False
 
     async def catch_up(self) -> None:
-        """Deliver what the table has after ``position``; skip ids it proves never committed."""
+        """Deliver what the table has after ``position``; skip ids proven final."""
+        dialect = self._db.dialect
         while True:
             after = self.position
-            found = await self._db.read(lambda conn: events_after(conn, after, limit=PAGE))
-            if not found:
-                return
+            page = await self._db.read(lambda conn: read_after(conn, dialect, after, limit=PAGE))
+            found = page.events
             fresh = [e for e in found if e.id > self.position and e.id not in self._held]
             self.recovered += len(fresh)
             self.offer(found)
-            top = found[-1].id
-            while self.position < top:  # below a committed id: held, or rolled back
+            full = len(found) == PAGE
+            top = found[-1].id if found else after
+            final = top if page.before is None else self._final(page.before, top, full)
+            while self.position < final:  # below a final id: held, or never committed
                 if self.position + 1 in self._held:
                     self._drain()
                 else:
                     self.position += 1
             self._drain()
+            if page.after is not None and self._fence is None and (self._held or top > self.position):
+                self._fence = Fence(top, page.after)  # top was committed when these ran
             if fresh:
                 log.debug("delivered %d committed events from the table", len(fresh))
-            if len(found) < PAGE:
+            if not full:
                 return
+
+    def _final(self, running: frozenset[str], top: int, full: bool) -> int:
+        """Up to which id every missing one is final, after a read (``running`` just before
+        it) that shows every committed id from ``position`` to ``top`` (to the end unless
+        ``full``)."""
+        fence = self._fence
+        if fence is None or fence.top <= self.position:
+            self._fence = None
+            return self.position
+        if not fence.passed(running):  # a transaction that may hold a missing id still runs
+            return self.position
+        final = min(fence.top, top) if full else fence.top
+        if final >= fence.top:
+            self._fence = None
+        return final
+
+    def replay_limit(self) -> int:
+        """The highest event id a console may replay from the table: above it an id may
+        still appear below one already committed (it comes live, in order)."""
+        return self.position

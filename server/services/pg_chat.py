@@ -1,0 +1,173 @@
+"""Chat messages in bulk on PostgreSQL: a write batch's messages in two statements.
+
+The same rows, events and acks as ``chat.store_message`` (and the SQLite driver path,
+``chat._store_message_raw``), for messages into an open conversation; anything else (a
+visitor's first message, one that reopens a closed conversation, a conversation the
+operator may not see) is left to the job's Core path, which decides as before.
+
+1. ``_RESOLVE``: each message's conversation (a visitor's latest, or the one an operator
+   named), locked in id order (``FOR UPDATE``: two nodes writing the same conversations
+   wait for each other instead of deadlocking), with what its summary shows and the
+   message already stored under the same client id (a re-send).
+2. ``_WRITE``: the messages (``ON CONFLICT DO NOTHING``), each conversation's seq,
+   unread count and preview, and the events, in one statement of three parts.
+
+A re-send that races the original on another node conflicts in step 2 although step 1
+did not see it: the batch fails and the writer runs its jobs one by one, where step 1
+finds the original and acks it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Callable
+
+from ..store.conversations import Message, RawConversation
+from ..store.db import iso, utcnow
+from ..store.outbox import StoredEvent
+from ..store.pg_writer import Done
+from . import conversations, events
+
+_RESOLVE = """
+WITH k AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS k(visitor_id, conversation_id, client_id, ord)
+), r AS (
+    SELECT k.ord, k.client_id, coalesce(k.conversation_id, (
+        SELECT c.id FROM conversations c WHERE c.visitor_id = k.visitor_id ORDER BY c.created_at DESC LIMIT 1
+    )) AS cid FROM k
+), l AS (
+    SELECT c.id, c.site_id, c.visitor_id, c.status, c.created_at, c.unread_count, c.last_seq, s.name AS site_name,
+           v.name AS visitor_name, v.email AS visitor_email, v.phone AS visitor_phone, c.read_seq, c.assignee_id,
+           a.name AS assignee_name, c.closed_at
+    FROM conversations c JOIN sites s ON s.id = c.site_id JOIN visitors v ON v.id = c.visitor_id
+    LEFT JOIN operators a ON a.id = c.assignee_id
+    WHERE c.id IN (SELECT cid FROM r)
+    ORDER BY c.id FOR UPDATE OF c
+)
+SELECT l.*, m.seq AS existing_seq, m.created_at AS existing_at
+FROM r LEFT JOIN l ON l.id = r.cid
+LEFT JOIN messages m ON m.conversation_id = r.cid AND m.client_id = r.client_id
+ORDER BY r.ord
+"""
+
+_WRITE = """
+WITH m AS (
+    INSERT INTO messages (conversation_id, seq, client_id, author_kind, author_id, author_name, body, created_at)
+    SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                         $8::timestamptz[])
+    ON CONFLICT DO NOTHING RETURNING 1
+), u AS (
+    UPDATE conversations c SET last_seq = x.last_seq, last_message_at = x.at, last_message_preview = x.preview,
+                               unread_count = x.unread
+    FROM unnest($9::text[], $10::int[], $11::timestamptz[], $12::text[], $13::int[]) AS x(id, last_seq, at, preview, unread)
+    WHERE c.id = x.id RETURNING 1
+), e AS (
+    INSERT INTO events (type, site_id, conversation_id, payload, created_at)
+    SELECT * FROM unnest($14::text[], $15::int[], $16::text[], $17::text[], $8::timestamptz[])
+    RETURNING id
+)
+SELECT (SELECT count(*) FROM m) AS inserted, (SELECT count(*) FROM u) AS updated,
+       (SELECT array_agg(id ORDER BY id) FROM e) AS ids
+"""
+_CONVERSATION_COLUMNS = 15  # _RESOLVE's columns that make a RawConversation
+
+
+class ResendRaced(RuntimeError):
+    """A message's client id was stored by another transaction after step 1 looked."""
+
+
+@dataclass(frozen=True)
+class MessageItem:
+    """One chat message for the bulk path: a visitor's (``visitor_id``: into their latest
+    conversation) or an operator's (``conversation_id``, on one of ``site_ids`` unless None)."""
+
+    client_id: str
+    body: str
+    preview: str
+    author_kind: str
+    author_id: str | None
+    author_name: str | None
+    ack: Callable[[str, str, int, str | None], Any]  # (client id, conversation id, seq, created at) -> Ack
+    visitor_id: str | None = None
+    conversation_id: str | None = None
+    site_ids: Any = None
+
+    @property
+    def handler(self) -> Any:
+        return store_messages
+
+
+def in_bulk(job: Any, item: MessageItem) -> Any:
+    """Mark a writer job as one the PostgreSQL writer may run in bulk (store/pg_writer.py)."""
+    job.pg_bulk = item
+    return job
+
+
+@dataclass
+class _Row:
+    message: tuple[Any, ...]
+    event: tuple[Any, ...]
+
+
+async def store_messages(raw: Any, items: list[MessageItem]) -> list[Done]:
+    """Store the leading ``items`` whose conversation is open and theirs to write."""
+    rows = await raw.fetch(
+        _RESOLVE, [i.visitor_id for i in items], [i.conversation_id for i in items], [i.client_id for i in items]
+    )
+    found: dict[str, RawConversation] = {}
+    done: list[Done] = []
+    new: list[tuple[int, _Row]] = []  # (index in done, its rows)
+    acked: dict[tuple[str, str], Any] = {}  # a client id twice in one batch: one message
+    for item, row in zip(items, rows):
+        if row["id"] is None or row["status"] != conversations.OPEN:
+            break  # a first message, or a closed conversation: the Core path
+        if item.site_ids is not None and row["site_id"] not in item.site_ids:
+            break  # the Core path refuses it as not found
+        conversation = found.get(row["id"])
+        if conversation is None:
+            conversation = found[row["id"]] = RawConversation(*list(row.values())[:_CONVERSATION_COLUMNS])
+        key = (conversation.id, item.client_id)
+        if row["existing_seq"] is not None:  # a re-send: same ack, nothing new
+            done.append(Done(item.ack(item.client_id, conversation.id, row["existing_seq"], iso(row["existing_at"])), []))
+            continue
+        if key in acked:
+            done.append(Done(acked[key], []))
+            continue
+        now = utcnow()
+        message = Message(conversation.last_seq + 1, item.client_id, item.author_kind, item.author_name, item.body, now)
+        conversation.last_seq = message.seq
+        conversation.unread_count = conversation.unread_count + 1 if item.author_kind == "visitor" else 0
+        payload = {"conversation_id": conversation.id, "message": message.public(),
+                   "conversation": conversation.summary(now, item.preview)}
+        acked[key] = item.ack(item.client_id, conversation.id, message.seq, iso(now))
+        new.append((len(done), _Row(
+            (conversation.id, message.seq, item.client_id, item.author_kind, item.author_id, item.author_name,
+             item.body, now),
+            (events.MESSAGE_CREATED, conversation.site_id, conversation.id, payload),
+        )))
+        done.append(Done(acked[key], []))
+    if new:
+        await _write(raw, found, done, new)
+    return done
+
+
+async def _write(raw: Any, found: dict[str, RawConversation], done: list[Done], new: list[tuple[int, _Row]]) -> None:
+    messages = list(zip(*(r.message for _, r in new)))
+    types, site_ids, conversation_ids, payloads = zip(*(r.event for _, r in new))
+    latest: dict[str, tuple[int, datetime, str]] = {}
+    for _, r in new:
+        latest[r.message[0]] = (r.message[1], r.message[7], r.event[3]["conversation"]["last_message_preview"])
+    result = await raw.fetchrow(
+        _WRITE, *messages,
+        list(latest), [v[0] for v in latest.values()], [v[1] for v in latest.values()],
+        [v[2] for v in latest.values()], [found[c].unread_count for c in latest],
+        list(types), list(site_ids), list(conversation_ids),
+        [json.dumps(p, ensure_ascii=False, separators=(",", ":")) for p in payloads],
+    )
+    if result["inserted"] != len(new):
+        raise ResendRaced("a message's client id was stored meanwhile: the writer runs the batch one by one")
+    # Event ids were taken in row order (one sequence, rows inserted in array order).
+    for event_id, (index, r) in zip(result["ids"], new):
+        done[index] = Done(done[index].result, [StoredEvent(event_id, *r.event)])

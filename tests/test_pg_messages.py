@@ -1,0 +1,147 @@
+"""Chat messages on PostgreSQL, written in bulk by two nodes at once (no lock between
+them): one conversation's seqs stay unique and gapless, a re-send creates nothing, and
+each node's relay hands its sockets every message once, in order."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+from typing import Any, AsyncIterator, Iterator
+
+import pytest
+
+from tests.conftest import Backend
+from tests.test_hubs import _redis_hub
+
+
+@pytest.fixture
+def pg_url(tmp_path: Path) -> Iterator[str]:
+    backend = Backend("postgres", tmp_path)
+    yield backend.url
+    backend.close()
+
+
+class ChatNode:
+    def __init__(self, db: Any, hub: Any, relay: Any, writer: Any) -> None:
+        self.db, self.hub, self.relay, self.writer = db, hub, relay, writer
+
+
+@pytest.fixture
+async def chat_nodes(pg_url: str) -> AsyncIterator[tuple[ChatNode, ChatNode]]:
+    from server.store import migrate
+    from server.store.db import Database
+    from server.store.writer import GroupWriter
+    from server.workers.relay import EventRelay
+
+    setup = Database(pg_url)
+    await migrate.upgrade(setup)
+    await setup.close()
+    prefix = f"test-{uuid.uuid4().hex[:8]}:"
+    nodes = []
+    for _ in range(2):
+        db = Database(pg_url)  # a pool of its own, as a node has
+        hub = await _redis_hub()
+        hub.prefix = prefix  # type: ignore[attr-defined]
+        relay = EventRelay(db, hub, poll_seconds=0.2, gap_grace=0.02)  # type: ignore[arg-type]
+        await relay.start()
+        writer = GroupWriter(db, on_commit=relay.committed, shared=True, max_batch=64)
+        writer.start()
+        nodes.append(ChatNode(db, hub, relay, writer))
+    yield nodes[0], nodes[1]
+    for node in nodes:
+        await node.writer.stop()
+        await node.relay.stop()
+        await node.hub.close()
+        await node.db.close()
+
+
+async def _people(db: Any, visitors: int) -> tuple[int, list[str], Any]:
+    from server.store import operators, sites, visitors as visitor_store
+
+    def make(conn: Any) -> tuple[int, list[str], Any]:
+        site = sites.insert_site(conn, key=uuid.uuid4().hex, name="Shop", allowed_origins=["http://shop.test"],
+                                 color="#0055aa", position="auto")
+        ids = [uuid.uuid4().hex for _ in range(visitors)]
+        for vid in ids:
+            visitor_store.insert_visitor(conn, id=vid, site_id=site.id, name=f"<b>{vid[:4]}</b>")
+        operator = operators.insert_operator(conn, email=f"{uuid.uuid4().hex[:8]}@shop.test", name="Olga",
+                                             password_hash="x", role="admin")
+        return site.id, ids, operator
+
+    return await db.transaction(make)
+
+
+async def test_two_nodes_writing_one_conversation_keep_seqs_and_live_order(
+    chat_nodes: tuple[ChatNode, ChatNode], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from server.services import chat, pg_chat
+    from server.store.conversations import list_messages
+
+    in_bulk = []  # how many messages each call of the bulk path stored or acked
+    store_messages = pg_chat.store_messages
+
+    async def counted(raw: Any, items: list[Any]) -> list[Any]:
+        done = await store_messages(raw, items)
+        in_bulk.append(len(done))
+        return done
+
+    monkeypatch.setattr(pg_chat, "store_messages", counted)
+
+    a, b = chat_nodes
+    site_id, visitor_ids, operator = await _people(a.db, 6)
+    watchers = []
+    for node in (a, b):
+        subscription = node.hub.subscription()
+        await subscription.add("operators")
+        watchers.append(subscription)
+
+    # Each visitor's first message opens their conversation (the Core path), on node A.
+    first = [await chat.queue_visitor_message(a.writer, site_id, vid, uuid.uuid4().hex, "hello") for vid in visitor_ids]
+    shared = first[0].conversation_id
+    each = 40
+
+    async def visitor(n: int, vid: str) -> list[Any]:
+        node = a if n % 2 == 0 else b
+        futures = [chat.queue_visitor_message(node.writer, site_id, vid, uuid.uuid4().hex, f"v{n} m{j}")
+                   for j in range(each)]
+        return list(await asyncio.gather(*futures))
+
+    async def operator_replies() -> list[Any]:  # into the first visitor's conversation, from node B
+        futures = []
+        for j in range(each):
+            futures.append(chat.queue_operator_message(b.writer, operator, shared, uuid.uuid4().hex, f"op {j}"))
+            await asyncio.sleep(0)
+        return list(await asyncio.gather(*futures))
+
+    results = await asyncio.gather(*(visitor(n, vid) for n, vid in enumerate(visitor_ids)), operator_replies())
+    acks = [ack for batch in results for ack in batch]
+
+    # A re-send (same client id) on the other node: the same ack, nothing new.
+    again = await chat.queue_visitor_message(b.writer, site_id, visitor_ids[0], results[0][5].client_id, "v0 m5")
+    assert again == results[0][5]
+
+    assert sum(in_bulk) == len(acks) + 1 and max(in_bulk) > 1, "messages into open conversations go in bulk"
+
+    stored = await a.db.read(lambda conn: list_messages(conn, shared))
+    assert [m.seq for m in stored] == list(range(1, 2 * each + 2)), "seqs of the shared conversation"
+    assert sorted(x.seq for x in acks if x.conversation_id == shared) == list(range(2, 2 * each + 2))
+    assert {(m.client_id, m.seq) for m in stored} >= {(x.client_id, x.seq) for x in acks if x.conversation_id == shared}
+
+    total = len(first) + len(acks)  # messages; and each first one opened a conversation
+    for watcher in watchers:  # every event once, in id order, each conversation's seqs in order
+        frames = [await asyncio.wait_for(watcher.get(), 10) for _ in range(total + len(first))]
+        ids = [f["event_id"] for f in frames]
+        assert ids == sorted(set(ids))
+        created = [f for f in frames if f["type"] == "message.created"]
+        assert len(created) == total
+        by_conversation: dict[str, list[int]] = {}
+        for frame in created:
+            by_conversation.setdefault(frame["conversation_id"], []).append(frame["message"]["seq"])
+        for conversation_id, seqs in by_conversation.items():
+            assert seqs == list(range(1, len(seqs) + 1)), conversation_id
+        last = [f for f in created if f["conversation_id"] == shared][-1]["conversation"]
+        assert last["last_seq"] == 2 * each + 1
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(watcher.get(), 0.3)
+        await watcher.close()
