@@ -28,7 +28,7 @@ from ..store.db import Database, utcnow
 from ..store.sites import Site
 from ..store.writer import GroupWriter, Tx
 from ..throttle import Throttle
-from . import events, fields, leads, rates, slots
+from . import callback_assignment, events, fields, leads, rates, slots
 from .slots import Schedule
 
 UTC = timezone.utc
@@ -243,6 +243,9 @@ async def request_callback(
                                 conversation_id=summary["id"])
         store.queue_reminder(tx.conn, callback.id, callback.due_at)
         join_lead(tx, callback)
+        assignee = callback_assignment.default_assignee(tx.conn, callback)  # after join: the merged lead's owner
+        if assignee is not None:
+            callback = store.update_callback(tx.conn, callback.id, assignee_id=assignee) or callback
         tx.append_event(events.CALLBACK_REQUESTED, {"callback": callback.public()}, site_id=site.id,
                         conversation_id=callback.conversation_id)
         return callback, True
@@ -324,6 +327,8 @@ async def record_outcome(
             raise Invalid(field="status", reason="closed", status=callback.status)
         store.insert_attempt(tx.conn, callback.id, operator_id, outcome)
         values: dict[str, Any] = {"status": outcome, "operator_id": operator_id}
+        if callback.assignee_id is None:
+            values["assignee_id"] = operator_id  # whoever calls an unassigned one owns the next try
         if next_due is not None:
             values["due_at"] = next_due
             store.queue_reminder(tx.conn, callback.id, next_due)

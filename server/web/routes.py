@@ -63,6 +63,7 @@ def _routes() -> list[Route | WebSocketRoute | Mount]:
         Route("/console/callbacks/feed", callbacks.feed_settings, methods=["POST"]),
         Route("/console/callbacks/{callback_id}.ics", callbacks.ics, methods=["GET"]),
         Route("/console/callbacks/{callback_id}", callbacks.record, methods=["POST"]),
+        Route("/console/callbacks/{callback_id}/assign", callbacks.assign, methods=["POST"]),
         Route("/calendar/{token}.ics", callbacks.feed, methods=["GET"]),
         Route("/console/faq", faq.articles_page, methods=["GET"]),
         Route("/console/faq/gaps", faq.gaps_page, methods=["GET"]),
