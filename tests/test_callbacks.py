@@ -51,6 +51,7 @@ async def test_a_visitor_books_sees_and_cancels_a_slot(server: ServerProcess) ->
     async with httpx.AsyncClient(base_url=server.url) as client:
         found = await offer(client, site, lang="kk", countries="1")
         assert found["enabled"] and found["site_tz"] == "Asia/Almaty"
+        assert found["visitor_country"] is None  # 127.0.0.1 is nowhere: the browser's locale decides
         kz = next(c for c in found["countries"] if c["code"] == "KZ")
         assert kz == {"code": "KZ", "name": "Қазақстан", "dial": "7"}
         first = found["days"][0]["slots"][0]
@@ -83,6 +84,13 @@ async def test_a_visitor_books_sees_and_cancels_a_slot(server: ServerProcess) ->
         assert first["start"] in [s["start"] for d in (await offer(client, site))["days"] for s in d["slots"]]
         listed = await client.post(api(site, "/pending"), json={"token": token}, headers={"Origin": origin})
         assert listed.json()["callbacks"] == []
+
+
+def test_the_phone_pickers_default_from_the_visitors_address() -> None:
+    from server.services.geo import country_of
+
+    assert [country_of(ip) for ip in ("2.132.0.1", "178.150.0.1", "8.8.8.8")] == ["KZ", "UA", "US"]
+    assert [country_of(ip) for ip in ("127.0.0.1", "10.0.0.1", "not an address", None)] == [None] * 4
 
 
 async def test_bad_input_gets_an_error_naming_the_field(server: ServerProcess) -> None:

@@ -75,6 +75,7 @@
     if (offer && offer.country) return offer.country;
     var m = /-([A-Z]{2})$/.exec(navigator.language || '');
     if (m) return m[1];
+    if (offer && offer.visitor_country) return offer.visitor_country;  // where their address is
     return {kk: 'KZ', ru: 'RU', uk: 'UA'}[P.lang()] || site.country || 'US';
   }
 

@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 
 from ..errors import FrontdeskError, Invalid, RateLimited
 from ..locales import LANGUAGES
-from ..services import callback_words, callbacks, rates
+from ..services import callback_words, callbacks, geo, rates
 from ..store.db import utcnow
 from ..store.sites import Site
 from .addresses import client_address
@@ -73,6 +73,8 @@ async def slots(request: Request) -> Response:
         if request.query_params.get("countries") == "1":
             body["countries"] = callback_words.country_names(lang)
             body["accepted"] = sorted(callbacks.accepted_regions(site))
+        # The phone picker's default when the site has no country and the browser's locale names none.
+        body["visitor_country"] = geo.country_of(client_address(request))
     except FrontdeskError as exc:
         return error_response(request, exc, headers=_cors(request), lang=lang)
     return JSONResponse(body, headers={**_cors(request), "Cache-Control": "no-store"})
