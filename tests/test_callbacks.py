@@ -13,7 +13,7 @@ import pytest
 from server.cli import opened
 from server.services import callbacks
 from server.store.sites import Site
-from tests.clients import connect_operator, console_login, new_id, start_visitor
+from tests.clients import connect_operator, connect_visitor, console_login, new_id, start_visitor
 from tests.factories import PASSWORD, make_operator, make_site, settings_for
 from tests.servers import ServerProcess
 
@@ -91,6 +91,40 @@ def test_the_phone_pickers_default_from_the_visitors_address() -> None:
 
     assert [country_of(ip) for ip in ("2.132.0.1", "178.150.0.1", "8.8.8.8")] == ["KZ", "UA", "US"]
     assert [country_of(ip) for ip in ("127.0.0.1", "10.0.0.1", "not an address", None)] == [None] * 4
+
+
+async def test_a_verified_user_sees_and_cancels_a_callback_from_another_browser(server: ServerProcess) -> None:
+    from server.services import leads
+
+    site = await callback_site(server)
+    origin = site.allowed_origins[0]
+    laptop, phone = [(await start_visitor(server, site.key, origin))["token"] for _ in range(2)]
+    proof = {"user_id": "user-7", "user_hash": leads.user_hash(site.identity_secret, "user-7")}
+    for token in (laptop, phone):  # the site vouches for its logged-in user in both browsers
+        visitor, _ = await connect_visitor(server, site.key, origin, token)
+        await visitor.send({"type": "visitor.identify", "id": new_id(), **proof})
+        answer = await visitor.recv_until(lambda f: f["type"] in ("identified", "error"))
+        assert answer.get("accepted") == ["user_id"], answer
+        await visitor.close()
+
+    async def listed(token: str, **given: str) -> httpx.Response:
+        return await client.post(api(site, "/pending"), json={"token": token, **given}, headers={"Origin": origin})
+
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        slot = (await offer(client, site))["days"][1]["slots"][0]["start"]
+        callback_id = (await book(client, site, laptop, slot=slot)).json()["callback"]["id"]
+        assert (await listed(phone)).json()["callbacks"] == []  # another browser, no proof: nothing
+        assert [c["id"] for c in (await listed(phone, **proof)).json()["callbacks"]] == [callback_id]
+        forged = await listed(phone, user_id="user-7", user_hash=leads.user_hash(site.identity_secret, "user-8"))
+        assert (forged.status_code, forged.json()["error"]["field"]) == (400, "user_hash")
+        other_user = {"user_id": "user-8", "user_hash": leads.user_hash(site.identity_secret, "user-8")}
+        assert (await listed(phone, **other_user)).json()["callbacks"] == []  # a real but different user
+        path = api(site, f"/{callback_id}/cancel")
+        refused = await client.post(path, json={"token": phone, **other_user}, headers={"Origin": origin})
+        assert refused.status_code == 404
+        cancelled = await client.post(path, json={"token": phone, **proof}, headers={"Origin": origin})
+        assert cancelled.status_code == 200 and cancelled.json()["callback"]["status"] == "cancelled"
+        assert (await listed(laptop)).json()["callbacks"] == []
 
 
 async def test_bad_input_gets_an_error_naming_the_field(server: ServerProcess) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 from .db import iso, utcnow
 from .leases import PENDING
-from .schema import calendar_feeds, callback_attempts, callback_reminders, callback_slots, callbacks, visitors
+from .schema import calendar_feeds, callback_attempts, callback_reminders, callback_slots, callbacks, leads, visitors
 
 OPEN = ("requested", "no_answer")  # statuses still waiting for a call
 
@@ -148,6 +148,29 @@ def list_for_visitor(conn: Connection, visitor_id: str) -> list[Callback]:
 
 
 UNASSIGNED = 0  # ``list_open(assignees=...)``: the callbacks nobody is assigned to
+
+
+def _user_visitors(site_id: int, user_id: str) -> Any:
+    """The visitors (on any device) of the site's leads with this verified user id."""
+    lead_ids = select(leads.c.id).where((leads.c.site_id == site_id) & (leads.c.user_id == user_id))
+    return select(visitors.c.id).where(visitors.c.lead_id.in_(lead_ids))
+
+
+def list_for_user(conn: Connection, site_id: int, user_id: str) -> list[Callback]:
+    """Open callbacks of a verified user's visitors, whichever browser asked for them."""
+    rows = conn.execute(
+        select(callbacks)
+        .where(callbacks.c.visitor_id.in_(_user_visitors(site_id, user_id)) & callbacks.c.status.in_(OPEN))
+        .order_by(callbacks.c.due_at)
+        .limit(50)
+    )
+    return [_callback(r) for r in rows]
+
+
+def visitor_is_user(conn: Connection, site_id: int, visitor_id: str, user_id: str) -> bool:
+    return conn.execute(
+        select(visitors.c.id).where((visitors.c.id == visitor_id) & visitors.c.id.in_(_user_visitors(site_id, user_id)))
+    ).first() is not None
 
 
 def list_open(
