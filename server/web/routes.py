@@ -7,7 +7,8 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from . import (
     assets, callbacks_api, console_api, console_canned, console_ws, contact_api, faq_api, health, widget_api, widget_ws,
 )
-from .console import admin_api, auth, callbacks, faq, language, leads, operators_page, pages, site_settings
+from .console import admin_api, auth, callbacks, faq, language, leads, operators_page, pages, site_callbacks
+from .console import site_settings
 from .console.roles import admin_only, is_admin_path
 
 
@@ -53,6 +54,7 @@ def _routes() -> list[Route | WebSocketRoute | Mount]:
         Route("/console/sites", site_settings.create, methods=["POST"]),
         Route("/console/sites/{key}", site_settings.settings_page, methods=["GET"]),
         Route("/console/sites/{key}", site_settings.save, methods=["POST"]),
+        Route("/console/sites/{key}/callbacks", site_callbacks.save, methods=["POST"]),
         Route("/console/operators", operators_page.operators_page, methods=["GET"]),
         Route("/console/operators", operators_page.create, methods=["POST"]),
         Route("/console/operators/{operator_id}", operators_page.operator_page, methods=["GET"]),
