@@ -289,6 +289,19 @@ def one_winner(responses: list[httpx.Response], slot: str) -> None:
         assert error["next_slots"] and slot not in [s["start"] for s in error["next_slots"]]
 
 
+async def test_a_double_click_sent_at_once_makes_one_callback(server: ServerProcess) -> None:
+    site = await callback_site(server, capacity=5)
+    origin = site.allowed_origins[0]
+    token = (await start_visitor(server, site.key, origin))["token"]
+    client_id = new_id()
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        slot = (await offer(client, site))["days"][1]["slots"][0]["start"]
+        answers = await asyncio.gather(*(book(client, site, token, id=client_id, slot=slot) for _ in range(4)))
+    assert sorted(a.status_code for a in answers) == [200, 200, 200, 201], [a.text for a in answers]
+    assert len({a.json()["callback"]["id"] for a in answers}) == 1
+    assert await stored_for_slot(server, site, slot) == (1, 1)  # one callback, one place taken
+
+
 async def test_many_visitors_race_for_the_last_place(server: ServerProcess) -> None:
     site = await callback_site(server, capacity=2)
     origin = site.allowed_origins[0]
