@@ -21,7 +21,7 @@ from server.store.db import utcnow
 from server.store.schema import callback_reminders, emails, leads, visitors
 from server.store.schema import callbacks as callback_table
 from server.store.sites import Site
-from tests.clients import connect_operator, console_login, start_visitor
+from tests.clients import connect_operator, connect_visitor, console_login, new_id, start_visitor
 from server.cli import main
 from tests.conftest import Backend
 from tests.factories import PASSWORD, make_operator, make_site, settings_for
@@ -144,6 +144,10 @@ async def test_assignment_default_take_give_filter_and_feed(desk: ServerProcess)
     console = await connect_operator(desk, http)
     origin = site.allowed_origins[0]
     token = (await start_visitor(desk, site.key, origin))["token"]
+    visitor, _ = await connect_visitor(desk, site.key, origin, token)  # they chatted before asking for a call
+    await visitor.send({"type": "message.send", "id": new_id(), "body": "Можно позвонить?"})
+    conversation_id = (await visitor.recv_until(lambda f: f["type"] == "ack"))["conversation_id"]
+    await visitor.close()
     async with httpx.AsyncClient(base_url=desk.url) as client:
         day = (await offer(client, site))["days"][1]["slots"]
         first = (await book(client, site, token, slot=day[0]["start"], name="Асель")).json()["callback"]["id"]
@@ -158,6 +162,10 @@ async def test_assignment_default_take_give_filter_and_feed(desk: ServerProcess)
 
     page = (await http.get("/console/callbacks?lang=ru")).text
     assert "Никто не взял" in row_of(page, first) and "Назначен: Иван" in row_of(page, second)
+    # The lead's card is on the row, its conversations one click away.
+    card = row_of(page, first)
+    assert 'class="fd-cb-lead"' in card and "Асель" in card and "Можно позвонить?" in card
+    assert f'href="/console/#c={conversation_id}"' in card
     token_csrf = csrf(page)
 
     # Olga takes the first: an event, and it is hers in the queue.

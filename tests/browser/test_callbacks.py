@@ -24,6 +24,27 @@ WORDS = {
 }
 
 
+# Watches the console's ring without replacing it: the real Notification and AudioContext run.
+RING_SPY = """
+window.__rang = [];
+(function () {
+  var RealNotification = window.Notification;
+  function Watched(title, options) {
+    window.__rang.push(["notification", title, options && options.body]);
+    return new RealNotification(title, options);
+  }
+  Object.defineProperty(Watched, "permission", {get: function () { return RealNotification.permission; }});
+  Watched.requestPermission = RealNotification.requestPermission.bind(RealNotification);
+  window.Notification = Watched;
+  var start = OscillatorNode.prototype.start;
+  OscillatorNode.prototype.start = function () {
+    window.__rang.push(["tone", this.frequency.value]);
+    return start.apply(this, arguments);
+  };
+})();
+"""
+
+
 @pytest.fixture(scope="module")
 def callback_site(demo: Demo, host_site: HostSite) -> str:
     return demo.add_site(
@@ -121,6 +142,8 @@ def test_a_callback_falling_due_rings_in_the_inbox(
     browser: Any, demo: Demo, host_site: HostSite, callback_site: str
 ) -> None:
     ctx = browser.new_context(locale="ru-RU")
+    ctx.grant_permissions(["notifications"], origin=demo.server_url)
+    ctx.add_init_script(RING_SPY)
     console = operator_login(ctx, demo.server_url, demo.email, demo.password)  # on duty: ASAP is offered
     with httpx.Client(base_url=demo.server_url, headers={"Origin": host_site.origin}) as http:
         token = http.post(f"/api/widget/v1/sites/{callback_site}/visitors", json={}).json()["token"]
@@ -130,6 +153,9 @@ def test_a_callback_falling_due_rings_in_the_inbox(
         assert booked.status_code == 201, booked.text
     toast = console.locator("#fd-cb-toast")
     expect(toast).to_have_text("Пора звонить: Ерлан", timeout=TIMEOUT)
+    # The real desktop notification and tone (watched, not replaced): once each.
+    rang = console.evaluate("window.__rang")
+    assert rang == [["tone", 880], ["notification", "Пора звонить: Ерлан", "+77011234567"]], rang
     toast.click()
     expect(console.locator("li.fd-cb", has_text="Ерлан")).to_be_visible(timeout=TIMEOUT)
     expect(console.locator(".fd-cb-due_now li.fd-cb", has_text="Ерлан")).to_have_count(1)

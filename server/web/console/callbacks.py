@@ -24,6 +24,7 @@ from ...store.operators import Operator
 from ...store.db import utcnow
 from ...store.sites import Site
 from ..context import app_state, base_url
+from . import callback_leads
 from .auth_cookies import csrf_ok, current_operator, form_data
 from .language import console_language
 from .pages import console_data
@@ -52,6 +53,7 @@ class Row:
     attempts: list[dict[str, Any]] = field(default_factory=list)
     retry_slots: list[dict[str, str]] = field(default_factory=list)
     assignable: list[dict[str, Any]] = field(default_factory=list)  # operators who work the site
+    lead: dict[str, Any] | None = None  # the lead's card (callback_leads.py)
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,7 @@ async def _rows(request: Request, operator: Operator, lang: str, now: datetime, 
     staff = [o for o in everyone if o.active]
     names = {o.id: o.name for o in everyone}
     attempts = await state.db.read(lambda conn: store.list_attempts(conn, [c.id for c in found]))
+    cards = await state.db.read(lambda conn: callback_leads.read_cards(conn, found, lang))
     by_site: dict[int, Site] = {s.id: s for s in await sites.list_sites(state.db)}
     retry: dict[int, list[dict[str, str]]] = {}
     out: dict[str, list[Row]] = {"due_now": [], "overdue": [], "today": [], "upcoming": []}
@@ -115,6 +118,7 @@ async def _rows(request: Request, operator: Operator, lang: str, now: datetime, 
             retry_slots=retry[site.id], assignee_id=c.assignee_id,
             assignee_name=names.get(c.assignee_id) if c.assignee_id is not None else None,
             assignable=[{"id": o.id, "name": o.name} for o in staff if o.may_see_site(site.id)],
+            lead=cards.get(c.visitor_id),
         ))
     for c in found:
         for attempt in attempts.get(c.id, []):  # in the site's zone, like the due time
