@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Awaitable, Callable
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
@@ -32,7 +33,7 @@ from .rendering import render_page
 
 DUE_WINDOW = timedelta(minutes=15)  # "due now": from 15 min ago to 15 min ahead; older is overdue
 RETRY_SLOTS = 12  # slots offered to call again at
-SHOW = {"all": None, "mine": "mine", "nobody": "nobody"}  # the queue's filter (?show=)
+SHOW = ("all", "mine", "nobody")  # the queue's filter (?show=): everyone's, the operator's, nobody's
 
 
 @dataclass(frozen=True)
@@ -164,8 +165,6 @@ def _show(value: Any) -> str:
 
 
 def _back(show: str, **params: str) -> str:
-    from urllib.parse import urlencode
-
     query = {**({"show": show} if show != "all" else {}), **params}
     return "/console/callbacks" + (f"?{urlencode(query)}" if query else "")
 
