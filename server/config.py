@@ -117,8 +117,20 @@ class Settings:
         "FAQ; more get 429 rate_limited)."
     )
     operator_actions_per_minute: int = _setting(
-        120, "Conversation actions (close, reopen, assign, note) and canned-answer changes one operator may make "
-        "a minute (more get rate_limited errors)."
+        120, "Conversation actions (close, reopen, assign, note), canned-answer changes and callback changes "
+        "(outcome, assignment) one operator may make a minute (more get rate_limited errors)."
+    )
+    operator_messages_per_minute: int = _setting(
+        300, "Messages one operator may send a minute from the console socket (more get rate_limited errors; "
+        "nothing is stored)."
+    )
+    operator_typing_per_minute: int = _setting(
+        120, "Typing frames one operator may send a minute (the console sends at most ~30 while typing; more get "
+        "rate_limited errors)."
+    )
+    operator_frames_per_minute: int = _setting(
+        300, "Other console socket frames (conversation.read, ping, malformed or unknown ones) one operator may "
+        "send a minute."
     )
     lead_searches_per_minute: int = _setting(
         60, "Lead searches (the Leads page with a query or filters) one operator may run a minute (more get an "
@@ -256,7 +268,8 @@ class Settings:
         for name in ("workers", "visitor_messages_per_minute", "visitor_identifies_per_minute",
                      "visitor_typing_per_minute", "visitor_frames_per_minute", "visitor_pages_per_minute", "new_visitors_per_ip_per_minute",
                      "faq_searches_per_ip_per_minute", "sockets_per_ip", "max_body_bytes", "max_frame_bytes", "max_message_chars", "login_attempts_per_minute",
-                     "operator_actions_per_minute", "lead_searches_per_minute", "csv_exports_per_minute",
+                     "operator_actions_per_minute", "operator_messages_per_minute", "operator_typing_per_minute",
+                     "operator_frames_per_minute", "lead_searches_per_minute", "csv_exports_per_minute",
                      "visitor_token_days", "commit_batch_max", "webhook_timeout_seconds", "webhook_concurrency",
                      "worker_lease_seconds", "smtp_timeout_seconds", "email_concurrency",
                      "contact_per_ip_per_hour", "contact_per_site_per_minute", "admin_requests_per_minute"):

@@ -130,7 +130,7 @@ class AppState:
         signer = Signer(settings.resolved_secret_key(), visitor_token_days=settings.visitor_token_days)
         console_url = settings.public_url.rstrip("/") + "/console/" if settings.public_url else None
         mail = Mail(signer, settings.reply_domain, console_url) if settings.email_enabled else None
-        reminders = reminder_worker(db, writer, settings, metrics, node_id)
+        reminders = reminder_worker(db, writer, settings, metrics, node_id, mail)
         return cls(
             settings=settings,
             db=db,

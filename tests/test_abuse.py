@@ -124,7 +124,9 @@ def strict(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         "sqlite", tmp_path_factory.mktemp("strict-limits"),
         FRONTDESK_NEW_VISITORS_PER_IP_PER_MINUTE="3", FRONTDESK_SOCKETS_PER_IP="3",
         FRONTDESK_VISITOR_TYPING_PER_MINUTE="5", FRONTDESK_VISITOR_IDENTIFIES_PER_MINUTE="3",
-        FRONTDESK_VISITOR_FRAMES_PER_MINUTE="5",
+        FRONTDESK_VISITOR_FRAMES_PER_MINUTE="5", FRONTDESK_OPERATOR_MESSAGES_PER_MINUTE="5",
+        FRONTDESK_OPERATOR_TYPING_PER_MINUTE="5", FRONTDESK_OPERATOR_FRAMES_PER_MINUTE="5",
+        FRONTDESK_OPERATOR_ACTIONS_PER_MINUTE="5",
     ) as server:
         yield server
 
@@ -173,6 +175,75 @@ async def test_identify_and_ping_floods_are_refused_with_their_limit(strict: Ser
     assert [a["type"] for a in answers].count("pong") == 5
     assert {a.get("limit") for a in answers if a["type"] == "error"} == {"visitor_frames"}
     await visitor.close()
+
+
+async def test_every_console_frame_type_has_a_per_operator_limit(strict: ServerProcess) -> None:
+    """A raw console socket sends a burst of each frame type: five of each pass, the rest
+    get a rate_limited error naming the limit (and the frame's id), and nothing more is stored."""
+    site = await make_site(strict)
+    token, conversation_id = await seed_conversation(settings_for(strict), site.key, 1)
+    operator = await make_operator(strict)
+    http = await console_login(strict, operator.email, PASSWORD)
+    console = await connect_operator(strict, http)
+    visitor, _ = await connect_visitor(strict, site.key, site.allowed_origins[0], token)
+    too_fast = "You are doing this too fast (at most 5 a minute). Wait a moment and try again."
+
+    async def burst(frames: list[dict[str, object] | str], settled: str) -> list[dict[str, object]]:
+        """Sends them all at once; the answers (frames of type ``settled`` or errors), one per frame."""
+        for frame in frames:
+            await console.ws.send(frame if isinstance(frame, str) else json.dumps(frame))
+        return [await console.recv_until(lambda f: f["type"] in (settled, "error")) for _ in frames]
+
+    def refused(answers: list[dict[str, object]], limit: str) -> list[dict[str, object]]:
+        errors = [a for a in answers if a["type"] == "error"]
+        assert {(e["code"], e["field"], e["limit"], e["message"]) for e in errors} == {
+            ("rate_limited", "type", limit, too_fast)}, errors
+        assert all(isinstance(e["retry_after"], int) and e["retry_after"] >= 1 for e in errors)
+        return errors
+
+    typing = [{"type": "typing", "conversation_id": conversation_id, "typing": i % 2 == 0} for i in range(8)]
+    for frame in typing:
+        await console.send(frame)
+    errors = [await console.recv_until(lambda f: f["type"] == "error") for _ in range(3)]
+    refused(errors, "operator_typing")
+    sends = [{"type": "message.send", "id": f"msg-{i:04d}", "conversation_id": conversation_id, "body": f"Hello {i}"}
+             for i in range(8)]
+    answers = await burst(sends, "ack")
+    assert [a["type"] for a in answers].count("ack") == 5
+    assert sorted(e["id"] for e in refused(answers, "operator_messages")) == ["msg-0005", "msg-0006", "msg-0007"]
+    notes = [{"type": "note.create", "id": f"note-{i:04d}", "conversation_id": conversation_id, "body": f"Note {i}"}
+             for i in range(8)]
+    answers = await burst(notes, "done")
+    assert [a["type"] for a in answers].count("done") == 5 and len(refused(answers, "operator_actions")) == 3
+    answers = await burst([{"type": "ping"}] * 5, "pong")
+    assert [a["type"] for a in answers] == ["pong"] * 5
+    # The rest share one budget, now spent: reads, pings, unknown and malformed frames.
+    others: list[dict[str, object] | str] = [
+        {"type": "conversation.read", "conversation_id": conversation_id}, {"type": "ping"},
+        {"type": "no.such.frame"}, "{not json",
+    ]
+    refused(await burst(others, "pong"), "operator_frames")
+
+    # Nothing more was stored than what passed: 1 seeded + 5 messages; 5 notes.
+    await visitor.recv_until(lambda f: f["type"] == "message.created" and f["message"]["body"] == "Hello 4")
+    from sqlalchemy import func, select
+
+    from server.cli import opened
+    from server.store.schema import conversation_entries as entries
+    from server.store.schema import messages
+
+    async with opened(settings_for(strict)) as state:
+        stored_messages, stored_notes = await state.db.read(lambda conn: (
+            conn.execute(select(func.count()).select_from(messages)
+                         .where(messages.c.conversation_id == conversation_id)).scalar_one(),
+            conn.execute(select(func.count()).select_from(entries)
+                         .where((entries.c.conversation_id == conversation_id) & (entries.c.kind == "note"))).scalar_one(),
+        ))
+    assert (stored_messages, stored_notes) == (6, 5)
+    assert sum(f["type"] == "typing" for f in visitor.seen) == 5  # the visitor saw only what passed
+    await visitor.close()
+    await console.close()
+    await http.aclose()
 
 
 async def test_one_address_may_hold_only_so_many_sockets(strict: ServerProcess) -> None:

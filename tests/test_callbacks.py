@@ -13,7 +13,7 @@ import pytest
 from server.cli import opened
 from server.services import callbacks
 from server.store.sites import Site
-from tests.clients import connect_operator, console_login, new_id, start_visitor
+from tests.clients import connect_operator, connect_visitor, console_login, new_id, start_visitor
 from tests.factories import PASSWORD, make_operator, make_site, settings_for
 from tests.servers import ServerProcess
 
@@ -51,6 +51,7 @@ async def test_a_visitor_books_sees_and_cancels_a_slot(server: ServerProcess) ->
     async with httpx.AsyncClient(base_url=server.url) as client:
         found = await offer(client, site, lang="kk", countries="1")
         assert found["enabled"] and found["site_tz"] == "Asia/Almaty"
+        assert found["visitor_country"] is None  # 127.0.0.1 is nowhere: the browser's locale decides
         kz = next(c for c in found["countries"] if c["code"] == "KZ")
         assert kz == {"code": "KZ", "name": "Қазақстан", "dial": "7"}
         first = found["days"][0]["slots"][0]
@@ -83,6 +84,47 @@ async def test_a_visitor_books_sees_and_cancels_a_slot(server: ServerProcess) ->
         assert first["start"] in [s["start"] for d in (await offer(client, site))["days"] for s in d["slots"]]
         listed = await client.post(api(site, "/pending"), json={"token": token}, headers={"Origin": origin})
         assert listed.json()["callbacks"] == []
+
+
+def test_the_phone_pickers_default_from_the_visitors_address() -> None:
+    from server.services.geo import country_of
+
+    assert [country_of(ip) for ip in ("2.132.0.1", "178.150.0.1", "8.8.8.8")] == ["KZ", "UA", "US"]
+    assert [country_of(ip) for ip in ("127.0.0.1", "10.0.0.1", "not an address", None)] == [None] * 4
+
+
+async def test_a_verified_user_sees_and_cancels_a_callback_from_another_browser(server: ServerProcess) -> None:
+    from server.services import leads
+
+    site = await callback_site(server)
+    origin = site.allowed_origins[0]
+    laptop, phone = [(await start_visitor(server, site.key, origin))["token"] for _ in range(2)]
+    proof = {"user_id": "user-7", "user_hash": leads.user_hash(site.identity_secret, "user-7")}
+    for token in (laptop, phone):  # the site vouches for its logged-in user in both browsers
+        visitor, _ = await connect_visitor(server, site.key, origin, token)
+        await visitor.send({"type": "visitor.identify", "id": new_id(), **proof})
+        answer = await visitor.recv_until(lambda f: f["type"] in ("identified", "error"))
+        assert answer.get("accepted") == ["user_id"], answer
+        await visitor.close()
+
+    async def listed(token: str, **given: str) -> httpx.Response:
+        return await client.post(api(site, "/pending"), json={"token": token, **given}, headers={"Origin": origin})
+
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        slot = (await offer(client, site))["days"][1]["slots"][0]["start"]
+        callback_id = (await book(client, site, laptop, slot=slot)).json()["callback"]["id"]
+        assert (await listed(phone)).json()["callbacks"] == []  # another browser, no proof: nothing
+        assert [c["id"] for c in (await listed(phone, **proof)).json()["callbacks"]] == [callback_id]
+        forged = await listed(phone, user_id="user-7", user_hash=leads.user_hash(site.identity_secret, "user-8"))
+        assert (forged.status_code, forged.json()["error"]["field"]) == (400, "user_hash")
+        other_user = {"user_id": "user-8", "user_hash": leads.user_hash(site.identity_secret, "user-8")}
+        assert (await listed(phone, **other_user)).json()["callbacks"] == []  # a real but different user
+        path = api(site, f"/{callback_id}/cancel")
+        refused = await client.post(path, json={"token": phone, **other_user}, headers={"Origin": origin})
+        assert refused.status_code == 404
+        cancelled = await client.post(path, json={"token": phone, **proof}, headers={"Origin": origin})
+        assert cancelled.status_code == 200 and cancelled.json()["callback"]["status"] == "cancelled"
+        assert (await listed(laptop)).json()["callbacks"] == []
 
 
 async def test_bad_input_gets_an_error_naming_the_field(server: ServerProcess) -> None:
@@ -245,6 +287,19 @@ def one_winner(responses: list[httpx.Response], slot: str) -> None:
         error = lost.json()["error"]
         assert (error["field"], lost.status_code) == ("slot", 400), error
         assert error["next_slots"] and slot not in [s["start"] for s in error["next_slots"]]
+
+
+async def test_a_double_click_sent_at_once_makes_one_callback(server: ServerProcess) -> None:
+    site = await callback_site(server, capacity=5)
+    origin = site.allowed_origins[0]
+    token = (await start_visitor(server, site.key, origin))["token"]
+    client_id = new_id()
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        slot = (await offer(client, site))["days"][1]["slots"][0]["start"]
+        answers = await asyncio.gather(*(book(client, site, token, id=client_id, slot=slot) for _ in range(4)))
+    assert sorted(a.status_code for a in answers) == [200, 200, 200, 201], [a.text for a in answers]
+    assert len({a.json()["callback"]["id"] for a in answers}) == 1
+    assert await stored_for_slot(server, site, slot) == (1, 1)  # one callback, one place taken
 
 
 async def test_many_visitors_race_for_the_last_place(server: ServerProcess) -> None:

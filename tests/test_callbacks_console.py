@@ -100,3 +100,47 @@ async def test_the_queue_needs_a_login(server: ServerProcess) -> None:
         assert (await anyone.get("/console/callbacks")).status_code == 303
         assert (await anyone.post("/console/callbacks/x", data={"outcome": "done"})).status_code == 303
         assert (await anyone.get("/calendar/not-a-real-feed-token-at-all.ics")).status_code == 404
+
+
+async def test_call_again_at_a_slot_and_wrong_number(server: ServerProcess) -> None:
+    site = await callback_site(server, capacity=1)
+    operator = await make_operator(server)
+    http = await console_login(server, operator.email, PASSWORD)
+    console = await connect_operator(server, http)
+    origin = site.allowed_origins[0]
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        slots = (await offer(client, site))["days"][1]["slots"]
+        first = (await book(client, site, (await start_visitor(server, site.key, origin))["token"],
+                            slot=slots[0]["start"])).json()["callback"]["id"]
+        second = (await book(client, site, (await start_visitor(server, site.key, origin))["token"],
+                             slot=slots[1]["start"])).json()["callback"]["id"]
+    page = (await http.get("/console/callbacks?lang=ru")).text
+    token = csrf(page)
+    offered = re.findall(r'<option value="([^"]+T[^"]+)">', row_html(page, first))
+    assert offered, "no slot offered to call again at"
+    # "No answer", call again at one of the offered slots: due then; a past time is refused, naming it.
+    past = await http.post(f"/console/callbacks/{first}", follow_redirects=True, data={
+        "csrf_token": token, "outcome": "no_answer", "retry_at": "2020-01-01T10:00:00+00:00"})
+    assert "error=" in str(past.url)
+    again = await http.post(f"/console/callbacks/{first}", data={
+        "csrf_token": token, "outcome": "no_answer", "retry_at": offered[2]})
+    assert again.status_code == 303 and "saved=no_answer" in again.headers["location"]
+    # Wrong number: closed, and its slot's place is given back to visitors.
+    await http.post(f"/console/callbacks/{second}", data={"csrf_token": token, "outcome": "wrong_number"})
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        free = [s["start"] for d in (await offer(client, site))["days"] for s in d["slots"]]
+    assert slots[1]["start"] in free and slots[0]["start"] not in free
+    # Each change is an event on the spine (what webhooks carry): the retry's due time, the wrong number.
+    retry = await console.recv_until(lambda f: f["type"] == "callback.updated" and f["callback"]["id"] == first)
+    assert utc(retry["callback"]["due_at"]) == utc(offered[2]) and retry["callback"]["status"] == "no_answer"
+    wrong = await console.recv_until(lambda f: f["type"] == "callback.updated" and f["callback"]["id"] == second)
+    assert wrong["callback"]["status"] == "wrong_number" and wrong["callback"]["operator_id"] == operator.id
+    page = (await http.get("/console/callbacks?lang=ru")).text
+    assert f'id="cb-{second}"' not in page and "Не ответили" in row_html(page, first)
+    await console.close()
+    await http.aclose()
+
+
+def row_html(page: str, callback_id: str) -> str:
+    start = page.index(f'id="cb-{callback_id}"')
+    return page[start:page.index("</li>", start)]

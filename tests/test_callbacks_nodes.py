@@ -1,5 +1,6 @@
 """Callbacks on nodes sharing one PostgreSQL: the race for a slot's last place, and a
-reminder whose node is killed while sending it is sent once by another node."""
+reminder whose node is killed while sending it is sent once by another node (the console
+hears ``callback.due`` once, the assignee gets one email)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ import httpx
 from sqlalchemy import func, select, update
 
 from server.cli import opened
+from server.services import callback_assignment
 from server.store.db import utcnow
 from server.store.outbox import last_event_id
 from server.store.schema import callback_reminders, callbacks, events
 from tests.clients import connect_operator, console_login, scrape_metrics, start_visitor
 from tests.factories import PASSWORD, make_operator, make_webhook, settings_for
+from tests.mailbox import Mailbox, parts
 from tests.receivers import Receiver
 from tests import test_scale_out
 from tests.test_callbacks import book, callback_site, offer, one_winner, race, stored_for_slot
@@ -45,16 +48,27 @@ async def test_two_nodes_race_for_the_last_place(cluster: Cluster, receiver: Rec
 async def test_a_node_killed_while_sending_a_reminder_loses_it_not_and_another_sends_it_once(
     cluster: Cluster,
 ) -> None:
+    mailbox = Mailbox().start()  # email on: the reminder's email to the assignee goes out once too
+    cluster.env.update(mailbox.env(FRONTDESK_SMTP_TIMEOUT_SECONDS="1"))
     cluster.env.update({"FRONTDESK_WORKER_LEASE_SECONDS": "2", "FRONTDESK_WEBHOOK_TIMEOUT_SECONDS": "1"})
+    try:
+        await _killed_while_sending(cluster, mailbox)
+    finally:
+        mailbox.stop()
+
+
+async def _killed_while_sending(cluster: Cluster, mailbox: Mailbox) -> None:
     a = cluster.add_node()
     site = await callback_site(a)
     operator = await make_operator(a)
+    bystander = await make_operator(a)  # works the site too, but the callback is not theirs
     async with httpx.AsyncClient(base_url=a.url) as client:
         slot = (await offer(client, site))["days"][1]["slots"][0]["start"]
         token = (await start_visitor(a, site.key, site.allowed_origins[0]))["token"]
         booked = await book(client, site, token, slot=slot)
     callback_id = booked.json()["callback"]["id"]
     async with opened(settings_for(a)) as state:
+        await callback_assignment.assign(state.writer, operator, callback_id, operator.id)
         before = await state.db.read(last_event_id)
 
     # The events table is locked, so A's reminder transaction (mark sent + append
@@ -101,5 +115,10 @@ async def test_a_node_killed_while_sending_a_reminder_loses_it_not_and_another_s
     assert [(r.status, r.claims) for r in rows] == [("done", 2)]
     assert sent == 1  # once: A's half-done send was rolled back with A
     assert scrape_metrics(b)['frontdesk_worker_lease_takeovers_total{worker="reminders"}'] == 1
+    # The email reminder: queued with B's send, delivered once, to the assignee only.
+    mailbox.wait_for(lambda m: len(m.to(operator.email)) == 1, "the email reminder")
+    await asyncio.sleep(3)  # longer than a lease: a second send would have come by now
+    assert len(mailbox.to(operator.email)) == 1 and mailbox.to(bystander.email) == []
+    assert f"tel:{booked.json()['callback']['phone']}" in parts(mailbox.to(operator.email)[0])[0]
     await console.close()
     await http.aclose()

@@ -123,7 +123,9 @@ def test_every_template_renders_in_every_language() -> None:
     renderer = EmailRenderer(Catalogs())
     context = {"site_name": "Aurora", "who": "Ivan", "name": "Ivan", "email": "i@example.com", "phone": "+77011234567",
                "message": "Hi", "console_url": "http://x.test/", "operator_name": "Olga", "body": "Hello",
-               "can_reply": True}
+               "can_reply": True, "phone_display": "+7 701 123 45 67", "when": "2 Mar 2026, 11:05 (Almaty)",
+               "asap": True, "asked": "2 Mar 2026, 10:55 (Almaty)", "note": "About delivery", "assigned": False,
+               "queue_url": "http://x.test/console/callbacks#cb-1"}
     for template in TEMPLATES:
         for lang in LANGUAGES:
             rendered = renderer.render(template, lang, context)

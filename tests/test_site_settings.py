@@ -190,3 +190,49 @@ async def test_the_pre_chat_form_anonymised_addresses_and_the_identity_secret(ad
         stored = await sites.site_by_key(state.db, site.key)
     assert stored is not None and stored.anonymize_ips and stored.identity_secret == site.identity_secret
     await http.aclose()
+
+
+async def test_callback_settings_on_the_site_settings_page(admin_server: ServerProcess) -> None:
+    site = await make_site(admin_server)
+    admin = await make_operator(admin_server)
+    http = await console_login(admin_server, admin.email, PASSWORD)
+    http.headers["Accept-Language"] = "ru"
+    origin = site.allowed_origins[0]
+    form = await form_of(http, site.key)
+    assert (form["callback_tz"], form["callback_hours"], form["callback_slot_minutes"]) == (
+        "UTC", "mon-fri=09:00-18:00", "30")
+    fields = ("callback_tz", "callback_hours", "callback_days_off", "callback_slot_minutes", "callback_lead_minutes",
+              "callback_capacity", "callback_countries")
+    good = {"csrf_token": form["csrf_token"], "callbacks_enabled": "on", "callback_tz": "Asia/Almaty",
+            "callback_hours": "mon-fri=09:00-18:00;sat=10:00-14:00", "callback_days_off": "2030-01-01, 2030-03-08",
+            "callback_slot_minutes": "15", "callback_lead_minutes": "30", "callback_capacity": "2",
+            "callback_countries": "kz,ru"}
+    bad = {**good, "callback_tz": "Mars/Olympus", "callback_hours": "mon=18:00-09:00", "callback_days_off": "soon",
+           "callback_slot_minutes": "7", "callback_lead_minutes": "-1", "callback_capacity": "0",
+           "callback_countries": "XX", "callbacks_enabled": "on"}
+    answer = await http.post(f"/console/sites/{site.key}/callbacks", data=bad)
+    assert answer.status_code == 400
+    for field in fields:
+        assert f'id="fd-err-{field}"' in answer.text, field  # every mistake named at its field
+    assert "Europe/Kyiv" in answer.text and "Mars/Olympus" in answer.text  # the hint, and what was typed kept
+    config = await http.get(f"/api/widget/v1/sites/{site.key}/config", headers={"Origin": origin})
+    assert config.json()["site"]["tabs"] == ["chat"]  # nothing stored: still off
+    saved = await http.post(f"/console/sites/{site.key}/callbacks", data=good)
+    assert saved.status_code == 200 and "Настройки звонков сохранены." in saved.text
+    async with opened(settings_for(admin_server)) as state:
+        stored = await sites.site_by_key(state.db, site.key)
+    assert stored is not None
+    assert (stored.callbacks_enabled, stored.callback_tz, stored.callback_hours, stored.callback_days_off,
+            stored.callback_slot_minutes, stored.callback_lead_minutes, stored.callback_capacity,
+            stored.callback_countries) == (True, "Asia/Almaty", ";".join(
+                [f"{d}=09:00-18:00" for d in ("mon", "tue", "wed", "thu", "fri")] + ["sat=10:00-14:00"]),
+                                           "2030-01-01,2030-03-08", 15, 30, 2, "KZ,RU")
+    config = await http.get(f"/api/widget/v1/sites/{site.key}/config", headers={"Origin": origin})
+    assert "callback" in config.json()["site"]["tabs"]
+    # An agent may not change them.
+    agent = await make_operator(admin_server, role="agent")
+    agent_http = await console_login(admin_server, agent.email, PASSWORD)
+    refused = await agent_http.post(f"/console/sites/{site.key}/callbacks", data={**good, "callbacks_enabled": ""})
+    assert refused.status_code == 403
+    await agent_http.aclose()
+    await http.aclose()

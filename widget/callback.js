@@ -75,6 +75,7 @@
     if (offer && offer.country) return offer.country;
     var m = /-([A-Z]{2})$/.exec(navigator.language || '');
     if (m) return m[1];
+    if (offer && offer.visitor_country) return offer.visitor_country;  // where their address is
     return {kk: 'KZ', ru: 'RU', uk: 'UA'}[P.lang()] || site.country || 'US';
   }
 
@@ -212,9 +213,16 @@
     section.scrollTop = 0;
   }
 
+  function withIdentity(body) {
+    var who = P.identity ? P.identity() : {};
+    if (who.user_id && who.user_hash) { body.user_id = who.user_id; body.user_hash = who.user_hash; }
+    return body;
+  }
+
   function loadPending() {
     return P.visitor().then(function (token) {
-      return P.request('POST', '/callbacks/pending', {token: token, tz: TZ, language: P.lang()});
+      // With a verified identity: also what the same user asked for in another browser.
+      return P.request('POST', '/callbacks/pending', withIdentity({token: token, tz: TZ, language: P.lang()}));
     }).then(function (r) {
       ui.pending.textContent = '';
       var list = r.ok ? r.data.callbacks : [];
@@ -227,7 +235,7 @@
         cancel.addEventListener('click', function () {
           cancel.disabled = true;
           P.visitor().then(function (token) {
-            return P.request('POST', '/callbacks/' + encodeURIComponent(c.id) + '/cancel', {token: token, tz: TZ});
+            return P.request('POST', '/callbacks/' + encodeURIComponent(c.id) + '/cancel', withIdentity({token: token, tz: TZ}));
           }).then(function () { ui.done.textContent = ''; return load(); });
         });
         row.append(cancel);

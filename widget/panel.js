@@ -78,6 +78,7 @@
   var bySeq = {}, byId = {}, posted = {}, drawn = [];
   var waiting = {};          // client ids sent on this socket, not acked yet
   var identifies = [];       // {frame, ref, refused, tries}: visitor.identify frames, kept until answered
+  var verified = null;       // {user_id, user_hash} the server accepted: the same user in every browser
   var seen = null;           // highest seq the visitor has had in front of them
   var readSeq = 0;           // highest seq an operator has read: the visitor's messages up to it show "Seen"
   var unread = 0, launcherPosted = '';
@@ -849,6 +850,9 @@
   function onIdentified(frame) {
     acked(frame.id);
     var item = takeIdentify(frame.id);
+    if (item && Array.isArray(frame.accepted) && frame.accepted.indexOf('user_id') >= 0) {
+      verified = {user_id: item.frame.user_id, user_hash: item.frame.user_hash};
+    }
     if (item) reportIdentify(item, Array.isArray(frame.accepted) ? frame.accepted : [], frame.refused || {});
   }
 
@@ -968,6 +972,8 @@
     tr: tr,
     lang: function () { return lang; },
     site: function () { return site; },
+    // The verified identity (identify's user_id + user_hash), or {}: a view's requests may prove it.
+    identity: function () { return verified || {}; },
     request: function (method, path, body) { return request(method, API + path, body); },
     // Registers the visitor and connects (a person's own act): resolves with the token.
     visitor: function () {

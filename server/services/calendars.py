@@ -77,8 +77,10 @@ async def has_feed(db: Database, operator_id: int) -> bool:
     return await db.read(lambda conn: store.has_feed(conn, operator_id))
 
 
-async def feed_callbacks(db: Database, now: datetime, site_ids: Any = None) -> list[Callback]:
-    """What a feed lists: every open callback from a week ago on (operators share the
-    queue), of ``site_ids`` only unless None (the feed's operator's sites)."""
-    found = await db.read(lambda conn: store.list_open(conn, limit=1000, site_ids=site_ids))
+async def feed_callbacks(db: Database, now: datetime, site_ids: Any = None, operator_id: int | None = None) -> list[Callback]:
+    """What a feed lists: the open callbacks from a week ago on, of ``site_ids`` only
+    unless None (the feed's operator's sites), and with ``operator_id`` only theirs and
+    those nobody has taken yet (not the ones given to a colleague)."""
+    assignees = None if operator_id is None else {operator_id, store.UNASSIGNED}
+    found = await db.read(lambda conn: store.list_open(conn, limit=1000, site_ids=site_ids, assignees=assignees))
     return [c for c in found if c.due_at >= now - timedelta(days=FEED_DAYS_BACK)]

@@ -28,7 +28,7 @@ from ..store.db import Database, utcnow
 from ..store.sites import Site
 from ..store.writer import GroupWriter, Tx
 from ..throttle import Throttle
-from . import events, fields, leads, rates, slots
+from . import callback_assignment, events, fields, leads, rates, slots
 from .slots import Schedule
 
 UTC = timezone.utc
@@ -243,6 +243,9 @@ async def request_callback(
                                 conversation_id=summary["id"])
         store.queue_reminder(tx.conn, callback.id, callback.due_at)
         join_lead(tx, callback)
+        assignee = callback_assignment.default_assignee(tx.conn, callback)  # after join: the merged lead's owner
+        if assignee is not None:
+            callback = store.update_callback(tx.conn, callback.id, assignee_id=assignee) or callback
         tx.append_event(events.CALLBACK_REQUESTED, {"callback": callback.public()}, site_id=site.id,
                         conversation_id=callback.conversation_id)
         return callback, True
@@ -260,17 +263,43 @@ def join_lead(tx: Tx, callback: Callback) -> None:
     leads.join(tx, callback.site_id, callback.visitor_id, name=callback.name, email=None, phone=callback.phone)
 
 
-async def pending_for_visitor(db: Database, claim: VisitorClaim) -> list[Callback]:
-    return await db.read(lambda conn: store.list_for_visitor(conn, claim.visitor_id))
+def verified_identity(site: Site, data: dict[str, Any]) -> str | None:
+    """The visitor's user id when the request proves it (``user_id`` + ``user_hash``, the
+    identify HMAC under the site's identity secret); None when it names none; a user id
+    with a wrong hash is refused (``invalid`` / ``user_hash``)."""
+    if data.get("user_id") in (None, "") and data.get("user_hash") in (None, ""):
+        return None
+    return leads.verified_user(site, data.get("user_id"), data.get("user_hash"))
 
 
-async def cancel_by_visitor(writer: GroupWriter, site: Site, claim: VisitorClaim, callback_id: Any) -> Callback:
+async def pending_for_visitor(
+    db: Database, claim: VisitorClaim, user_id: str | None = None, site: Site | None = None
+) -> list[Callback]:
+    """The visitor's open callbacks; with a verified user id also those the same user asked
+    for in other browsers (their leads carry the id)."""
+    def read(conn: Any) -> list[Callback]:
+        own = store.list_for_visitor(conn, claim.visitor_id)
+        if user_id is None or site is None:
+            return own
+        more = [c for c in store.list_for_user(conn, site.id, user_id) if c.id not in {o.id for o in own}]
+        return sorted(own + more, key=lambda c: (c.due_at, c.id))[:50]
+
+    return await db.read(read)
+
+
+async def cancel_by_visitor(
+    writer: GroupWriter, site: Site, claim: VisitorClaim, callback_id: Any, user_id: str | None = None
+) -> Callback:
     if not isinstance(callback_id, str) or len(callback_id) > 32:
         raise NotFound("not_found", field="callback")
 
     def job(tx: Tx) -> Callback:
         callback = store.get_callback(tx.conn, callback_id)
-        if callback is None or callback.visitor_id != claim.visitor_id or callback.site_id != site.id:
+        if callback is None or callback.site_id != site.id:
+            raise NotFound("not_found", field="callback")
+        if callback.visitor_id != claim.visitor_id and not (
+            user_id is not None and store.visitor_is_user(tx.conn, site.id, callback.visitor_id, user_id)
+        ):
             raise NotFound("not_found", field="callback")
         if callback.status not in store.OPEN:
             return callback
@@ -324,6 +353,8 @@ async def record_outcome(
             raise Invalid(field="status", reason="closed", status=callback.status)
         store.insert_attempt(tx.conn, callback.id, operator_id, outcome)
         values: dict[str, Any] = {"status": outcome, "operator_id": operator_id}
+        if callback.assignee_id is None:
+            values["assignee_id"] = operator_id  # whoever calls an unassigned one owns the next try
         if next_due is not None:
             values["due_at"] = next_due
             store.queue_reminder(tx.conn, callback.id, next_due)

@@ -33,7 +33,7 @@ from ..store.emails import EmailJob
 from ..store.writer import Tx
 
 # Every template there is (a test renders each in every language).
-TEMPLATES = ("contact_submitted", "contact_copy", "operator_reply", "offline_message")
+TEMPLATES = ("contact_submitted", "contact_copy", "operator_reply", "offline_message", "callback_due")
 MAX_ERROR_CHARS = 500
 _HEADER_UNSAFE = re.compile(r"[\x00-\x1f\x7f]+")
 

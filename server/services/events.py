@@ -57,6 +57,7 @@ CATALOGUE: dict[str, str] = {
     "merged into the older. Payload: lead (the survivor), merged (the absorbed lead, merged_into set), filled.",
     CALLBACK_REQUESTED: "A visitor asked to be called back (as soon as possible, or in a slot). Payload: callback.",
     CALLBACK_UPDATED: "A callback changed: an operator recorded an attempt (done, no answer with the next try, "
-    "wrong number, cancelled) or the visitor cancelled it. Payload: callback, by (operator | visitor).",
+    "wrong number, cancelled), assigned it (change: assigned, operator_id) or the visitor cancelled it. "
+    "Payload: callback (with assignee_id), by (operator | visitor).",
     CALLBACK_DUE: "A callback fell due: the reminder to call now, sent once across nodes. Payload: callback.",
 }

@@ -58,6 +58,16 @@ class Geolocator:
             self._reader = None
 
 
+def country_of(ip: str | None) -> str | None:
+    """Only the country, from the registry data shipped in memory (~0.1 µs: fine on the
+    event loop, unlike a database lookup); None for private or unknown addresses."""
+    try:
+        address = ipaddress.ip_address(ip or "")
+    except ValueError:
+        return None
+    return iptocc.country_code(str(address)) if address.is_global else None
+
+
 def _name(value: Any) -> str | None:
     """A flat string (DB-IP Lite) or MaxMind's {"names": {"en": …}}; cut to the column's size."""
     if isinstance(value, dict):

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 from .db import iso, utcnow
 from .leases import PENDING
-from .schema import calendar_feeds, callback_attempts, callback_reminders, callback_slots, callbacks, visitors
+from .schema import calendar_feeds, callback_attempts, callback_reminders, callback_slots, callbacks, leads, visitors
 
 OPEN = ("requested", "no_answer")  # statuses still waiting for a call
 
@@ -44,6 +44,7 @@ class Callback:
     operator_id: int | None
     created_at: datetime
     updated_at: datetime
+    assignee_id: int | None = None  # who is to call (None: whoever is free)
 
     def public(self) -> dict[str, Any]:
         """As events, webhooks and the API carry it."""
@@ -52,6 +53,7 @@ class Callback:
             "phone": self.phone, "name": self.name, "note": self.note, "language": self.language,
             "visitor_tz": self.visitor_tz, "asap": self.slot_start is None, "slot_start": iso(self.slot_start),
             "due_at": iso(self.due_at), "status": self.status, "operator_id": self.operator_id,
+            "assignee_id": self.assignee_id,
             "created_at": iso(self.created_at), "updated_at": iso(self.updated_at),
         }
 
@@ -61,6 +63,7 @@ def _callback(row: Any) -> Callback:
         row.id, row.site_id, row.visitor_id, row.client_id, row.conversation_id, row.phone, row.name, row.note,
         row.language, row.visitor_tz, aware(row.slot_start), aware(row.due_at), row.status,  # type: ignore[arg-type]
         row.operator_id, aware(row.created_at), aware(row.updated_at),  # type: ignore[arg-type]
+        row.assignee_id,
     )
 
 
@@ -144,16 +147,50 @@ def list_for_visitor(conn: Connection, visitor_id: str) -> list[Callback]:
     return [_callback(r) for r in rows]
 
 
+UNASSIGNED = 0  # ``list_open(assignees=...)``: the callbacks nobody is assigned to
+
+
+def _user_visitors(site_id: int, user_id: str) -> Any:
+    """The visitors (on any device) of the site's leads with this verified user id."""
+    lead_ids = select(leads.c.id).where((leads.c.site_id == site_id) & (leads.c.user_id == user_id))
+    return select(visitors.c.id).where(visitors.c.lead_id.in_(lead_ids))
+
+
+def list_for_user(conn: Connection, site_id: int, user_id: str) -> list[Callback]:
+    """Open callbacks of a verified user's visitors, whichever browser asked for them."""
+    rows = conn.execute(
+        select(callbacks)
+        .where(callbacks.c.visitor_id.in_(_user_visitors(site_id, user_id)) & callbacks.c.status.in_(OPEN))
+        .order_by(callbacks.c.due_at)
+        .limit(50)
+    )
+    return [_callback(r) for r in rows]
+
+
+def visitor_is_user(conn: Connection, site_id: int, visitor_id: str, user_id: str) -> bool:
+    return conn.execute(
+        select(visitors.c.id).where((visitors.c.id == visitor_id) & visitors.c.id.in_(_user_visitors(site_id, user_id)))
+    ).first() is not None
+
+
 def list_open(
-    conn: Connection, *, until: datetime | None = None, limit: int = 500, site_ids: Any = None
+    conn: Connection, *, until: datetime | None = None, limit: int = 500, site_ids: Any = None,
+    assignees: Any = None,
 ) -> list[Callback]:
     """Callbacks still waiting for a call, soonest first; ``site_ids``: only those sites'
-    (an operator limited to some sites), None: every site."""
+    (an operator limited to some sites), None: every site; ``assignees``: only those
+    assigned to these operator ids (``UNASSIGNED`` among them: and nobody's), None: all."""
     where = callbacks.c.status.in_(OPEN)
     if until is not None:
         where = and_(where, callbacks.c.due_at <= until)
     if site_ids is not None:
         where = and_(where, callbacks.c.site_id.in_(sorted(site_ids)))
+    if assignees is not None:
+        ids = sorted(a for a in assignees if a != UNASSIGNED)
+        who = callbacks.c.assignee_id.in_(ids)
+        if UNASSIGNED in assignees:
+            who = who | callbacks.c.assignee_id.is_(None)
+        where = and_(where, who)
     rows = conn.execute(select(callbacks).where(where).order_by(callbacks.c.due_at, callbacks.c.id).limit(limit))
     return [_callback(r) for r in rows]
 

@@ -381,6 +381,8 @@ callbacks = Table(
     Column("due_at", Timestamp, nullable=False),
     Column("status", String(16), nullable=False),  # requested | done | no_answer | wrong_number | cancelled
     Column("operator_id", Integer, nullable=True),  # who acted last
+    # Who calls it (0016): set by an operator, the lead's owner by default; NULL: anyone.
+    Column("assignee_id", Integer, ForeignKey("operators.id"), nullable=True),
     Column("created_at", Timestamp, nullable=False),
     Column("updated_at", Timestamp, nullable=False),
     UniqueConstraint("site_id", "client_id", name="uq_callbacks_site_client"),

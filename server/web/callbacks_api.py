@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 
 from ..errors import FrontdeskError, Invalid, RateLimited
 from ..locales import LANGUAGES
-from ..services import callback_words, callbacks, rates
+from ..services import callback_words, callbacks, geo, rates
 from ..store.db import utcnow
 from ..store.sites import Site
 from .addresses import client_address
@@ -73,6 +73,8 @@ async def slots(request: Request) -> Response:
         if request.query_params.get("countries") == "1":
             body["countries"] = callback_words.country_names(lang)
             body["accepted"] = sorted(callbacks.accepted_regions(site))
+        # The phone picker's default when the site has no country and the browser's locale names none.
+        body["visitor_country"] = geo.country_of(client_address(request))
     except FrontdeskError as exc:
         return error_response(request, exc, headers=_cors(request), lang=lang)
     return JSONResponse(body, headers={**_cors(request), "Cache-Control": "no-store"})
@@ -117,7 +119,8 @@ async def create(request: Request) -> Response:
 
 
 async def pending(request: Request) -> Response:
-    """POST …/callbacks/pending {token, tz, language}: the visitor's callbacks still to come."""
+    """POST …/callbacks/pending {token, tz, language, user_id?, user_hash?}: the visitor's
+    callbacks still to come (with a verified identity: those of the same user anywhere)."""
     state = app_state(request)
     lang = language(request)
     try:
@@ -128,7 +131,8 @@ async def pending(request: Request) -> Response:
             lang = language(request, data["language"])
         tz = callbacks.visitor_zone(data.get("tz"))
         claim = state.signer.read_visitor_token(data.get("token"), site_id=site.id)
-        found = await callbacks.pending_for_visitor(state.db, claim)
+        user_id = callbacks.verified_identity(site, data)
+        found = await callbacks.pending_for_visitor(state.db, claim, user_id, site)
     except FrontdeskError as exc:
         return error_response(request, exc, headers=_cors(request), lang=lang)
     return JSONResponse(
@@ -138,7 +142,7 @@ async def pending(request: Request) -> Response:
 
 
 async def cancel(request: Request) -> Response:
-    """POST …/callbacks/{id}/cancel {token, tz, language}"""
+    """POST …/callbacks/{id}/cancel {token, tz, language, user_id?, user_hash?}"""
     state = app_state(request)
     lang = language(request)
     try:
@@ -151,7 +155,9 @@ async def cancel(request: Request) -> Response:
         await callbacks.check_request_rate(
             state.throttle, claim.visitor_id, per_minute=state.settings.callback_requests_per_minute
         )
-        callback = await callbacks.cancel_by_visitor(state.writer, site, claim, request.path_params["callback_id"])
+        callback = await callbacks.cancel_by_visitor(
+            state.writer, site, claim, request.path_params["callback_id"], callbacks.verified_identity(site, data)
+        )
     except FrontdeskError as exc:
         return error_response(request, exc, headers=_cors(request), lang=lang)
     return JSONResponse(

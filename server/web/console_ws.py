@@ -133,13 +133,15 @@ class OperatorConnection:
             raise BadFrame(field="type")
 
     async def admit(self, kind: str) -> None:
-        """Conversation actions are limited per operator (message.send, typing and ping are
-        the console's own traffic, as before)."""
-        if kind in ACTIONS:
-            await rates.check_per_minute(
-                self.state.throttle, "operator_actions", str(self.operator.id),
-                per_minute=self.state.settings.operator_actions_per_minute, field="type",
-            )
+        """Every frame type has a per-operator limit, shared by the operator's sockets (and,
+        with Redis, by the nodes): conversation actions, messages, typing, and the rest
+        (conversation.read, ping, malformed or unknown frames). A refused frame does
+        nothing and gets a ``rate_limited`` error naming the limit (and the frame's id)."""
+        name, setting = _FRAME_LIMITS.get(kind, _OTHER_FRAMES)
+        await rates.check_per_minute(
+            self.state.throttle, name, str(self.operator.id), per_minute=getattr(self.state.settings, setting),
+            field="type", reason="console",
+        )
 
     async def act(self, kind: str, frame: dict[str, Any]) -> None:
         """A conversation action; "done" once committed (the change itself comes as its
@@ -175,6 +177,15 @@ ACTIONS = {
 }
 
 
+# Frame type -> (limit name, setting of its per-minute budget); any other type: _OTHER_FRAMES.
+_FRAME_LIMITS = {
+    **{kind: ("operator_actions", "operator_actions_per_minute") for kind in ACTIONS},
+    "message.send": ("operator_messages", "operator_messages_per_minute"),
+    "typing": ("operator_typing", "operator_typing_per_minute"),
+}
+_OTHER_FRAMES = ("operator_frames", "operator_frames_per_minute")
+
+
 async def console_socket(websocket: WebSocket) -> None:
     state = app_state(websocket)
     lang = language(websocket)
@@ -200,8 +211,10 @@ async def console_socket(websocket: WebSocket) -> None:
     position = state.relay_position()
     if position is None:
         position = await state.db.read(last_event_id)
-    socket.send({"type": "welcome", "operator": operator.public(), "last_event_id": position})
+    # Counted on duty before the welcome: once a console has its welcome, the widgets (and
+    # "call me back as soon as possible") already see an operator online.
     await state.presence.connected(operator.id)
+    socket.send({"type": "welcome", "operator": operator.public(), "last_event_id": position})
     serving = asyncio.ensure_future(socket.serve(
         connection.handle, connection.subscription, connection.forward,
         replay=connection.replay(position if after is None else after), admit=connection.admit,

@@ -9,7 +9,8 @@ from . import (
     widget_api, widget_ws,
 )
 from .console import (
-    admin_api, auth, callbacks, exports, faq, language, lead_pages, leads, operators_page, pages, site_settings,
+    admin_api, auth, callbacks, exports, faq, language, lead_pages, leads, operators_page, pages, site_callbacks,
+    site_settings,
 )
 from .console.roles import admin_only, is_admin_path
 
@@ -56,6 +57,7 @@ def _routes() -> list[Route | WebSocketRoute | Mount]:
         Route("/console/sites", site_settings.create, methods=["POST"]),
         Route("/console/sites/{key}", site_settings.settings_page, methods=["GET"]),
         Route("/console/sites/{key}", site_settings.save, methods=["POST"]),
+        Route("/console/sites/{key}/callbacks", site_callbacks.save, methods=["POST"]),
         Route("/console/operators", operators_page.operators_page, methods=["GET"]),
         Route("/console/operators", operators_page.create, methods=["POST"]),
         Route("/console/operators/{operator_id}", operators_page.operator_page, methods=["GET"]),
@@ -72,6 +74,7 @@ def _routes() -> list[Route | WebSocketRoute | Mount]:
         Route("/console/callbacks/feed", callbacks.feed_settings, methods=["POST"]),
         Route("/console/callbacks/{callback_id}.ics", callbacks.ics, methods=["GET"]),
         Route("/console/callbacks/{callback_id}", callbacks.record, methods=["POST"]),
+        Route("/console/callbacks/{callback_id}/assign", callbacks.assign, methods=["POST"]),
         Route("/calendar/{token}.ics", callbacks.feed, methods=["GET"]),
         Route("/console/faq", faq.articles_page, methods=["GET"]),
         Route("/console/faq/gaps", faq.gaps_page, methods=["GET"]),

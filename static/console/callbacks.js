@@ -2,7 +2,8 @@
  * A callback falling due (callback.due, sent once across nodes) rings: a short tone, a
  * desktop notification and a note linking to the queue. On the inbox the events come
  * from its socket (inbox.js re-dispatches them as "frontdesk:event"); on the queue
- * page this module opens its own and refreshes the queue on every callback.* event. */
+ * page this module opens its own and refreshes the queue on every callback.* event.
+ * Only the assignee's console rings (every console while nobody has taken it). */
 (function () {
   "use strict";
   var live = document.getElementById("fd-cb-live");
@@ -24,7 +25,7 @@
     refreshing = setTimeout(function () {
       var active = document.activeElement;
       if (active && active.closest && active.closest(".fd-cb-actions select")) { refresh(); return; }
-      fetch(location.pathname, { credentials: "same-origin", cache: "no-store" }).then(function (r) {
+      fetch(location.pathname + location.search, { credentials: "same-origin", cache: "no-store" }).then(function (r) {
         return r.ok ? r.text() : null;
       }).then(function (html) {
         if (!html) return;
@@ -54,6 +55,9 @@
   }
 
   function ring(callback) {
+    // A callback given to a colleague rings on their console; one nobody took rings on every one.
+    var me = data.operator && data.operator.id;
+    if (callback.assignee_id && me && callback.assignee_id !== me) return;
     var who = callback.name || callback.phone;
     note(t("callbacks.due_now", { name: who }));
     try {

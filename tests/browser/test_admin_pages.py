@@ -100,7 +100,7 @@ def test_a_site_settings_change_reaches_an_open_widget(browser: Any, demo: Demo,
     admin.locator("#fd-s-greeting-default").fill("Hi! <b>Ask</b> us anything")
     admin.locator("#fd-s-placeholder-default").fill("Your question about tea")
     admin.locator("#fd-s-color").evaluate("(e) => { e.value = '#0f766e'; }")
-    admin.get_by_role("button", name="Save").click()
+    admin.get_by_role("button", name="Save", exact=True).click()
     expect(admin.locator(".fd-notice")).to_contain_text("Saved", timeout=TIMEOUT)
     expect(admin.locator("h1")).to_contain_text(hostile)
 
@@ -114,7 +114,7 @@ def test_a_site_settings_change_reaches_an_open_widget(browser: Any, demo: Demo,
 
     # A mistake is named at its field and nothing changes.
     admin.locator("#fd-s-origins").fill("https://ok.example.com\nnot an origin")
-    admin.get_by_role("button", name="Save").click()
+    admin.get_by_role("button", name="Save", exact=True).click()
     expect(admin.locator("#fd-err-allowed_origins")).to_contain_text("not an origin")
     expect(admin.locator("#fd-s-origins")).to_have_attribute("aria-invalid", "true")
     expect(frame.locator("#site-name")).to_have_text(hostile)

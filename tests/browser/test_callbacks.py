@@ -24,6 +24,27 @@ WORDS = {
 }
 
 
+# Watches the console's ring without replacing it: the real Notification and AudioContext run.
+RING_SPY = """
+window.__rang = [];
+(function () {
+  var RealNotification = window.Notification;
+  function Watched(title, options) {
+    window.__rang.push(["notification", title, options && options.body]);
+    return new RealNotification(title, options);
+  }
+  Object.defineProperty(Watched, "permission", {get: function () { return RealNotification.permission; }});
+  Watched.requestPermission = RealNotification.requestPermission.bind(RealNotification);
+  window.Notification = Watched;
+  var start = OscillatorNode.prototype.start;
+  OscillatorNode.prototype.start = function () {
+    window.__rang.push(["tone", this.frequency.value]);
+    return start.apply(this, arguments);
+  };
+})();
+"""
+
+
 @pytest.fixture(scope="module")
 def callback_site(demo: Demo, host_site: HostSite) -> str:
     return demo.add_site(
@@ -82,6 +103,12 @@ def book_in_widget(browser: Any, host_site: HostSite, key: str, lang: str, name:
     return start
 
 
+def called(console: Any, name: str) -> Any:
+    """The queue row of the callback asked for under ``name`` (its lead card may name
+    another: the same phone number merged both visitors into one lead)."""
+    return console.locator("li.fd-cb", has=console.locator(".fd-cb-name", has_text=name))
+
+
 def test_visitors_book_and_the_operator_works_the_queue(
     browser: Any, demo: Demo, host_site: HostSite, callback_site: str
 ) -> None:
@@ -96,7 +123,7 @@ def test_visitors_book_and_the_operator_works_the_queue(
     console.locator("form.fd-login-form button[type=submit]").click()
     console.goto(demo.server_url + "/console/callbacks")
     for lang, start in booked.items():
-        row = console.locator("li.fd-cb", has_text=f"Visitor {lang}")
+        row = called(console, f"Visitor {lang}")
         expect(row).to_be_visible(timeout=TIMEOUT)
         local = datetime.fromisoformat(start.replace("Z", "+00:00")).astimezone(ZoneInfo("Asia/Almaty"))
         expect(row.locator(".fd-cb-due")).to_contain_text(local.strftime("%-I:%M"))  # the site's own clock
@@ -104,15 +131,15 @@ def test_visitors_book_and_the_operator_works_the_queue(
         expect(row.locator("a.fd-cb-tel")).to_have_attribute("href", "tel:+77011234567")
 
     assert _violations(console) == [], "the callback queue"
-    row = console.locator("li.fd-cb", has_text="Visitor kk")
+    row = called(console, "Visitor kk")
     row.get_by_role("button", name="in 15 min").click()
-    row = console.locator("li.fd-cb", has_text="Visitor kk")
+    row = called(console, "Visitor kk")
     expect(row.locator(".fd-cb-attempts")).to_contain_text("No answer", timeout=TIMEOUT)
     expect(row.locator(".fd-cb-badge")).to_be_visible()
     screenshot(console, "callback-queue")
     row.get_by_role("button", name="Done").click()
-    expect(console.locator("li.fd-cb", has_text="Visitor kk")).to_have_count(0, timeout=TIMEOUT)
-    expect(console.locator("li.fd-cb", has_text="Visitor ru")).to_have_count(1)
+    expect(called(console, "Visitor kk")).to_have_count(0, timeout=TIMEOUT)
+    expect(called(console, "Visitor ru")).to_have_count(1)
     assert not errors.errors, errors.errors
     ctx.close()
 
@@ -121,6 +148,8 @@ def test_a_callback_falling_due_rings_in_the_inbox(
     browser: Any, demo: Demo, host_site: HostSite, callback_site: str
 ) -> None:
     ctx = browser.new_context(locale="ru-RU")
+    ctx.grant_permissions(["notifications"], origin=demo.server_url)
+    ctx.add_init_script(RING_SPY)
     console = operator_login(ctx, demo.server_url, demo.email, demo.password)  # on duty: ASAP is offered
     with httpx.Client(base_url=demo.server_url, headers={"Origin": host_site.origin}) as http:
         token = http.post(f"/api/widget/v1/sites/{callback_site}/visitors", json={}).json()["token"]
@@ -130,6 +159,9 @@ def test_a_callback_falling_due_rings_in_the_inbox(
         assert booked.status_code == 201, booked.text
     toast = console.locator("#fd-cb-toast")
     expect(toast).to_have_text("Пора звонить: Ерлан", timeout=TIMEOUT)
+    # The real desktop notification and tone (watched, not replaced): once each.
+    rang = console.evaluate("window.__rang")
+    assert rang == [["tone", 880], ["notification", "Пора звонить: Ерлан", "+77011234567"]], rang
     toast.click()
     expect(console.locator("li.fd-cb", has_text="Ерлан")).to_be_visible(timeout=TIMEOUT)
     expect(console.locator(".fd-cb-due_now li.fd-cb", has_text="Ерлан")).to_have_count(1)

@@ -1,12 +1,15 @@
 """The console's callback queue: due now, overdue, today, upcoming; attempts with who
 and when; done / no answer (call again in 15 min, 1 h, or at a slot) / wrong number /
-cancelled. Plus each callback as .ics and the operator's private calendar feed."""
+cancelled; who is assigned, "take it" or give it to another operator of the site, and
+the queue filtered to all / mine / nobody's. Plus each callback as .ics and the
+operator's private calendar feed (their callbacks and nobody's)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Awaitable, Callable
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
@@ -14,13 +17,15 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
 from ...errors import FrontdeskError
 from ...locales import format_datetime
-from ...services import calendars, callback_words, callbacks, operators, phones, sites, slots
+from ...services import callback_assignment, calendars, callback_words, callbacks, operators, phones, rates
+from ...services import sites, slots
 from ...store import callbacks as store
 from ...store.callbacks import Callback
 from ...store.operators import Operator
 from ...store.db import utcnow
 from ...store.sites import Site
 from ..context import app_state, base_url
+from . import callback_leads
 from .auth_cookies import csrf_ok, current_operator, form_data
 from .language import console_language
 from .pages import console_data
@@ -28,6 +33,7 @@ from .rendering import render_page
 
 DUE_WINDOW = timedelta(minutes=15)  # "due now": from 15 min ago to 15 min ahead; older is overdue
 RETRY_SLOTS = 12  # slots offered to call again at
+SHOW = ("all", "mine", "nobody")  # the queue's filter (?show=): everyone's, the operator's, nobody's
 
 
 @dataclass(frozen=True)
@@ -43,13 +49,19 @@ class Row:
     due_site: str  # the due time in the site's zone, with the zone's city
     due_visitor: str | None  # the visitor's own time, when their zone differs
     conversation_id: str | None
+    assignee_id: int | None = None
+    assignee_name: str | None = None
     attempts: list[dict[str, Any]] = field(default_factory=list)
     retry_slots: list[dict[str, str]] = field(default_factory=list)
+    assignable: list[dict[str, Any]] = field(default_factory=list)  # operators who work the site
+    lead: dict[str, Any] | None = None  # the lead's card (callback_leads.py)
 
 
 @dataclass(frozen=True)
 class QueuePage:
     groups: list[tuple[str, list[Row]]]
+    show: str  # all | mine | nobody
+    me: int
     feed_url: str | None
     has_feed: bool
     saved: str | None
@@ -71,10 +83,19 @@ def _when(lang: str, moment: datetime, tz: str) -> str:
     return f"{format_datetime(lang, moment, tz=ZoneInfo(tz))} ({callback_words.zone_label(lang, tz)})"
 
 
-async def _rows(request: Request, operator: Operator, lang: str, now: datetime) -> dict[str, list[Row]]:
+def _assignees(operator: Operator, show: str) -> set[int] | None:
+    return {"mine": {operator.id}, "nobody": {store.UNASSIGNED}}.get(show)
+
+
+async def _rows(request: Request, operator: Operator, lang: str, now: datetime, show: str) -> dict[str, list[Row]]:
     state = app_state(request)
-    found = await state.db.read(lambda conn: store.list_open(conn, site_ids=operator.site_ids))
+    assignees = _assignees(operator, show)
+    found = await state.db.read(lambda conn: store.list_open(conn, site_ids=operator.site_ids, assignees=assignees))
+    everyone = await operators.list_operators(state.db)
+    staff = [o for o in everyone if o.active]
+    names = {o.id: o.name for o in everyone}
     attempts = await state.db.read(lambda conn: store.list_attempts(conn, [c.id for c in found]))
+    cards = await state.db.read(lambda conn: callback_leads.read_cards(conn, found, lang))
     by_site: dict[int, Site] = {s.id: s for s in await sites.list_sites(state.db)}
     retry: dict[int, list[dict[str, str]]] = {}
     out: dict[str, list[Row]] = {"due_now": [], "overdue": [], "today": [], "upcoming": []}
@@ -95,7 +116,10 @@ async def _rows(request: Request, operator: Operator, lang: str, now: datetime) 
             id=c.id, name=c.name, phone=c.phone, phone_display=phones.display(c.phone), note=c.note, site=site.name,
             status=c.status, asap=c.slot_start is None, due_site=_when(lang, c.due_at, site.callback_tz),
             due_visitor=visitor_time, conversation_id=c.conversation_id, attempts=attempts.get(c.id, []),
-            retry_slots=retry[site.id],
+            retry_slots=retry[site.id], assignee_id=c.assignee_id,
+            assignee_name=names.get(c.assignee_id) if c.assignee_id is not None else None,
+            assignable=[{"id": o.id, "name": o.name} for o in staff if o.may_see_site(site.id)],
+            lead=cards.get(c.visitor_id),
         ))
     for c in found:
         for attempt in attempts.get(c.id, []):  # in the site's zone, like the due time
@@ -114,25 +138,40 @@ async def queue(request: Request) -> Response:
 async def _render(request: Request, operator: Operator, *, feed_token: str | None = None) -> Response:
     state = app_state(request)
     lang = console_language(request, operator)
-    rows = await _rows(request, operator, lang, utcnow())
+    show = _show(request.query_params.get("show"))
+    rows = await _rows(request, operator, lang, utcnow(), show)
     saved = request.query_params.get("saved")
     error = request.query_params.get("error")
     page = QueuePage(
         groups=[(name, rows[name]) for name in ("due_now", "overdue", "today", "upcoming")],
+        show=show,
+        me=operator.id,
         # Shown once, in the answer to the POST that made it: never in a URL (history, logs).
         feed_url=f"{base_url(request)}/calendar/{feed_token}.ics" if feed_token else None,
         has_feed=await calendars.has_feed(state.db, operator.id),
         saved=state.catalogs.translate(
             lang, "callbacks.saved", outcome=state.catalogs.translate(lang, f"callbacks.outcome.{saved}")
-        ) if saved in callbacks.OUTCOMES else None,
+        ) if saved in callbacks.OUTCOMES else (
+            state.catalogs.translate(lang, "callbacks.saved_assigned") if saved == "assigned" else None
+        ),
         error=error[:300] if error else None,
         console_data=console_data(request, operator, "callbacks"),
     )
     return await render_page(request, "console/callbacks.html", asdict(page), operator=operator)
 
 
-async def record(request: Request) -> Response:
-    """POST /console/callbacks/{id}: outcome, and for no_answer retry_in_minutes or retry_at."""
+def _show(value: Any) -> str:
+    return value if value in SHOW else "all"
+
+
+def _back(show: str, **params: str) -> str:
+    query = {**({"show": show} if show != "all" else {}), **params}
+    return "/console/callbacks" + (f"?{urlencode(query)}" if query else "")
+
+
+async def _change(request: Request, change: Callable[[Operator, Any], Awaitable[str]]) -> Response:
+    """A queue form's POST: signed in, CSRF, the operator's action limit, then ``change``;
+    back to the queue (same filter) saying what was saved, or the error in their language."""
     operator = await current_operator(request)
     if operator is None:
         return RedirectResponse("/console/login", status_code=303)
@@ -141,17 +180,43 @@ async def record(request: Request) -> Response:
     form = await form_data(request)
     if not csrf_ok(request, form):
         return PlainTextResponse(state.catalogs.translate(lang, "csrf.failed"), status_code=403)
+    show = _show(form.get("show"))
     try:
+        await rates.check_per_minute(
+            state.throttle, "operator_actions", str(operator.id), per_minute=state.settings.operator_actions_per_minute,
+        )
+        saved = await change(operator, form)
+    except FrontdeskError as exc:
+        message = state.catalogs.first(lang, exc.message_keys, **exc.message_params)
+        return RedirectResponse(_back(show, error=message), status_code=303)
+    return RedirectResponse(_back(show, saved=saved), status_code=303)
+
+
+async def record(request: Request) -> Response:
+    """POST /console/callbacks/{id}: outcome, and for no_answer retry_in_minutes or retry_at."""
+    state = app_state(request)
+
+    async def change(operator: Operator, form: Any) -> str:
         await callbacks.record_outcome(
             state.writer, request.path_params["callback_id"][:32], operator.id, form.get("outcome"),
             retry_in_minutes=form.get("retry_in_minutes"), retry_at=form.get("retry_at"), site_ids=operator.site_ids,
         )
-    except FrontdeskError as exc:
-        from urllib.parse import quote
+        return str(form.get("outcome"))
 
-        message = state.catalogs.first(lang, exc.message_keys, **exc.message_params)
-        return RedirectResponse(f"/console/callbacks?error={quote(message)}", status_code=303)
-    return RedirectResponse(f"/console/callbacks?saved={form.get('outcome')}", status_code=303)
+    return await _change(request, change)
+
+
+async def assign(request: Request) -> Response:
+    """POST /console/callbacks/{id}/assign: assignee_id (an operator of the site; empty: nobody)."""
+    state = app_state(request)
+
+    async def change(operator: Operator, form: Any) -> str:
+        await callback_assignment.assign(
+            state.writer, operator, request.path_params["callback_id"][:32], form.get("assignee_id"),
+        )
+        return "assigned"
+
+    return await _change(request, change)
 
 
 def _ics(body: bytes, filename: str) -> Response:
@@ -209,7 +274,7 @@ async def feed(request: Request) -> Response:
     if owner is None or not owner.active:
         return PlainTextResponse("not found", status_code=404)
     site_list = {s.id: s for s in await sites.list_sites(state.db)}
-    found = await calendars.feed_callbacks(state.db, utcnow(), owner.site_ids)
+    found = await calendars.feed_callbacks(state.db, utcnow(), owner.site_ids, owner.id)
     body = calendars.calendar(
         [(c, site_list[c.site_id].callback_slot_minutes, site_list[c.site_id].name) for c in found],
         base_url(request), "Frontdesk callbacks",

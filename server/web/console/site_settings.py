@@ -20,6 +20,7 @@ from .language import console_language
 from .pages import console_data, render_sites, snippet
 from .rendering import render_page
 from .roles import signed_in
+from . import site_callbacks
 
 # The text fields' languages: "" is the default, shown where no text of the visitor's
 # language is set.
@@ -53,6 +54,7 @@ async def _site(request: Request) -> Site | None:
 async def _render(
     request: Request, site: Site, values: dict[str, Any], *, errors: dict[str, str] | None = None,
     notice: str | None = None, error: str | None = None, status_code: int = 200,
+    callback_values: dict[str, Any] | None = None, callback_errors: dict[str, str] | None = None,
 ) -> Response:
     operator = signed_in(request)
     shown = dict(values)
@@ -64,6 +66,7 @@ async def _render(
         "offset_max": sites.OFFSET_MAX, "text_max": sites.SITE_TEXTS,
         "prechat_modes": sites.PRECHAT_MODES, "prechat_fields": sites.PRECHAT_FIELDS,
         "console_data": console_data(request, operator, "sites"),
+        "cb": callback_values or site_callbacks.values_of(site), "cb_errors": callback_errors or {},
     }
     return await render_page(request, "console/site_settings.html", context, operator=operator, status_code=status_code)
 
@@ -119,3 +122,7 @@ async def create(request: Request) -> Response:
     lang = console_language(request, signed_in(request))
     notice = app_state(request).catalogs.translate(lang, "sites.created")
     return await _render(request, site, sites.settings_of(site), notice=notice)
+
+
+# For the page's other sections (site_callbacks.py).
+site_of, missing, render, settings_of = _site, _missing, _render, sites.settings_of
