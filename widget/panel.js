@@ -521,6 +521,12 @@
       return reportIdentify(item, [], refuseAll(item, error));
     }
     var m = frame.id && byId[frame.id];
+    if (m && !m.seq && frame.code === 'prechat_required' && window.fdPrechat) {
+      // A required form this browser did not fill in (widget/prechat.js): asked again, and
+      // the refused text goes back into the box for when it is done.
+      if (!ui.input.value) ui.input.value = m.body;
+      window.fdPrechat.again(frame.fields);
+    }
     if (m && !m.seq) {
       if (frame.code === 'rate_limited') {
         setState(m, 'retrying');
@@ -850,6 +856,32 @@
     acked(frame.id);
     var item = takeIdentify(frame.id);
     if (item) reportIdentify(item, Array.isArray(frame.accepted) ? frame.accepted : [], frame.refused || {});
+    if (frame.token) adopt(frame.token);
+  }
+
+  // The page vouched for a logged-in user (user_id + user_hash) whose conversation another
+  // device started: this device takes that user's token and shows their conversation
+  // (docs/leads.md, "Verified identity across devices"). What it showed until now goes from
+  // the thread; messages not sent yet stay and leave with the new token.
+  function adopt(newToken) {
+    if (typeof newToken !== 'string' || newToken === token) return;
+    token = newToken;
+    storage.set('token', token);
+    drawn = drawn.filter(function (m) {
+      if (!m.seq) return true;
+      if (m.li.parentNode) m.li.parentNode.removeChild(m.li);
+      delete bySeq[m.seq];
+      if (m.id) delete byId[m.id];
+      return false;
+    });
+    conversationId = null;
+    maxSeq = readSeq = 0;
+    liveFrom = seen = null;
+    posted = {};
+    pageSent = '';  // the page is reported again, to the user's lead
+    storage.set('seen', null);
+    updateUnread();
+    drop();  // the next hello names the new token, from seq 0: the user's whole conversation
   }
 
   function reportIdentify(item, accepted, refused) {

@@ -89,6 +89,8 @@ class VisitorConnection:
             else:
                 self.send_message(frame)
         else:
+            if frame.get("type") == "site.updated":  # e.g. the pre-chat form now required
+                self.socket.spawn(widget_leads.reload_site(self))
             self.socket.send(encoded(frame, "visitor"))
 
     async def admit(self, kind: str) -> None:
@@ -107,6 +109,8 @@ class VisitorConnection:
             client_id, body = chat.check_message(
                 frame.get("id"), frame.get("body"), max_chars=self.state.settings.max_message_chars
             )
+            if self.conversation_id is None:  # a first message: a required pre-chat form is checked
+                await widget_leads.check_prechat(self)
             await chat.check_visitor_rate(
                 self.state.throttle, self.claim.visitor_id, per_minute=self.state.settings.visitor_messages_per_minute
             )
@@ -135,14 +139,18 @@ class VisitorConnection:
             data = {k: frame[k] for k in visitors.IDENTITY_FIELDS + visitors.VERIFIED_FIELDS if k in frame}
             region = await widget_leads.phone_region(self, data)
             result = await visitors.identify(self.state.writer, self.claim, data, region=region, site=self.site)
-            self.visitor_name = result.visitor.name
             refused = {}
             for field, exc in result.refused.items():
                 error = self.socket.error_frame(exc)
                 refused[field] = {"code": error["code"], "message": error["message"]}
-            self.socket.send(
-                {"type": "identified", "id": frame.get("id"), "accepted": list(result.accepted), "refused": refused}
-            )
+            answer = {"type": "identified", "id": frame.get("id"), "accepted": list(result.accepted), "refused": refused}
+            if result.switched:
+                # Verified as a user whose record another device made: this device adopts it
+                # (the panel reconnects with this token and shows that conversation).
+                answer["token"] = widget_leads.adopted_token(self, result.visitor)
+            else:
+                self.visitor_name = result.visitor.name
+            self.socket.send(answer)
         elif kind == "page.viewed":
             await widget_leads.page_viewed(self, frame)
         elif kind == "ping":
