@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 class _Connection(Protocol):
     site: Site
+    site_changed: bool
     state: Any
     claim: Any
     socket: Any
@@ -63,21 +64,14 @@ def adopted_token(connection: _Connection, visitor: Visitor) -> str:
 
 
 async def check_prechat(connection: _Connection) -> None:
-    """Before a visitor's first message: refused while a required pre-chat field is missing."""
+    """Before a visitor's first message: refused while a required pre-chat field is missing.
+    The site is read again first if an admin changed it while the socket was open (the
+    form made required applies at once, to every open socket)."""
+    if connection.site_changed:
+        connection.site_changed = False
+        connection.site = await sites.site_by_key(connection.state.db, connection.site.key) or connection.site
     missing = await prechat.missing_fields(connection.state.db, connection.site, connection.claim.visitor_id)
     if missing:
         lang = connection.socket.lang
         names = format_list(lang, [connection.state.catalogs.translate(lang, f"prechat.field.{f}") for f in missing])
         raise prechat.PrechatRequired(field=missing[0], fields=missing, names=names)
-
-
-async def reload_site(connection: _Connection) -> None:
-    """An admin changed the site (``site.updated``): the socket's copy follows, so a form made
-    required applies to sockets already open."""
-    try:
-        site = await sites.site_by_key(connection.state.db, connection.site.key)
-    except Exception:  # a store fault: the old copy stays until the next change or socket
-        log.exception("reading the site again failed")
-        return
-    if site is not None:
-        connection.site = site

@@ -41,6 +41,7 @@ class VisitorConnection:
         self.claim = claim
         self.visitor_name = visitor_name
         self.conversation_id: str | None = None
+        self.site_changed = False  # an admin changed the site since ``site`` was read
         self.sent_seq = 0  # highest seq this client has been sent
         self.held: list[dict[str, Any]] | None = None  # live messages that came during a replay
         self.subscription = self.state.hub.subscription()
@@ -89,8 +90,8 @@ class VisitorConnection:
             else:
                 self.send_message(frame)
         else:
-            if frame.get("type") == "site.updated":  # e.g. the pre-chat form now required
-                self.socket.spawn(widget_leads.reload_site(self))
+            if frame.get("type") == "site.updated":  # read again before a first message (pre-chat form)
+                self.site_changed = True
             self.socket.send(encoded(frame, "visitor"))
 
     async def admit(self, kind: str) -> None:
