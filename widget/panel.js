@@ -523,9 +523,15 @@
     var m = frame.id && byId[frame.id];
     if (m && !m.seq && frame.code === 'prechat_required' && window.fdPrechat) {
       // A required form this browser did not fill in (widget/prechat.js): asked again, and
-      // the refused text goes back into the box for when it is done.
-      if (!ui.input.value) ui.input.value = m.body;
-      window.fdPrechat.again(frame.fields);
+      // the refused text leaves the thread for the box, to be sent when the form is done.
+      outboxRemove(m.id);
+      delete byId[m.id];
+      drawn = drawn.filter(function (d) { return d !== m; });
+      if (m.li.parentNode) m.li.parentNode.removeChild(m.li);
+      ui.input.value = ui.input.value ? ui.input.value + '\n' + m.body : m.body;
+      autosize();
+      window.fdPrechat.again(frame.fields, frame.message);
+      return;
     }
     if (m && !m.seq) {
       if (frame.code === 'rate_limited') {

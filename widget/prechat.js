@@ -104,13 +104,15 @@
   }
 
   // The server refused a first message (prechat_required, naming the missing fields): the
-  // site made the form required after this browser skipped it, say. Ask for them now.
-  function again(fields) {
+  // site made the form required after this browser skipped it, say. Ask for them now, with
+  // the server's words (the message box, and its error line, are hidden meanwhile).
+  function again(fields, message) {
     if (!api || !form || !known(fields).length) return;
     api.mode = 'required';
     api.fields = known(fields);
     api.storage.set('prechat', null);
     open();
+    $('prechat-status').textContent = message || '';
     api.focusInput();
   }
 
