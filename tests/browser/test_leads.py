@@ -120,6 +120,9 @@ def test_a_visitor_from_a_campaign_becomes_one_lead_on_two_browsers(browser: Any
         "Returning: 1 earlier conversation, first seen", timeout=TIMEOUT)
     conversations = console.locator("#fd-lead-card .fd-lead-conversations li")
     expect(conversations).to_have_count(2)
+    # The pages by visit: the first browser's three, then the second's landing page.
+    expect(console.locator("#fd-lead-card .fd-lead-visit")).to_have_count(2, timeout=TIMEOUT)
+    expect(console.locator("#fd-lead-card ol.fd-lead-pages").last.locator("li")).to_have_text(["Aurora Coffee — home"])
     # One click opens the earlier one.
     conversations.locator("a").first.click()
     expect(console.locator("#fd-thread .fd-msg-body").first).to_have_text("Do you have fresh beans?", timeout=TIMEOUT)
