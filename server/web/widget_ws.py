@@ -110,11 +110,11 @@ class VisitorConnection:
             client_id, body = chat.check_message(
                 frame.get("id"), frame.get("body"), max_chars=self.state.settings.max_message_chars
             )
-            if self.conversation_id is None:  # a first message: a required pre-chat form is checked
-                await widget_leads.check_prechat(self)
             await chat.check_visitor_rate(
                 self.state.throttle, self.claim.visitor_id, per_minute=self.state.settings.visitor_messages_per_minute
             )
+            if self.conversation_id is None:  # a first message: a required pre-chat form is checked
+                await widget_leads.check_prechat(self)  # after the limit: a refused flood stays bounded
             pending = chat.queue_visitor_message(
                 self.state.writer, self.site.id, self.claim.visitor_id, client_id, body, visitor_name=self.visitor_name,
                 offline_mail=None if self.state.presence.online() else self.state.mail,
