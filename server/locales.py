@@ -14,6 +14,7 @@ from typing import Any
 
 from babel import Locale
 from babel import dates as babel_dates
+from babel import lists as babel_lists
 
 # Every language the widget, the console, the API errors and the demo site speak.
 LANGUAGES = ("en", "ru", "uk", "kk")
@@ -34,6 +35,11 @@ def plural_categories(lang: str) -> frozenset[str]:
 def plural_category(lang: str, n: float) -> str:
     """one / few / many / other for ``n`` in ``lang`` (ru, uk: 1 one, 2 few, 5 many; kk: 1 one, else other)."""
     return str(_locale(lang).plural_form(n))
+
+
+def format_list(lang: str, items: list[str]) -> str:
+    """"name and email", "имя и email", "аты және email": a list as ``lang`` joins one."""
+    return str(babel_lists.format_list(items, locale=_locale(lang)))
 
 
 def format_date(lang: str, value: date | datetime, fmt: str = "medium", tz: tzinfo | None = None) -> str:

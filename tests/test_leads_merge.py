@@ -214,3 +214,60 @@ async def test_a_merge_keeps_the_pipeline_tags_and_notes(world: World) -> None:
     assert view["pipeline"]["owner"] == {"id": anna.id, "name": "Anna"}
     assert view["pipeline"]["tags"] == ["vip", "wholesale"]
     assert [n["body"] for n in view["notes"]] == ["Met at the fair", "Asked for a discount"]
+async def test_a_verified_users_second_device_adopts_the_users_record_and_no_one_else_does(world: World) -> None:
+    """The first device verified as a user makes its record the user's; the second device is
+    handed that record (so it shows the same conversation); a wrong or missing hash, or a
+    user id alone, hands nothing over and changes nothing."""
+    from server.services import chat
+
+    site = await world.site("Devices")
+    laptop, phone, stranger = await world.visitor(site), await world.visitor(site, ua=IPHONE), await world.visitor(site)
+    good = leads.user_hash(site.identity_secret, "user-8")
+    first = await world.identify(site, laptop, user_id="user-8", user_hash=good, name="Maria")
+    assert (first.switched, first.visitor.id, first.visitor.user_id) == (False, laptop.visitor.id, "user-8")
+    await chat.queue_visitor_message(world.writer, site.id, laptop.visitor.id, "m-laptop-1", "from the laptop")
+    # The phone wrote something before the site knew who it was: that stays its own.
+    await chat.queue_visitor_message(world.writer, site.id, phone.visitor.id, "m-phone-anon", "before logging in")
+
+    for bad in ({"user_id": "user-8", "user_hash": leads.user_hash("y" * 64, "user-8")},
+                {"user_id": "user-8", "user_hash": good.upper()[:-1]},
+                {"user_id": "user-8"}):
+        refused = await world.identify(site, stranger, **bad)
+        assert not refused.switched and refused.visitor.id == stranger.visitor.id and refused.accepted == ()
+        assert "user_hash" in refused.refused
+    stranger_card = await world.card(stranger)
+    assert stranger_card["lead"]["user_id"] is None and stranger_card["conversations"] == []
+
+    second = await world.identify(site, phone, user_id="user-8", user_hash=good, email="maria@example.com")
+    assert second.switched and second.visitor.id == laptop.visitor.id
+    assert second.visitor.email == "maria@example.com" and second.visitor.name == "Maria"
+    # One lead with both conversations (the phone's anonymous one included).
+    card = await world.card(laptop)
+    assert card["lead"]["id"] == (await world.card(phone))["lead"]["id"]
+    assert {c["last_message_preview"] for c in card["conversations"]} == {"from the laptop", "before logging in"}
+    # The laptop verifying again is nothing new.
+    again = await world.identify(site, laptop, user_id="user-8", user_hash=good)
+    assert not again.switched and again.visitor.id == laptop.visitor.id
+
+
+async def test_another_user_on_the_same_browser_gets_a_record_of_their_own(world: World) -> None:
+    """A shared computer: the browser's record is user A's; user B logs in there. B gets a
+    fresh record and lead (nothing of A's shown or merged), and A logging in again gets A's."""
+    from server.services import chat
+
+    site = await world.site("Shared computer")
+    browser = await world.visitor(site)
+    hash_a, hash_b = leads.user_hash(site.identity_secret, "a"), leads.user_hash(site.identity_secret, "b")
+    await world.identify(site, browser, user_id="a", user_hash=hash_a, email="a@example.com")
+    await chat.queue_visitor_message(world.writer, site.id, browser.visitor.id, "m-a", "A's secret question")
+    as_b = await world.identify(site, browser, user_id="b", user_hash=hash_b, email="b@example.com")
+    assert as_b.switched and as_b.visitor.id != browser.visitor.id and as_b.visitor.user_id == "b"
+    b_card = await leads.lead_card(world.db, as_b.visitor.id)
+    assert b_card is not None and b_card["conversations"] == []
+    assert (b_card["lead"]["user_id"], b_card["lead"]["email"], b_card["lead"]["country"]) == ("b", "b@example.com", "KZ")
+    a_card = await world.card(browser)
+    assert (a_card["lead"]["user_id"], a_card["lead"]["email"]) == ("a", "a@example.com")
+    assert a_card["lead"]["id"] != b_card["lead"]["id"]
+    back = await visitors.identify(world.writer, VisitorClaim(as_b.visitor.id, site.id),
+                                   {"user_id": "a", "user_hash": hash_a}, site=site)
+    assert back.switched and back.visitor.id == browser.visitor.id

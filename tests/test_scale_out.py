@@ -108,6 +108,48 @@ async def test_chat_across_three_nodes(cluster: Cluster) -> None:
     await http.aclose()
 
 
+async def test_a_leads_journey_and_a_verified_users_devices_across_nodes(cluster: Cluster) -> None:
+    """Leads on several nodes (docs/leads.md): a page seen on node B reaches the operator on C
+    as lead.updated; the user's laptop on A and phone on B share one conversation, live."""
+    from server.services import leads
+
+    a, b, c = cluster.add_node(), cluster.add_node(), cluster.add_node()
+    site = await make_site(a)
+    operator = await make_operator(a)
+    origin = site.allowed_origins[0]
+    http = await console_login(c, operator.email, PASSWORD)
+    console = await connect_operator(c, http)
+    good = leads.user_hash(site.identity_secret, "user-9")
+    laptop_session, phone_session = await start_visitor(a, site.key, origin), await start_visitor(b, site.key, origin)
+    laptop, _ = await connect_visitor(a, site.key, origin, laptop_session["token"])
+    phone, _ = await connect_visitor(b, site.key, origin, phone_session["token"])
+    try:
+        await phone.send({"type": "page.viewed", "url": "https://shop.test/pricing", "title": "Pricing"})
+        seen = await console.recv_until(lambda f: f.get("type") == "lead.updated" and f.get("page"))
+        assert seen["lead"]["current_url"] == "https://shop.test/pricing"
+        await laptop.send({"type": "visitor.identify", "id": new_id(), "user_id": "user-9", "user_hash": good})
+        await laptop.recv_until(lambda f: f.get("type") == "identified")
+        await laptop.send({"type": "message.send", "id": new_id(), "body": "from the laptop on A"})
+        conversation_id = (await laptop.recv_until(lambda f: f.get("type") == "ack"))["conversation_id"]
+        await phone.send({"type": "visitor.identify", "id": new_id(), "user_id": "user-9", "user_hash": good})
+        token = (await phone.recv_until(lambda f: f.get("type") == "identified"))["token"]
+        await phone.close()
+        phone, welcome = await connect_visitor(b, site.key, origin, token)
+        assert welcome["conversation"]["id"] == conversation_id
+        await phone.recv_until(lambda f: f.get("type") == "message.created" and f["message"]["body"] == "from the laptop on A")
+        await phone.send({"type": "message.send", "id": new_id(), "body": "from the phone on B"})
+        live = await laptop.recv_until(lambda f: f.get("type") == "message.created"
+                                       and f["message"]["body"] == "from the phone on B")
+        assert (live["conversation_id"], live["message"]["seq"]) == (conversation_id, 2)
+        to_operator = await console.recv_until(lambda f: f.get("type") == "message.created"
+                                               and f["message"]["body"] == "from the phone on B")
+        assert to_operator["conversation_id"] == conversation_id
+    finally:
+        for socket in (laptop, phone, console):
+            await socket.close()
+        await http.aclose()
+
+
 async def test_visitor_of_a_killed_node_resumes_on_another(cluster: Cluster) -> None:
     a = cluster.add_node()
     b, c = cluster.add_node(), cluster.add_node()

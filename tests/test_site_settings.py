@@ -176,6 +176,11 @@ async def test_the_pre_chat_form_anonymised_addresses_and_the_identity_secret(ad
     origin = site.allowed_origins[0]
     page = (await http.get(f"/console/sites/{site.key}")).text
     assert site.identity_secret and f'value="{site.identity_secret}"' in page  # shown, read-only, not a form field
+    # With the server-side code that computes user_hash, in Python, PHP and Node.
+    for snippet in ("hmac.new(IDENTITY_SECRET.encode(), str(user.id).encode(), hashlib.sha256).hexdigest()",
+                    "hash_hmac('sha256', (string) $user-&gt;id, IDENTITY_SECRET)",
+                    "require('crypto').createHmac('sha256', IDENTITY_SECRET).update(String(user.id)).digest('hex')"):
+        assert snippet in page, snippet
     form = await form_of(http, site.key)
     assert form["prechat"] == "off"
     wrong = await http.post(f"/console/sites/{site.key}", data={**form, "prechat": "required", "prechat_fields": []})

@@ -522,6 +522,18 @@
       return reportIdentify(item, [], refuseAll(item, error));
     }
     var m = frame.id && byId[frame.id];
+    if (m && !m.seq && frame.code === 'prechat_required' && window.fdPrechat) {
+      // A required form this browser did not fill in (widget/prechat.js): asked again, and
+      // the refused text leaves the thread for the box, to be sent when the form is done.
+      outboxRemove(m.id);
+      delete byId[m.id];
+      drawn = drawn.filter(function (d) { return d !== m; });
+      if (m.li.parentNode) m.li.parentNode.removeChild(m.li);
+      ui.input.value = ui.input.value ? ui.input.value + '\n' + m.body : m.body;
+      autosize();
+      window.fdPrechat.again(frame.fields, frame.message);
+      return;
+    }
     if (m && !m.seq) {
       if (frame.code === 'rate_limited') {
         setState(m, 'retrying');
@@ -854,6 +866,32 @@
       verified = {user_id: item.frame.user_id, user_hash: item.frame.user_hash};
     }
     if (item) reportIdentify(item, Array.isArray(frame.accepted) ? frame.accepted : [], frame.refused || {});
+    if (frame.token) adopt(frame.token);
+  }
+
+  // The page vouched for a logged-in user (user_id + user_hash) whose conversation another
+  // device started: this device takes that user's token and shows their conversation
+  // (docs/leads.md, "Verified identity across devices"). What it showed until now goes from
+  // the thread; messages not sent yet stay and leave with the new token.
+  function adopt(newToken) {
+    if (typeof newToken !== 'string' || newToken === token) return;
+    token = newToken;
+    storage.set('token', token);
+    drawn = drawn.filter(function (m) {
+      if (!m.seq) return true;
+      if (m.li.parentNode) m.li.parentNode.removeChild(m.li);
+      delete bySeq[m.seq];
+      if (m.id) delete byId[m.id];
+      return false;
+    });
+    conversationId = null;
+    maxSeq = readSeq = 0;
+    liveFrom = seen = null;
+    posted = {};
+    pageSent = '';  // the page is reported again, to the user's lead
+    storage.set('seen', null);
+    updateUnread();
+    drop();  // the next hello names the new token, from seq 0: the user's whole conversation
   }
 
   function reportIdentify(item, accepted, refused) {

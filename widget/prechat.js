@@ -18,7 +18,7 @@
 
   var FIELDS = ['name', 'email', 'phone'];
   var MAX = {name: 200, email: 254, phone: 32};
-  var api = null, form = null, composer = null;
+  var api = null, form = null, composer = null, bound = false;
 
   function $(id) { return document.getElementById(id); }
 
@@ -82,16 +82,39 @@
     api = given;
     form = $('prechat');
     composer = $('composer');
-    var fields = (api.fields || []).filter(function (f) { return FIELDS.indexOf(f) >= 0; });
-    api.fields = fields;
-    if (!form || api.mode === 'off' || !fields.length || api.storage.get('prechat') || api.hasConversation()) return;
-    FIELDS.forEach(function (field) { $('pc-' + field + '-row').hidden = fields.indexOf(field) < 0; });
+    api.fields = known(api.fields);
+    if (!form || api.mode === 'off' || !api.fields.length || api.storage.get('prechat') || api.hasConversation()) return;
+    open();
+  }
+
+  function known(fields) {
+    return (fields || []).filter(function (f) { return FIELDS.indexOf(f) >= 0; });
+  }
+
+  function open() {
+    FIELDS.forEach(function (field) { $('pc-' + field + '-row').hidden = api.fields.indexOf(field) < 0; });
     $('prechat-skip').hidden = api.mode !== 'optional';
-    $('prechat-skip').addEventListener('click', function () { finish('skipped'); });
-    form.addEventListener('submit', submit);
+    if (!bound) {
+      bound = true;
+      $('prechat-skip').addEventListener('click', function () { finish('skipped'); });
+      form.addEventListener('submit', submit);
+    }
     form.hidden = false;
     if (api.mode === 'required') composer.hidden = true;
   }
 
-  window.fdPrechat = {start: start};
+  // The server refused a first message (prechat_required, naming the missing fields): the
+  // site made the form required after this browser skipped it, say. Ask for them now, with
+  // the server's words (the message box, and its error line, are hidden meanwhile).
+  function again(fields, message) {
+    if (!api || !form || !known(fields).length) return;
+    api.mode = 'required';
+    api.fields = known(fields);
+    api.storage.set('prechat', null);
+    open();
+    $('prechat-status').textContent = message || '';
+    api.focusInput();
+  }
+
+  window.fdPrechat = {start: start, again: again};
 })();

@@ -17,7 +17,7 @@ from ..store.sites import Site
 from ..store.visitors import Visitor
 from ..store.writer import GroupWriter, Tx
 from ..throttle import Throttle
-from . import events, fields, leads, rates
+from . import events, fields, leads, rates, verified
 from .geo import Geolocator
 from .sites import LANGUAGES
 
@@ -116,11 +116,15 @@ VERIFIED_FIELDS = ("user_id", "user_hash")  # a site's own user, vouched for by 
 
 @dataclass(frozen=True)
 class Identified:
-    """What an identify stored (``accepted``) and what it refused, field by field, and why."""
+    """What an identify stored (``accepted``) and what it refused, field by field, and why.
+    ``visitor`` is the record the device is from now on: another one than the token's when
+    the visitor was verified as a user whose record another device made (``switched``:
+    the caller hands the device that record's token; services/verified.py)."""
 
     visitor: Visitor
     accepted: tuple[str, ...]
     refused: dict[str, FrontdeskError]
+    switched: bool = False
 
 
 def _identity_value(field: str, value: Any, region: str | None) -> str | None:
@@ -142,8 +146,10 @@ async def identify(
 ) -> Identified:
     """The visitor says who they are. Each given field is checked on its own: the valid
     ones are stored even when another is refused (a bad phone must not lose the email).
-    ``user_id`` counts only with a valid ``user_hash`` (HMAC under the site's secret); the
-    lead takes every accepted field and merges with the site's leads of the same person."""
+    ``user_id`` counts only with a valid ``user_hash`` (HMAC under the site's secret): the
+    device then becomes the user's one visitor record (services/verified.py); a refused
+    hash changes nothing. The lead takes every accepted field and merges with the site's
+    leads of the same person."""
     changes: dict[str, Any] = {}
     refused: dict[str, FrontdeskError] = {}
     for field in IDENTITY_FIELDS:
@@ -152,27 +158,36 @@ async def identify(
                 changes[field] = _identity_value(field, data[field], region)
             except FrontdeskError as exc:
                 refused[field] = exc
-    lead_changes = dict(changes)
+    user_id: str | None = None
     if site is not None and ("user_id" in data or "user_hash" in data):
         try:
-            lead_changes["user_id"] = leads.verified_user(site, data.get("user_id"), data.get("user_hash"))
+            user_id = leads.verified_user(site, data.get("user_id"), data.get("user_hash"))
         except FrontdeskError as exc:
             refused["user_id" if exc.field == "user_id" else "user_hash"] = exc
+    lead_changes = {**changes, **({"user_id": user_id} if user_id is not None else {})}
 
     def job(tx: Tx) -> Visitor:
-        visitor = store.update_visitor(tx.conn, claim.visitor_id, **changes) if changes else None
-        visitor = visitor or store.get_visitor(tx.conn, claim.visitor_id)
+        visitor = store.get_visitor(tx.conn, claim.visitor_id)
         if visitor is None:
             raise InvalidToken()
-        if lead_changes:
-            leads.on_identify(tx, visitor.site_id, visitor.id, lead_changes)
+        device, same = visitor, True
+        if user_id is not None:
+            device, same = verified.device_visitor(tx, visitor.site_id, visitor, user_id)
         if changes:
-            for summary in conversation_store.list_summaries_for_visitor(tx.conn, visitor.id):
+            device = store.update_visitor(tx.conn, device.id, **changes) or device
+        if same and device.id != visitor.id and visitor.lead_id:
+            # The device's own record is the same person: its lead joins the user's.
+            leads.on_identify(tx, visitor.site_id, visitor.id, {"user_id": user_id})
+        if lead_changes:
+            leads.on_identify(tx, device.site_id, device.id, lead_changes)
+        if changes:
+            for summary in conversation_store.list_summaries_for_visitor(tx.conn, device.id):
                 tx.append_event(
-                    events.CONVERSATION_UPDATED, {"conversation": summary}, site_id=visitor.site_id,
+                    events.CONVERSATION_UPDATED, {"conversation": summary}, site_id=device.site_id,
                     conversation_id=summary["id"],
                 )
-        return visitor
+        return device
 
-    accepted = tuple(changes) + (("user_id",) if "user_id" in lead_changes else ())
-    return Identified(await writer.run(job), accepted, refused)
+    accepted = tuple(changes) + (("user_id",) if user_id is not None else ())
+    device = await writer.run(job)
+    return Identified(device, accepted, refused, switched=device.id != claim.visitor_id)

@@ -127,6 +127,10 @@ visitors = Table(
     Column("token_generation", Integer, nullable=False, server_default="0"),
     Column("lead_id", String(32), nullable=True, index=True),  # the person (0012); merges move it
     Column("timezone", String(64), nullable=True),  # the browser's Intl time zone (0012)
+    # The site's user this record was verified as (user_id + user_hash, 0016): one record per
+    # verified user per site, adopted by every device of theirs (docs/leads.md).
+    Column("user_id", String(200), nullable=True),
+    Index("ix_visitors_site_user", "site_id", "user_id", unique=True),
 )
 
 # One lead per person per site (0012): what the visitor records of that person add up to.

@@ -41,6 +41,7 @@ class VisitorConnection:
         self.claim = claim
         self.visitor_name = visitor_name
         self.conversation_id: str | None = None
+        self.site_changed = False  # an admin changed the site since ``site`` was read
         self.sent_seq = 0  # highest seq this client has been sent
         self.held: list[dict[str, Any]] | None = None  # live messages that came during a replay
         self.subscription = self.state.hub.subscription()
@@ -89,6 +90,8 @@ class VisitorConnection:
             else:
                 self.send_message(frame)
         else:
+            if frame.get("type") == "site.updated":  # read again before a first message (pre-chat form)
+                self.site_changed = True
             self.socket.send(encoded(frame, "visitor"))
 
     async def admit(self, kind: str) -> None:
@@ -110,6 +113,8 @@ class VisitorConnection:
             await chat.check_visitor_rate(
                 self.state.throttle, self.claim.visitor_id, per_minute=self.state.settings.visitor_messages_per_minute
             )
+            if self.conversation_id is None:  # a first message: a required pre-chat form is checked
+                await widget_leads.check_prechat(self)  # after the limit: a refused flood stays bounded
             pending = chat.queue_visitor_message(
                 self.state.writer, self.site.id, self.claim.visitor_id, client_id, body, visitor_name=self.visitor_name,
                 offline_mail=None if self.state.presence.online() else self.state.mail,
@@ -135,14 +140,18 @@ class VisitorConnection:
             data = {k: frame[k] for k in visitors.IDENTITY_FIELDS + visitors.VERIFIED_FIELDS if k in frame}
             region = await widget_leads.phone_region(self, data)
             result = await visitors.identify(self.state.writer, self.claim, data, region=region, site=self.site)
-            self.visitor_name = result.visitor.name
             refused = {}
             for field, exc in result.refused.items():
                 error = self.socket.error_frame(exc)
                 refused[field] = {"code": error["code"], "message": error["message"]}
-            self.socket.send(
-                {"type": "identified", "id": frame.get("id"), "accepted": list(result.accepted), "refused": refused}
-            )
+            answer = {"type": "identified", "id": frame.get("id"), "accepted": list(result.accepted), "refused": refused}
+            if result.switched:
+                # Verified as a user whose record another device made: this device adopts it
+                # (the panel reconnects with this token and shows that conversation).
+                answer["token"] = widget_leads.adopted_token(self, result.visitor)
+            else:
+                self.visitor_name = result.visitor.name
+            self.socket.send(answer)
         elif kind == "page.viewed":
             await widget_leads.page_viewed(self, frame)
         elif kind == "ping":

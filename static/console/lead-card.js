@@ -2,7 +2,7 @@
  *
  * Everything known about the person behind the open conversation's visitor: contact,
  * verified user, addresses and place, browser/OS/device, language, time zone and local
- * time, current page (live), pages seen, referrer and UTM tags, visits, first/last seen, and
+ * time, current page (live), pages seen (by visit), referrer and UTM tags, visits, first/last seen, and
  * every conversation of theirs (one click opens it: #c=<id>, which the inbox follows).
  * Fed by GET /api/console/v1/visitors/{id}/lead and kept live by the lead.* events the
  * inbox's socket hands over. Every value came from a visitor or their browser: textContent only.
@@ -97,6 +97,21 @@ function localTime(zone) {
   } catch (e) { return ""; }
 }
 
+// Pages split into visits as the server counts them: a new one after 30 idle minutes
+// (services/leads.py VISIT_GAP), or on another of the person's browsers.
+var VISIT_GAP_MS = 30 * 60 * 1000;
+
+function byVisit(pages) {
+  var visits = [];
+  pages.forEach(function (p, i) {
+    var before = pages[i - 1], at = parseDate(p.at), last = before && parseDate(before.at);
+    var fresh = !before || p.visitor_id !== before.visitor_id || (at && last && at - last > VISIT_GAP_MS);
+    if (fresh) visits.push([p]);
+    else visits[visits.length - 1].push(p);
+  });
+  return visits;
+}
+
 function render() {
   clearInterval(clockTimer);
   if (!root || !shown) return;
@@ -148,13 +163,18 @@ function render() {
 
   if (card.pages.length) {
     parts.push(el("h4", null, t("card.pages")));
-    var pages = el("ol", "fd-lead-pages");
-    card.pages.slice(-20).forEach(function (p) {
-      var li = el("li");
-      li.appendChild(pageLink(p.url, p.title));
-      pages.appendChild(li);
+    var visits = byVisit(card.pages.slice(-20));
+    visits.forEach(function (visit) {
+      // Headed by when it began once there are several (another day, another device).
+      if (visits.length > 1) parts.push(el("p", "fd-lead-visit fd-muted", t("card.visit", { date: h.formatDate(visit[0].at) })));
+      var pages = el("ol", "fd-lead-pages");
+      visit.forEach(function (p) {
+        var li = el("li");
+        li.appendChild(pageLink(p.url, p.title));
+        pages.appendChild(li);
+      });
+      parts.push(pages);
     });
-    parts.push(pages);
   }
   if (card.addresses.length > 1) {
     parts.push(el("h4", null, t("card.addresses")));

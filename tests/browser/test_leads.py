@@ -120,6 +120,9 @@ def test_a_visitor_from_a_campaign_becomes_one_lead_on_two_browsers(browser: Any
         "Returning: 1 earlier conversation, first seen", timeout=TIMEOUT)
     conversations = console.locator("#fd-lead-card .fd-lead-conversations li")
     expect(conversations).to_have_count(2)
+    # The pages by visit: the first browser's three, then the second's landing page.
+    expect(console.locator("#fd-lead-card .fd-lead-visit")).to_have_count(2, timeout=TIMEOUT)
+    expect(console.locator("#fd-lead-card ol.fd-lead-pages").last.locator("li")).to_have_text(["Aurora Coffee — home"])
     # One click opens the earlier one.
     conversations.locator("a").first.click()
     expect(console.locator("#fd-thread .fd-msg-body").first).to_have_text("Do you have fresh beans?", timeout=TIMEOUT)
@@ -178,5 +181,42 @@ def test_an_optional_form_never_stands_before_the_message_box(browser: Any, trus
     launcher(page).click()
     expect(panel(page).locator("#input")).to_be_visible(timeout=TIMEOUT)
     expect(panel(page).locator("#prechat")).to_be_hidden()  # skipped is remembered
+    assert errors.errors == [] and errors.dialogs == []
+    context.close()
+
+
+def test_a_required_form_this_browser_skipped_is_asked_for_again(browser: Any, trusting: tuple[Demo, HostSite]) -> None:
+    """The server enforces a required form: a browser that had skipped it (before the site
+    made it required) sends a first message, is refused in its language, and is shown the
+    form for the missing field; the refused text waits in the box and goes once it is done."""
+    demo, host = trusting
+    key = demo.add_site(host.origin, "Required since", "--prechat", "required", "--prechat-fields", "email")
+    context = browser.new_context(locale="ru-RU")
+    # What the panel remembers of a form skipped on an earlier visit, in its own origin's storage.
+    context.add_init_script(f"if (location.origin === {json.dumps(demo.server_url)}) "
+                            f"localStorage.setItem('fd:{key}:prechat', 'skipped');")
+    page = context.new_page()
+    errors = ConsoleErrors(page)
+    page.goto(f"{host.origin}/leads-shop.html?key={key}")
+    launcher(page).click()
+    frame = panel(page)
+    expect(frame.locator("#input")).to_be_visible(timeout=TIMEOUT)
+    expect(frame.locator("#prechat")).to_be_hidden()
+    frame.locator("#input").fill("Здравствуйте, есть зерно?")
+    frame.locator("#input").press("Enter")
+    server_says = json.loads((ROOT / "server" / "i18n" / "ru.json").read_text(encoding="utf-8"))
+    expected = server_says["error.prechat_required"].format(names=server_says["prechat.field.email"])
+    expect(frame.locator("#prechat-status")).to_have_text(expected, timeout=TIMEOUT)
+    expect(frame.locator("#composer")).to_be_hidden()
+    expect(frame.locator("#pc-email-row")).to_be_visible()
+    expect(frame.locator("#pc-name-row")).to_be_hidden()
+    expect(frame.locator("#thread li.msg.me")).to_have_count(0)  # nothing was stored, nothing shown as sent
+    frame.locator("#pc-email").fill("olga@example.com")
+    frame.locator("#prechat-start").click()
+    expect(frame.locator("#input")).to_have_value("Здравствуйте, есть зерно?", timeout=TIMEOUT)
+    frame.locator("#input").press("Enter")
+    texts = json.loads((ROOT / "widget" / "i18n" / "ru.json").read_text(encoding="utf-8"))
+    expect(frame.locator("#thread li.msg.me .meta").last).to_contain_text(texts["sent"], timeout=TIMEOUT)
+    expect(frame.locator("#thread li.msg.me")).to_have_count(1)
     assert errors.errors == [] and errors.dialogs == []
     context.close()
