@@ -9,6 +9,7 @@ from typing import Iterator
 
 import pytest
 
+from tests.mailbox import Mailbox
 from tests.receivers import Receiver
 from tests.servers import (
     REQUIRE_SERVICES,
@@ -155,3 +156,12 @@ def receiver() -> Iterator[Receiver]:
     r = Receiver().start()
     yield r
     r.stop()
+
+
+@pytest.fixture(scope="module")
+def mailbox() -> Iterator[Mailbox]:
+    """A real SMTP server (aiosmtpd) for one test module: point a server at it with
+    ``mailbox.env()``; tell a test's mail apart by its own recipient addresses."""
+    box = Mailbox().start()
+    yield box
+    box.stop()
