@@ -80,19 +80,51 @@ def start_server(backend: Backend, **extra_env: str) -> ServerProcess:
     return ServerProcess(env=env, log_path=backend.tmp / "server.log").start()
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
-def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
-    b = Backend(request.param, tmp_path_factory.mktemp(request.param))
-    yield b
-    b.close()
+class SharedServers:
+    """One server per backend for the whole session (of each pytest-xdist worker), started
+    when a test first asks for it. Kept apart from the parametrized fixtures below so that
+    switching between backends never restarts one: a worker runs whole files, sqlite and
+    postgres tests alternating, and a session fixture with params is torn down and set up
+    again at every switch."""
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self.tmp_path_factory = tmp_path_factory
+        self.backends: dict[str, Backend] = {}
+        self.servers: dict[str, ServerProcess] = {}
+
+    def backend(self, name: str) -> Backend:
+        if name not in self.backends:
+            self.backends[name] = Backend(name, self.tmp_path_factory.mktemp(name))
+        return self.backends[name]
+
+    def server(self, name: str) -> ServerProcess:
+        if name not in self.servers:
+            self.servers[name] = start_server(self.backend(name))
+        return self.servers[name]
+
+    def close(self) -> None:
+        for proc in self.servers.values():
+            proc.stop()
+        for b in self.backends.values():
+            b.close()
 
 
 @pytest.fixture(scope="session")
-def server(backend: Backend) -> Iterator[ServerProcess]:
+def shared_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedServers]:
+    shared = SharedServers(tmp_path_factory)
+    yield shared
+    shared.close()
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend(request: pytest.FixtureRequest, shared_servers: SharedServers) -> Backend:
+    return shared_servers.backend(request.param)
+
+
+@pytest.fixture(scope="module")
+def server(backend: Backend, shared_servers: SharedServers) -> ServerProcess:
     """A shared server per backend; tests make their own sites, so they don't collide."""
-    proc = start_server(backend)
-    yield proc
-    proc.stop()
+    return shared_servers.server(backend.name)
 
 
 @pytest.fixture(scope="session")
