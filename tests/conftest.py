@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import contextlib
 import itertools
+import os
 from pathlib import Path
 from typing import Iterator
 
@@ -23,8 +26,40 @@ BACKENDS = ["sqlite", "postgres"]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # Browser tests are slowest: run them last so a protocol failure shows first.
-    items.sort(key=lambda item: "browser" in item.keywords)
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        # Browser tests are slowest: run them last so a protocol failure shows first.
+        items.sort(key=lambda item: "browser" in item.keywords)
+        return
+    # In parallel (./dev test), whole files go to workers in this order (see pytest_configure):
+    # the longest first, so that no long file starts last and keeps one worker busy alone.
+    # A file's length is guessed: its tests, a browser test counting as three.
+    weight: collections.Counter[str] = collections.Counter()
+    for item in items:
+        weight[item.nodeid.split("::")[0]] += 3 if "browser" in item.keywords else 1
+    items.sort(key=lambda item: -weight[item.nodeid.split("::")[0]])
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # pytest-xdist would reorder the files by their number of tests: keep the order above.
+    if getattr(config.option, "loadscopereorder", None):
+        config.option.loadscopereorder = False
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[object]:
+    """Playwright's sync API (the session's `browser`) leaves its event loop marked as running
+    in the main thread while it is open; a test after it that runs a loop of its own (every
+    async test, asyncio.run) would find "another loop is running". Tests that do not use the
+    browser run with the mark taken off, and it is put back for the next browser test. (Run
+    alone, the browser tests come last; in parallel a worker mixes them with the others.)"""
+    leaked = asyncio._get_running_loop()
+    if leaked is None or "browser" in getattr(item, "fixturenames", ()):
+        return (yield)
+    asyncio._set_running_loop(None)
+    try:
+        return (yield)
+    finally:
+        asyncio._set_running_loop(leaked)
 
 
 class Backend:
@@ -68,8 +103,6 @@ def start_server(backend: Backend, **extra_env: str) -> ServerProcess:
 
     # Migrate the way a user would, then serve.
     env = {**backend.env(), **extra_env}
-    import os
-
     saved = dict(os.environ)
     os.environ.update(env)
     try:

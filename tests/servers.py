@@ -35,7 +35,8 @@ def free_port() -> int:
     return port
 
 
-def wait_for_http(url: str, *, timeout: float = 60.0, process: subprocess.Popen[bytes] | None = None) -> None:
+def wait_for_http(url: str, *, timeout: float = 120.0, process: subprocess.Popen[bytes] | None = None) -> None:
+    # (Generous: on a loaded machine a server has taken over a minute to start.)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
