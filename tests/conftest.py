@@ -32,10 +32,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     # In parallel (./dev test), whole files go to workers in this order (see pytest_configure):
     # the longest first, so that no long file starts last and keeps one worker busy alone.
-    # A file's length is guessed: its tests, a browser test counting as three.
+    # A file's length is guessed from its tests: a browser test counts as three, a test with a
+    # tmp_path of its own as five (it mostly starts a server or the CLI of its own), others one.
     weight: collections.Counter[str] = collections.Counter()
     for item in items:
-        weight[item.nodeid.split("::")[0]] += 3 if "browser" in item.keywords else 1
+        uses = getattr(item, "fixturenames", ())
+        weight[item.nodeid.split("::")[0]] += 5 if "tmp_path" in uses else 3 if "browser" in item.keywords else 1
     items.sort(key=lambda item: -weight[item.nodeid.split("::")[0]])
 
 
