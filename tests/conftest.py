@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import contextlib
 import itertools
+import os
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
+from tests.mailbox import Mailbox
 from tests.receivers import Receiver
 from tests.servers import (
     REQUIRE_SERVICES,
@@ -22,8 +26,42 @@ BACKENDS = ["sqlite", "postgres"]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # Browser tests are slowest: run them last so a protocol failure shows first.
-    items.sort(key=lambda item: "browser" in item.keywords)
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        # Browser tests are slowest: run them last so a protocol failure shows first.
+        items.sort(key=lambda item: "browser" in item.keywords)
+        return
+    # In parallel (./dev test), whole files go to workers in this order (see pytest_configure):
+    # the longest first, so that no long file starts last and keeps one worker busy alone.
+    # A file's length is guessed from its tests: a browser test counts as three, a test with a
+    # tmp_path of its own as five (it mostly starts a server or the CLI of its own), others one.
+    weight: collections.Counter[str] = collections.Counter()
+    for item in items:
+        uses = getattr(item, "fixturenames", ())
+        weight[item.nodeid.split("::")[0]] += 5 if "tmp_path" in uses else 3 if "browser" in item.keywords else 1
+    items.sort(key=lambda item: -weight[item.nodeid.split("::")[0]])
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # pytest-xdist would reorder the files by their number of tests: keep the order above.
+    if getattr(config.option, "loadscopereorder", None):
+        config.option.loadscopereorder = False
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[object]:
+    """Playwright's sync API (the session's `browser`) leaves its event loop marked as running
+    in the main thread while it is open; a test after it that runs a loop of its own (every
+    async test, asyncio.run) would find "another loop is running". Tests that do not use the
+    browser run with the mark taken off, and it is put back for the next browser test. (Run
+    alone, the browser tests come last; in parallel a worker mixes them with the others.)"""
+    leaked = asyncio._get_running_loop()
+    if leaked is None or "browser" in getattr(item, "fixturenames", ()):
+        return (yield)
+    asyncio._set_running_loop(None)
+    try:
+        return (yield)
+    finally:
+        asyncio._set_running_loop(leaked)
 
 
 class Backend:
@@ -67,8 +105,6 @@ def start_server(backend: Backend, **extra_env: str) -> ServerProcess:
 
     # Migrate the way a user would, then serve.
     env = {**backend.env(), **extra_env}
-    import os
-
     saved = dict(os.environ)
     os.environ.update(env)
     try:
@@ -79,19 +115,51 @@ def start_server(backend: Backend, **extra_env: str) -> ServerProcess:
     return ServerProcess(env=env, log_path=backend.tmp / "server.log").start()
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
-def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
-    b = Backend(request.param, tmp_path_factory.mktemp(request.param))
-    yield b
-    b.close()
+class SharedServers:
+    """One server per backend for the whole session (of each pytest-xdist worker), started
+    when a test first asks for it. Kept apart from the parametrized fixtures below so that
+    switching between backends never restarts one: a worker runs whole files, sqlite and
+    postgres tests alternating, and a session fixture with params is torn down and set up
+    again at every switch."""
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self.tmp_path_factory = tmp_path_factory
+        self.backends: dict[str, Backend] = {}
+        self.servers: dict[str, ServerProcess] = {}
+
+    def backend(self, name: str) -> Backend:
+        if name not in self.backends:
+            self.backends[name] = Backend(name, self.tmp_path_factory.mktemp(name))
+        return self.backends[name]
+
+    def server(self, name: str) -> ServerProcess:
+        if name not in self.servers:
+            self.servers[name] = start_server(self.backend(name))
+        return self.servers[name]
+
+    def close(self) -> None:
+        for proc in self.servers.values():
+            proc.stop()
+        for b in self.backends.values():
+            b.close()
 
 
 @pytest.fixture(scope="session")
-def server(backend: Backend) -> Iterator[ServerProcess]:
+def shared_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedServers]:
+    shared = SharedServers(tmp_path_factory)
+    yield shared
+    shared.close()
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend(request: pytest.FixtureRequest, shared_servers: SharedServers) -> Backend:
+    return shared_servers.backend(request.param)
+
+
+@pytest.fixture(scope="module")
+def server(backend: Backend, shared_servers: SharedServers) -> ServerProcess:
     """A shared server per backend; tests make their own sites, so they don't collide."""
-    proc = start_server(backend)
-    yield proc
-    proc.stop()
+    return shared_servers.server(backend.name)
 
 
 @pytest.fixture(scope="session")
@@ -155,3 +223,12 @@ def receiver() -> Iterator[Receiver]:
     r = Receiver().start()
     yield r
     r.stop()
+
+
+@pytest.fixture(scope="module")
+def mailbox() -> Iterator[Mailbox]:
+    """A real SMTP server (aiosmtpd) for one test module: point a server at it with
+    ``mailbox.env()``; tell a test's mail apart by its own recipient addresses."""
+    box = Mailbox().start()
+    yield box
+    box.stop()

@@ -20,12 +20,23 @@ PG_ADMIN_URL = os.environ.get("FRONTDESK_TEST_PG_URL", "postgresql://postgres@12
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port nothing listens on now. Under pytest-xdist each worker takes only ports of its
+    own residue class, so two workers never pick the same port between finding it free and
+    their server binding it (the kernel hands bind(0) out at random, odd ports preferred:
+    hence port // 2)."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    me = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    for _ in range(50 * workers):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port: int = sock.getsockname()[1]
+        if workers <= 1 or (port // 2) % workers == me % workers:
+            return port
+    return port
 
 
-def wait_for_http(url: str, *, timeout: float = 60.0, process: subprocess.Popen[bytes] | None = None) -> None:
+def wait_for_http(url: str, *, timeout: float = 120.0, process: subprocess.Popen[bytes] | None = None) -> None:
+    # (Generous: on a loaded machine a server has taken over a minute to start.)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:

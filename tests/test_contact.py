@@ -32,13 +32,6 @@ from tests.servers import ServerProcess
 OPEN_LIMITS = {"FRONTDESK_CONTACT_PER_IP_PER_HOUR": "100000", "FRONTDESK_CONTACT_PER_SITE_PER_MINUTE": "100000"}
 
 
-@pytest.fixture(scope="module")
-def mailbox() -> Iterator[Mailbox]:
-    box = Mailbox().start()
-    yield box
-    box.stop()
-
-
 @pytest.fixture(scope="module", params=BACKENDS)
 def contact_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, mailbox: Mailbox

@@ -22,13 +22,6 @@ from tests.mailbox import Mailbox, parts
 from tests.servers import ServerProcess
 
 
-@pytest.fixture(scope="module")
-def mailbox() -> Iterator[Mailbox]:
-    box = Mailbox().start()
-    yield box
-    box.stop()
-
-
 @pytest.fixture(scope="module", params=BACKENDS)
 def mail_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, mailbox: Mailbox

@@ -24,13 +24,6 @@ REPLY_DOMAIN = "reply.example.com"
 
 
 @pytest.fixture(scope="module")
-def mailbox() -> Iterator[Mailbox]:
-    box = Mailbox().start()
-    yield box
-    box.stop()
-
-
-@pytest.fixture(scope="module")
 def flow_server(tmp_path_factory: pytest.TempPathFactory, mailbox: Mailbox) -> Iterator[ServerProcess]:
     env = mailbox.env(
         **OPEN_LIMITS, FRONTDESK_INBOUND_SMTP_PORT=str(free_port()), FRONTDESK_REPLY_DOMAIN=REPLY_DOMAIN,

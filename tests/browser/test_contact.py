@@ -20,13 +20,6 @@ NOTIFY = "desk@example.com"
 
 
 @pytest.fixture(scope="module")
-def mailbox() -> Iterator[Mailbox]:
-    box = Mailbox().start()
-    yield box
-    box.stop()
-
-
-@pytest.fixture(scope="module")
 def mail_demo(tmp_path_factory: pytest.TempPathFactory, mailbox: Mailbox) -> Iterator[Demo]:
     """A demo of its own that sends email to the test's SMTP server."""
     saved = dict(os.environ)
