@@ -30,11 +30,6 @@ from tests.servers import ServerProcess, free_port
 from tests.test_callbacks import api, book, callback_site, offer
 from tests.test_callbacks_console import csrf
 
-@pytest.fixture(scope="module")
-def mailbox() -> Iterator[Mailbox]:
-    box = Mailbox().start()
-    yield box
-    box.stop()
 
 
 @pytest.fixture(scope="module")
