@@ -110,6 +110,7 @@ class EventRelay:
         self._fence: Fence | None = None  # when the ids missing below a seen one are final
         self._gap = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self.recovered = 0  # events delivered from the table before (or without) their publication
 
     async def start(self) -> None:
@@ -119,6 +120,10 @@ class EventRelay:
 
     async def stop(self) -> None:
         if self._task is not None:
+            # Python 3.11's wait_for can swallow a cancel that lands as the gap is set: the
+            # flag ends the loop at its next turn anyway (seen as a hang at shutdown).
+            self._stopping = True
+            self._gap.set()
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
@@ -148,7 +153,7 @@ class EventRelay:
             fan_out(self._hub.local, ready)
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await asyncio.wait_for(self._gap.wait(), self._poll)
             except asyncio.TimeoutError:
