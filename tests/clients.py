@@ -49,8 +49,14 @@ class FrameClient:
         await self.ws.close()
 
 
+# Tests share two cores with other test files' servers (parallel runs): a login's password
+# hash can wait seconds for a core. Generous, so a slow machine is not a failure; speed is
+# measured in bench/, never here.
+HTTP_TIMEOUT = httpx.Timeout(30.0)
+
+
 async def start_visitor(server: ServerProcess, site_key: str, origin: str, token: str | None = None) -> dict[str, Any]:
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:
         response = await client.post(
             f"{server.url}/api/widget/v1/sites/{site_key}/visitors", json={"token": token}, headers={"Origin": origin}
         )
@@ -72,7 +78,7 @@ async def connect_visitor(
 
 async def console_login(server: ServerProcess, email: str, password: str) -> httpx.AsyncClient:
     """An httpx client holding a console session, logged in through the form."""
-    client = httpx.AsyncClient(base_url=server.url)
+    client = httpx.AsyncClient(base_url=server.url, timeout=HTTP_TIMEOUT)
     page = await client.get("/console/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert token, "login form has no CSRF token"

@@ -21,7 +21,7 @@ async def test_files_go_out_compressed_as_the_browser_asks(sqlite_server: Server
     from pathlib import Path
 
     source = (Path(__file__).resolve().parent.parent / "widget" / "panel.js").read_bytes()
-    async with httpx.AsyncClient(base_url=sqlite_server.url) as client:
+    async with httpx.AsyncClient(base_url=sqlite_server.url, timeout=30) as client:
         for path in ["/embed.js", "/widget/panel.js"]:
             br = await client.get(path, headers={"Accept-Encoding": "gzip, deflate, br, zstd"})
             gz = await client.get(path, headers={"Accept-Encoding": "gzip"})
@@ -46,7 +46,7 @@ async def test_files_go_out_compressed_as_the_browser_asks(sqlite_server: Server
 
 async def test_panel_names_its_files_by_content_and_they_are_immutable(sqlite_server: ServerProcess) -> None:
     site = await make_site(sqlite_server)
-    async with httpx.AsyncClient(base_url=sqlite_server.url) as client:
+    async with httpx.AsyncClient(base_url=sqlite_server.url, timeout=30) as client:
         page = await client.get(f"/widget/panel.html?site={site.key}")
         assert page.status_code == 200 and page.headers["cache-control"] == "no-cache"
         assert "frame-ancestors" in page.headers["content-security-policy"]
@@ -81,7 +81,7 @@ async def test_panel_names_its_files_by_content_and_they_are_immutable(sqlite_se
 
 async def test_return_visits_revalidate_with_304(sqlite_server: ServerProcess) -> None:
     site = await make_site(sqlite_server)
-    async with httpx.AsyncClient(base_url=sqlite_server.url) as client:
+    async with httpx.AsyncClient(base_url=sqlite_server.url, timeout=30) as client:
         embed = await client.get("/embed.js")
         assert embed.headers["cache-control"] == "public, max-age=300"
         assert embed.headers["access-control-allow-origin"] == "*"
@@ -110,7 +110,7 @@ async def test_return_visits_revalidate_with_304(sqlite_server: ServerProcess) -
 
 
 async def test_console_pages_name_hashed_files(sqlite_server: ServerProcess) -> None:
-    async with httpx.AsyncClient(base_url=sqlite_server.url) as client:
+    async with httpx.AsyncClient(base_url=sqlite_server.url, timeout=30) as client:
         login = await client.get("/console/login")
         references = hashed_references(login.text)
         assert any(re.search(r"^/static/console/console\.[0-9a-f]{10}\.js$", u) for u in references), references
@@ -121,7 +121,7 @@ async def test_console_pages_name_hashed_files(sqlite_server: ServerProcess) -> 
 
 
 async def test_each_coding_has_its_own_etag_and_any_of_them_revalidates(sqlite_server: ServerProcess) -> None:
-    async with httpx.AsyncClient(base_url=sqlite_server.url) as client:
+    async with httpx.AsyncClient(base_url=sqlite_server.url, timeout=30) as client:
         tags = {}
         for coding in ("br", "gzip", "identity"):
             tags[coding] = (await client.get("/widget/panel.js", headers={"Accept-Encoding": coding})).headers["etag"]

@@ -48,7 +48,7 @@ async def test_a_visitor_books_sees_and_cancels_a_slot(server: ServerProcess) ->
     site = await callback_site(server)
     origin = site.allowed_origins[0]
     token = (await start_visitor(server, site.key, origin))["token"]
-    async with httpx.AsyncClient(base_url=server.url) as client:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
         found = await offer(client, site, lang="kk", countries="1")
         assert found["enabled"] and found["site_tz"] == "Asia/Almaty"
         assert found["visitor_country"] is None  # 127.0.0.1 is nowhere: the browser's locale decides
@@ -110,7 +110,7 @@ async def test_a_verified_user_sees_and_cancels_a_callback_from_another_browser(
     async def listed(token: str, **given: str) -> httpx.Response:
         return await client.post(api(site, "/pending"), json={"token": token, **given}, headers={"Origin": origin})
 
-    async with httpx.AsyncClient(base_url=server.url) as client:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
         slot = (await offer(client, site))["days"][1]["slots"][0]["start"]
         callback_id = (await book(client, site, laptop, slot=slot)).json()["callback"]["id"]
         assert (await listed(phone)).json()["callbacks"] == []  # another browser, no proof: nothing
@@ -134,7 +134,7 @@ async def test_bad_input_gets_an_error_naming_the_field(server: ServerProcess) -
     )
     origin = site.allowed_origins[0]
     token = (await start_visitor(server, site.key, origin))["token"]
-    async with httpx.AsyncClient(base_url=server.url) as client:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
         found = await offer(client, site, days="7")
         good = found["days"][0]["slots"][0]["start"]
         start = datetime.fromisoformat(good.replace("Z", "+00:00"))
@@ -176,7 +176,7 @@ async def test_wrong_types_tokens_and_limits(server: ServerProcess) -> None:
     site = await callback_site(server)
     origin = site.allowed_origins[0]
     token = (await start_visitor(server, site.key, origin))["token"]
-    async with httpx.AsyncClient(base_url=server.url) as client:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
         slot = (await offer(client, site))["days"][1]["slots"][0]["start"]
         for body, status, field in (
             ({"phone": 77011234567}, 400, "phone"),
@@ -207,14 +207,14 @@ async def test_off_by_default_and_then_refused(server: ServerProcess) -> None:
     site = await make_site(server)
     origin = site.allowed_origins[0]
     token = (await start_visitor(server, site.key, origin))["token"]
-    async with httpx.AsyncClient(base_url=server.url) as client:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
         config = await client.get(f"/api/widget/v1/sites/{site.key}/config", headers={"Origin": origin})
         assert config.json()["site"]["tabs"] == ["chat"]
         assert (await offer(client, site))["enabled"] is False
         response = await book(client, site, token, slot="2030-01-01T10:00:00Z")
         assert response.json()["error"]["field"] == "callbacks"
     on = await callback_site(server)
-    async with httpx.AsyncClient(base_url=server.url) as client:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
         config = await client.get(f"/api/widget/v1/sites/{on.key}/config", headers={"Origin": on.allowed_origins[0]})
         assert config.json()["site"]["tabs"] == ["chat", "callback"]
 
@@ -226,7 +226,7 @@ async def test_events_and_a_reminder_reach_the_console_once(server: ServerProces
     console = await connect_operator(server, http)  # someone is on duty: "as soon as possible" is offered
     origin = site.allowed_origins[0]
     token = (await start_visitor(server, site.key, origin))["token"]
-    async with httpx.AsyncClient(base_url=server.url) as client:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
         assert (await offer(client, site))["asap"] is True
         response = await book(client, site, token, asap=True)
         assert response.status_code == 201, response.text
@@ -235,7 +235,7 @@ async def test_events_and_a_reminder_reach_the_console_once(server: ServerProces
     assert requested["callback"]["id"] == callback_id and requested["callback"]["phone"] == "+77011234567"
     due = await console.recv_until(lambda f: f["type"] == "callback.due")
     assert due["callback"]["id"] == callback_id
-    async with httpx.AsyncClient(base_url=server.url) as client:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
         cancelled = await client.post(api(site, f"/{callback_id}/cancel"), json={"token": token}, headers={"Origin": origin})
     assert cancelled.status_code == 200
     updated = await console.recv_until(lambda f: f["type"] == "callback.updated")
@@ -294,7 +294,7 @@ async def test_a_double_click_sent_at_once_makes_one_callback(server: ServerProc
     origin = site.allowed_origins[0]
     token = (await start_visitor(server, site.key, origin))["token"]
     client_id = new_id()
-    async with httpx.AsyncClient(base_url=server.url) as client:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
         slot = (await offer(client, site))["days"][1]["slots"][0]["start"]
         answers = await asyncio.gather(*(book(client, site, token, id=client_id, slot=slot) for _ in range(4)))
     assert sorted(a.status_code for a in answers) == [200, 200, 200, 201], [a.text for a in answers]
@@ -305,7 +305,7 @@ async def test_a_double_click_sent_at_once_makes_one_callback(server: ServerProc
 async def test_many_visitors_race_for_the_last_place(server: ServerProcess) -> None:
     site = await callback_site(server, capacity=2)
     origin = site.allowed_origins[0]
-    async with httpx.AsyncClient(base_url=server.url) as client:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
         slot = (await offer(client, site))["days"][1]["slots"][0]["start"]
         token = (await start_visitor(server, site.key, origin))["token"]
         assert (await book(client, site, token, slot=slot)).status_code == 201  # one of two places taken

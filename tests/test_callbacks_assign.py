@@ -70,7 +70,7 @@ async def test_as_soon_as_possible_only_while_an_operator_is_on_duty(desk: Serve
     site = await callback_site(desk)  # open every day, all day: only presence decides
     origin = site.allowed_origins[0]
     token = (await start_visitor(desk, site.key, origin))["token"]
-    async with httpx.AsyncClient(base_url=desk.url) as client:
+    async with httpx.AsyncClient(base_url=desk.url, timeout=30) as client:
         # Nobody has a console open on this server: not offered, and refused with the reason.
         assert await asap_offered(client, site) is False
         refused = await book(client, site, token, asap=True, language="ru")
@@ -143,7 +143,7 @@ async def test_assignment_default_take_give_filter_and_feed(desk: ServerProcess)
     await visitor.send({"type": "message.send", "id": new_id(), "body": "Можно позвонить?"})
     conversation_id = (await visitor.recv_until(lambda f: f["type"] == "ack"))["conversation_id"]
     await visitor.close()
-    async with httpx.AsyncClient(base_url=desk.url) as client:
+    async with httpx.AsyncClient(base_url=desk.url, timeout=30) as client:
         day = (await offer(client, site))["days"][1]["slots"]
         first = (await book(client, site, token, slot=day[0]["start"], name="Асель")).json()["callback"]["id"]
         # Nobody owns this visitor yet: the first callback is nobody's.
@@ -242,7 +242,7 @@ async def test_the_email_reminder_goes_to_the_assignee_once_in_their_language(
         await operators.set_language(state.writer, dinara.id, "kk")
     origin = site.allowed_origins[0]
     token = (await start_visitor(desk, site.key, origin))["token"]
-    async with httpx.AsyncClient(base_url=desk.url) as client:
+    async with httpx.AsyncClient(base_url=desk.url, timeout=30) as client:
         slot = (await offer(client, site))["days"][1]["slots"][3]["start"]
         booked = await book(client, site, token, slot=slot, name="<b>Асель</b>", note="Жеткізу туралы")
     callback_id = booked.json()["callback"]["id"]
@@ -280,7 +280,7 @@ async def test_an_unassigned_reminder_emails_every_operator_of_the_site(desk: Se
         await operators.set_language(state.writer, here[1].id, "uk")
         await operators.set_active(state.writer, deactivated.id, False)
     token = (await start_visitor(desk, site.key, site.allowed_origins[0]))["token"]
-    async with httpx.AsyncClient(base_url=desk.url) as client:
+    async with httpx.AsyncClient(base_url=desk.url, timeout=30) as client:
         slot = (await offer(client, site))["days"][1]["slots"][0]["start"]
         callback_id = (await book(client, site, token, slot=slot)).json()["callback"]["id"]
     await due_now(desk, callback_id)

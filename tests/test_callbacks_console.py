@@ -33,7 +33,7 @@ async def test_the_queue_the_status_flow_and_calendars(server: ServerProcess) ->
     console = await connect_operator(server, http)
     origin = site.allowed_origins[0]
     token = (await start_visitor(server, site.key, origin))["token"]
-    async with httpx.AsyncClient(base_url=server.url) as client:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
         slot = (await offer(client, site))["days"][1]["slots"][2]
         booked = await book(client, site, token, slot=slot["start"], name="<b>Asel</b>", note="Про доставку\nи оплату",
                             tz="Europe/Kyiv")
@@ -96,7 +96,7 @@ async def test_the_queue_the_status_flow_and_calendars(server: ServerProcess) ->
 
 
 async def test_the_queue_needs_a_login(server: ServerProcess) -> None:
-    async with httpx.AsyncClient(base_url=server.url) as anyone:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as anyone:
         assert (await anyone.get("/console/callbacks")).status_code == 303
         assert (await anyone.post("/console/callbacks/x", data={"outcome": "done"})).status_code == 303
         assert (await anyone.get("/calendar/not-a-real-feed-token-at-all.ics")).status_code == 404
@@ -108,7 +108,7 @@ async def test_call_again_at_a_slot_and_wrong_number(server: ServerProcess) -> N
     http = await console_login(server, operator.email, PASSWORD)
     console = await connect_operator(server, http)
     origin = site.allowed_origins[0]
-    async with httpx.AsyncClient(base_url=server.url) as client:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
         slots = (await offer(client, site))["days"][1]["slots"]
         first = (await book(client, site, (await start_visitor(server, site.key, origin))["token"],
                             slot=slots[0]["start"])).json()["callback"]["id"]
@@ -127,7 +127,7 @@ async def test_call_again_at_a_slot_and_wrong_number(server: ServerProcess) -> N
     assert again.status_code == 303 and "saved=no_answer" in again.headers["location"]
     # Wrong number: closed, and its slot's place is given back to visitors.
     await http.post(f"/console/callbacks/{second}", data={"csrf_token": token, "outcome": "wrong_number"})
-    async with httpx.AsyncClient(base_url=server.url) as client:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
         free = [s["start"] for d in (await offer(client, site))["days"] for s in d["slots"]]
     assert slots[1]["start"] in free and slots[0]["start"] not in free
     # Each change is an event on the spine (what webhooks carry): the retry's due time, the wrong number.

@@ -32,7 +32,7 @@ async def test_two_nodes_race_for_the_last_place(cluster: Cluster, receiver: Rec
     site = await callback_site(a, capacity=3)
     endpoint = await make_webhook(a, site, receiver.url, event_types=("callback.requested",))
     receiver.secret = endpoint.secret
-    async with httpx.AsyncClient(base_url=a.url) as client:
+    async with httpx.AsyncClient(base_url=a.url, timeout=30) as client:
         slot = (await offer(client, site))["days"][1]["slots"][0]["start"]
         for _ in range(2):  # two of three places taken
             token = (await start_visitor(a, site.key, site.allowed_origins[0]))["token"]
@@ -62,7 +62,7 @@ async def _killed_while_sending(cluster: Cluster, mailbox: Mailbox) -> None:
     site = await callback_site(a)
     operator = await make_operator(a)
     bystander = await make_operator(a)  # works the site too, but the callback is not theirs
-    async with httpx.AsyncClient(base_url=a.url) as client:
+    async with httpx.AsyncClient(base_url=a.url, timeout=30) as client:
         slot = (await offer(client, site))["days"][1]["slots"][0]["start"]
         token = (await start_visitor(a, site.key, site.allowed_origins[0]))["token"]
         booked = await book(client, site, token, slot=slot)

@@ -98,6 +98,6 @@ async def test_bad_input_and_missing_csrf_are_refused_clearly(sqlite_server: Ser
     assert (await http.put(f"{URL}/99999999999", json={"shortcut": "a", "body": "b"}, headers=headers)).status_code == 404
     assert [c for c in (await http.get(URL)).json()["canned"] if not c["shared"]] == []   # nothing stored
     await http.aclose()
-    async with httpx.AsyncClient(base_url=sqlite_server.url) as anonymous:
+    async with httpx.AsyncClient(base_url=sqlite_server.url, timeout=30) as anonymous:
         assert (await anonymous.get(URL)).status_code == 401
         assert (await anonymous.post(URL, json={"shortcut": "a", "body": "b"})).status_code == 401

@@ -22,7 +22,7 @@ async def _csrf(client: httpx.AsyncClient) -> str:
 
 async def test_login_sets_a_safe_session_cookie(sqlite_server: ServerProcess) -> None:
     operator = await make_operator(sqlite_server)
-    async with httpx.AsyncClient(base_url=sqlite_server.url) as client:
+    async with httpx.AsyncClient(base_url=sqlite_server.url, timeout=30) as client:
         token = await _csrf(client)
         response = await client.post(
             "/console/login", data={"email": operator.email, "password": PASSWORD, "csrf_token": token}
@@ -50,7 +50,7 @@ async def test_wrong_password_shows_an_error_and_no_session(sqlite_server: Serve
 
 async def test_login_without_csrf_token_is_refused(sqlite_server: ServerProcess) -> None:
     operator = await make_operator(sqlite_server)
-    async with httpx.AsyncClient(base_url=sqlite_server.url) as client:
+    async with httpx.AsyncClient(base_url=sqlite_server.url, timeout=30) as client:
         await _csrf(client)
         response = await client.post("/console/login", data={"email": operator.email, "password": PASSWORD})
         assert response.status_code == 403
@@ -59,7 +59,7 @@ async def test_login_without_csrf_token_is_refused(sqlite_server: ServerProcess)
 
 async def test_login_attempts_are_throttled(sqlite_server: ServerProcess) -> None:
     operator = await make_operator(sqlite_server)
-    async with httpx.AsyncClient(base_url=sqlite_server.url) as client:
+    async with httpx.AsyncClient(base_url=sqlite_server.url, timeout=30) as client:
         token = await _csrf(client)
         statuses = []
         for _ in range(6):
@@ -76,7 +76,7 @@ async def test_login_attempts_are_throttled(sqlite_server: ServerProcess) -> Non
 
 
 async def test_console_api_needs_a_session(sqlite_server: ServerProcess) -> None:
-    async with httpx.AsyncClient(base_url=sqlite_server.url) as client:
+    async with httpx.AsyncClient(base_url=sqlite_server.url, timeout=30) as client:
         response = await client.get("/api/console/v1/conversations")
         assert response.status_code == 401
         assert response.json()["error"]["code"] == "unauthorized"

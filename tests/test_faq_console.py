@@ -35,7 +35,7 @@ async def test_an_admin_writes_edits_and_publishes_an_article(sqlite_server: Ser
         listing = await http.get(saved.headers["location"])
         assert "Как оплатить &lt;b&gt;заказ&lt;/b&gt;?" in listing.text and "<b>заказ" not in listing.text
 
-        async with httpx.AsyncClient(base_url=server.url) as visitor:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as visitor:
             found = (await visitor.get(f"/api/widget/v1/sites/{site.key}/faq/search",
                                        params={"q": "оплата наличными", "lang": "ru"})).json()["results"]
             assert found and found[0]["question"] == "Как оплатить <b>заказ</b>?"
@@ -54,7 +54,7 @@ async def test_an_admin_writes_edits_and_publishes_an_article(sqlite_server: Ser
         hide = await http.post(f"/console/faq/{article_id}/publish",
                                data={"csrf_token": token, "site": site.key, "published": "0"})
         assert hide.status_code == 303
-        async with httpx.AsyncClient(base_url=server.url) as visitor:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as visitor:
             gone = await visitor.get(f"/api/widget/v1/sites/{site.key}/faq/articles/{article_id}")
             assert gone.status_code == 404
             await visitor.get(f"/api/widget/v1/sites/{site.key}/faq/search", params={"q": "самовывоз", "lang": "ru"})
@@ -83,5 +83,5 @@ async def test_an_agent_cannot_manage_the_faq(sqlite_server: ServerProcess) -> N
         assert refused.status_code == 403
     finally:
         await http.aclose()
-    async with httpx.AsyncClient(base_url=server.url) as anonymous:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as anonymous:
         assert (await anonymous.get("/console/faq")).status_code == 303

@@ -242,7 +242,7 @@ async def test_agents_work_leads_and_a_limited_operator_finds_nothing(admin_serv
     huge = await http.post(api(lead_id, "/notes"), json={"body": "x" * 5001}, headers=headers)
     assert huge.status_code == 413
     assert (await http.put(api(lead_id, "/owner"), json={}, headers=headers)).status_code == 400
-    async with httpx.AsyncClient(base_url=admin_server.url) as anonymous:
+    async with httpx.AsyncClient(base_url=admin_server.url, timeout=30) as anonymous:
         assert (await anonymous.get(api(lead_id))).status_code == 401
         assert (await anonymous.put(api(lead_id, "/status"), json={"status": "won"})).status_code == 401
         assert (await anonymous.get("/console/leads/board")).status_code == 303

@@ -95,7 +95,7 @@ async def test_the_leads_page_lists_leads_newest_first_as_text(server: ServerPro
 
 
 async def test_the_lead_card_needs_a_session_and_a_known_visitor(sqlite_server: ServerProcess) -> None:
-    async with httpx.AsyncClient(base_url=sqlite_server.url) as anonymous:
+    async with httpx.AsyncClient(base_url=sqlite_server.url, timeout=30) as anonymous:
         assert (await anonymous.get("/api/console/v1/visitors/x/lead")).status_code == 401
         assert (await anonymous.get("/console/leads", follow_redirects=False)).status_code == 303
     operator = await make_operator(sqlite_server)

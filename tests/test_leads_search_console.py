@@ -171,7 +171,7 @@ async def test_exports_are_rate_limited_per_operator(sqlite_server: ServerProces
     finally:
         await http.aclose()
         await other.aclose()
-    async with httpx.AsyncClient(base_url=sqlite_server.url) as anonymous:
+    async with httpx.AsyncClient(base_url=sqlite_server.url, timeout=30) as anonymous:
         assert (await anonymous.get("/console/leads/export.csv", follow_redirects=False)).status_code == 303
 
 

@@ -15,7 +15,7 @@ from tests.servers import ServerProcess
 
 
 async def test_health_and_readiness(server: ServerProcess) -> None:
-    async with httpx.AsyncClient(base_url=server.url) as client:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
         assert (await client.get("/healthz")).json() == {"status": "ok"}
         ready = await client.get("/readyz")
     assert ready.status_code == 200
@@ -61,7 +61,7 @@ def test_json_logs_carry_request_ids_and_no_visitor_data(tmp_path: object) -> No
             await visitor.send({"type": "message.send", "id": new_id(), "body": "my card number is 4111-SECRET-CARD"})
             await visitor.recv_until(lambda f: f["type"] == "ack" and "seq" in f)
             await visitor.close()
-            async with httpx.AsyncClient(base_url=server.url) as client:
+            async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
                 response = await client.get("/readyz", headers={"X-Request-Id": "probe-123"})
             return response.headers["x-request-id"]
 

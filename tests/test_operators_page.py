@@ -23,7 +23,7 @@ async def token_of(http: httpx.AsyncClient, path: str = "/console/operators") ->
 
 
 async def can_log_in(server: ServerProcess, email: str, password: str) -> bool:
-    async with httpx.AsyncClient(base_url=server.url) as client:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
         page = await client.get("/console/login")
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
         assert token

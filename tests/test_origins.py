@@ -29,7 +29,7 @@ async def test_widget_config_from_a_subdomain_pattern(sqlite_server: ServerProce
     # Written by hand: upper case, the default port, a trailing slash; stored normalised.
     site = await make_site(sqlite_server, origins=["HTTPS://*.Aurora.example:443/"])
     assert site.allowed_origins == ("https://*.aurora.example",)
-    async with httpx.AsyncClient(base_url=sqlite_server.url) as client:
+    async with httpx.AsyncClient(base_url=sqlite_server.url, timeout=30) as client:
         for origin, allowed in CASES:
             config = await client.get(f"/api/widget/v1/sites/{site.key}/config", headers={"Origin": origin})
             preflight = await client.options(
@@ -57,7 +57,7 @@ async def test_visitor_socket_and_panel_follow_the_pattern(server: ServerProcess
         await websockets.connect(f"{server.ws_url}/ws/visitor?site={site.key}", origin="https://aurora.example.evil.test")
     assert refused.value.response.status_code == 403
 
-    async with httpx.AsyncClient(base_url=server.url) as http:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
         panel = await http.get(f"/widget/panel.html?site={site.key}")
     # CSP reads the pattern itself the same way: any subdomain, not the bare domain.
     assert "frame-ancestors https://*.aurora.example https://aurora.example" in panel.headers["content-security-policy"]

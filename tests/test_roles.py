@@ -90,7 +90,7 @@ async def test_an_agent_is_refused_every_admin_page_and_api(admin_server: Server
     assignable = await agent_http.get("/api/console/v1/operators")
     assert assignable.status_code == 200 and agent.id in {o["id"] for o in assignable.json()["operators"]}
     # Without a session: the login page, or 401 JSON.
-    async with httpx.AsyncClient(base_url=admin_server.url) as stranger:
+    async with httpx.AsyncClient(base_url=admin_server.url, timeout=30) as stranger:
         for method, template in admin_routes():
             response = await stranger.request(method, fill(template, values))
             assert response.status_code in (303, 401, 403), template
@@ -167,7 +167,7 @@ async def test_a_limited_operator_gets_only_its_sites_leads_callbacks_and_their_
     http = await console_login(server, limited.email, PASSWORD)
     console = await connect_operator(server, http)
     booked, visitors = {}, {}
-    async with httpx.AsyncClient(base_url=server.url) as client:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
         for site in (other, mine):  # the other site's first: had it come through, it came before
             visitor = await start_visitor(server, site.key, site.allowed_origins[0])
             visitors[site.id] = visitor["visitor"]["id"]

@@ -258,7 +258,7 @@ async def test_login_throttle_is_shared_by_all_nodes(cluster: Cluster) -> None:
     statuses = []
     for i in range(6):
         node = (a, b)[i % 2]  # the attacker spreads attempts over the nodes
-        async with httpx.AsyncClient(base_url=node.url) as client:
+        async with httpx.AsyncClient(base_url=node.url, timeout=30) as client:
             page = await client.get("/console/login")
             token = _re.search(r'name="csrf_token" value="([^"]+)"', page.text)
             assert token

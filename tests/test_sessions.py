@@ -137,7 +137,7 @@ async def test_role_change_and_deactivation_end_sessions(checked_server: ServerP
     await http.aclose()
 
     # A deactivated operator cannot log in, and is told why once the password is right.
-    async with httpx.AsyncClient(base_url=checked_server.url) as client:
+    async with httpx.AsyncClient(base_url=checked_server.url, timeout=30) as client:
         page = await client.get("/console/login")
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
         assert token

@@ -11,7 +11,7 @@ from tests.servers import ServerProcess
 
 async def test_config_for_an_allowed_origin(server: ServerProcess) -> None:
     site = await make_site(server, origins=["https://shop.example.com", "http://localhost:3000"], language="ru")
-    async with httpx.AsyncClient(base_url=server.url) as client:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
         response = await client.get(
             f"/api/widget/v1/sites/{site.key}/config", headers={"Origin": "http://localhost:3000"}
         )
@@ -94,7 +94,7 @@ async def test_config_refusals_are_clear(
 ) -> None:
     site = await make_site(sqlite_server, origins=["https://shop.example.com"])
     headers = {"Origin": origin} if origin else {}
-    async with httpx.AsyncClient(base_url=sqlite_server.url) as client:
+    async with httpx.AsyncClient(base_url=sqlite_server.url, timeout=30) as client:
         response = await client.get(f"/api/widget/v1/sites/{path_key or site.key}/config", headers=headers)
     assert response.status_code == status
     error = response.json()["error"]
@@ -103,7 +103,7 @@ async def test_config_refusals_are_clear(
 
 async def test_oversized_body_is_refused_in_the_callers_language(sqlite_server: ServerProcess) -> None:
     site = await make_site(sqlite_server)
-    async with httpx.AsyncClient(base_url=sqlite_server.url) as client:
+    async with httpx.AsyncClient(base_url=sqlite_server.url, timeout=30) as client:
         response = await client.post(
             f"/api/widget/v1/sites/{site.key}/visitors", content=b"{" + b" " * 70_000 + b"}",
             headers={"Origin": site.allowed_origins[0], "Content-Type": "application/json", "Accept-Language": "ru"},
@@ -114,7 +114,7 @@ async def test_oversized_body_is_refused_in_the_callers_language(sqlite_server: 
 
 async def test_error_message_in_russian(sqlite_server: ServerProcess) -> None:
     site = await make_site(sqlite_server)
-    async with httpx.AsyncClient(base_url=sqlite_server.url) as client:
+    async with httpx.AsyncClient(base_url=sqlite_server.url, timeout=30) as client:
         response = await client.get(
             f"/api/widget/v1/sites/{site.key}/config", headers={"Origin": "http://evil.test", "Accept-Language": "ru-RU,ru;q=0.9"}
         )
@@ -167,7 +167,7 @@ async def test_visitor_session_is_kept_by_token(server: ServerProcess) -> None:
 )
 async def test_bad_visitor_bodies(sqlite_server: ServerProcess, content: bytes, status: int, code: str) -> None:
     site = await make_site(sqlite_server)
-    async with httpx.AsyncClient(base_url=sqlite_server.url) as client:
+    async with httpx.AsyncClient(base_url=sqlite_server.url, timeout=30) as client:
         response = await client.post(
             f"/api/widget/v1/sites/{site.key}/visitors", content=content,
             headers={"Origin": site.allowed_origins[0], "Content-Type": "application/json"},
@@ -178,7 +178,7 @@ async def test_bad_visitor_bodies(sqlite_server: ServerProcess, content: bytes, 
 
 async def test_panel_may_be_framed_only_by_the_sites_origins(sqlite_server: ServerProcess) -> None:
     site = await make_site(sqlite_server, origins=["https://shop.example.com", "http://localhost:3000"])
-    async with httpx.AsyncClient(base_url=sqlite_server.url) as client:
+    async with httpx.AsyncClient(base_url=sqlite_server.url, timeout=30) as client:
         panel = await client.get(f"/widget/panel.html?site={site.key}")
         unknown = await client.get("/widget/panel.html?site=fd_nope")
     csp = panel.headers["content-security-policy"]
@@ -190,13 +190,13 @@ async def test_panel_may_be_framed_only_by_the_sites_origins(sqlite_server: Serv
 @pytest.mark.parametrize("path", ["/widget//panel.html", "/widget///panel.html"])
 async def test_panel_cannot_be_fetched_around_its_framing_policy(sqlite_server: ServerProcess, path: str) -> None:
     site = await make_site(sqlite_server)
-    async with httpx.AsyncClient(base_url=sqlite_server.url) as client:
+    async with httpx.AsyncClient(base_url=sqlite_server.url, timeout=30) as client:
         response = await client.get(f"{path}?site={site.key}", extensions={"raw_path": path.encode()})
     assert response.status_code == 404 or "frame-ancestors" in response.headers.get("content-security-policy", "")
 
 
 async def test_embed_script_is_served_as_javascript(sqlite_server: ServerProcess) -> None:
-    async with httpx.AsyncClient(base_url=sqlite_server.url) as client:
+    async with httpx.AsyncClient(base_url=sqlite_server.url, timeout=30) as client:
         response = await client.get("/embed.js")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/javascript")
@@ -210,7 +210,7 @@ async def test_config_gives_the_launcher_offsets_the_script_tag_winning(sqlite_s
     origin = {"Origin": site.allowed_origins[0]}
 
     async def offsets(query: str) -> tuple[int, int]:
-        async with httpx.AsyncClient(base_url=sqlite_server.url) as client:
+        async with httpx.AsyncClient(base_url=sqlite_server.url, timeout=30) as client:
             body = (await client.get(f"/api/widget/v1/sites/{site.key}/config?lang=en{query}", headers=origin)).json()
         return body["site"]["offset_x"], body["site"]["offset_y"]
 
