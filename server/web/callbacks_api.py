@@ -3,6 +3,7 @@ pending ones, a cancel. Origin-checked like the rest of the widget API."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -11,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 
 from ..errors import FrontdeskError, Invalid, RateLimited
 from ..locales import LANGUAGES
+from ..security import VisitorClaim
 from ..services import callback_words, callbacks, geo, rates
 from ..store.db import utcnow
 from ..store.sites import Site
@@ -41,6 +43,27 @@ async def _read_rate(request: Request) -> None:
         state.throttle, "callback_reads", client_address(request) or "-",
         per_minute=state.settings.callback_reads_per_minute, reason="callbacks",
     )
+
+
+@dataclass
+class _Asked:
+    """A widget POST's language and zone as far as they are known: an error in a later step
+    is said in the visitor's language all the same."""
+
+    lang: str
+    tz: Any
+    site: Site | None = None
+
+
+async def _visitor_post(request: Request, asked: _Asked) -> tuple[Site, dict[str, Any], VisitorClaim]:
+    """The site, the JSON body (its ``language`` and ``tz`` into ``asked``) and the visitor's token."""
+    asked.site = site = await _site_for(request)
+    data = await read_json(request)
+    if isinstance(data.get("language"), str):
+        asked.lang = language(request, data["language"])
+    asked.tz = callbacks.visitor_zone(data.get("tz"))
+    claim = app_state(request).signer.read_visitor_token(data.get("token"), site_id=site.id)
+    return site, data, claim
 
 
 def _first_day(value: str | None, tz: Any) -> date:
@@ -83,16 +106,9 @@ async def slots(request: Request) -> Response:
 async def create(request: Request) -> Response:
     """POST …/callbacks {token, id, phone, country, name?, note?, slot | asap, tz, language}"""
     state = app_state(request)
-    lang = language(request)
-    site: Site | None = None
-    tz = callbacks.visitor_zone(None)
+    asked = _Asked(language(request), callbacks.visitor_zone(None))
     try:
-        site = await _site_for(request)
-        data = await read_json(request)
-        if isinstance(data.get("language"), str):
-            lang = language(request, data["language"])
-        tz = callbacks.visitor_zone(data.get("tz"))
-        claim = state.signer.read_visitor_token(data.get("token"), site_id=site.id)
+        site, data, claim = await _visitor_post(request, asked)
         await callbacks.check_request_rate(
             state.throttle, claim.visitor_id, per_minute=state.settings.callback_requests_per_minute
         )
@@ -102,6 +118,7 @@ async def create(request: Request) -> Response:
         )
     except FrontdeskError as exc:
         extra: dict[str, Any] = {}
+        site, lang, tz = asked.site, asked.lang, asked.tz
         if site is not None and exc.field == "slot" and exc.reason in ("full", "too_soon", "past"):
             # Somebody else took the last place (or time moved on): the next free slots.
             offer = await callback_words.offer(
@@ -111,7 +128,7 @@ async def create(request: Request) -> Response:
                 {**s, "day": d["label"]} for d in offer["days"] for s in d["slots"]
             ][:6]
         return _error(request, exc, lang, **extra)
-    view = callback_words.callback_view(callback, lang, tz, site)
+    view = callback_words.callback_view(callback, asked.lang, asked.tz, site)
     return JSONResponse(
         {"callback": view, "created": created}, status_code=201 if created else 200,
         headers={**_cors(request), "Cache-Control": "no-store"},
@@ -122,21 +139,16 @@ async def pending(request: Request) -> Response:
     """POST …/callbacks/pending {token, tz, language, user_id?, user_hash?}: the visitor's
     callbacks still to come (with a verified identity: those of the same user anywhere)."""
     state = app_state(request)
-    lang = language(request)
+    asked = _Asked(language(request), callbacks.visitor_zone(None))
     try:
-        site = await _site_for(request)
         await _read_rate(request)
-        data = await read_json(request)
-        if isinstance(data.get("language"), str):
-            lang = language(request, data["language"])
-        tz = callbacks.visitor_zone(data.get("tz"))
-        claim = state.signer.read_visitor_token(data.get("token"), site_id=site.id)
+        site, data, claim = await _visitor_post(request, asked)
         user_id = callbacks.verified_identity(site, data)
         found = await callbacks.pending_for_visitor(state.db, claim, user_id, site)
     except FrontdeskError as exc:
-        return error_response(request, exc, headers=_cors(request), lang=lang)
+        return error_response(request, exc, headers=_cors(request), lang=asked.lang)
     return JSONResponse(
-        {"callbacks": [callback_words.callback_view(c, lang, tz, site) for c in found]},
+        {"callbacks": [callback_words.callback_view(c, asked.lang, asked.tz, site) for c in found]},
         headers={**_cors(request), "Cache-Control": "no-store"},
     )
 
@@ -144,14 +156,9 @@ async def pending(request: Request) -> Response:
 async def cancel(request: Request) -> Response:
     """POST …/callbacks/{id}/cancel {token, tz, language, user_id?, user_hash?}"""
     state = app_state(request)
-    lang = language(request)
+    asked = _Asked(language(request), callbacks.visitor_zone(None))
     try:
-        site = await _site_for(request)
-        data = await read_json(request)
-        if isinstance(data.get("language"), str):
-            lang = language(request, data["language"])
-        tz = callbacks.visitor_zone(data.get("tz"))
-        claim = state.signer.read_visitor_token(data.get("token"), site_id=site.id)
+        site, data, claim = await _visitor_post(request, asked)
         await callbacks.check_request_rate(
             state.throttle, claim.visitor_id, per_minute=state.settings.callback_requests_per_minute
         )
@@ -159,8 +166,8 @@ async def cancel(request: Request) -> Response:
             state.writer, site, claim, request.path_params["callback_id"], callbacks.verified_identity(site, data)
         )
     except FrontdeskError as exc:
-        return error_response(request, exc, headers=_cors(request), lang=lang)
+        return error_response(request, exc, headers=_cors(request), lang=asked.lang)
     return JSONResponse(
-        {"callback": callback_words.callback_view(callback, lang, tz, site)},
+        {"callback": callback_words.callback_view(callback, asked.lang, asked.tz, site)},
         headers={**_cors(request), "Cache-Control": "no-store"},
     )
