@@ -32,11 +32,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from server.services import chat, pg_chat, sites, visitors  # noqa: E402
-from server.security import Signer  # noqa: E402
+from server.services import chat, pg_chat  # noqa: E402
 from server.store import migrate  # noqa: E402
 from server.store.db import Database  # noqa: E402
 from server.store.writer import GroupWriter  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from relay_writer import seed_conversations  # noqa: E402 - bench/relay_writer.py, next to this file
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -64,13 +66,7 @@ async def one_run(mode: str, args: argparse.Namespace, url: str, name: str) -> d
     setup = Database(url)
     writer = GroupWriter(setup, max_batch=256)
     writer.start()
-    site = await sites.create_site(writer, "Bench", ["http://bench.test"])
-    signer = Signer("bench-secret-" + "x" * 40, visitor_token_days=1)
-    ids = []
-    for _ in range(args.visitors):
-        session = await visitors.start_session(writer, signer, site, None)
-        ids.append(session.visitor.id)
-        await chat.queue_visitor_message(writer, site.id, session.visitor.id, uuid.uuid4().hex, "first")
+    site, ids = await seed_conversations(writer, args.visitors)
     await writer.stop()
     await setup.close()
     count = 2 if mode == "bulk, 2 writers" else 1

@@ -33,7 +33,21 @@ from server.services import chat, sites, visitors  # noqa: E402
 from server.security import Signer  # noqa: E402
 from server.store import migrate  # noqa: E402
 from server.store.db import Database  # noqa: E402
+from server.store.sites import Site  # noqa: E402
 from server.store.writer import GroupWriter  # noqa: E402
+
+
+async def seed_conversations(writer: GroupWriter, count: int) -> tuple[Site, list[str]]:
+    """A site and ``count`` visitors, each with an open conversation (a first message), so
+    what is measured next is the message path into an existing conversation."""
+    site = await sites.create_site(writer, "Bench", ["http://bench.test"])
+    signer = Signer("bench-secret-" + "x" * 40, visitor_token_days=1)
+    ids = []
+    for _ in range(count):
+        session = await visitors.start_session(writer, signer, site, None)
+        ids.append(session.visitor.id)
+        await chat.queue_visitor_message(writer, site.id, session.visitor.id, uuid.uuid4().hex, "first")
+    return site, ids
 
 
 async def one_run(args: argparse.Namespace, tmp: Path, search_index: bool = True) -> tuple[float, float]:
@@ -49,13 +63,7 @@ async def one_run(args: argparse.Namespace, tmp: Path, search_index: bool = True
         await db.connection(drop)
     writer = GroupWriter(db, max_batch=256)
     writer.start()
-    site = await sites.create_site(writer, "Bench", ["http://bench.test"])
-    signer = Signer("bench-secret-" + "x" * 40, visitor_token_days=1)
-    ids = []
-    for _ in range(args.visitors):
-        session = await visitors.start_session(writer, signer, site, None)
-        ids.append(session.visitor.id)
-        await chat.queue_visitor_message(writer, site.id, session.visitor.id, uuid.uuid4().hex, "first")
+    site, ids = await seed_conversations(writer, args.visitors)
 
     def frames(count: int) -> list[tuple[str, str, str]]:
         """The senders' part, made before the clock starts: client ids (uuid4 costs a

@@ -26,11 +26,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from server.services import chat, sites, visitors  # noqa: E402
-from server.security import Signer  # noqa: E402
+from server.services import chat  # noqa: E402
 from server.store import migrate  # noqa: E402
 from server.store.db import Database  # noqa: E402
 from server.store.writer import GroupWriter  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from relay_writer import seed_conversations  # noqa: E402 - bench/relay_writer.py, next to this file
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -43,13 +45,7 @@ async def one_run(args: argparse.Namespace, tmp: Path, rate: float, hold_ms: flo
     await migrate.upgrade(db)
     writer = GroupWriter(db, max_batch=256, hold=hold_ms / 1000)
     writer.start()
-    site = await sites.create_site(writer, "Bench", ["http://bench.test"])
-    signer = Signer("bench-secret-" + "x" * 40, visitor_token_days=1)
-    ids = []
-    for _ in range(args.visitors):
-        session = await visitors.start_session(writer, signer, site, None)
-        ids.append(session.visitor.id)
-        await chat.queue_visitor_message(writer, site.id, session.visitor.id, uuid.uuid4().hex, "first")
+    site, ids = await seed_conversations(writer, args.visitors)
 
     latencies: list[float] = []
     pending: list[asyncio.Future[chat.Ack]] = []
