@@ -26,7 +26,8 @@ from ...store.db import utcnow
 from ...store.sites import Site
 from ..context import app_state, base_url
 from . import callback_leads
-from .auth_cookies import csrf_ok, current_operator, form_data
+from .auth_cookies import current_operator
+from .forms import operator_post
 from .language import console_language
 from .pages import console_data
 from .rendering import render_page
@@ -172,14 +173,11 @@ def _back(show: str, **params: str) -> str:
 async def _change(request: Request, change: Callable[[Operator, Any], Awaitable[str]]) -> Response:
     """A queue form's POST: signed in, CSRF, the operator's action limit, then ``change``;
     back to the queue (same filter) saying what was saved, or the error in their language."""
-    operator = await current_operator(request)
-    if operator is None:
-        return RedirectResponse("/console/login", status_code=303)
+    post = await operator_post(request)
+    if isinstance(post, Response):
+        return post
     state = app_state(request)
-    lang = console_language(request, operator)
-    form = await form_data(request)
-    if not csrf_ok(request, form):
-        return PlainTextResponse(state.catalogs.translate(lang, "csrf.failed"), status_code=403)
+    operator, lang, form = post.operator, post.lang, post.form
     show = _show(form.get("show"))
     try:
         await rates.check_per_minute(
@@ -242,13 +240,11 @@ async def ics(request: Request) -> Response:
 
 async def feed_settings(request: Request) -> Response:
     """POST /console/callbacks/feed: action=new (a new secret URL, the old one stops) or revoke."""
-    operator = await current_operator(request)
-    if operator is None:
-        return RedirectResponse("/console/login", status_code=303)
+    post = await operator_post(request)
+    if isinstance(post, Response):
+        return post
     state = app_state(request)
-    form = await form_data(request)
-    if not csrf_ok(request, form):
-        return PlainTextResponse(state.catalogs.translate(console_language(request, operator), "csrf.failed"), status_code=403)
+    operator, form = post.operator, post.form
     if form.get("action") == "revoke":
         await calendars.revoke_feed(state.writer, operator.id)
         return RedirectResponse("/console/callbacks", status_code=303)

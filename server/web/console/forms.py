@@ -3,13 +3,16 @@ in the admin's language next to the field they are about."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from urllib.parse import parse_qs
 
 from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
 from ...errors import FrontdeskError
+from ...store.operators import Operator
 from ..context import app_state
-from .auth_cookies import CSRF_COOKIE
+from .auth_cookies import CSRF_COOKIE, csrf_ok, current_operator, form_data
 from .language import console_language
 from .roles import signed_in
 
@@ -54,3 +57,25 @@ def said(request: Request, exc: FrontdeskError) -> str:
 def csrf_failed(request: Request) -> str:
     lang = console_language(request, signed_in(request))
     return app_state(request).catalogs.translate(lang, "csrf.failed")
+
+
+@dataclass(frozen=True)
+class OperatorPost:
+    """A console form POST that may go ahead: who sent it, their language, the form."""
+
+    operator: Operator
+    lang: str
+    form: dict[str, str]
+
+
+async def operator_post(request: Request) -> OperatorPost | Response:
+    """A console form's POST from a signed-in operator with a valid CSRF token; otherwise the
+    answer to send instead (the login page, or 403 in the operator's language)."""
+    operator = await current_operator(request)
+    if operator is None:
+        return RedirectResponse("/console/login", status_code=303)
+    lang = console_language(request, operator)
+    form = await form_data(request)
+    if not csrf_ok(request, form):
+        return PlainTextResponse(app_state(request).catalogs.translate(lang, "csrf.failed"), status_code=403)
+    return OperatorPost(operator, lang, form)

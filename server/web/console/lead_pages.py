@@ -15,14 +15,15 @@ from typing import Any, Mapping
 from urllib.parse import parse_qs, quote, urlencode
 
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 
 from ...errors import FrontdeskError, NotFound
 from ...locales import format_datetime
 from ...services import lead_pipeline, phones, rates, sites
 from ...store.outbox import last_event_id
 from ..context import app_state
-from .auth_cookies import csrf_ok, current_operator, form_data
+from .auth_cookies import current_operator
+from .forms import operator_post
 from .language import console_language
 from .pages import console_data
 from .rendering import render_page
@@ -181,14 +182,11 @@ async def lead_page(request: Request) -> Response:
 async def change(request: Request) -> Response:
     """POST /console/leads/{lead_id}/pipeline: action = status | owner | tag_add | tag_remove |
     note; then back to the board (next=board) or the lead's page, with the error if any."""
-    operator = await current_operator(request)
-    if operator is None:
-        return RedirectResponse("/console/login", status_code=303)
+    post = await operator_post(request)
+    if isinstance(post, Response):
+        return post
     state = app_state(request)
-    lang = console_language(request, operator)
-    form = await form_data(request)
-    if not csrf_ok(request, form):
-        return PlainTextResponse(state.catalogs.translate(lang, "csrf.failed"), status_code=403)
+    operator, lang, form = post.operator, post.lang, post.form
     lead_id = request.path_params["lead_id"][:64]
     action = form.get("action")
     try:
