@@ -111,7 +111,6 @@ class ServerProcess(Killable):
 
 def postgres_available() -> str | None:
     """None if PostgreSQL answers, else why not."""
-    import asyncio
 
     import asyncpg
 
@@ -120,7 +119,7 @@ def postgres_available() -> str | None:
         await conn.close()
 
     try:
-        asyncio.run(probe())
+        run_sync(probe())
     except Exception as exc:  # noqa: BLE001 - any failure means "not here"
         return f"{type(exc).__name__}: {exc}"
     return None
@@ -128,7 +127,6 @@ def postgres_available() -> str | None:
 
 def create_scratch_database() -> tuple[str, str]:
     """A fresh PostgreSQL database; returns (its URL, its name)."""
-    import asyncio
 
     import asyncpg
 
@@ -141,13 +139,23 @@ def create_scratch_database() -> tuple[str, str]:
         finally:
             await conn.close()
 
-    asyncio.run(create())
+    run_sync(create())
     base = PG_ADMIN_URL.rsplit("/", 1)[0]
     return f"{base}/{name}", name
 
 
-def drop_database(name: str) -> None:
+def run_sync(coroutine: Any) -> Any:
+    """``asyncio.run`` on a thread of its own: these helpers are called from sync code that
+    may have Playwright's loop marked running in this thread (a worker's session fixtures
+    torn down after its last test, a browser test)."""
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+def drop_database(name: str) -> None:
 
     import asyncpg
 
@@ -158,7 +166,7 @@ def drop_database(name: str) -> None:
         finally:
             await conn.close()
 
-    asyncio.run(drop())
+    run_sync(drop())
 
 
 REDIS_URL = os.environ.get("FRONTDESK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
