@@ -436,12 +436,8 @@
       if (seen === null) storage.set('seen', String(seen = liveFrom));
     }
     setOnline(frame.operators_online);
-    // Re-send everything not acked yet, oldest first (a repeated id is harmless).
-    readOutbox().forEach(function (item) {
-      var m = byId[item.id] || addPending(item);
-      if (m.seq) outboxRemove(m.id);
-      else if (m.state !== 'failed') transmit(m);
-    });
+    // Who the visitor is goes first (a required form's fields, the name on a first message),
+    // then everything not acked yet, oldest first (a repeated id is harmless).
     identifies = identifies.filter(function (item) {
       if (item.tries++ >= IDENTIFY_TRIES) {
         // Sent on several sockets that all closed unanswered: give up, or it never ends.
@@ -450,6 +446,11 @@
       }
       sendTracked(item.frame);
       return true;
+    });
+    readOutbox().forEach(function (item) {
+      var m = byId[item.id] || addPending(item);
+      if (m.seq) outboxRemove(m.id);
+      else if (m.state !== 'failed') transmit(m);
     });
     reportPage();
     clearInterval(pingTimer);
