@@ -16,6 +16,7 @@ from limits.storage import storage_from_string
 from .catalogs import Catalogs
 from .config import Settings
 from .metrics import Metrics
+from .realtime.cork import Cork
 from .realtime.hub import Hub
 from .realtime.memory import MemoryHub
 from .realtime.presence import MemoryPresence, RedisPresence
@@ -66,6 +67,7 @@ class AppState:
     geo: Geolocator  # leads' country (and city with FRONTDESK_GEOIP_DATABASE)
     inbound: asyncio.AbstractServer | None = None  # the SMTP receiver of email answers, when configured
     relay: EventRelay | None = None  # scale-out: committed events to this node's sockets
+    cork: Cork = field(default_factory=Cork)  # the local hub's: gathers a batch's socket writes
     # Visitor sockets of one site share one Site object while it is unchanged (issue 20).
     sites_in_use: InUse[Site] = field(default_factory=InUse)
 
@@ -82,12 +84,14 @@ class AppState:
         node_id = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         hub: Hub
         relay: EventRelay | None = None
+        local_hub: MemoryHub  # this process's sockets subscribe here
         throttle: Throttle
         presence: MemoryPresence | RedisPresence
         if settings.redis_url:
             redis_hub = RedisHub(settings.redis_url, prefix=settings.redis_prefix)
             await redis_hub.start()
             hub = redis_hub
+            local_hub = redis_hub.local
             relay = EventRelay(db, redis_hub)
             await relay.start()
             presence = RedisPresence(
@@ -98,7 +102,7 @@ class AppState:
                 "async+" + settings.redis_url, implementation="redispy", key_prefix=settings.redis_prefix + "limits"
             )
         else:
-            hub = MemoryHub()
+            hub = local_hub = MemoryHub()
             presence = MemoryPresence(hub)
             limits_storage = MemoryStorage()
             throttle = MemoryThrottle()
@@ -124,7 +128,7 @@ class AppState:
 
         writer = GroupWriter(
             db, max_batch=settings.commit_batch_max, on_commit=on_commit, metrics=metrics,
-            shared=bool(settings.redis_url), on_work=on_work,
+            shared=bool(settings.redis_url), on_work=on_work, cork=local_hub.cork,
         )
         writer.start()
         signer = Signer(settings.resolved_secret_key(), visitor_token_days=settings.visitor_token_days)
@@ -153,6 +157,7 @@ class AppState:
             email_renderer=email_renderer,
             geo=Geolocator(settings.geoip_database),
             relay=relay,
+            cork=local_hub.cork,
         )
 
     def relay_position(self) -> int | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Callable
 
+from .cork import Cork
 from .hub import SubscriberTooSlow
 
 _QUEUE_LIMIT = 2000
@@ -61,6 +62,7 @@ class MemorySubscription:
 class MemoryHub:
     def __init__(self) -> None:
         self._subscribers: dict[str, set[MemorySubscription]] = {}
+        self.cork = Cork()  # held by the relay around a committed batch's fan-out (cork.py)
 
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
         self.deliver(channel, message)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Generic, TypeVar
 
@@ -86,14 +87,16 @@ class GroupWriter:
     def __init__(
         self, db: Database, *, max_batch: int = 256, on_commit: OnCommit | None = None,
         metrics: Metrics | None = None, shared: bool = False, on_work: Callable[[set[str]], None] | None = None,
-        hold: float = 0.001,
+        hold: float = 0.001, cork: AbstractContextManager[Any] | None = None,
     ) -> None:
         """``shared``: other processes write to this database too (a Redis hub); on a
         shared SQLite file commits and their publication take turns with them
         (Database.ordered_transaction); on PostgreSQL nodes commit in parallel.
         ``on_work``: called after a commit that queued jobs, with the names of the workers
         that have new work ("webhooks" for deliveries; a job adds others to ``tx.work``).
-        ``hold``: how long a lone job may wait for others at moderate load (0: never)."""
+        ``hold``: how long a lone job may wait for others at moderate load (0: never).
+        ``cork``: held while a batch's futures resolve, released once their callbacks ran:
+        the acks a socket gets from one batch go in one write (realtime/cork.py)."""
         self._db = db
         self._max_batch = max_batch
         self._on_commit = on_commit
@@ -103,6 +106,7 @@ class GroupWriter:
         self._queue: asyncio.Queue[_Pending[Any]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._hold = hold
+        self._cork = cork
         self._gap = 0.1  # seconds between submitted jobs, a moving average
         self._last_submit = 0.0
         self.batches = 0
@@ -183,6 +187,10 @@ class GroupWriter:
         if self._metrics is not None:
             self._metrics.commits.inc()
             self._metrics.writes.inc(len(batch))
+        if self._cork is not None:
+            # Futures run their callbacks (the acks) soon, in order: the release comes after them.
+            self._cork.__enter__()
+            asyncio.get_running_loop().call_soon(self._cork.__exit__, None, None, None)
         for pending, result in zip(batch, results):
             if not pending.future.done():
                 pending.future.set_result(result)

@@ -20,9 +20,11 @@ from typing import Any, Awaitable, Callable, TypeVar
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..errors import BadFrame, FrontdeskError, TooLarge
+from ..realtime.cork import text_frame
 from ..realtime.hub import SubscriberTooSlow, Subscription, encode
 from ..state import AppState
 from . import json_input
+from .ws_protocol import RAW_WRITES
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -70,6 +72,8 @@ class FrameSocket:
         self._serving: asyncio.Task[Any] | None = None  # the task in serve(): cancelled to end it
         self._holding: list[dict[str, Any]] | None = None  # live frames that came during a replay
         self._forward: Callable[[dict[str, Any]], None] | None = None
+        # The server's own protocol writes built frames straight to the transport (ws_protocol.py).
+        self._raw = websocket.scope.get("extensions", {}).get(RAW_WRITES)
 
     async def receive_frame(self) -> dict[str, Any]:
         """The next frame as a dict. Raises BadFrame/TooLarge for what is not a frame,
@@ -133,6 +137,29 @@ class FrameSocket:
     def _write(self, text: str) -> None:
         if self._ended_by is not None:
             return
+        raw = self._raw
+        if raw is not None:
+            # In a committed batch's fan-out: gathered, written once per socket (realtime/cork.py).
+            if self.state.cork.gather(self, text) or raw.write_frame(text_frame(text)):
+                return
+        self._send_asgi(text)
+
+    def flush(self, texts: list[str], framed: Callable[[str], bytes]) -> None:
+        """What a fan-out gathered for this socket, in one write (the usual way if it cannot)."""
+        if self._ended_by is not None:
+            return
+        try:
+            if self._raw is not None and self._raw.write_frame(b"".join([framed(text) for text in texts])):
+                return
+            for text in texts:
+                self.send(text)
+        except SubscriberTooSlow:
+            self.drop()
+        except Exception:  # noqa: BLE001 - one socket's fault must not stop the fan-out to others
+            log.exception("gathered frames could not be written")
+            self.drop()
+
+    def _send_asgi(self, text: str) -> None:
         # The ASGI send of a text frame returns without suspending unless the transport
         # is paused for a slow reader: step it here, and only then hand it to a task.
         write = self.ws.send({"type": "websocket.send", "text": text})

@@ -14,6 +14,12 @@ uvicorn's protocol cost more than they need to and are replaced here, same behav
   request object as a local for the connection's life. The app reads the headers from
   the ASGI scope, which has its own copy.
 
+It also offers the app a direct write (``RAW_WRITES`` in the scope's extensions): a frame
+built once (``realtime/cork.py``) goes straight to the transport, skipping the ASGI send
+chain (Starlette's checks, uvicorn's branches, framing again per socket) that was the
+largest part of the event loop's time at saturation. Only while the socket is open and
+writable; otherwise the app sends the usual way.
+
 Each replacement is taken only when uvicorn's attribute is the type it replaces, so a
 uvicorn that changes these falls back to its own, unchanged.
 """
@@ -25,6 +31,9 @@ from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.datastructures import Headers
+from websockets.protocol import State
+
+RAW_WRITES = "frontdesk.raw_writes"
 
 
 class Inbox:
@@ -110,6 +119,26 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
         writable = getattr(self, "writable", None)
         if type(writable) is asyncio.Event:
             self.writable = Flag(writable.is_set())  # type: ignore[assignment]
+
+    def handle_connect(self, event: Any) -> None:
+        super().handle_connect(event)
+        extensions = getattr(self, "scope", {}).get("extensions")
+        if isinstance(extensions, dict) and not self.close_sent:
+            extensions[RAW_WRITES] = self
+
+    def can_write(self) -> bool:
+        """Open, accepted, not closing, and the client keeps up (no paused transport)."""
+        return (
+            self.handshake_complete and not self.close_sent and not self.disconnected
+            and self.initial_response is None and self.writable.is_set() and self.conn.state is State.OPEN
+        )
+
+    def write_frame(self, data: bytes) -> bool:
+        """Write ``data`` (whole frames) now; False when it cannot (send it the ASGI way)."""
+        if not self.can_write():
+            return False
+        self.transport.write(data)
+        return True
 
     async def send(self, message: Any) -> None:
         await super().send(message)

@@ -61,14 +61,16 @@ def site_frame(event: StoredEvent) -> Frame:
 
 
 def fan_out(hub: MemoryHub, events: list[StoredEvent]) -> None:
-    """Hand committed events to this process's subscribers (synchronously, in order)."""
-    for event in events:
-        hub.deliver(OPERATORS, Frame(event.frame()))
-        frame = visitor_frame(event)
-        if frame is not None and event.conversation_id:
-            hub.deliver(conversation_channel(event.conversation_id), frame)
-        if event.type == catalogue.SITE_UPDATED and event.site_id is not None:
-            hub.deliver(site_channel(event.site_id), site_frame(event))
+    """Hand committed events to this process's subscribers (synchronously, in order), each
+    socket's frames of the batch written at once (realtime/cork.py)."""
+    with hub.cork:
+        for event in events:
+            hub.deliver(OPERATORS, Frame(event.frame()))
+            frame = visitor_frame(event)
+            if frame is not None and event.conversation_id:
+                hub.deliver(conversation_channel(event.conversation_id), frame)
+            if event.type == catalogue.SITE_UPDATED and event.site_id is not None:
+                hub.deliver(site_channel(event.site_id), site_frame(event))
 
 
 async def publish_committed(hub: Hub, events: list[StoredEvent]) -> None:

@@ -1,0 +1,74 @@
+"""Gathering a fan-out's writes: one write per socket per committed batch (issue 20).
+
+While the relay hands a committed batch to this process's sockets, each socket's frames
+are gathered instead of written one by one; when the batch is done each socket writes
+what it gathered at once. At saturation a batch holds dozens of messages and every
+console gets each of them: a system call per frame per socket was the largest part of
+the event loop's time. Each event's frame is built once for all the sockets that send
+it (the text is shared: ``hub.encoded``), not once per socket.
+
+The cork is held only inside a synchronous fan-out (nothing awaits while it is held), so
+nothing else can write to a socket in between and the order of frames is kept.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Protocol
+
+from websockets.frames import Frame, Opcode
+
+
+class Gathering(Protocol):
+    def flush(self, texts: list[str], framed: Callable[[str], bytes]) -> None: ...
+
+
+def text_frame(text: str) -> bytes:
+    """A server's text frame (unmasked, uncompressed: the server turns compression off)."""
+    return Frame(Opcode.TEXT, text.encode()).serialize(mask=False)
+
+
+class Cork:
+    __slots__ = ("_depth", "_pending", "_framed")
+
+    def __init__(self) -> None:
+        self._depth = 0
+        self._pending: dict[Gathering, list[str]] = {}
+        self._framed: dict[int, tuple[str, bytes]] = {}  # id(text) -> (text kept alive, frame)
+
+    def __enter__(self) -> "Cork":
+        self._depth += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._depth -= 1
+        if self._depth == 0:
+            self.release()
+
+    def gather(self, socket: Gathering, text: str) -> bool:
+        """Keep ``text`` for ``socket`` until the batch is done; False when no batch is."""
+        if not self._depth:
+            return False
+        texts = self._pending.get(socket)
+        if texts is None:
+            self._pending[socket] = [text]
+        else:
+            texts.append(text)
+        return True
+
+    def framed(self, text: str) -> bytes:
+        """``text`` as a frame, built once while the cork is held (texts shared by sockets)."""
+        known = self._framed.get(id(text))
+        if known is not None and known[0] is text:
+            return known[1]
+        data = text_frame(text)
+        if self._depth or self._pending:
+            self._framed[id(text)] = (text, data)
+        return data
+
+    def release(self) -> None:
+        pending, self._pending = self._pending, {}
+        try:
+            for socket, texts in pending.items():
+                socket.flush(texts, self.framed)
+        finally:
+            self._framed.clear()
