@@ -98,8 +98,9 @@ class AppState:
                 "async+" + settings.redis_url, implementation="redispy", key_prefix=settings.redis_prefix + "limits"
             )
         else:
-            hub = MemoryHub()
-            presence = MemoryPresence(hub)
+            memory_hub = MemoryHub()
+            hub = memory_hub
+            presence = MemoryPresence(memory_hub)
             limits_storage = MemoryStorage()
             throttle = MemoryThrottle()
         await presence.start()
