@@ -92,7 +92,9 @@ async def slots(request: Request) -> Response:
         if not 1 <= days <= MAX_DAYS:
             raise Invalid(field="days", max=MAX_DAYS)
         first = _first_day(request.query_params.get("from"), tz)
-        body = await callback_words.offer(state.db, site, lang, tz, first, days, operators_online=state.presence.online(site.id))
+        body = await callback_words.offer(
+            state.db, site, lang, tz, first, days, operators_online=state.presence.online(site.id)
+        )
         if request.query_params.get("countries") == "1":
             body["countries"] = callback_words.country_names(lang)
             body["accepted"] = sorted(callbacks.accepted_regions(site))
