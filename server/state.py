@@ -103,7 +103,7 @@ class AppState:
             )
         else:
             hub = local_hub = MemoryHub()
-            presence = MemoryPresence(hub)
+            presence = MemoryPresence(local_hub)
             limits_storage = MemoryStorage()
             throttle = MemoryThrottle()
         await presence.start()

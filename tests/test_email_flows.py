@@ -1,7 +1,8 @@
 """Email flows end to end against real servers: an operator's reply in a conversation from
 the contact form goes out by email with a signed Reply-To; the visitor's answer to it,
 sent to the built-in SMTP receiver, lands in the same conversation (once); a forged reply
-address is refused; a chat message while nobody is online is emailed to the operators."""
+address is refused; a chat message while nobody is online is emailed to the operators, and
+so is one while only an operator of another site is online."""
 
 from __future__ import annotations
 
@@ -13,9 +14,13 @@ import aiosmtplib
 import pytest
 from email.message import EmailMessage
 
+from sqlalchemy import select
+
+from server.cli import opened
+from server.store.schema import emails
 from tests.clients import connect_operator, connect_visitor, console_login, new_id, start_visitor
 from tests.conftest import served
-from tests.factories import PASSWORD, make_operator, make_site
+from tests.factories import PASSWORD, make_operator, make_site, settings_for
 from tests.mailbox import Mailbox, parts
 from tests.servers import ServerProcess, free_port
 from tests.test_contact import OPEN_LIMITS, form, post
@@ -107,6 +112,36 @@ async def test_a_chat_message_while_nobody_is_online_is_emailed_to_the_operators
     assert note["Subject"] == f"Новое сообщение в чате {site.name}, пока никого не было в сети"
     text, _ = parts(note)
     assert "Здравствуйте, вы работаете в субботу?" in text and "Посетитель" in text
+
+
+async def test_only_another_sites_operator_online_is_nobody_online_for_this_site(
+    flow_server: ServerProcess, mailbox: Mailbox, seq: int
+) -> None:
+    site_a = await make_site(flow_server, notify_email=f"site-a{seq}@example.com", language="en")
+    site_b = await make_site(flow_server, notify_email=f"site-b{seq}@example.com", language="en")
+    operator = await make_operator(flow_server, role="agent", site_keys=[site_b.key])
+    http = await console_login(flow_server, operator.email, PASSWORD)
+    console = await connect_operator(flow_server, http)  # on duty for site B only
+    try:
+        for site, online in ((site_b, True), (site_a, False)):
+            session = await start_visitor(flow_server, site.key, site.allowed_origins[0])
+            visitor, welcome = await connect_visitor(flow_server, site.key, site.allowed_origins[0], session["token"])
+            try:
+                if welcome["operators_online"] is not online:  # another test's console is still closing
+                    await visitor.recv_until(lambda f: f == {"type": "presence", "operators_online": online})
+                await visitor.send({"type": "message.send", "id": new_id(), "body": f"Hello, site {site.name}"})
+                await visitor.recv_until(lambda f: f["type"] == "ack")
+            finally:
+                await visitor.close()
+    finally:
+        await console.close()
+        await http.aclose()
+    mailbox.wait_for(lambda m: m.to(f"site-a{seq}@example.com"), "site A's offline notification")
+    # Site B had its operator: nothing was queued for it (queued with the message, if at all).
+    async with opened(settings_for(flow_server)) as state:
+        queued = await state.db.read(lambda conn: conn.execute(
+            select(emails.c.to_address).where(emails.c.site_id == site_b.id)).scalars().all())
+    assert queued == []
 
 
 def test_reply_text_keeps_what_the_visitor_wrote_and_drops_the_quote() -> None:

@@ -79,5 +79,9 @@ class MemoryHub:
     def subscription(self) -> MemorySubscription:
         return MemorySubscription(self)
 
+    def subscribed(self, prefix: str) -> list[str]:
+        """The channels starting with ``prefix`` that have a subscriber in this process."""
+        return [channel for channel in tuple(self._subscribers) if channel.startswith(prefix)]
+
     async def close(self) -> None:
         self._subscribers.clear()

@@ -92,7 +92,9 @@ async def slots(request: Request) -> Response:
         if not 1 <= days <= MAX_DAYS:
             raise Invalid(field="days", max=MAX_DAYS)
         first = _first_day(request.query_params.get("from"), tz)
-        body = await callback_words.offer(state.db, site, lang, tz, first, days, operators_online=state.presence.online())
+        body = await callback_words.offer(
+            state.db, site, lang, tz, first, days, operators_online=state.presence.online(site.id)
+        )
         if request.query_params.get("countries") == "1":
             body["countries"] = callback_words.country_names(lang)
             body["accepted"] = sorted(callbacks.accepted_regions(site))
@@ -114,7 +116,7 @@ async def create(request: Request) -> Response:
         )
         checked = callbacks.check_request(data, site, LANGUAGES)
         callback, created = await callbacks.request_callback(
-            state.writer, site, claim, checked, operators_online=state.presence.online()
+            state.writer, site, claim, checked, operators_online=state.presence.online(site.id)
         )
     except FrontdeskError as exc:
         extra: dict[str, Any] = {}
@@ -122,7 +124,8 @@ async def create(request: Request) -> Response:
         if site is not None and exc.field == "slot" and exc.reason in ("full", "too_soon", "past"):
             # Somebody else took the last place (or time moved on): the next free slots.
             offer = await callback_words.offer(
-                state.db, site, lang, tz, utcnow().astimezone(tz).date(), 3, operators_online=state.presence.online()
+                state.db, site, lang, tz, utcnow().astimezone(tz).date(), 3,
+                operators_online=state.presence.online(site.id),
             )
             extra["next_slots"] = [
                 {**s, "day": d["label"]} for d in offer["days"] for s in d["slots"]

@@ -211,9 +211,10 @@ async def console_socket(websocket: WebSocket) -> None:
     position = state.relay_position()
     if position is None:
         position = await state.db.read(last_event_id)
-    # Counted on duty before the welcome: once a console has its welcome, the widgets (and
-    # "call me back as soon as possible") already see an operator online.
-    await state.presence.connected(operator.id)
+    # Counted on duty (for the sites the operator works) before the welcome: once a console
+    # has its welcome, those sites' widgets (and "call me back as soon as possible") see an
+    # operator online.
+    await state.presence.connected(operator.site_ids)
     socket.send({"type": "welcome", "operator": operator.public(), "last_event_id": position})
     serving = asyncio.ensure_future(socket.serve(
         connection.handle, connection.subscription, connection.forward,
@@ -226,7 +227,7 @@ async def console_socket(websocket: WebSocket) -> None:
         for task in (serving, watching):
             task.cancel()
         await asyncio.gather(serving, watching, return_exceptions=True)
-        await state.presence.disconnected(operator.id)
+        await state.presence.disconnected(operator.site_ids)
     if watching.done() and not watching.cancelled() and watching.exception() is None:
         await _close_ended(socket)
 

@@ -65,7 +65,7 @@ async def site_config(request: Request) -> Response:
     body = {
         # offset_x/y: the script tag's data-offset-x/-y when given as CSS px, else the site's.
         "site": view,
-        "operators_online": state.presence.online(),
+        "operators_online": state.presence.online(site.id),
         # So that embed.js carries no translations; from the widget's own catalogues.
         "labels": state.catalogs.launcher_labels(lang),
     }
@@ -123,6 +123,6 @@ async def start_visitor(request: Request) -> Response:
         "token": session.token,
         "visitor": session.visitor.public(),
         "conversation": session.conversation,
-        "operators_online": state.presence.online(),
+        "operators_online": state.presence.online(site.id),
     }
     return JSONResponse(body, headers={**_cors(request), "Cache-Control": "no-store"})

@@ -9,7 +9,6 @@ from starlette.websockets import WebSocket
 
 from ..errors import BadFrame, InvalidToken, RateLimited
 from ..realtime.hub import OPERATORS, SubscriberTooSlow, conversation_channel, encoded, site_channel
-from ..realtime.presence import PRESENCE
 from ..security import VisitorClaim
 from ..services import chat, fields, rates, sites, visitors
 from ..store.sites import Site
@@ -117,7 +116,7 @@ class VisitorConnection:
                 await widget_leads.check_prechat(self)  # after the limit: a refused flood stays bounded
             pending = chat.queue_visitor_message(
                 self.state.writer, self.site.id, self.claim.visitor_id, client_id, body, visitor_name=self.visitor_name,
-                offline_mail=None if self.state.presence.online() else self.state.mail,
+                offline_mail=None if self.state.presence.online(self.site.id) else self.state.mail,
             )
             received = time.perf_counter()
 
@@ -201,13 +200,14 @@ async def serve_visitor(socket: FrameSocket, site: Site) -> None:
     hello, (visitor, conversation, last_seq) = greeted
     connection = VisitorConnection(socket, site, VisitorClaim(visitor.id, site.id), visitor.name)
     connection.sent_seq = last_seq
-    await connection.subscription.add(PRESENCE)
-    await connection.subscription.add(site_channel(site.id))  # site.updated: the panel re-reads its config
+    # site.updated (the panel re-reads its config) and presence (the site's operators on duty);
+    # subscribed before the welcome reads presence, so no flip falls in between.
+    await connection.subscription.add(site_channel(site.id))
     socket.send({
         "type": "welcome",
         "visitor": visitor.public(),
         "conversation": conversation,
-        "operators_online": state.presence.online(),
+        "operators_online": state.presence.online(site.id),
     })
     replay = connection.follow(conversation["id"]) if conversation is not None else None
     del greeted, hello, visitor, conversation  # else held for the socket's life (memory per idle socket, issue 20)
