@@ -7,8 +7,9 @@ are shared: consumers must not mutate them.
 
 from __future__ import annotations
 
-import json
 from typing import Any, Callable, Protocol
+
+from .. import json_text
 
 
 class Frame(dict):  # type: ignore[type-arg]
@@ -25,7 +26,7 @@ class Frame(dict):  # type: ignore[type-arg]
 
 
 def encode(frame: dict[str, Any]) -> str:
-    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+    return json_text.dumps(frame)
 
 
 def encoded(frame: dict[str, Any], view: str, present: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> str:

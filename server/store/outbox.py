@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Connection
 
+from .. import json_text
 from .db import utcnow
 from .schema import events
 
@@ -39,7 +40,7 @@ def insert_event(
             "type": type,
             "site_id": site_id,
             "conversation_id": conversation_id,
-            "payload": json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
+            "payload": json_text.dumps(payload),
             "created_at": utcnow(),
         },
     )
@@ -55,7 +56,7 @@ def insert_event_raw(
     """``insert_event`` on the stdlib sqlite3 connection (SQLite): the same row, a fraction
     of SQLAlchemy's CPU, prepared once by the driver's statement cache."""
     cursor = raw.execute(_RAW_INSERT, (
-        type, site_id, conversation_id, json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
+        type, site_id, conversation_id, json_text.dumps(payload),
         utcnow().strftime("%Y-%m-%d %H:%M:%S.%f"),
     ))
     return StoredEvent(cursor.lastrowid, type, site_id, conversation_id, payload)
@@ -75,7 +76,7 @@ def insert_events_raw_many(raw: Any, rows: list[EventRow]) -> list[StoredEvent]:
         return []
     now = utcnow().strftime("%Y-%m-%d %H:%M:%S.%f")
     raw.executemany(_RAW_INSERT, [
-        (type, site_id, conversation_id, json.dumps(payload, ensure_ascii=False, separators=(",", ":")), now)
+        (type, site_id, conversation_id, json_text.dumps(payload), now)
         for type, payload, site_id, conversation_id in rows
     ])
     last = raw.execute("SELECT last_insert_rowid()").fetchone()[0]

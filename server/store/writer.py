@@ -107,6 +107,7 @@ class GroupWriter:
         self._task: asyncio.Task[None] | None = None
         self._hold = hold
         self._cork = cork
+        self._publishing: asyncio.Future[None] | None = None  # the last committed batch's publication
         self._gap = 0.1  # seconds between submitted jobs, a moving average
         self._last_submit = 0.0
         self.batches = 0
@@ -124,6 +125,7 @@ class GroupWriter:
             except asyncio.CancelledError:
                 pass
             self._task = None
+        await self.published()  # committed writes are still published and acked
 
     @property
     def waiting(self) -> int:
@@ -171,9 +173,16 @@ class GroupWriter:
             batch.append(self._queue.get_nowait())
 
     async def _commit(self, batch: list[_Pending[Any]]) -> None:
+        """Commit ``batch``; then publish its events and resolve its futures (the acks).
+
+        SQLite in one process: the publication is a task of its own, after the previous
+        batch's, and the next batch's transaction starts at once, so the next disk sync
+        overlaps this batch's fan-out and acks (the loop's work) instead of following it."""
+        pipelined = self._db.engine is None and not self._shared
         try:
-            results = await self._transaction(batch, self._publish)
+            results, work = await self._transaction(batch, None if pipelined else self._publish)
         except Exception as exc:
+            await self.published()  # what came before goes out first
             if len(batch) == 1:
                 if not batch[0].future.done():
                     batch[0].future.set_exception(exc)
@@ -181,12 +190,36 @@ class GroupWriter:
             # Isolate the failing job: each one alone in its own transaction.
             for pending in batch:
                 await self._commit([pending])
+                await self.published()
             return
         self.batches += 1
         self.writes += len(batch)
         if self._metrics is not None:
             self._metrics.commits.inc()
             self._metrics.writes.inc(len(batch))
+        if pipelined:
+            self._publishing = asyncio.ensure_future(self._finish(self._publishing, batch, results, work))
+        else:
+            self._resolve(batch, results)
+
+    async def published(self) -> None:
+        """Wait until every committed batch is published and acked."""
+        while self._publishing is not None and not self._publishing.done():
+            await asyncio.shield(self._publishing)
+
+    async def _finish(
+        self, previous: asyncio.Future[None] | None, batch: list[_Pending[Any]], results: list[Any], work: set[str]
+    ) -> None:
+        if previous is not None and not previous.done():
+            await previous
+        try:
+            await self._publish(batch)
+            if work and self._on_work is not None:
+                self._on_work(set(work))
+        finally:
+            self._resolve(batch, results)
+
+    def _resolve(self, batch: list[_Pending[Any]], results: list[Any]) -> None:
         if self._cork is not None:
             # Futures run their callbacks (the acks) soon, in order: the release comes after them.
             self._cork.__enter__()
@@ -204,8 +237,11 @@ class GroupWriter:
                 log.exception("publishing committed events failed")
 
     async def _transaction(
-        self, batch: list[_Pending[Any]], publish: Callable[[list[_Pending[Any]]], Awaitable[None]]
-    ) -> list[Any]:
+        self, batch: list[_Pending[Any]], publish: Callable[[list[_Pending[Any]]], Awaitable[None]] | None
+    ) -> tuple[list[Any], set[str]]:
+        """Run and commit ``batch``; with ``publish``, publish it before returning (in turn
+        with other processes on a shared SQLite file). Returns the results and the names of
+        the workers with new work."""
         dialect = self._db.dialect
         work: set[str] = set()
 
@@ -236,10 +272,15 @@ class GroupWriter:
             return results
 
         async def after_commit(_: list[Any]) -> None:
-            await publish(batch)
-            if work and self._on_work is not None:
-                self._on_work(set(work))
+            if publish is not None:
+                await publish(batch)
+                if work and self._on_work is not None:
+                    self._on_work(set(work))
 
         if self._db.engine is not None:  # PostgreSQL: bulk jobs on the driver, no lock (store/pg_writer.py)
-            return await pg_writer.run_batch(self._db, batch, work, lambda conn: Tx(conn, dialect), after_commit)
-        return await self._db.ordered_transaction(run_batch, after_commit, shared=self._shared)
+            results = await pg_writer.run_batch(self._db, batch, work, lambda conn: Tx(conn, dialect), after_commit)
+        elif publish is None:
+            results = await self._db.transaction(run_batch)
+        else:
+            results = await self._db.ordered_transaction(run_batch, after_commit, shared=self._shared)
+        return results, work
