@@ -89,9 +89,13 @@ def main_bench(args: argparse.Namespace) -> int:
         plan.append(("frontdesk-sync-off", args.rate))
     if args.page_views_every:
         plan.append(("frontdesk-pages", args.rate))
+    if args.hold_control is not None:
+        plan.append(("frontdesk-hold", args.rate))
     if args.rate <= 0:
         for fixed in fixed_rates(args, "100,1000"):
             plan += [("bare", fixed), ("frontdesk", fixed)]
+            if args.hold_control is not None:
+                plan.append(("frontdesk-hold", fixed))
             if args.page_views_every:
                 plan.append(("frontdesk-pages", fixed))
     runs: list[dict[str, Any]] = []
@@ -250,6 +254,9 @@ def main() -> int:
     parser.add_argument("--sync-off-control", action="store_true",
                         help="Also run Frontdesk with FRONTDESK_SQLITE_SYNCHRONOUS=OFF (not durable across power "
                              "loss), to see what the disk sync costs.")
+    parser.add_argument("--hold-control", type=float, default=None, metavar="MS",
+                        help="Also run Frontdesk with FRONTDESK_COMMIT_HOLD_MS=MS (how long a lone write waits "
+                             "for company at moderate load), at every load.")
     parser.add_argument("--page-views-every", type=int, default=0, metavar="N",
                         help="Also run Frontdesk with each visitor sending a page.viewed frame after every N-th "
                              "message (leads' journey reporting on the same socket and writer).")

@@ -48,7 +48,15 @@ def frontdesk_env(data_dir: Path, **settings: str) -> dict[str, str]:
 # Frontdesk variants: extra settings per target name (the default is durable: synchronous=FULL).
 FRONTDESK_VARIANTS = {"frontdesk": {}, "frontdesk-sync-off": {"sqlite_synchronous": "OFF"},
                       # --page-views-every N: the same server, its visitors also report pages (leads).
-                      "frontdesk-pages": {"visitor_pages_per_minute": "10000000"}}
+                      "frontdesk-pages": {"visitor_pages_per_minute": "10000000"},
+                      "frontdesk-hold": {}}  # --hold-control MS: commit_hold_ms set from the argument
+
+
+def variant_settings(target: str, args: argparse.Namespace) -> dict[str, str]:
+    settings = dict(FRONTDESK_VARIANTS[target])
+    if target == "frontdesk-hold":
+        settings["commit_hold_ms"] = str(args.hold_control)
+    return settings
 
 
 def make_template(tmp: Path, operators: int) -> tuple[Path, str, list[str]]:
@@ -79,7 +87,7 @@ def count_rows(db_path: Path) -> dict[str, int]:
 # Scale-out targets: nodes on one fresh PostgreSQL database and one Redis (unique key prefix).
 SCALE_OUT_TARGETS = {"pg-redis-1": 1, "pg-redis-2": 2}
 TARGET_LABELS = {"bare": "bare relay", "frontdesk": "SQLite, 1 node", "frontdesk-sync-off": "SQLite sync=OFF",
-                 "frontdesk-pages": "SQLite + page views",
+                 "frontdesk-pages": "SQLite + page views", "frontdesk-hold": "SQLite, other hold",
                  "pg-redis-1": "PG + Redis, 1 node", "pg-redis-2": "PG + Redis, 2 nodes"}
 
 
@@ -223,7 +231,7 @@ def run_target(target: str, args: argparse.Namespace, rate: float, tmp: Path,
             log_paths.append(tmp / f"run{run_no}-{target}.log")
             with open(log_paths[-1], "wb") as log:
                 procs.append(start_process(frontdesk_bin() + ["serve", "--port", str(port)],
-                                           env=frontdesk_env(data_dir, **FRONTDESK_VARIANTS[target]),
+                                           env=frontdesk_env(data_dir, **variant_settings(target, args)),
                                            stdout=log, stderr=subprocess.STDOUT, cwd=tmp))
             wait_for_http(f"http://127.0.0.1:{port}/healthz", procs[-1])
             ports = [port]

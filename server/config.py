@@ -158,6 +158,10 @@ class Settings:
         "FULL", "SQLite synchronous pragma (FULL keeps acked messages across power loss; NORMAL only across crashes)."
     )
     commit_batch_max: int = _setting(256, "Most writes the group-commit writer puts in one transaction.")
+    commit_hold_ms: float = _setting(
+        1.0, "At moderate load (writes under 2 ms apart), how long a lone write waits for others to share its "
+        "commit (0: never; more: fewer disk syncs, more latency)."
+    )
     webhook_timeout_seconds: int = _setting(10, "Seconds a webhook receiver has to answer before the attempt counts as failed.")
     webhook_retry_seconds: str = _setting(
         "5,300,1800,7200,18000,36000,36000",
@@ -290,6 +294,8 @@ class Settings:
             raise SettingsError("FRONTDESK_SESSION_CHECK_SECONDS: must be more than 0 and at most 3600")
         if not 0 < self.worker_poll_seconds <= 60:
             raise SettingsError("FRONTDESK_WORKER_POLL_SECONDS: must be more than 0 and at most 60")
+        if not 0 <= self.commit_hold_ms <= 50:
+            raise SettingsError("FRONTDESK_COMMIT_HOLD_MS: must be from 0 to 50")
         self.webhook_retry_schedule  # raises if malformed
         if self.geoip_database and not Path(self.geoip_database).is_file():
             raise SettingsError(f"FRONTDESK_GEOIP_DATABASE: {self.geoip_database} is not a readable file")
