@@ -212,12 +212,18 @@ class GroupWriter:
     ) -> None:
         if previous is not None and not previous.done():
             await previous
+        # One cork over the fan-out and the acks: a visitor's socket gets its messages'
+        # echoes and their acks in one write (the in-process fan-out does not suspend).
+        if self._cork is not None:
+            self._cork.__enter__()
         try:
             await self._publish(batch)
             if work and self._on_work is not None:
                 self._on_work(set(work))
         finally:
             self._resolve(batch, results)
+            if self._cork is not None:
+                self._cork.__exit__(None, None, None)  # released after the acks (_resolve)
 
     def _resolve(self, batch: list[_Pending[Any]], results: list[Any]) -> None:
         if self._cork is not None:
