@@ -7,7 +7,7 @@ var FD=s.src.slice(0,s.src.indexOf('/',8)),D=s.dataset,key=D.siteKey,lang=D.lang
  q=F&&F.q||[],on={},cb={},n=0,out=[],kept=[],open=0,T,P,cfg,side,X,Y,hid,host,root,btn,dot,ifr,mq,geo,want,C,G,i,L;
 function emit(t,v){for(var h=on[t]||[],k=0;k<h.length;k++)h[k](v);}
 function post(t,m){
- if(t)m=m||{},m.fd=1,m.type=t,out[out.length]=m;
+ if(t)m=m||{},m.fd=1,m.type=t,out.push(m);
  for(var k=0;geo&&k<out.length;k++)ifr.contentWindow.postMessage(out[k],FD);
  if(geo)out=[];
 }
@@ -15,7 +15,7 @@ function api(c,a,b){
  if(c=='open'||c=='close')set(c=='open');
  if(c=='hide'||c=='show')hid=c<'i',btn&&render();
  if(c=='identify')post(c,{data:a,ref:b?(cb[++n]=b,n):0});
- if(c=='on'&&b)(on[a]=on[a]||[])[on[a].length]=b;
+ if(c=='on'&&b)(on[a]=on[a]||[]).push(b);
  if(c=='consent')(G=a)?(C=0,btn&&make()):post(c);
 }
 function lock(v,s,k,p){
@@ -74,7 +74,7 @@ function start(){
  if(g=w.visualViewport)g.addEventListener('resize',render),g.addEventListener('scroll',render);
  render();
  d.documentElement.appendChild(host);
- setInterval(function(){L!=d.URL&&post('page',{url:L=d.URL,title:d.title,ref:d.referrer})},999);
+ (g=function(){L!=d.URL&&post('page',{url:L=d.URL,title:d.title,ref:d.referrer})})();setInterval(g,999);
  if(want)set(1);
  g=function(){(w.requestIdleCallback||setTimeout)(make);};
  d.readyState=='complete'?g():w.addEventListener('load',g);
