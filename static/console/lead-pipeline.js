@@ -1,5 +1,6 @@
 /* The pipeline controls in the lead card beside a conversation: status (lost asks for a
- * reason), owner, tags, private notes (docs/leads.md, "The pipeline").
+ * reason), owner, tags, private notes, which their author (or an admin) may edit or
+ * delete (docs/leads.md, "The pipeline").
  *
  * Reads GET /console/api/leads/{id}, changes through the JSON API beside it (CSRF header),
  * and follows the lead.updated events the inbox's socket hands over (lead-card.js passes
@@ -36,6 +37,7 @@ class PipelinePanel {
     this.leadId = null;
     this.view = null;        // {lead, pipeline, notes, owners, statuses, may_change_any_note}
     this.editing = null;     // {id, value}: the note being edited, and what is typed so far
+    this.confirming = null;  // the id of the note whose deletion waits for a second click
     this.token = 0;
     // A <details>, as the card is: open beside the conversation on wide screens, one tap
     // away on a phone (where it would push the thread off the screen).
@@ -125,6 +127,7 @@ class PipelinePanel {
     this.note.value = "";
     this.reason.value = "";
     this.editing = null;
+    this.confirming = null;
     if (!leadId) return;
     this.fetch();
   }
@@ -161,6 +164,7 @@ class PipelinePanel {
   dropNote(id) {
     this.view.notes = this.view.notes.filter((n) => n.id !== id);
     if (this.editing && this.editing.id === id) this.editing = null;
+    if (this.confirming === id) this.confirming = null;
   }
 
   // Its author, or an admin (the server decides; this only offers the buttons).
@@ -184,15 +188,31 @@ class PipelinePanel {
     if (this.mayChange(n)) {
       const actions = li.appendChild(el("div", "fd-note-actions"));
       const edit = actions.appendChild(button(t("pipeline.edit_note"), "button"));
-      edit.setAttribute("aria-label", t("pipeline.edit_note"));
       edit.addEventListener("click", () => {
         this.editing = { id: n.id, value: n.body };
+        this.confirming = null;
         this.render();
         const box = document.getElementById("fd-pl-edit-" + n.id);
         if (box) box.focus();
       });
-      const del = actions.appendChild(button(t("pipeline.delete_note"), "button", "fd-button-danger"));
-      del.addEventListener("click", () => this.deleteNote(n));
+      if (this.confirming === n.id) {  // a second, deliberate step (no native dialog)
+        const ask = actions.appendChild(el("span", "fd-note-ask", t("pipeline.delete_note_confirm")));
+        ask.id = "fd-pl-ask-" + n.id;
+        const yes = actions.appendChild(button(t("pipeline.delete_note"), "button", "fd-button-danger"));
+        yes.id = "fd-pl-delete-" + n.id;
+        yes.setAttribute("aria-describedby", ask.id);
+        yes.addEventListener("click", () => this.deleteNote(n));
+        const no = actions.appendChild(button(t("pipeline.cancel_edit"), "button"));
+        no.addEventListener("click", () => { this.confirming = null; this.render(); });
+      } else {
+        const del = actions.appendChild(button(t("pipeline.delete_note"), "button", "fd-button-danger"));
+        del.addEventListener("click", () => {
+          this.confirming = n.id;
+          this.render();
+          const yes = document.getElementById("fd-pl-delete-" + n.id);
+          if (yes) yes.focus();
+        });
+      }
     }
     return li;
   }
@@ -322,7 +342,7 @@ class PipelinePanel {
   }
 
   deleteNote(n) {
-    if (!window.confirm(t("pipeline.delete_note_confirm"))) return;
+    this.confirming = null;
     this.send("DELETE", "/notes/" + encodeURIComponent(n.id)).then(() => {
       this.dropNote(n.id);
       this.render();
