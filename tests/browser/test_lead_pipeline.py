@@ -212,6 +212,9 @@ def test_notes_are_edited_and_deleted_live_and_the_board_filters_by_tag(browser:
     vera_ctx = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
     vera_page = operator_login(vera_ctx, demo.server_url, vera[0], demo.password)
     errors = [ConsoleErrors(anna), ConsoleErrors(vera_page)]
+    vera_page.locator("#fd-lang").select_option("en")   # the test above leaves her console in Kazakh
+    vera_page.locator("form.fd-langs button[type=submit]").click()
+    expect(vera_page.locator("html")).to_have_attribute("lang", "en", timeout=TIMEOUT)
     for console in (anna, vera_page):
         open_conversation(console, "three green sofas")
         expect(console.locator("#fd-pipeline")).to_be_visible(timeout=TIMEOUT)
