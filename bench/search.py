@@ -7,7 +7,9 @@ Seeds a fresh database (SQLite in a temporary directory; on PostgreSQL a scratch
 created and dropped on the server --pg-url names) through the migrations: three sites
 (default countries KZ, RU, UA), ``--leads`` leads with Russian, Ukrainian, Kazakh and English
 names, emails and phones, statuses, owners and tags, and ``--messages`` chat messages in
-those four languages, plus private notes. Then runs each kind of query ``--repeat`` times
+those four languages, plus private notes in conversations and on leads (the latter from a
+random source of their own, so the rest is the same data as before they were added). Then
+runs each kind of query ``--repeat`` times
 through services/search.py (what the Leads page runs: parsing, the store function, a page
 of 25 with snippets' messages) and prints p50 / p99 per kind, with the load average.
 """
@@ -74,6 +76,8 @@ CITIES = ["Алматы", "Астана", "Шымкент", "Москва", "К�
 PREFIX = {"KZ": ["+7701", "+7702", "+7705", "+7747", "+7777"], "RU": ["+7916", "+7903", "+7925"],
           "UA": ["+38067", "+38050", "+38063"]}
 STATUSES = ("new", "contacted", "qualified", "won", "lost")
+LEAD_NOTES = ("Просил коммерческое предложение на оптовую партию", "Хоче гуртову знижку, зателефонувати у вівторок",
+              "Wants a quote for the whole office", "Көтерме бағасын сұрады")
 TAGS = ("vip", "wholesale", "repeat", "b2b")
 
 
@@ -84,6 +88,7 @@ def _phone(rng: random.Random, country: str) -> str:
 
 async def seed(url: str, args: argparse.Namespace) -> dict[str, Any]:
     rng = random.Random(16)
+    lead_note_rng = random.Random(19)
     db = Database(url)
     await migrate.upgrade(db)
     writer = GroupWriter(db, max_batch=64)
@@ -101,6 +106,7 @@ async def seed(url: str, args: argparse.Namespace) -> dict[str, Any]:
     def job(tx: Any) -> None:
         conn = tx.conn
         lead_rows, visitor_rows, conversation_rows, message_rows, note_rows, tag_rows = [], [], [], [], [], []
+        lead_note_rows: list[dict[str, Any]] = []
         for i in range(args.leads):
             site_index = i % 3
             site = made[site_index]
@@ -133,6 +139,9 @@ async def seed(url: str, args: argparse.Namespace) -> dict[str, Any]:
                                   "body": "Постоянный клиент, перезвонить после обеда", "created_at": seen})
             if rng.random() < 0.2:
                 tag_rows.append({"lead_id": lead_id, "tag": rng.choice(TAGS), "site_id": site.id})
+            if lead_note_rng.random() < 0.1:
+                lead_note_rows.append({"lead_id": lead_id, "operator_id": owners[1], "created_at": seen,
+                                       "body": lead_note_rng.choice(LEAD_NOTES)})
         conn.execute(insert(schema.leads), lead_rows)
         conn.execute(insert(schema.visitors), visitor_rows)
         conn.execute(insert(schema.conversations), conversation_rows)
@@ -142,6 +151,8 @@ async def seed(url: str, args: argparse.Namespace) -> dict[str, Any]:
             conn.execute(insert(schema.conversation_entries), note_rows)
         if tag_rows:
             conn.execute(insert(schema.lead_tags), tag_rows)
+        if lead_note_rows:
+            conn.execute(insert(schema.lead_notes), lead_note_rows)
 
     started = time.perf_counter()
     await writer.run(job)
@@ -192,6 +203,7 @@ def queries(seeded: dict[str, Any], rng: random.Random) -> dict[str, list[tuple[
                                  ({"q": "заказ", "status": "new"}, None)],
         "word, limited operator": [({"q": "доставка"}, limited), ({"q": "ноутбук"}, limited)],
         "note word": [({"q": "перезвонить"}, None)],
+        "lead note word": [({"q": "коммерческое"}, None)],
         "filters only": [({"status": "won"}, None), ({"tag": "vip"}, None), ({"owner": "0", "status": "new"}, None)],
         "word, page 5": [({"q": "доставка", "page": "5"}, None)],
     }

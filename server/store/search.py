@@ -1,18 +1,20 @@
 """Search over leads and their conversations: one function, SQLite FTS5 or PostgreSQL tsvector.
 
 A lead matches when any of these holds (services/search.py works out which apply):
-* every query word starts a word of its name, of one of its chat messages, or of one of
-  its conversations' private notes (full-text, word prefixes of stemmed query words);
+* every query word starts a word of its name, of one of its chat messages, of one of its
+  conversations' private notes, or of one of its own private notes (lead_notes; full-text,
+  word prefixes of stemmed query words);
 * its email contains the typed text;
 * its phone is one of the numbers the typed text can be read as, or contains its digits.
 Then the filters (site, status, owner, tag, last activity) and the operator's sites.
 The order (search_leads): leads whose own fields match, newest activity first; then those
-whose messages match, newest matching message first; then those found by a note only.
-Each comes with its newest matching message or note, for a snippet.
+whose messages match, newest matching message first; then those found by a conversation's
+note only; then by a note on the lead only. Each comes with its newest matching message or
+note, for a snippet, and with its tags, owner's and site's names and conversation count.
 
-SQLite: the FTS5 tables of migration 0016 (kept by triggers). PostgreSQL: the same
-expressions as the GIN indexes of 0016 (``to_tsvector('simple', …)``), so the planner
-uses them.
+SQLite: the FTS5 tables of migrations 0016 and 0019 (messages indexed before a search, the
+rest kept by triggers). PostgreSQL: the same expressions as their GIN indexes
+(``to_tsvector('simple', …)``), so the planner uses them; the whole search is one statement.
 """
 
 from __future__ import annotations
@@ -226,8 +228,8 @@ def _pg_texts(kind: str, match: Match, where: list[Any], need: int, own: Any, wi
 
     The GIN index gives the matches as a set (MATERIALIZED keeps the planner from walking
     the primary key backwards and computing to_tsvector row by row, which a rare word makes
-    a full scan). Messages, with a ``window``: only the newest ``window`` matches are mapped
-    to their leads (a common word is in 20 % of them); when fewer than ``need`` leads among
+    a full scan). With a ``window``, only the newest ``window`` matches are mapped to their
+    leads (a common word is in 20 % of the messages); when fewer than ``need`` leads among
     those pass the filters and the window was full, all of them are mapped instead — both
     in this one statement, the branch not needed never runs (a one-time filter)."""
     table, _, pg_condition, _ = _TEXTS[kind]
@@ -240,11 +242,11 @@ def _pg_texts(kind: str, match: Match, where: list[Any], need: int, own: Any, wi
         return (select(leads.c.id.label("lead_id"), func.max(source.c.id).label("item"))
                 .select_from(_to_lead(source, source.c.link, kind)).where(*where, not_own).group_by(leads.c.id))
 
-    if kind != "messages" or window is None:  # notes are few; a selective filter maps every match
+    if window is None:  # a selective filter maps every match
         found = mapped(hits).subquery()
     else:
-        newest = select(hits.c.id, hits.c.link).order_by(desc(hits.c.id)).limit(window).cte("newest")
-        windowed = mapped(newest).cte("messages_window")
+        newest = select(hits.c.id, hits.c.link).order_by(desc(hits.c.id)).limit(window).cte(f"{kind}_newest")
+        windowed = mapped(newest).cte(f"{kind}_window")
         everything = and_(  # too few leads passed, and there are more matches than the window
             select(func.count()).select_from(windowed).scalar_subquery() < need,
             select(func.count()).select_from(newest).scalar_subquery() >= window,
