@@ -216,6 +216,33 @@ async def test_an_edited_or_deleted_lead_note_is_found_by_what_it_says_now(data:
         await db.close()
 
 
+async def test_a_match_older_than_hundreds_of_newer_ones_is_still_found(data: Data) -> None:
+    """PostgreSQL maps only the newest matches to leads first; when too few of those pass
+    the filters (here: the operator's site), it maps all of them, in the same statement."""
+    db = Database(data.url)
+
+    def write(conn: Any) -> None:
+        def conversation(lead: str, site: str) -> str:
+            visitor_id, conversation_id = uuid.uuid4().hex, uuid.uuid4().hex
+            visitor_store.insert_visitor(conn, id=visitor_id, site_id=data.ids[site], lead_id=data.ids[lead])
+            conversation_store.insert_conversation(conn, id=conversation_id, site_id=data.ids[site], visitor_id=visitor_id)
+            return conversation_id
+
+        older, newer = conversation("olena", "ua"), conversation("erlan", "kz")
+        rows = [(older, 1)] + [(newer, n) for n in range(1, 701)]   # one UA match, then 700 newer KZ ones
+        conn.execute(insert(schema.messages), [
+            {"conversation_id": c, "seq": n, "client_id": f"w{n}", "author_kind": "visitor",
+             "body": f"Зюзюка номер {n}", "created_at": NOW} for c, n in rows])
+
+    try:
+        await db.transaction(write)
+    finally:
+        await db.close()
+    assert await data.find("зюзюка") == ["erlan", "olena"]
+    assert await data.find("зюзюка", site_ids={data.ids["ua"]}) == ["olena"]
+    assert await data.find("зюзюка", status="qualified") == ["olena"]
+
+
 async def test_a_hit_carries_its_tags_conversations_and_owner(data: Data) -> None:
     for q in ("доставка", "Анна Петрова", "", "anna.petrova@"):
         anna = next(h for h in (await data.results(q)).hits if h.lead["id"] == data.ids["anna"])
