@@ -222,39 +222,65 @@ def _window(filters: Filters, need: int) -> int | None:
     return max(200, need * 8) if filters.site_ids is None else max(500, need * 20)
 
 
+# PostgreSQL reads the matches among the newest RECENT messages first: a bitmap AND of the
+# GIN index and the primary key's range visits only their rows (a common word's 20,594
+# matches of 100,000 messages cost 13 ms to read, those among the newest 10,000 3 ms).
+RECENT = 10_000
+
+
 def _pg_texts(kind: str, match: Match, where: list[Any], need: int, own: Any, window: int | None) -> Any:
     """PostgreSQL: (lead_id, item) of up to ``need`` leads (not found by their own fields)
-    by their newest matching message (or note), newest first.
+    by their newest matching message (or note), newest first. One statement, in steps
+    that run only when the one before did not fill the page (one-time filters: a CTE
+    nothing reads is never computed):
 
-    The GIN index gives the matches as a set (MATERIALIZED keeps the planner from walking
-    the primary key backwards and computing to_tsvector row by row, which a rare word makes
-    a full scan). With a ``window``, only the newest ``window`` matches are mapped to their
-    leads (a common word is in 20 % of the messages); when fewer than ``need`` leads among
-    those pass the filters and the window was full, all of them are mapped instead — both
-    in this one statement, the branch not needed never runs (a one-time filter)."""
+    1. messages only: the matches among the newest RECENT messages;
+    2. with a ``window``: only the newest ``window`` matches are mapped to their leads (a
+       common word is in 20 % of the messages); when fewer than ``need`` leads among those
+       pass the filters and the window was full, all of them are mapped.
+
+    The matches come from the GIN index as a set (MATERIALIZED keeps the planner from
+    walking the primary key backwards and computing to_tsvector row by row, which a rare
+    word makes a full scan)."""
     table, _, pg_condition, _ = _TEXTS[kind]
     link = table.c.lead_id if kind == "lead_notes" else table.c.conversation_id
-    hits = (select(table.c.id, link.label("link")).where(text(pg_condition).bindparams(tsq=_ts_query(match.words)))
-            .cte(f"{kind}_hits").prefix_with("MATERIALIZED"))
+    matching = text(pg_condition).bindparams(tsq=_ts_query(match.words))
     not_own = leads.c.id.not_in(select(own.c.lead_id))
+
+    def hits_of(name: str, *also: Any) -> Any:
+        return select(table.c.id, link.label("link")).where(matching, *also).cte(name).prefix_with("MATERIALIZED")
 
     def mapped(source: Any) -> Any:
         return (select(leads.c.id.label("lead_id"), func.max(source.c.id).label("item"))
                 .select_from(_to_lead(source, source.c.link, kind)).where(*where, not_own).group_by(leads.c.id))
 
-    if window is None:  # a selective filter maps every match
-        found = mapped(hits).subquery()
-    else:
-        newest = select(hits.c.id, hits.c.link).order_by(desc(hits.c.id)).limit(window).cte(f"{kind}_newest")
-        windowed = mapped(newest).cte(f"{kind}_window")
+    def newest_first(hits: Any, name: str) -> Any:
+        if window is None:  # a selective filter maps every match
+            return mapped(hits).subquery(name)
+        newest = select(hits.c.id, hits.c.link).order_by(desc(hits.c.id)).limit(window).cte(f"{name}_newest")
+        windowed = mapped(newest).cte(f"{name}_window")
         everything = and_(  # too few leads passed, and there are more matches than the window
             select(func.count()).select_from(windowed).scalar_subquery() < need,
             select(func.count()).select_from(newest).scalar_subquery() >= window,
         )
-        found = union_all(
+        return union_all(
             select(windowed.c.lead_id, windowed.c.item).where(not_(everything)),
             mapped(hits).where(everything),
-        ).subquery()
+        ).subquery(name)
+
+    if kind != "messages":
+        found = newest_first(hits_of(f"{kind}_hits"), kind)
+    else:
+        last = messages.alias("last_message")
+        newest_id = select(func.max(last.c.id)).scalar_subquery()
+        recent = newest_first(hits_of("recent_hits", messages.c.id > newest_id - RECENT), "recent")
+        recent_found = select(recent.c.lead_id, recent.c.item).cte("recent_found")
+        enough = select(func.count()).select_from(recent_found).scalar_subquery() >= need
+        older = newest_first(hits_of("messages_hits"), "messages")
+        found = union_all(
+            select(recent_found.c.lead_id, recent_found.c.item).where(enough),
+            select(older.c.lead_id, older.c.item).where(not_(enough)),
+        ).subquery("found")
     return select(found.c.lead_id, found.c.item).order_by(desc(found.c.item)).limit(need)
 
 
