@@ -281,7 +281,8 @@ def _pg_texts(kind: str, match: Match, where: list[Any], need: int, own: Any, wi
             select(recent_found.c.lead_id, recent_found.c.item).where(enough),
             select(older.c.lead_id, older.c.item).where(not_(enough)),
         ).subquery("found")
-    return select(found.c.lead_id, found.c.item).order_by(desc(found.c.item)).limit(need)
+    own_fill = select(func.count()).select_from(own).scalar_subquery() < need  # else none of this runs
+    return select(found.c.lead_id, found.c.item).where(own_fill).order_by(desc(found.c.item)).limit(need)
 
 
 def _pg_ranked(conn: Connection, match: Match, filters: Filters, offset: int, need: int) -> Any:
