@@ -214,10 +214,14 @@ async def test_a_note_is_edited_or_deleted_by_its_author_or_an_admin_each_an_eve
     async def next_update() -> dict[str, Any]:
         return await console.recv_until(lambda f: f["type"] == "lead.updated" and f.get("by") is not None)
 
-    note = (await http.post(api(lead_id, "/notes"), json={"body": "first words"}, headers=headers)).json()["note"]
+    note = (await http.post(api(lead_id, "/notes"), json={"body": "first words about quokkas"}, headers=headers)).json()["note"]
     assert note["edited_at"] is None
     assert (await next_update())["note"]["id"] == note["id"]
     url = api(lead_id, f"/notes/{note['id']}")
+    # The Leads page finds the lead by its note, labelled, linking the lead's page.
+    found = (await http.get("/console/leads", params={"q": "quokka"})).text
+    assert f'href="/console/leads/{lead_id}"' in found and "Note on the lead (operators only)" in found
+    assert "<mark>quokkas</mark>" in found
 
     # Its author edits it (hostile text stays text); the event carries the new note.
     edited = await http.put(url, json={"body": HOSTILE_NOTE}, headers=headers)
@@ -228,6 +232,7 @@ async def test_a_note_is_edited_or_deleted_by_its_author_or_an_admin_each_an_eve
     assert frame["by"]["id"] == author.id
     same = await http.put(url, json={"body": HOSTILE_NOTE}, headers=headers)   # no change: no event
     assert same.status_code == 200
+    assert f'href="/console/leads/{lead_id}"' not in (await http.get("/console/leads", params={"q": "quokka"})).text
 
     # Another agent may not: 403 naming the note, in their language, by the API and the form.
     refused = await other_http.put(url, json={"body": "mine now"}, headers={**other_headers, "Accept-Language": "ru"})

@@ -210,7 +210,7 @@ def _sqlite_ranked(conn: Connection, match: Match, where: list[Any], offset: int
 
 
 def _window(filters: Filters, need: int) -> int | None:
-    """How many of the newest matching messages to map to leads first (None: all of them).
+    """How many of the newest matching messages (or notes) to map to leads first (None: all).
 
     Without filters most leads pass, and an operator limited to some sites still sees a
     good share: a window of the newest matches fills a page. A status, site, owner, tag or
