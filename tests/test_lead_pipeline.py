@@ -214,7 +214,8 @@ async def test_a_note_is_edited_or_deleted_by_its_author_or_an_admin_each_an_eve
     async def next_update() -> dict[str, Any]:
         return await console.recv_until(lambda f: f["type"] == "lead.updated" and f.get("by") is not None)
 
-    note = (await http.post(api(lead_id, "/notes"), json={"body": "first words about quokkas"}, headers=headers)).json()["note"]
+    written = await http.post(api(lead_id, "/notes"), json={"body": "first words about quokkas"}, headers=headers)
+    note = written.json()["note"]
     assert note["edited_at"] is None
     assert (await next_update())["note"]["id"] == note["id"]
     url = api(lead_id, f"/notes/{note['id']}")
@@ -452,7 +453,8 @@ def test_pipeline_changes_are_limited_per_operator(tmp_path: Any) -> None:
         form = await http.post(f"/console/leads/{lead_id}/pipeline", data={"csrf_token": token, "action": "note", "body": "x"})
         assert form.status_code == 303 and "error=" in form.headers["location"]
         edit = await http.put(api(lead_id, "/notes/1"), json={"body": "x"}, headers=headers)
-        assert edit.status_code == 429 and (await http.request("DELETE", api(lead_id, "/notes/1"), headers=headers)).status_code == 429
+        assert edit.status_code == 429
+        assert (await http.request("DELETE", api(lead_id, "/notes/1"), headers=headers)).status_code == 429
         assert (await http.get(api(lead_id))).json()["pipeline"]["status"] == "new"   # reading is not held up
         await http.aclose()
 

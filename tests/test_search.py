@@ -225,7 +225,8 @@ async def test_a_match_older_than_hundreds_of_newer_ones_is_still_found(data: Da
         def conversation(lead: str, site: str) -> str:
             visitor_id, conversation_id = uuid.uuid4().hex, uuid.uuid4().hex
             visitor_store.insert_visitor(conn, id=visitor_id, site_id=data.ids[site], lead_id=data.ids[lead])
-            conversation_store.insert_conversation(conn, id=conversation_id, site_id=data.ids[site], visitor_id=visitor_id)
+            conversation_store.insert_conversation(conn, id=conversation_id, site_id=data.ids[site],
+                                                   visitor_id=visitor_id)
             return conversation_id
 
         older, newer = conversation("olena", "ua"), conversation("erlan", "kz")
