@@ -78,51 +78,89 @@ def _ts_query(words: tuple[str, ...]) -> str:
     return " & ".join(f"'{w}':*" for w in words)
 
 
+# The statements are built from a search's shape (which kinds of match and which filters it
+# has) with every value a bound parameter (_params), so that one built statement serves every
+# search of that shape: building it cost the client more than PostgreSQL took to run it.
+
+
+def _params(dialect: str, match: Match, filters: Filters, offset: int, need: int) -> dict[str, Any]:
+    """The values of a search, by the names the statements bind them as."""
+    values: dict[str, Any] = {"offset": offset, "need": need, "limit": need - offset}
+    window = _window(filters, need)
+    if window is not None:
+        values["window"] = window
+    if filters.site_ids is not None:
+        values["site_ids"] = sorted(filters.site_ids)
+    for name in ("site_id", "status", "tag", "active_from", "active_before"):
+        if getattr(filters, name) is not None:
+            values[name] = getattr(filters, name)
+    if filters.owner_id:
+        values["owner_id"] = filters.owner_id
+    if match.words:
+        values["fts" if dialect == "sqlite" else "tsq"] = (
+            _fts_query(match.words) if dialect == "sqlite" else _ts_query(match.words))
+    if match.email:
+        values["email_like"] = "%" + _like_escape(match.email) + "%"
+    if match.phones:
+        values["phones"] = list(match.phones)
+    if match.digits:
+        values["digits_like"] = "%" + match.digits + "%"
+    return values
+
+
+def _shape(dialect: str, match: Match, filters: Filters) -> tuple[Any, ...]:
+    """What decides a search's statement (its values aside)."""
+    return (dialect, match.empty, bool(match.words), bool(match.email), bool(match.phones), bool(match.digits),
+            filters.site_ids is None, _window(filters, 1) is None, filters.owner_id in (None, 0), filters.owner_id == 0,
+            *(getattr(filters, n) is None for n in ("site_id", "status", "tag", "active_from", "active_before")))
+
+
 def _conditions(filters: Filters) -> list[Any]:
     where = [leads.c.merged_into.is_(None)]
     if filters.site_ids is not None:
-        where.append(leads.c.site_id.in_(sorted(filters.site_ids)))
+        where.append(leads.c.site_id.in_(bindparam("site_ids", expanding=True)))
     if filters.site_id is not None:
-        where.append(leads.c.site_id == filters.site_id)
+        where.append(leads.c.site_id == bindparam("site_id"))
     if filters.status is not None:
-        where.append(leads.c.status == filters.status)
+        where.append(leads.c.status == bindparam("status"))
     if filters.owner_id == 0:
         where.append(leads.c.owner_id.is_(None))
     elif filters.owner_id is not None:
-        where.append(leads.c.owner_id == filters.owner_id)
+        where.append(leads.c.owner_id == bindparam("owner_id"))
     if filters.tag is not None:
-        where.append(exists().where(and_(lead_tags.c.lead_id == leads.c.id, lead_tags.c.tag == filters.tag)))
+        where.append(exists().where(and_(lead_tags.c.lead_id == leads.c.id, lead_tags.c.tag == bindparam("tag"))))
     if filters.active_from is not None:
-        where.append(leads.c.last_seen_at >= filters.active_from)
+        where.append(leads.c.last_seen_at >= bindparam("active_from"))
     if filters.active_before is not None:
-        where.append(leads.c.last_seen_at < filters.active_before)
+        where.append(leads.c.last_seen_at < bindparam("active_before"))
     return where
 
 
 # The tiers of the order, and which text a lead was found by.
 OWN, MESSAGE, NOTE, LEAD_NOTE = 1, 2, 3, 4
+# Where the page starts and ends (offset + limit), as bound in every statement.
+_OFFSET, _NEED = bindparam("offset", type_=Integer), bindparam("need", type_=Integer)
+_LIMIT = bindparam("limit", type_=Integer)  # need - offset
 
 
 def _own_conditions(conn: Connection, match: Match) -> list[Any]:
     """One condition per way a lead's own fields can match."""
     any_of = []
     if match.words and conn.dialect.name == "sqlite":
-        names = text("SELECT lead_id FROM search_leads WHERE search_leads MATCH :fts").bindparams(
-            fts=_fts_query(match.words)).columns(column("lead_id", String))
+        names = text("SELECT lead_id FROM search_leads WHERE search_leads MATCH :fts").columns(column("lead_id", String))
         any_of.append(leads.c.id.in_(names))
     elif match.words:
-        any_of.append(text("to_tsvector('simple', coalesce(leads.name, '')) @@ to_tsquery('simple', :tsq)")
-                      .bindparams(tsq=_ts_query(match.words)))
+        any_of.append(text("to_tsvector('simple', coalesce(leads.name, '')) @@ to_tsquery('simple', :tsq)"))
     if match.email:
-        any_of.append(func.lower(leads.c.email).like("%" + _like_escape(match.email) + "%", escape="\\"))
+        any_of.append(func.lower(leads.c.email).like(bindparam("email_like"), escape="\\"))
     if match.phones:
-        any_of.append(leads.c.phone.in_(match.phones))
+        any_of.append(leads.c.phone.in_(bindparam("phones", expanding=True)))
     if match.digits:
-        any_of.append(leads.c.phone.like("%" + match.digits + "%"))
+        any_of.append(leads.c.phone.like(bindparam("digits_like")))
     return any_of
 
 
-def _own_query(conn: Connection, match: Match, where: list[Any], need: int) -> Any:
+def _own_query(conn: Connection, match: Match, where: list[Any]) -> Any:
     """Leads whose name, email or phone match, newest activity first: (lead_id, at)."""
     any_of = _own_conditions(conn, match)
     # One SELECT per way of matching, so each uses its own index (an OR of them made
@@ -132,7 +170,7 @@ def _own_query(conn: Connection, match: Match, where: list[Any], need: int) -> A
     else:
         found = union(*(select(leads.c.id, leads.c.last_seen_at).where(c, *where) for c in any_of)).subquery()
     return (select(found.c.id.label("lead_id"), found.c.last_seen_at.label("at"))
-            .order_by(desc(found.c.last_seen_at), desc(found.c.id)).limit(need))
+            .order_by(desc(found.c.last_seen_at), desc(found.c.id)).limit(_NEED))
 
 
 # What the words are looked for in: (table, its FTS5 table on SQLite, the PostgreSQL
@@ -159,7 +197,7 @@ def _to_lead(source: Any, link: Any, kind: str) -> Any:
             .join(leads, leads.c.id == visitors.c.lead_id))
 
 
-def _newest_texts(conn: Connection, kind: str, match: Match, where: list[Any], need: int,
+def _newest_texts(conn: Connection, kind: str, where: list[Any], values: dict[str, Any], need: int,
                   skip: set[str]) -> dict[str, int]:
     """SQLite: up to ``need`` leads (not in ``skip``) with a matching message (or note), by
     their newest matching one, newest first: lead id -> that message's (note's) id.
@@ -173,10 +211,10 @@ def _newest_texts(conn: Connection, kind: str, match: Match, where: list[Any], n
     query = (
         select(leads.c.id, table.c.id)
         .select_from(_to_lead(fts.join(table, table.c.id == fts.c.rowid), link, kind))
-        .where(text(f"{fts_name} MATCH :fts").bindparams(fts=_fts_query(match.words)), *where)
+        .where(text(f"{fts_name} MATCH :fts"), *where)
         .order_by(desc(fts.c.rowid))
     )
-    result = conn.execute(query)
+    result = conn.execute(query, values)
     try:
         for lead_id, item_id in result:
             if lead_id not in found and lead_id not in skip:
@@ -188,21 +226,23 @@ def _newest_texts(conn: Connection, kind: str, match: Match, where: list[Any], n
     return found
 
 
-def _sqlite_ranked(conn: Connection, match: Match, where: list[Any], offset: int, need: int) -> Any:
+def _sqlite_ranked(conn: Connection, match: Match, filters: Filters, values: dict[str, Any]) -> Any:
     """SQLite: the page's (lead_id, tier, item, pos), worked out here and handed to the
     page's statement as one JSON parameter (statements are in-process calls here; what
     counts is reading no more of the index than a page needs)."""
+    where, offset, need = _conditions(filters), values["offset"], values["need"]
     order: list[tuple[str, int, int | None]] = [
-        (lead_id, OWN, None) for lead_id, _ in conn.execute(_own_query(conn, match, where, need))]
+        (lead_id, OWN, None) for lead_id, _ in conn.execute(_own_query(conn, match, where), values)]
     if match.words:
         for kind in ("messages", "notes", "lead_notes"):
             if len(order) >= need:
                 break
             tier = _TEXTS[kind][3]
-            found = _newest_texts(conn, kind, match, where, need - len(order), {lead_id for lead_id, _, _ in order})
+            found = _newest_texts(conn, kind, where, values, need - len(order), {lead_id for lead_id, _, _ in order})
             order += [(lead_id, tier, item) for lead_id, item in found.items()]
     page = [[lead_id, tier, item, offset + i + 1] for i, (lead_id, tier, item) in enumerate(order[offset:need])]
-    rows = func.json_each(bindparam("page", json.dumps(page))).table_valued("value").alias("ranked")
+    values["page"] = json.dumps(page)
+    rows = func.json_each(bindparam("page")).table_valued("value").alias("ranked")
     return select(
         func.json_extract(rows.c.value, "$[0]").label("lead_id"), func.json_extract(rows.c.value, "$[1]").label("tier"),
         func.json_extract(rows.c.value, "$[2]").label("item"), func.json_extract(rows.c.value, "$[3]").label("pos"),
@@ -228,14 +268,14 @@ def _window(filters: Filters, need: int) -> int | None:
 RECENT = 10_000
 
 
-def _pg_texts(kind: str, match: Match, where: list[Any], need: int, own: Any, window: int | None) -> Any:
+def _pg_texts(kind: str, where: list[Any], own: Any, use_window: bool) -> Any:
     """PostgreSQL: (lead_id, item) of up to ``need`` leads (not found by their own fields)
     by their newest matching message (or note), newest first. One statement, in steps
     that run only when the one before did not fill the page (one-time filters: a CTE
     nothing reads is never computed):
 
     1. messages only: the matches among the newest RECENT messages;
-    2. with a ``window``: only the newest ``window`` matches are mapped to their leads (a
+    2. ``use_window``: only the newest ``window`` matches are mapped to their leads (a
        common word is in 20 % of the messages); when fewer than ``need`` leads among those
        pass the filters and the window was full, all of them are mapped.
 
@@ -244,7 +284,8 @@ def _pg_texts(kind: str, match: Match, where: list[Any], need: int, own: Any, wi
     word makes a full scan)."""
     table, _, pg_condition, _ = _TEXTS[kind]
     link = table.c.lead_id if kind == "lead_notes" else table.c.conversation_id
-    matching = text(pg_condition).bindparams(tsq=_ts_query(match.words))
+    matching = text(pg_condition)
+    need, window = _NEED, bindparam("window", type_=Integer)
     not_own = leads.c.id.not_in(select(own.c.lead_id))
 
     def hits_of(name: str, *also: Any) -> Any:
@@ -255,7 +296,7 @@ def _pg_texts(kind: str, match: Match, where: list[Any], need: int, own: Any, wi
                 .select_from(_to_lead(source, source.c.link, kind)).where(*where, not_own).group_by(leads.c.id))
 
     def newest_first(hits: Any, name: str) -> Any:
-        if window is None:  # a selective filter maps every match
+        if not use_window:  # a selective filter maps every match
             return mapped(hits).subquery(name)
         newest = select(hits.c.id, hits.c.link).order_by(desc(hits.c.id)).limit(window).cte(f"{name}_newest")
         windowed = mapped(newest).cte(f"{name}_window")
@@ -285,16 +326,16 @@ def _pg_texts(kind: str, match: Match, where: list[Any], need: int, own: Any, wi
     return select(found.c.lead_id, found.c.item).where(own_fill).order_by(desc(found.c.item)).limit(need)
 
 
-def _pg_ranked(conn: Connection, match: Match, filters: Filters, offset: int, need: int) -> Any:
+def _pg_ranked(conn: Connection, match: Match, filters: Filters) -> Any:
     """PostgreSQL: the page's (lead_id, tier, item, pos), computed in the page's own
     statement (every statement is a round trip, which a busy machine makes wait its turn)."""
     where = _conditions(filters)
-    own = _own_query(conn, match, where, need).cte("own")
+    own = _own_query(conn, match, where).cte("own")
     no_at = cast(null(), Timestamp)
     tiers = [select(own.c.lead_id, literal(OWN).label("tier"), own.c.at, cast(null(), BigInteger).label("item"))]
     if match.words:
         for kind in ("messages", "notes", "lead_notes"):
-            found = _pg_texts(kind, match, where, need, own, _window(filters, need)).subquery()
+            found = _pg_texts(kind, where, own, _window(filters, 1) is not None).subquery()
             tiers.append(select(found.c.lead_id, literal(_TEXTS[kind][3]), no_at, found.c.item))
     every = union_all(*tiers).subquery("every") if len(tiers) > 1 else tiers[0].subquery("every")
     # A lead found several ways counts once, in its first tier.
@@ -304,13 +345,13 @@ def _pg_ranked(conn: Connection, match: Match, filters: Filters, offset: int, ne
     pos = func.row_number().over(order_by=(first.c.tier, desc(first.c.at).nulls_last(), desc(first.c.item),
                                            desc(first.c.lead_id)))
     numbered = select(first.c.lead_id, first.c.tier, first.c.item, pos.label("pos")).subquery("numbered")
-    return select(numbered).where(numbered.c.pos > offset, numbered.c.pos <= need).subquery("ranked")
+    return select(numbered).where(numbered.c.pos > _OFFSET, numbered.c.pos <= _NEED).subquery("ranked")
 
 
-def _listing(where: list[Any], offset: int, limit: int) -> Any:
+def _listing(filters: Filters) -> Any:
     """Filters only: the page's leads, newest activity first, as (lead_id, tier, item, pos)."""
-    page = (select(leads.c.id, leads.c.last_seen_at).where(*where)
-            .order_by(desc(leads.c.last_seen_at), desc(leads.c.id)).limit(limit).offset(offset).subquery())
+    page = (select(leads.c.id, leads.c.last_seen_at).where(*_conditions(filters))
+            .order_by(desc(leads.c.last_seen_at), desc(leads.c.id)).limit(_LIMIT).offset(_OFFSET).subquery())
     pos = func.row_number().over(order_by=(desc(page.c.last_seen_at), desc(page.c.id)))
     return select(page.c.id.label("lead_id"), literal(OWN).label("tier"), cast(null(), BigInteger).label("item"),
                   pos.label("pos")).subquery("ranked")
@@ -325,14 +366,17 @@ def search_leads(conn: Connection, match: Match, filters: Filters, *, limit: int
     match (the newest matching message first), then those found by a conversation's private
     note, then by a private note on the lead. One statement on PostgreSQL; on SQLite the
     match is walked here, then one statement reads the page."""
-    where = _conditions(filters)
-    if match.empty:
-        ranked = _listing(where, offset, limit)
-    elif conn.dialect.name == "sqlite":
-        ranked = _sqlite_ranked(conn, match, where, offset, offset + limit)
-    else:
-        ranked = _pg_ranked(conn, match, filters, offset, offset + limit)
-    return _page(conn, ranked)
+    dialect = conn.dialect.name
+    values = _params(dialect, match, filters, offset, offset + limit)
+    if dialect == "sqlite" and not match.empty:  # its page depends on what was walked
+        return _page(conn, _page_query(_sqlite_ranked(conn, match, filters, values)), values)
+    # Built once per shape and kept with the database connection (as the driver keeps its
+    # prepared statements): no module-level state, and a pooled connection reuses it.
+    built: dict[tuple[Any, ...], Any] = conn.info.setdefault("frontdesk.search_statements", {})
+    shape = _shape(dialect, match, filters)
+    if shape not in built:
+        built[shape] = _page_query(_listing(filters) if match.empty else _pg_ranked(conn, match, filters))
+    return _page(conn, built[shape], values)
 
 
 def _like_escape(value: str) -> str:
@@ -343,7 +387,7 @@ _M, _E, _N = messages.alias("m"), conversation_entries.alias("e"), lead_notes.al
 _OWNER, _NOTE_AUTHOR = operators.alias("lead_owner"), operators.alias("note_author")
 
 
-def _page(conn: Connection, ranked: Any) -> list[Hit]:
+def _page_query(ranked: Any) -> Any:
     """The page's leads in order, each with its site's and owner's names, tags (a row per
     tag: a lead has a few), conversation count and the text it was found by."""
     counted = (select(func.count(conversations.c.id))
@@ -373,8 +417,12 @@ def _page(conn: Connection, ranked: Any) -> list[Hit]:
         )
         .order_by(ranked.c.pos, lead_tags.c.tag)
     )
+    return query
+
+
+def _page(conn: Connection, query: Any, values: dict[str, Any]) -> list[Hit]:
     hits: list[Hit] = []
-    for r in conn.execute(query):
+    for r in conn.execute(query, values):
         if hits and hits[-1].lead["id"] == r.id:
             hits[-1].lead["tags"].append(r.tag)
             continue
