@@ -80,7 +80,8 @@ def _ts_query(words: tuple[str, ...]) -> str:
 
 # The statements are built from a search's shape (which kinds of match and which filters it
 # has) with every value a bound parameter (_params), so that one built statement serves every
-# search of that shape: building it cost the client more than PostgreSQL took to run it.
+# search of that shape: building PostgreSQL's cost the client 2-3 ms of CPU a search, and the
+# same SQL text lets the driver's prepared statement be reused.
 
 
 def _params(dialect: str, match: Match, filters: Filters, offset: int, need: int) -> dict[str, Any]:
