@@ -1,5 +1,6 @@
-"""The lead pipeline: status (lost with a reason), owner, tags and private notes over the
-console's JSON API and its pages; each change one lead.updated event that consoles and
+"""The lead pipeline: status (lost with a reason), owner, tags and private notes (edited or
+deleted by their author or an admin) over the console's JSON API and its pages, the board
+filtered by tag; each change one lead.updated event that consoles and
 webhooks get; an operator limited to other sites finds nothing (404); hostile values
 are text on every page."""
 
@@ -9,6 +10,7 @@ import json
 import re
 from pathlib import Path
 from typing import Any, Iterator
+from urllib.parse import quote, quote_plus
 
 import httpx
 import pytest
@@ -198,6 +200,89 @@ async def test_every_change_is_one_lead_updated_event_for_consoles_and_webhooks(
         await client.aclose()
 
 
+async def test_a_note_is_edited_or_deleted_by_its_author_or_an_admin_each_an_event(hooks: ServerProcess) -> None:
+    site = await make_site(hooks)
+    admin = await make_operator(hooks, name="Anna", role="admin")
+    author = await make_operator(hooks, name="Boris", role="agent", site_keys=[site.key])
+    other = await make_operator(hooks, name="Vera", role="agent", site_keys=[site.key])
+    clients = [await console_login(hooks, o.email, PASSWORD) for o in (author, other, admin)]
+    http, other_http, admin_http = clients
+    headers, other_headers, admin_headers = [await csrf(c) for c in clients]
+    lead_id = await new_lead(hooks, http, site)
+    console = await connect_operator(hooks, other_http)   # Vera watches live
+
+    async def next_update() -> dict[str, Any]:
+        return await console.recv_until(lambda f: f["type"] == "lead.updated" and f.get("by") is not None)
+
+    written = await http.post(api(lead_id, "/notes"), json={"body": "first words about quokkas"}, headers=headers)
+    note = written.json()["note"]
+    assert note["edited_at"] is None
+    assert (await next_update())["note"]["id"] == note["id"]
+    url = api(lead_id, f"/notes/{note['id']}")
+    # The Leads page finds the lead by its note, labelled, linking the lead's page.
+    found = (await http.get("/console/leads", params={"q": "quokka"})).text
+    assert f'href="/console/leads/{lead_id}"' in found and "Note on the lead (operators only)" in found
+    assert "<mark>quokkas</mark>" in found
+
+    # Its author edits it (hostile text stays text); the event carries the new note.
+    edited = await http.put(url, json={"body": HOSTILE_NOTE}, headers=headers)
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["note"]["body"] == HOSTILE_NOTE and edited.json()["note"]["edited_at"]
+    frame = await next_update()
+    assert frame["changed"] == ["notes"] and frame["note"] == edited.json()["note"]
+    assert frame["by"]["id"] == author.id
+    same = await http.put(url, json={"body": HOSTILE_NOTE}, headers=headers)   # no change: no event
+    assert same.status_code == 200
+    assert f'href="/console/leads/{lead_id}"' not in (await http.get("/console/leads", params={"q": "quokka"})).text
+
+    # Another agent may not: 403 naming the note, in their language, by the API and the form.
+    refused = await other_http.put(url, json={"body": "mine now"}, headers={**other_headers, "Accept-Language": "ru"})
+    assert refused.status_code == 403 and refused.json()["error"]["field"] == "note_id"
+    assert refused.json()["error"]["message"] == "Изменить или удалить заметку может только её автор или администратор."
+    assert (await other_http.request("DELETE", url, headers=other_headers)).status_code == 403
+    form = await other_http.post(f"/console/leads/{lead_id}/pipeline", data={
+        "csrf_token": other_headers["X-CSRF-Token"], "action": "note_delete", "note_id": str(note["id"])})
+    assert form.status_code == 403
+    empty = await http.put(url, json={"body": " "}, headers=headers)
+    assert empty.status_code == 400 and empty.json()["error"]["field"] == "body"
+    for bad in ("999999999", "abc", "-1"):
+        missing = await http.put(api(lead_id, f"/notes/{bad}"), json={"body": "x"}, headers=headers)
+        assert missing.status_code == 404 and missing.json()["error"]["field"] == "note_id", bad
+    assert (await http.put(url, json={"body": "x"})).status_code == 403   # no CSRF header
+
+    # The lead's page shows it as text, marked edited, with the controls for its author only.
+    page = (await http.get(f"/console/leads/{lead_id}")).text
+    assert str(escape(HOSTILE_NOTE)) in page and HOSTILE_NOTE not in page
+    assert "edited" in page and f'id="fd-note-{note["id"]}-body"' in page
+    assert f'id="fd-note-{note["id"]}-body"' not in (await other_http.get(f"/console/leads/{lead_id}")).text
+    assert f'id="fd-note-{note["id"]}-body"' in (await admin_http.get(f"/console/leads/{lead_id}")).text
+    assert (await http.get(api(lead_id))).json()["may_change_any_note"] is False
+    assert (await admin_http.get(api(lead_id))).json()["may_change_any_note"] is True
+
+    # An admin deletes it: gone, an event says which.
+    deleted = await admin_http.request("DELETE", url, headers=admin_headers)
+    assert deleted.status_code == 200 and deleted.json() == {"deleted": note["id"]}
+    frame = await next_update()
+    assert frame["changed"] == ["notes"] and frame["deleted_note"] == {"id": note["id"]} and "note" not in frame
+    assert frame["by"]["id"] == admin.id
+    assert (await http.get(api(lead_id))).json()["notes"] == []
+    assert (await http.request("DELETE", url, headers=headers)).status_code == 404
+
+    # The form path: its author edits and deletes a note without script.
+    second = (await http.post(api(lead_id, "/notes"), json={"body": "by form"}, headers=headers)).json()["note"]
+    pipeline_url = f"/console/leads/{lead_id}/pipeline"
+    token = headers["X-CSRF-Token"]
+    done = await http.post(pipeline_url, data={"csrf_token": token, "action": "note_edit",
+                                               "note_id": str(second["id"]), "body": "changed by form"})
+    assert done.status_code == 303 and done.headers["location"] == f"/console/leads/{lead_id}"
+    assert [n["body"] for n in (await http.get(api(lead_id))).json()["notes"]] == ["changed by form"]
+    await http.post(pipeline_url, data={"csrf_token": token, "action": "note_delete", "note_id": str(second["id"])})
+    assert (await http.get(api(lead_id))).json()["notes"] == []
+    await console.close()
+    for client in clients:
+        await client.aclose()
+
+
 # ---- who may (a SQLite server of its own login budget)
 
 
@@ -327,6 +412,16 @@ async def test_the_lead_page_and_board_forms_and_hostile_values(admin_server: Se
     assert f'id="lead-{lead_id}"' in (await http.get("/console/leads/board?owner=<x>&site=abc")).text  # odd: ignored
     filtered = await post(action="status", status="won", next="board", board_query=f"owner=me&site={site.id}&evil=1")
     assert filtered.headers["location"] == f"/console/leads/board?owner=me&site={site.id}#lead-{lead_id}"
+    # By tag, typed as it is shown or not ("  VIP " is "vip"); suggested from the tags in use.
+    await post(action="tag_add", tag="Опт VIP")
+    assert f'id="lead-{lead_id}"' in (await http.get("/console/leads/board?tag=%20%D0%9E%D0%BF%D1%82%20VIP")).text
+    tagged = (await http.get("/console/leads/board?tag=" + quote("опт vip"))).text
+    assert f'id="lead-{lead_id}"' in tagged and 'value="опт vip"' in tagged and '<option value="опт vip">' in tagged
+    assert f'id="lead-{lead_id}"' not in (await http.get("/console/leads/board?tag=nosuchtag")).text
+    assert f'id="lead-{lead_id}"' in (await http.get("/console/leads/board?tag=a,b")).text  # odd: ignored
+    kept = await post(action="status", status="won", next="board", board_query="tag=" + quote("опт vip"))
+    assert kept.headers["location"] == f"/console/leads/board?tag={quote_plus('опт vip')}#lead-{lead_id}"
+    await post(action="tag_remove", tag="опт vip")
 
     # Back to "new": the reason goes with the status.
     await post(action="status", status="new")
@@ -357,6 +452,9 @@ def test_pipeline_changes_are_limited_per_operator(tmp_path: Any) -> None:
         token = headers["X-CSRF-Token"]
         form = await http.post(f"/console/leads/{lead_id}/pipeline", data={"csrf_token": token, "action": "note", "body": "x"})
         assert form.status_code == 303 and "error=" in form.headers["location"]
+        edit = await http.put(api(lead_id, "/notes/1"), json={"body": "x"}, headers=headers)
+        assert edit.status_code == 429
+        assert (await http.request("DELETE", api(lead_id, "/notes/1"), headers=headers)).status_code == 429
         assert (await http.get(api(lead_id))).json()["pipeline"]["status"] == "new"   # reading is not held up
         await http.aclose()
 

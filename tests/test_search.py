@@ -1,6 +1,7 @@
 """Search over leads and conversations, on SQLite (FTS5) and PostgreSQL (tsvector): phones as
 operators type them, Cyrillic and Kazakh words with other endings, names, emails, private
-notes (labelled), the filters, and an operator limited to some sites."""
+notes of conversations and on leads (labelled), the filters, and an operator limited to
+some sites."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ NOW = utcnow()
 # name, site, email, phone, status, owner, tags, days since last seen, messages, notes
 PEOPLE: list[dict[str, Any]] = [
     {"key": "anna", "site": "kz", "name": "Анна Петрова", "email": "anna.petrova@mail.kz", "phone": "+77011234567",
-     "status": "new", "owner": "olga", "tags": ["vip"], "days": 1,
+     "status": "new", "owner": "olga", "tags": ["vip", "опт"], "days": 1,
      "messages": [("visitor", "Здравствуйте, сколько стоит доставка в Алматы?"),
                   ("operator", "Доставка бесплатная от 10000 тенге")]},
     {"key": "erlan", "site": "kz", "name": "Ерлан", "phone": "+77051112233", "status": "contacted", "days": 2,
@@ -36,9 +37,11 @@ PEOPLE: list[dict[str, Any]] = [
      "notes": ["Постоянный клиент, перезвонить после обеда"]},
     {"key": "olena", "site": "ua", "name": "Олена Коваленко", "email": "olena@example.ua", "phone": "+380671234567",
      "status": "qualified", "owner": "boris", "days": 3,
-     "messages": [("visitor", "Коли буде замовлення? Чекаю на доставку")]},
+     "messages": [("visitor", "Коли буде замовлення? Чекаю на доставку")],
+     "lead_notes": ["Хоче гуртову знижку на кавоварки", "Говорили про доставку до Львова"]},
     {"key": "hostile", "site": "ua", "name": "<script>alert(1)</script>", "email": "=cmd@evil.test", "status": "lost",
-     "days": 4, "messages": [("visitor", "<img src=x onerror=alert(1)> price list please")]},
+     "days": 4, "messages": [("visitor", "<img src=x onerror=alert(1)> price list please")],
+     "lead_notes": ["<b onmouseover=alert(1)>кавоварки</b> не цікаві"]},
     {"key": "john", "site": "kz", "name": "John Smith", "email": "john@example.com", "status": "won", "days": 10,
      "messages": [("visitor", "What are your delivery prices?"), ("visitor", "Анна посоветовала ваш магазин")]},
 ]
@@ -78,6 +81,9 @@ async def _seed(url: str) -> dict[str, Any]:
                     conn.execute(insert(schema.conversation_entries).values(
                         conversation_id=conversation_id, kind="note", after_seq=1, actor_kind="operator",
                         actor_id=olga.id, actor_name="Olga", body=body, created_at=NOW))
+                for body in person.get("lead_notes", []):
+                    conn.execute(insert(schema.lead_notes).values(lead_id=lead_id, operator_id=olga.id, body=body,
+                                                                  created_at=NOW))
                 for tag in person.get("tags", []):
                     conn.execute(insert(schema.lead_tags).values(lead_id=lead_id, tag=tag, site_id=site_id))
             # A lead merged into Anna's keeps its row but is never a result of its own.
@@ -173,6 +179,101 @@ async def test_private_notes_are_found_and_labelled(data: Data) -> None:
     assert [h.lead["id"] for h in results.hits] == [data.ids["erlan"]]
     hit = results.hits[0]
     assert hit.message is None and hit.note is not None and hit.note["kind"] == "note"
+
+
+async def test_notes_on_a_lead_are_found_labelled_and_only_on_the_operators_sites(data: Data) -> None:
+    # "кавоварки": a note on Olena's lead and (newer id) one on the hostile lead, both on the UA site.
+    results = await data.results("кавоварка")
+    assert [data.names[h.lead["id"]] for h in results.hits] == ["hostile", "olena"]
+    note = results.hits[1].note
+    assert results.hits[1].message is None and note is not None
+    assert note["kind"] == "lead_note" and note["conversation_id"] is None and note["author_name"] == "Olga"
+    assert note["body"] == "Хоче гуртову знижку на кавоварки"
+    assert results.hits[0].note["body"] == "<b onmouseover=alert(1)>кавоварки</b> не цікаві"  # type: ignore[index]
+    assert await data.find("гуртова знижка") == ["olena"]  # every word, in one note
+    # An operator of the KZ site only: another site's notes find nothing.
+    assert await data.find("кавоварки", site_ids={data.ids["kz"]}) == []
+    assert await data.find("кавоварки", site_ids={data.ids["ua"]}) == ["hostile", "olena"]
+    # A lead found by its messages counts once, there: "доставку" is in Olena's message and note.
+    found = await data.results("доставку", site=str(data.ids["ua"]))
+    assert [data.names[h.lead["id"]] for h in found.hits] == ["olena"] and found.hits[0].message is not None
+
+
+async def test_an_edited_or_deleted_lead_note_is_found_by_what_it_says_now(data: Data) -> None:
+    from server.store import lead_pipeline as pipeline_store
+
+    db = Database(data.url)
+    try:
+        note = await db.transaction(lambda conn: pipeline_store.insert_note(
+            conn, data.ids["erlan"], data.ids["olga"], "Просил счёт-фактуру"))
+        assert await data.find("счёт") == ["erlan"]
+        await db.transaction(lambda conn: pipeline_store.update_note(conn, note["id"], "Просил накладную"))
+        assert await data.find("счёт") == []
+        assert await data.find("накладная") == ["erlan"]
+        await db.transaction(lambda conn: pipeline_store.delete_note(conn, note["id"]))
+        assert await data.find("накладная") == []
+    finally:
+        await db.close()
+
+
+async def test_a_match_older_than_hundreds_of_newer_ones_is_still_found(data: Data) -> None:
+    """PostgreSQL maps only the newest matches to leads first; when too few of those pass
+    the filters (here: the operator's site), it maps all of them, in the same statement."""
+    db = Database(data.url)
+
+    def write(conn: Any) -> None:
+        def conversation(lead: str, site: str) -> str:
+            visitor_id, conversation_id = uuid.uuid4().hex, uuid.uuid4().hex
+            visitor_store.insert_visitor(conn, id=visitor_id, site_id=data.ids[site], lead_id=data.ids[lead])
+            conversation_store.insert_conversation(conn, id=conversation_id, site_id=data.ids[site],
+                                                   visitor_id=visitor_id)
+            return conversation_id
+
+        older, newer = conversation("olena", "ua"), conversation("erlan", "kz")
+        rows = [(older, 1)] + [(newer, n) for n in range(1, 701)]   # one UA match, then 700 newer KZ ones
+        conn.execute(insert(schema.messages), [
+            {"conversation_id": c, "seq": n, "client_id": f"w{n}", "author_kind": "visitor",
+             "body": f"Зюзюка номер {n}", "created_at": NOW} for c, n in rows])
+
+    try:
+        await db.transaction(write)
+    finally:
+        await db.close()
+    assert await data.find("зюзюка") == ["erlan", "olena"]
+    assert await data.find("зюзюка", site_ids={data.ids["ua"]}) == ["olena"]
+    assert await data.find("зюзюка", status="qualified") == ["olena"]
+
+
+async def test_a_hit_carries_its_tags_conversations_and_owner(data: Data) -> None:
+    for q in ("доставка", "Анна Петрова", "", "anna.petrova@"):
+        anna = next(h for h in (await data.results(q)).hits if h.lead["id"] == data.ids["anna"])
+        assert anna.lead["tags"] == ["vip", "опт"] and anna.lead["conversations"] == 1, q
+        assert anna.lead["owner_name"] == "Olga" and anna.lead["site_name"] == "Astana shop", q
+
+
+async def test_a_search_is_one_statement_on_postgresql(data: Data) -> None:
+    """Every statement is a round trip, which a busy machine makes wait its turn: the match,
+    the filters, the page's tags, counts and matching texts are one statement."""
+    from sqlalchemy import event
+
+    db = Database(data.url)
+    statements: list[str] = []
+    engine = db.sync_engine if db.sync_engine is not None else db.engine.sync_engine  # type: ignore[union-attr]
+    event.listen(engine, "before_cursor_execute", lambda _c, _cur, sql, *_a: statements.append(sql))
+    try:
+        for form in ({"q": "доставка", "status": "qualified", "site": str(data.ids["ua"])}, {"q": "кавоварки"},
+                     {"q": "8 701 123 4567"}, {"tag": "vip"}):
+            statements.clear()
+            criteria = search.check_criteria(form)
+            results = await search.search(db, criteria, site_ids=None, regions=["KZ", "UA"])
+            assert results.hits, form
+            searched = [s for s in statements if "search_state" not in s]  # SQLite: is the index up to date?
+            if db.dialect == "postgresql":
+                assert len(searched) == 1, form
+            else:  # the FTS5 index is walked in Python (it stops at a page); the page is one statement
+                assert len(searched) <= 5, form
+    finally:
+        await db.close()
 
 
 async def test_the_matching_message_comes_with_a_safe_snippet(data: Data) -> None:

@@ -7,9 +7,11 @@ Rules:
   work leads.
 * A merged lead's id leads to the lead it was merged into (what the console shows).
 * The owner is an active operator who may see the lead's site, or nobody.
+* A note is changed or deleted by its author or an admin (anyone else: NoteNotYours, 403).
 * Every change is one writer job: the row(s) and a ``lead.updated`` event with ``changed``
   (status, lost_reason, owner_id, tags, notes), the whole ``pipeline``, ``by`` (the operator)
-  and, for a note, ``note``. A request that changes nothing appends no event.
+  and, for a new or edited note, ``note``; for a deleted one, ``deleted_note`` ({id}).
+  A request that changes nothing appends no event.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from ..errors import Invalid, NotFound
+from ..errors import FrontdeskError, Invalid, NotFound
 from ..store import lead_pipeline as store
 from ..store import leads as lead_store
 from ..store import operators as operator_store
@@ -36,6 +38,18 @@ MAX_TAG = 50  # lead_tags.tag is String(50)
 MAX_TAGS = 20  # per lead: more stops being a tag and becomes noise
 MAX_NOTE = 5000
 _SPACES = re.compile(r"\s+")
+
+
+
+class NoteNotYours(FrontdeskError):
+    """Another operator's note, and the operator is not an admin."""
+
+    code = "forbidden"
+    status = 403
+
+    def __init__(self) -> None:
+        super().__init__(field="note_id", reason="not_yours")
+
 
 # ---- checks (pure)
 
@@ -89,6 +103,14 @@ def check_owner(value: Any) -> int | None:
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**31:
         raise Invalid(field="owner_id")
+    return value
+
+
+def check_note_id(value: Any) -> int:
+    if isinstance(value, str) and value.isdigit() and len(value) < 19:  # from a path or a form
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**63:
+        raise NotFound(field="note_id")
     return value
 
 
@@ -211,6 +233,53 @@ async def add_note(writer: GroupWriter, operator: Operator, lead_id: Any, body: 
     return await writer.run(job)
 
 
+def may_change_note(operator: Operator, note: dict[str, Any]) -> bool:
+    """Its author, or an admin."""
+    return operator.is_admin or (note["author"] is not None and note["author"]["id"] == operator.id)
+
+
+def _own_note(conn: Connection, row: Any, note_id: int, operator: Operator) -> dict[str, Any]:
+    """The lead's note, if the operator may change it."""
+    note = store.get_note(conn, note_id)
+    if note is None or note["lead_id"] != row.id:
+        raise NotFound(field="note_id")
+    if not may_change_note(operator, note):
+        raise NoteNotYours()
+    return note
+
+
+async def edit_note(writer: GroupWriter, operator: Operator, lead_id: Any, note_id: Any, body: Any) -> dict[str, Any]:
+    """A note's new text (its author's or an admin's change). Returns the note."""
+    lead_id = check_lead_id(lead_id)
+    note_id = check_note_id(note_id)
+    text = check_note(body)
+
+    def job(tx: Tx) -> dict[str, Any]:
+        row = _lead(tx.conn, lead_id, operator)
+        note = _own_note(tx.conn, row, note_id, operator)
+        if note["body"] == text:
+            return note
+        note = store.update_note(tx.conn, note_id, text)
+        _announce(tx, row, operator, ["notes"], note=note)
+        return note
+
+    return await writer.run(job)
+
+
+async def delete_note(writer: GroupWriter, operator: Operator, lead_id: Any, note_id: Any) -> None:
+    """Delete a note (its author or an admin)."""
+    lead_id = check_lead_id(lead_id)
+    note_id = check_note_id(note_id)
+
+    def job(tx: Tx) -> None:
+        row = _lead(tx.conn, lead_id, operator)
+        _own_note(tx.conn, row, note_id, operator)
+        store.delete_note(tx.conn, note_id)
+        _announce(tx, row, operator, ["notes"], deleted_note={"id": note_id})
+
+    await writer.run(job)
+
+
 # ---- reading
 
 
@@ -221,7 +290,8 @@ def owners_for(conn: Connection, site_id: int) -> list[dict[str, Any]]:
 
 async def lead_view(db: Database, operator: Operator, lead_id: Any) -> dict[str, Any]:
     """Everything the lead page and the card's pipeline show: lead, site name, pipeline,
-    notes, possible owners, conversations. NotFound as for changes."""
+    notes, possible owners, conversations, whether the operator may change anyone's notes
+    (an admin). NotFound as for changes."""
     lead_id = check_lead_id(lead_id)
 
     def read(conn: Connection) -> dict[str, Any]:
@@ -230,6 +300,7 @@ async def lead_view(db: Database, operator: Operator, lead_id: Any) -> dict[str,
         return {
             "lead": lead_store.lead_from_row(row), "site_name": site, "pipeline": store.pipeline_of(conn, row.id),
             "notes": store.list_notes(conn, row.id), "owners": owners_for(conn, row.site_id),
+            "may_change_any_note": operator.is_admin,  # else only the operator's own
             "conversations": lead_store.lead_conversations(conn, row.id),
         }
 
@@ -238,11 +309,13 @@ async def lead_view(db: Database, operator: Operator, lead_id: Any) -> dict[str,
 
 async def board(
     db: Database, operator: Operator, *, per_status: int = 100, site_id: int | None = None, owner: str = "",
+    tag: str | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """The board the operator may see, optionally of one of their sites and of one owner
-    (``owner``: "" anyone, "me", "none")."""
+    """The board the operator may see, optionally of one of their sites, of one owner
+    (``owner``: "" anyone, "me", "none") and with one tag."""
     site_ids = operator.site_ids
     if site_id is not None:
         site_ids = frozenset({site_id}) if operator.may_see_site(site_id) else frozenset()
     owner_id = {"me": operator.id, "none": store.NOBODY}.get(owner)
-    return await db.read(lambda conn: store.board(conn, site_ids=site_ids, per_status=per_status, owner_id=owner_id))
+    return await db.read(lambda conn: store.board(conn, site_ids=site_ids, per_status=per_status, owner_id=owner_id,
+                                                  tag=tag))

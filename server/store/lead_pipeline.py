@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, delete, desc, func, insert, select, update
+from sqlalchemy import and_, delete, desc, exists, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from .db import iso, utcnow
@@ -85,7 +85,8 @@ def delete_tag(conn: Connection, lead_id: str, tag: str) -> bool:
 
 def _note(row: Any) -> dict[str, Any]:
     author = {"id": row.operator_id, "name": row.operator_name} if row.operator_id is not None else None
-    return {"id": row.id, "lead_id": row.lead_id, "body": row.body, "author": author, "created_at": iso(row.created_at)}
+    return {"id": row.id, "lead_id": row.lead_id, "body": row.body, "author": author, "created_at": iso(row.created_at),
+            "edited_at": iso(row.edited_at)}
 
 
 def _notes_query() -> Any:
@@ -101,6 +102,20 @@ def insert_note(conn: Connection, lead_id: str, operator_id: int, body: str) -> 
         .returning(lead_notes.c.id)
     ).scalar_one()
     return _note(conn.execute(_notes_query().where(lead_notes.c.id == note_id)).one())
+
+
+def get_note(conn: Connection, note_id: int) -> dict[str, Any] | None:
+    row = conn.execute(_notes_query().where(lead_notes.c.id == note_id)).first()
+    return _note(row) if row else None
+
+
+def update_note(conn: Connection, note_id: int, body: str) -> dict[str, Any]:
+    conn.execute(update(lead_notes).where(lead_notes.c.id == note_id).values(body=body, edited_at=utcnow()))
+    return _note(conn.execute(_notes_query().where(lead_notes.c.id == note_id)).one())
+
+
+def delete_note(conn: Connection, note_id: int) -> None:
+    conn.execute(delete(lead_notes).where(lead_notes.c.id == note_id))
 
 
 def list_notes(conn: Connection, lead_id: str, *, limit: int = 200) -> list[dict[str, Any]]:
@@ -135,10 +150,12 @@ NOBODY = 0  # the owner filter's "nobody"
 
 def board(
     conn: Connection, *, site_ids: Any = None, per_status: int = 100, owner_id: int | None = None,
+    tag: str | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Per status: the live leads most recently moved or seen first (at most ``per_status``),
     and how many there are in all; each lead with its site's name, owner and tags.
-    ``site_ids``: only those sites'; ``owner_id``: only that operator's (NOBODY: no owner's)."""
+    ``site_ids``: only those sites'; ``owner_id``: only that operator's (NOBODY: no owner's);
+    ``tag``: only leads with that tag."""
     columns: dict[str, dict[str, Any]] = {}
     for status in STATUSES:
         where = and_(leads.c.merged_into.is_(None), leads.c.status == status)
@@ -146,6 +163,8 @@ def board(
             where = and_(where, leads.c.site_id.in_(sorted(site_ids)))
         if owner_id is not None:
             where = and_(where, leads.c.owner_id.is_(None) if owner_id == NOBODY else leads.c.owner_id == owner_id)
+        if tag is not None:
+            where = and_(where, exists().where(and_(lead_tags.c.lead_id == leads.c.id, lead_tags.c.tag == tag)))
         total = conn.execute(select(func.count()).select_from(leads).where(where)).scalar_one()
         rows = conn.execute(
             select(leads, sites.c.name.label("site_name"), operators.c.name.label("owner_name"))

@@ -196,6 +196,7 @@ lead_notes = Table(
     Column("operator_id", Integer, ForeignKey("operators.id"), nullable=True),
     Column("body", Text, nullable=False),
     Column("created_at", Timestamp, nullable=False),
+    Column("edited_at", Timestamp, nullable=True),  # 0019: its author (or an admin) changed it
     Index("ix_lead_notes_lead", "lead_id", "id"),
 )
 

@@ -1,33 +1,38 @@
 """Search over leads and their conversations: one function, SQLite FTS5 or PostgreSQL tsvector.
 
 A lead matches when any of these holds (services/search.py works out which apply):
-* every query word starts a word of its name, of one of its chat messages, or of one of
-  its conversations' private notes (full-text, word prefixes of stemmed query words);
+* every query word starts a word of its name, of one of its chat messages, of one of its
+  conversations' private notes, or of one of its own private notes (lead_notes; full-text,
+  word prefixes of stemmed query words);
 * its email contains the typed text;
 * its phone is one of the numbers the typed text can be read as, or contains its digits.
 Then the filters (site, status, owner, tag, last activity) and the operator's sites.
 The order (search_leads): leads whose own fields match, newest activity first; then those
-whose messages match, newest matching message first; then those found by a note only.
-Each comes with its newest matching message or note, for a snippet.
+whose messages match, newest matching message first; then those found by a conversation's
+note only; then by a note on the lead only. Each comes with its newest matching message or
+note, for a snippet, and with its tags, owner's and site's names and conversation count.
 
-SQLite: the FTS5 tables of migration 0016 (kept by triggers). PostgreSQL: the same
-expressions as the GIN indexes of 0016 (``to_tsvector('simple', …)``), so the planner
-uses them.
+SQLite: the FTS5 tables of migrations 0016 and 0019 (messages indexed before a search, the
+rest kept by triggers). PostgreSQL: the same expressions as their GIN indexes
+(``to_tsvector('simple', …)``), so the planner uses them; the whole search is one statement.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, and_, column, desc, exists, func, select, text, union
+from sqlalchemy import (BigInteger, Integer, String, and_, bindparam, cast, column, desc, exists, func, literal, not_,
+                        null, select, text, union, union_all)
 from sqlalchemy import table as sql_table
 from sqlalchemy.engine import Connection
 
 from .db import iso
 from .leads import lead_from_row
-from .schema import conversation_entries, conversations, lead_tags, leads, messages, operators, sites, visitors
+from .schema import (Timestamp, conversation_entries, conversations, lead_notes, lead_tags, leads, messages, operators,
+                     sites, visitors)
 
 
 @dataclass(frozen=True)
@@ -59,7 +64,9 @@ class Filters:
 class Hit:
     lead: dict[str, Any]  # as store.leads.lead_from_row, with site_name, owner_name, tags
     message: dict[str, Any] | None  # the newest matching chat message
-    note: dict[str, Any] | None  # the newest matching private note (operators only)
+    # the newest matching private note (operators only): a conversation's (kind "note", or
+    # the note of a transfer) or the lead's own (kind "lead_note", conversation_id None)
+    note: dict[str, Any] | None
 
 
 def _fts_query(words: tuple[str, ...]) -> str:
@@ -71,120 +78,284 @@ def _ts_query(words: tuple[str, ...]) -> str:
     return " & ".join(f"'{w}':*" for w in words)
 
 
+# The statements are built from a search's shape (which kinds of match and which filters it
+# has) with every value a bound parameter (_params), so that one built statement serves every
+# search of that shape: building PostgreSQL's cost the client 2-3 ms of CPU a search, and the
+# same SQL text lets the driver's prepared statement be reused.
+
+
+def _params(dialect: str, match: Match, filters: Filters, offset: int, need: int) -> dict[str, Any]:
+    """The values of a search, by the names the statements bind them as."""
+    values: dict[str, Any] = {"offset": offset, "need": need, "limit": need - offset}
+    window = _window(filters, need)
+    if window is not None:
+        values["window"] = window
+    if filters.site_ids is not None:
+        values["site_ids"] = sorted(filters.site_ids)
+    for name in ("site_id", "status", "tag", "active_from", "active_before"):
+        if getattr(filters, name) is not None:
+            values[name] = getattr(filters, name)
+    if filters.owner_id:
+        values["owner_id"] = filters.owner_id
+    if match.words:
+        values["fts" if dialect == "sqlite" else "tsq"] = (
+            _fts_query(match.words) if dialect == "sqlite" else _ts_query(match.words))
+    if match.email:
+        values["email_like"] = "%" + _like_escape(match.email) + "%"
+    if match.phones:
+        values["phones"] = list(match.phones)
+    if match.digits:
+        values["digits_like"] = "%" + match.digits + "%"
+    return values
+
+
+def _shape(dialect: str, match: Match, filters: Filters) -> tuple[Any, ...]:
+    """What decides a search's statement (its values aside)."""
+    return (dialect, match.empty, bool(match.words), bool(match.email), bool(match.phones), bool(match.digits),
+            filters.site_ids is None, _window(filters, 1) is None, filters.owner_id in (None, 0), filters.owner_id == 0,
+            *(getattr(filters, n) is None for n in ("site_id", "status", "tag", "active_from", "active_before")))
+
+
 def _conditions(filters: Filters) -> list[Any]:
     where = [leads.c.merged_into.is_(None)]
     if filters.site_ids is not None:
-        where.append(leads.c.site_id.in_(sorted(filters.site_ids)))
+        where.append(leads.c.site_id.in_(bindparam("site_ids", expanding=True)))
     if filters.site_id is not None:
-        where.append(leads.c.site_id == filters.site_id)
+        where.append(leads.c.site_id == bindparam("site_id"))
     if filters.status is not None:
-        where.append(leads.c.status == filters.status)
+        where.append(leads.c.status == bindparam("status"))
     if filters.owner_id == 0:
         where.append(leads.c.owner_id.is_(None))
     elif filters.owner_id is not None:
-        where.append(leads.c.owner_id == filters.owner_id)
+        where.append(leads.c.owner_id == bindparam("owner_id"))
     if filters.tag is not None:
-        where.append(exists().where(and_(lead_tags.c.lead_id == leads.c.id, lead_tags.c.tag == filters.tag)))
+        where.append(exists().where(and_(lead_tags.c.lead_id == leads.c.id, lead_tags.c.tag == bindparam("tag"))))
     if filters.active_from is not None:
-        where.append(leads.c.last_seen_at >= filters.active_from)
+        where.append(leads.c.last_seen_at >= bindparam("active_from"))
     if filters.active_before is not None:
-        where.append(leads.c.last_seen_at < filters.active_before)
+        where.append(leads.c.last_seen_at < bindparam("active_before"))
     return where
 
 
-def _own_fields(conn: Connection, match: Match, where: list[Any], need: int) -> list[str]:
-    """Leads whose name, email or phone match, newest activity first."""
+# The tiers of the order, and which text a lead was found by.
+OWN, MESSAGE, NOTE, LEAD_NOTE = 1, 2, 3, 4
+# Where the page starts and ends (offset + limit), as bound in every statement.
+_OFFSET, _NEED = bindparam("offset", type_=Integer), bindparam("need", type_=Integer)
+_LIMIT = bindparam("limit", type_=Integer)  # need - offset
+
+
+def _own_conditions(conn: Connection, match: Match) -> list[Any]:
+    """One condition per way a lead's own fields can match."""
     any_of = []
     if match.words and conn.dialect.name == "sqlite":
-        names = text("SELECT lead_id FROM search_leads WHERE search_leads MATCH :fts").bindparams(
-            fts=_fts_query(match.words)).columns(column("lead_id", String))
+        names = text("SELECT lead_id FROM search_leads WHERE search_leads MATCH :fts").columns(column("lead_id", String))
         any_of.append(leads.c.id.in_(names))
     elif match.words:
-        any_of.append(text("to_tsvector('simple', coalesce(leads.name, '')) @@ to_tsquery('simple', :tsq)")
-                      .bindparams(tsq=_ts_query(match.words)))
+        any_of.append(text("to_tsvector('simple', coalesce(leads.name, '')) @@ to_tsquery('simple', :tsq)"))
     if match.email:
-        any_of.append(func.lower(leads.c.email).like("%" + _like_escape(match.email) + "%", escape="\\"))
+        any_of.append(func.lower(leads.c.email).like(bindparam("email_like"), escape="\\"))
     if match.phones:
-        any_of.append(leads.c.phone.in_(match.phones))
+        any_of.append(leads.c.phone.in_(bindparam("phones", expanding=True)))
     if match.digits:
-        any_of.append(leads.c.phone.like("%" + match.digits + "%"))
+        any_of.append(leads.c.phone.like(bindparam("digits_like")))
+    return any_of
+
+
+def _own_query(conn: Connection, match: Match, where: list[Any]) -> Any:
+    """Leads whose name, email or phone match, newest activity first: (lead_id, at)."""
+    any_of = _own_conditions(conn, match)
     # One SELECT per way of matching, so each uses its own index (an OR of them made
     # PostgreSQL compute every lead's name vector: a scan of the table).
-    matched = union(*(select(leads.c.id, leads.c.last_seen_at).where(condition, *where) for condition in any_of))
     if len(any_of) == 1:
-        matched = select(leads.c.id, leads.c.last_seen_at).where(any_of[0], *where)
-    found = matched.subquery()
-    query = select(found.c.id).order_by(desc(found.c.last_seen_at), desc(found.c.id)).limit(need)
-    return [lead_id for (lead_id,) in conn.execute(query)]
+        found = select(leads.c.id, leads.c.last_seen_at).where(any_of[0], *where).subquery()
+    else:
+        found = union(*(select(leads.c.id, leads.c.last_seen_at).where(c, *where) for c in any_of)).subquery()
+    return (select(found.c.id.label("lead_id"), found.c.last_seen_at.label("at"))
+            .order_by(desc(found.c.last_seen_at), desc(found.c.id)).limit(_NEED))
 
 
 # What the words are looked for in: (table, its FTS5 table on SQLite, the PostgreSQL
-# condition repeating the GIN index's expression and predicate, as migration 0016 made it).
+# condition repeating the GIN index's expression and predicate, as migrations 0016 and
+# 0019 made them, its tier).
 _TEXTS = {
-    "messages": (messages, "search_messages", "to_tsvector('simple', messages.body) @@ to_tsquery('simple', :tsq)"),
+    "messages": (messages, "search_messages", "to_tsvector('simple', messages.body) @@ to_tsquery('simple', :tsq)",
+                 MESSAGE),
     "notes": (conversation_entries, "search_notes",
               "conversation_entries.body IS NOT NULL AND "
-              "to_tsvector('simple', coalesce(conversation_entries.body, '')) @@ to_tsquery('simple', :tsq)"),
+              "to_tsvector('simple', coalesce(conversation_entries.body, '')) @@ to_tsquery('simple', :tsq)", NOTE),
+    "lead_notes": (lead_notes, "search_lead_notes",
+                   "to_tsvector('simple', lead_notes.body) @@ to_tsquery('simple', :tsq)", LEAD_NOTE),
 }
 
 
-def _newest_texts(conn: Connection, kind: str, match: Match, where: list[Any], need: int,
-                  skip: set[str]) -> dict[str, int]:
-    """Up to ``need`` leads (not in ``skip``) with a matching message (or note), by their newest
-    matching one, newest first: lead id -> that message's (note's) id.
+def _to_lead(source: Any, link: Any, kind: str) -> Any:
+    """A text's rows joined to their lead (a lead note names it; a message or conversation
+    note through its conversation's visitor)."""
+    if kind == "lead_notes":
+        return source.join(leads, leads.c.id == link)
+    return (source.join(conversations, conversations.c.id == link)
+            .join(visitors, visitors.c.id == conversations.c.visitor_id)
+            .join(leads, leads.c.id == visitors.c.lead_id))
 
-    SQLite reads the FTS5 index newest row first and stops at ``need`` leads: a common word
-    costs what a page needs, not every message it is in (docs/benchmarks.md, "Search").
-    PostgreSQL takes the GIN index's matches as a set and maps the newest of them."""
-    table, fts_name, pg_condition = _TEXTS[kind]
+
+def _newest_texts(conn: Connection, kind: str, where: list[Any], values: dict[str, Any], need: int,
+                  skip: set[str]) -> dict[str, int]:
+    """SQLite: up to ``need`` leads (not in ``skip``) with a matching message (or note), by
+    their newest matching one, newest first: lead id -> that message's (note's) id.
+
+    It reads the FTS5 index newest row first and stops at ``need`` leads: a common word
+    costs what a page needs, not every message it is in (docs/benchmarks.md, "Search")."""
+    table, fts_name, _, _ = _TEXTS[kind]
     found: dict[str, int] = {}
-    if conn.dialect.name == "sqlite":
-        joins = (conversations.join(visitors, visitors.c.id == conversations.c.visitor_id)
-                 .join(leads, leads.c.id == visitors.c.lead_id))
-        fts = sql_table(fts_name, column("rowid", Integer))
-        query = (
-            select(visitors.c.lead_id, table.c.id)
-            .select_from(fts.join(table, table.c.id == fts.c.rowid)
-                         .join(joins, conversations.c.id == table.c.conversation_id))
-            .where(text(f"{fts_name} MATCH :fts").bindparams(fts=_fts_query(match.words)), *where)
-            .order_by(desc(fts.c.rowid))
+    fts = sql_table(fts_name, column("rowid", Integer))
+    link = table.c.lead_id if kind == "lead_notes" else table.c.conversation_id
+    query = (
+        select(leads.c.id, table.c.id)
+        .select_from(_to_lead(fts.join(table, table.c.id == fts.c.rowid), link, kind))
+        .where(text(f"{fts_name} MATCH :fts"), *where)
+        .order_by(desc(fts.c.rowid))
+    )
+    result = conn.execute(query, values)
+    try:
+        for lead_id, item_id in result:
+            if lead_id not in found and lead_id not in skip:
+                found[lead_id] = item_id
+                if len(found) >= need:
+                    break
+    finally:
+        result.close()
+    return found
+
+
+def _sqlite_ranked(conn: Connection, match: Match, filters: Filters, values: dict[str, Any]) -> Any:
+    """SQLite: the page's (lead_id, tier, item, pos), worked out here and handed to the
+    page's statement as one JSON parameter (statements are in-process calls here; what
+    counts is reading no more of the index than a page needs)."""
+    where, offset, need = _conditions(filters), values["offset"], values["need"]
+    order: list[tuple[str, int, int | None]] = [
+        (lead_id, OWN, None) for lead_id, _ in conn.execute(_own_query(conn, match, where), values)]
+    if match.words:
+        for kind in ("messages", "notes", "lead_notes"):
+            if len(order) >= need:
+                break
+            tier = _TEXTS[kind][3]
+            found = _newest_texts(conn, kind, where, values, need - len(order), {lead_id for lead_id, _, _ in order})
+            order += [(lead_id, tier, item) for lead_id, item in found.items()]
+    page = [[lead_id, tier, item, offset + i + 1] for i, (lead_id, tier, item) in enumerate(order[offset:need])]
+    values["page"] = json.dumps(page)
+    rows = func.json_each(bindparam("page")).table_valued("value").alias("ranked")
+    return select(
+        func.json_extract(rows.c.value, "$[0]").label("lead_id"), func.json_extract(rows.c.value, "$[1]").label("tier"),
+        func.json_extract(rows.c.value, "$[2]").label("item"), func.json_extract(rows.c.value, "$[3]").label("pos"),
+    ).subquery("ranked")
+
+
+def _window(filters: Filters, need: int) -> int | None:
+    """How many of the newest matching messages (or notes) to map to leads first (None: all).
+
+    Without filters most leads pass, and an operator limited to some sites still sees a
+    good share: a window of the newest matches fills a page. A status, site, owner, tag or
+    date filter lets few pass (1 in 15 in the benchmark), and a window would only add a step
+    before mapping every match anyway."""
+    if any(v is not None for v in (filters.site_id, filters.status, filters.owner_id, filters.tag,
+                                    filters.active_from, filters.active_before)):
+        return None
+    return max(200, need * 8) if filters.site_ids is None else max(500, need * 20)
+
+
+# PostgreSQL reads the matches among the newest RECENT messages first: a bitmap AND of the
+# GIN index and the primary key's range visits only their rows (a common word's 20,594
+# matches of 100,000 messages cost 13 ms to read, those among the newest 10,000 3 ms).
+RECENT = 10_000
+
+
+def _pg_texts(kind: str, where: list[Any], own: Any, use_window: bool) -> Any:
+    """PostgreSQL: (lead_id, item) of up to ``need`` leads (not found by their own fields)
+    by their newest matching message (or note), newest first. One statement, in steps
+    that run only when the one before did not fill the page (one-time filters: a CTE
+    nothing reads is never computed):
+
+    1. messages only: the matches among the newest RECENT messages;
+    2. ``use_window``: only the newest ``window`` matches are mapped to their leads (a
+       common word is in 20 % of the messages); when fewer than ``need`` leads among those
+       pass the filters and the window was full, all of them are mapped.
+
+    The matches come from the GIN index as a set (MATERIALIZED keeps the planner from
+    walking the primary key backwards and computing to_tsvector row by row, which a rare
+    word makes a full scan)."""
+    table, _, pg_condition, _ = _TEXTS[kind]
+    link = table.c.lead_id if kind == "lead_notes" else table.c.conversation_id
+    matching = text(pg_condition)
+    need, window = _NEED, bindparam("window", type_=Integer)
+    not_own = leads.c.id.not_in(select(own.c.lead_id))
+
+    def hits_of(name: str, *also: Any) -> Any:
+        return select(table.c.id, link.label("link")).where(matching, *also).cte(name).prefix_with("MATERIALIZED")
+
+    def mapped(source: Any) -> Any:
+        return (select(leads.c.id.label("lead_id"), func.max(source.c.id).label("item"))
+                .select_from(_to_lead(source, source.c.link, kind)).where(*where, not_own).group_by(leads.c.id))
+
+    def newest_first(hits: Any, name: str) -> Any:
+        if not use_window:  # a selective filter maps every match
+            return mapped(hits).subquery(name)
+        newest = select(hits.c.id, hits.c.link).order_by(desc(hits.c.id)).limit(window).cte(f"{name}_newest")
+        windowed = mapped(newest).cte(f"{name}_window")
+        everything = and_(  # too few leads passed, and there are more matches than the window
+            select(func.count()).select_from(windowed).scalar_subquery() < need,
+            select(func.count()).select_from(newest).scalar_subquery() >= window,
         )
-        result = conn.execute(query)
-        try:
-            for lead_id, item_id in result:
-                if lead_id not in found and lead_id not in skip:
-                    found[lead_id] = item_id
-                    if len(found) >= need:
-                        break
-        finally:
-            result.close()
-        return found
-    # PostgreSQL: the GIN index gives the matches as a set (MATERIALIZED keeps the planner
-    # from walking the primary key backwards and computing to_tsvector row by row, which a
-    # rare word makes a full scan); the newest ``window`` of them are mapped to their leads
-    # and the leads checked against the filters; a window too small for a page grows.
-    hits = (select(table.c.id, table.c.conversation_id)
-            .where(text(pg_condition).bindparams(tsq=_ts_query(match.words)))
-            .cte("hits").prefix_with("MATERIALIZED"))
-    window = max(200, need * 4)
-    while True:
-        newest = select(hits.c.id, hits.c.conversation_id).order_by(desc(hits.c.id)).limit(window).subquery()
-        rows = list(conn.execute(
-            select(newest.c.id, visitors.c.lead_id)
-            .select_from(newest.outerjoin(conversations, conversations.c.id == newest.c.conversation_id)
-                         .outerjoin(visitors, visitors.c.id == conversations.c.visitor_id))
-            .order_by(desc(newest.c.id))
-        ))
-        candidates: dict[str, int] = {}
-        for item_id, lead_id in rows:
-            if lead_id is not None and lead_id not in skip and lead_id not in candidates:
-                candidates[lead_id] = item_id
-        passing = {lead_id for (lead_id,) in conn.execute(
-            select(leads.c.id).where(leads.c.id.in_(list(candidates)), *where))} if candidates else set()
-        found = {lead_id: item_id for lead_id, item_id in candidates.items() if lead_id in passing}
-        if len(found) >= need or len(rows) < window:
-            return dict(list(found.items())[:need])
-        window *= 8
+        return union_all(
+            select(windowed.c.lead_id, windowed.c.item).where(not_(everything)),
+            mapped(hits).where(everything),
+        ).subquery(name)
+
+    if kind != "messages":
+        found = newest_first(hits_of(f"{kind}_hits"), kind)
+    else:
+        last = messages.alias("last_message")
+        newest_id = select(func.max(last.c.id)).scalar_subquery()
+        recent = newest_first(hits_of("recent_hits", messages.c.id > newest_id - RECENT), "recent")
+        recent_found = select(recent.c.lead_id, recent.c.item).cte("recent_found")
+        enough = select(func.count()).select_from(recent_found).scalar_subquery() >= need
+        older = newest_first(hits_of("messages_hits"), "messages")
+        found = union_all(
+            select(recent_found.c.lead_id, recent_found.c.item).where(enough),
+            select(older.c.lead_id, older.c.item).where(not_(enough)),
+        ).subquery("found")
+    own_fill = select(func.count()).select_from(own).scalar_subquery() < need  # else none of this runs
+    return select(found.c.lead_id, found.c.item).where(own_fill).order_by(desc(found.c.item)).limit(need)
+
+
+def _pg_ranked(conn: Connection, match: Match, filters: Filters) -> Any:
+    """PostgreSQL: the page's (lead_id, tier, item, pos), computed in the page's own
+    statement (every statement is a round trip, which a busy machine makes wait its turn)."""
+    where = _conditions(filters)
+    own = _own_query(conn, match, where).cte("own")
+    no_at = cast(null(), Timestamp)
+    tiers = [select(own.c.lead_id, literal(OWN).label("tier"), own.c.at, cast(null(), BigInteger).label("item"))]
+    if match.words:
+        for kind in ("messages", "notes", "lead_notes"):
+            found = _pg_texts(kind, where, own, _window(filters, 1) is not None).subquery()
+            tiers.append(select(found.c.lead_id, literal(_TEXTS[kind][3]), no_at, found.c.item))
+    every = union_all(*tiers).subquery("every") if len(tiers) > 1 else tiers[0].subquery("every")
+    # A lead found several ways counts once, in its first tier.
+    nth = func.row_number().over(partition_by=every.c.lead_id, order_by=every.c.tier).label("nth")
+    once = select(every.c.lead_id, every.c.tier, every.c.at, every.c.item, nth).subquery("once")
+    first = select(once.c.lead_id, once.c.tier, once.c.at, once.c.item).where(once.c.nth == 1).subquery("first")
+    pos = func.row_number().over(order_by=(first.c.tier, desc(first.c.at).nulls_last(), desc(first.c.item),
+                                           desc(first.c.lead_id)))
+    numbered = select(first.c.lead_id, first.c.tier, first.c.item, pos.label("pos")).subquery("numbered")
+    return select(numbered).where(numbered.c.pos > _OFFSET, numbered.c.pos <= _NEED).subquery("ranked")
+
+
+def _listing(filters: Filters) -> Any:
+    """Filters only: the page's leads, newest activity first, as (lead_id, tier, item, pos)."""
+    page = (select(leads.c.id, leads.c.last_seen_at).where(*_conditions(filters))
+            .order_by(desc(leads.c.last_seen_at), desc(leads.c.id)).limit(_LIMIT).offset(_OFFSET).subquery())
+    pos = func.row_number().over(order_by=(desc(page.c.last_seen_at), desc(page.c.id)))
+    return select(page.c.id.label("lead_id"), literal(OWN).label("tier"), cast(null(), BigInteger).label("item"),
+                  pos.label("pos")).subquery("ranked")
 
 
 def search_leads(conn: Connection, match: Match, filters: Filters, *, limit: int, offset: int = 0) -> list[Hit]:
@@ -193,80 +364,86 @@ def search_leads(conn: Connection, match: Match, filters: Filters, *, limit: int
 
     The order: without a match, newest activity first. With one, first the leads whose own
     name, email or phone match (newest activity first), then those whose chat messages
-    match (the newest matching message first), then those found by a private note only."""
-    where = _conditions(filters)
-    columns = [leads, sites.c.name.label("site_name"), operators.c.name.label("owner_name")]
-    joined = leads.join(sites, sites.c.id == leads.c.site_id).outerjoin(operators, operators.c.id == leads.c.owner_id)
-    if match.empty:
-        rows = list(conn.execute(
-            select(*columns).select_from(joined).where(*where)
-            .order_by(desc(leads.c.last_seen_at), desc(leads.c.id)).limit(limit).offset(offset)
-        ))
-        return _hits(conn, rows, {}, {})
-    need = offset + limit
-    order = _own_fields(conn, match, where, need)
-    message_ids: dict[str, int] = {}
-    note_ids: dict[str, int] = {}
-    if match.words:
-        message_ids = _newest_texts(conn, "messages", match, where, need - len(order), set(order))
-        order += list(message_ids)
-        if len(order) < need:
-            note_ids = _newest_texts(conn, "notes", match, where, need - len(order), set(order))
-            order += list(note_ids)
-    page = order[offset:need]
-    if not page:
-        return []
-    by_id = {r.id: r for r in conn.execute(select(*columns).select_from(joined).where(leads.c.id.in_(page)))}
-    return _hits(conn, [by_id[i] for i in page if i in by_id], message_ids, note_ids)
+    match (the newest matching message first), then those found by a conversation's private
+    note, then by a private note on the lead. One statement on PostgreSQL; on SQLite the
+    match is walked here, then one statement reads the page."""
+    dialect = conn.dialect.name
+    values = _params(dialect, match, filters, offset, offset + limit)
+    if dialect == "sqlite" and not match.empty:  # its page depends on what was walked
+        return _page(conn, _page_query(_sqlite_ranked(conn, match, filters, values)), values)
+    # Built once per shape and kept with the database connection (as the driver keeps its
+    # prepared statements): no module-level state, and a pooled connection reuses it.
+    built: dict[tuple[Any, ...], Any] = conn.info.setdefault("frontdesk.search_statements", {})
+    shape = _shape(dialect, match, filters)
+    if shape not in built:
+        built[shape] = _page_query(_listing(filters) if match.empty else _pg_ranked(conn, match, filters))
+    return _page(conn, built[shape], values)
 
 
 def _like_escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _hits(conn: Connection, rows: list[Any], message_ids: dict[str, int], note_ids: dict[str, int]) -> list[Hit]:
-    """The page's rows with their tags and the text of their matching message and note."""
-    tags: dict[str, list[str]] = {}
-    if rows:
-        found = conn.execute(
-            select(lead_tags.c.lead_id, lead_tags.c.tag).where(lead_tags.c.lead_id.in_([r.id for r in rows]))
-            .order_by(lead_tags.c.tag)
+_M, _E, _N = messages.alias("m"), conversation_entries.alias("e"), lead_notes.alias("n")
+_OWNER, _NOTE_AUTHOR = operators.alias("lead_owner"), operators.alias("note_author")
+
+
+def _page_query(ranked: Any) -> Any:
+    """The page's leads in order, each with its site's and owner's names, tags (a row per
+    tag: a lead has a few), conversation count and the text it was found by."""
+    counted = (select(func.count(conversations.c.id))
+               .select_from(conversations.join(visitors, visitors.c.id == conversations.c.visitor_id))
+               .where(visitors.c.lead_id == leads.c.id).scalar_subquery())
+    query = (
+        select(
+            ranked.c.pos, ranked.c.tier, leads, sites.c.name.label("site_name"), _OWNER.c.name.label("owner_name"),
+            counted.label("conversation_count"), lead_tags.c.tag.label("tag"),
+            _M.c.id.label("m_id"), _M.c.conversation_id.label("m_conversation_id"),
+            _M.c.author_kind.label("m_author_kind"), _M.c.author_name.label("m_author_name"),
+            _M.c.body.label("m_body"), _M.c.created_at.label("m_created_at"),
+            _E.c.id.label("e_id"), _E.c.conversation_id.label("e_conversation_id"), _E.c.kind.label("e_kind"),
+            _E.c.actor_name.label("e_author_name"), _E.c.body.label("e_body"), _E.c.created_at.label("e_created_at"),
+            _N.c.id.label("n_id"), _NOTE_AUTHOR.c.name.label("n_author_name"), _N.c.body.label("n_body"),
+            _N.c.created_at.label("n_created_at"),
         )
-        for lead_id, tag in found:
-            tags.setdefault(lead_id, []).append(tag)
-    counts: dict[str, int] = {}
-    if rows:
-        found = conn.execute(
-            select(visitors.c.lead_id, func.count(conversations.c.id))
-            .select_from(conversations.join(visitors, visitors.c.id == conversations.c.visitor_id))
-            .where(visitors.c.lead_id.in_([r.id for r in rows])).group_by(visitors.c.lead_id)
+        .select_from(
+            ranked.join(leads, leads.c.id == ranked.c.lead_id)
+            .join(sites, sites.c.id == leads.c.site_id)
+            .outerjoin(_OWNER, _OWNER.c.id == leads.c.owner_id)
+            .outerjoin(lead_tags, lead_tags.c.lead_id == leads.c.id)
+            .outerjoin(_M, and_(ranked.c.tier == MESSAGE, _M.c.id == ranked.c.item))
+            .outerjoin(_E, and_(ranked.c.tier == NOTE, _E.c.id == ranked.c.item))
+            .outerjoin(_N, and_(ranked.c.tier == LEAD_NOTE, _N.c.id == ranked.c.item))
+            .outerjoin(_NOTE_AUTHOR, _NOTE_AUTHOR.c.id == _N.c.operator_id)
         )
-        counts = {lead_id: n for lead_id, n in found}
-    m, e = messages.c, conversation_entries.c
-    found_messages = _by_id(conn, select(m.id, m.conversation_id, m.author_kind, m.author_name, m.body, m.created_at),
-                            m.id, [message_ids[r.id] for r in rows if r.id in message_ids])
-    found_notes = _by_id(conn, select(e.id, e.conversation_id, e.kind, e.actor_name.label("author_name"), e.body,
-                                      e.created_at), e.id, [note_ids[r.id] for r in rows if r.id in note_ids])
-    return [
-        Hit(
+        .order_by(ranked.c.pos, lead_tags.c.tag)
+    )
+    return query
+
+
+def _page(conn: Connection, query: Any, values: dict[str, Any]) -> list[Hit]:
+    hits: list[Hit] = []
+    for r in conn.execute(query, values):
+        if hits and hits[-1].lead["id"] == r.id:
+            hits[-1].lead["tags"].append(r.tag)
+            continue
+        hits.append(Hit(
             lead={**lead_from_row(r), "site_name": r.site_name, "owner_id": r.owner_id, "owner_name": r.owner_name,
-                  "lost_reason": r.lost_reason,
-                  "tags": tags.get(r.id, []), "conversations": counts.get(r.id, 0)},
-            message=found_messages.get(message_ids.get(r.id, -1)), note=found_notes.get(note_ids.get(r.id, -1)),
-        )
-        for r in rows
-    ]
+                  "lost_reason": r.lost_reason, "tags": [r.tag] if r.tag is not None else [],
+                  "conversations": int(r.conversation_count or 0)},
+            message=_text(r, "m", author_kind=r.m_author_kind) if r.m_id is not None else None,
+            note=(_text(r, "e", kind=r.e_kind) if r.e_id is not None
+                  else _text(r, "n", kind="lead_note", conversation_id=None) if r.n_id is not None else None),
+        ))
+    return hits
 
 
-def _by_id(conn: Connection, query: Any, key: Any, ids: list[int]) -> dict[int, dict[str, Any]]:
-    if not ids:
-        return {}
-    out = {}
-    for row in conn.execute(query.where(key.in_(ids))):
-        item = dict(row._mapping)
-        item["created_at"] = iso(item["created_at"])
-        out[item["id"]] = item
-    return out
+def _text(row: Any, prefix: str, **extra: Any) -> dict[str, Any]:
+    """A matching message or note as a snippet needs it."""
+    found = {name: getattr(row, f"{prefix}_{name}", None)
+             for name in ("id", "conversation_id", "author_name", "body", "created_at")}
+    found["created_at"] = iso(found["created_at"])
+    return {**found, **extra}
 
 
 def index_pending(conn: Connection, limit: int) -> int:

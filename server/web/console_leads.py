@@ -1,5 +1,5 @@
 """Console JSON for the lead pipeline (the lead card's controls, static/console/lead-pipeline.js):
-read a lead's pipeline, move it, give it an owner, tag it, write a note.
+read a lead's pipeline, move it, give it an owner, tag it, write, edit or delete a note.
 
 Session cookie; every change carries the page's CSRF token in X-CSRF-Token and is limited
 per operator (operator_actions), as /console/api/canned is. A lead of a site the operator
@@ -25,7 +25,10 @@ from .responses import error_response
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    data = loads(await request.body() or b"null", root="body")
+    raw = await request.body()
+    if not raw and request.method == "DELETE" and "note_id" in request.path_params:
+        return {}  # deleting a note says everything in its address
+    data = loads(raw or b"null", root="body")
     if not isinstance(data, dict):
         raise Invalid(field="body")
     return data
@@ -122,3 +125,24 @@ async def post_note(request: Request) -> Response:
         return {"note": await lead_pipeline.add_note(app_state(request).writer, operator, _lead_id(request), data.get("body"))}
 
     return await _change(request, change, status_code=201)
+
+
+async def put_note(request: Request) -> Response:
+    """PUT …/notes/{note_id} {"body"}: the note's new text (its author or an admin; else 403)."""
+
+    async def change(request: Request, operator: Operator, data: dict[str, Any]) -> dict[str, Any]:
+        return {"note": await lead_pipeline.edit_note(
+            app_state(request).writer, operator, _lead_id(request), request.path_params["note_id"], data.get("body"))}
+
+    return await _change(request, change)
+
+
+async def delete_note(request: Request) -> Response:
+    """DELETE …/notes/{note_id}: the note is gone (its author or an admin; else 403)."""
+
+    async def change(request: Request, operator: Operator, data: dict[str, Any]) -> dict[str, Any]:
+        note_id = request.path_params["note_id"]
+        await lead_pipeline.delete_note(app_state(request).writer, operator, _lead_id(request), note_id)
+        return {"deleted": lead_pipeline.check_note_id(note_id)}
+
+    return await _change(request, change)

@@ -96,6 +96,8 @@ def _routes() -> list[Route | WebSocketRoute | Mount]:
         Route("/console/api/leads/{lead_id}/tags", console_leads.post_tag, methods=["POST"]),
         Route("/console/api/leads/{lead_id}/tags", console_leads.delete_tag, methods=["DELETE"]),
         Route("/console/api/leads/{lead_id}/notes", console_leads.post_note, methods=["POST"]),
+        Route("/console/api/leads/{lead_id}/notes/{note_id}", console_leads.put_note, methods=["PUT"]),
+        Route("/console/api/leads/{lead_id}/notes/{note_id}", console_leads.delete_note, methods=["DELETE"]),
         Route("/api/console/v1/visitors/{visitor_id}/lead", leads.lead_card),
         WebSocketRoute("/ws/console", console_ws.console_socket),
     ]

@@ -40,9 +40,11 @@ export function startLeadPages() {
         const current = $("fd-main");
         if (!fresh || !current) return;
         const kept = unsent(current);
+        const open = Array.prototype.map.call(current.querySelectorAll("details[id][open]"), (d) => d.id);
         const focused = document.activeElement && current.contains(document.activeElement) ? document.activeElement.id : null;
         const error = $("fd-pipeline-error");   // the answer to this operator's last change stays
         current.replaceWith(fresh);
+        open.forEach((id) => { const d = document.getElementById(id); if (d) d.open = true; });  // a note being edited
         kept.forEach(([id, value]) => { const f = document.getElementById(id); if (f) f.value = value; });
         if (error && !$("fd-pipeline-error")) fresh.querySelector("h1").after(error);
         if (focused) { const f = document.getElementById(focused); if (f) f.focus({ preventScroll: true }); }

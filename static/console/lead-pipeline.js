@@ -1,5 +1,6 @@
 /* The pipeline controls in the lead card beside a conversation: status (lost asks for a
- * reason), owner, tags, private notes (docs/leads.md, "The pipeline").
+ * reason), owner, tags, private notes, which their author (or an admin) may edit or
+ * delete (docs/leads.md, "The pipeline").
  *
  * Reads GET /console/api/leads/{id}, changes through the JSON API beside it (CSRF header),
  * and follows the lead.updated events the inbox's socket hands over (lead-card.js passes
@@ -7,7 +8,7 @@
  * updated in place: a page view re-rendering the card never eats a half-typed note.
  * Every value is set as text.
  */
-import { t, el, errorText } from "./page.js";
+import { t, el, errorText, data } from "./page.js";
 import { getJSON, sendJSON } from "./http.js";
 import { fmtFull, parseDate } from "./dates.js";
 
@@ -34,7 +35,9 @@ function button(text, type, className) {
 class PipelinePanel {
   constructor() {
     this.leadId = null;
-    this.view = null;        // {lead, pipeline, notes, owners, statuses}
+    this.view = null;        // {lead, pipeline, notes, owners, statuses, may_change_any_note}
+    this.editing = null;     // {id, value}: the note being edited, and what is typed so far
+    this.confirming = null;  // the id of the note whose deletion waits for a second click
     this.token = 0;
     // A <details>, as the card is: open beside the conversation on wide screens, one tap
     // away on a phone (where it would push the thread off the screen).
@@ -123,6 +126,8 @@ class PipelinePanel {
     this.tag.value = "";
     this.note.value = "";
     this.reason.value = "";
+    this.editing = null;
+    this.confirming = null;
     if (!leadId) return;
     this.fetch();
   }
@@ -145,11 +150,88 @@ class PipelinePanel {
     if (f.type !== "lead.updated" || f.lead.id !== this.view.lead.id || !f.pipeline) return;
     this.view.pipeline = f.pipeline;
     if (f.note) this.putNote(f.note);
+    if (f.deleted_note) this.dropNote(f.deleted_note.id);
     this.render();
   }
 
+  // A new note is added; an edited one replaces what was shown.
   putNote(note) {
-    if (!this.view.notes.some((n) => n.id === note.id)) this.view.notes.push(note);
+    const at = this.view.notes.findIndex((n) => n.id === note.id);
+    if (at < 0) this.view.notes.push(note);
+    else this.view.notes[at] = note;
+  }
+
+  dropNote(id) {
+    this.view.notes = this.view.notes.filter((n) => n.id !== id);
+    if (this.editing && this.editing.id === id) this.editing = null;
+    if (this.confirming === id) this.confirming = null;
+  }
+
+  // Its author, or an admin (the server decides; this only offers the buttons).
+  mayChange(note) {
+    const me = data.operator && data.operator.id;
+    return !!(this.view.may_change_any_note || (note.author && note.author.id === me));
+  }
+
+  noteItem(n) {
+    const li = el("li", "fd-lead-note");
+    li.dataset.noteId = String(n.id);
+    const when = parseDate(n.created_at);
+    let meta = (n.author ? n.author.name : "—") + " · " + (when ? fmtFull.format(when) : "");
+    if (n.edited_at) meta += " · " + t("pipeline.note_edited");
+    li.appendChild(el("p", "fd-lead-note-meta", meta));
+    if (this.editing && this.editing.id === n.id) {
+      li.appendChild(this.editForm(n));
+      return li;
+    }
+    li.appendChild(el("p", "fd-lead-note-body", n.body));
+    if (this.mayChange(n)) {
+      const actions = li.appendChild(el("div", "fd-note-actions"));
+      const edit = actions.appendChild(button(t("pipeline.edit_note"), "button"));
+      edit.addEventListener("click", () => {
+        this.editing = { id: n.id, value: n.body };
+        this.confirming = null;
+        this.render();
+        const box = document.getElementById("fd-pl-edit-" + n.id);
+        if (box) box.focus();
+      });
+      if (this.confirming === n.id) {  // a second, deliberate step (no native dialog)
+        const ask = actions.appendChild(el("span", "fd-note-ask", t("pipeline.delete_note_confirm")));
+        ask.id = "fd-pl-ask-" + n.id;
+        const yes = actions.appendChild(button(t("pipeline.delete_note"), "button", "fd-button-danger"));
+        yes.id = "fd-pl-delete-" + n.id;
+        yes.setAttribute("aria-describedby", ask.id);
+        yes.addEventListener("click", () => this.deleteNote(n));
+        const no = actions.appendChild(button(t("pipeline.cancel_edit"), "button"));
+        no.addEventListener("click", () => { this.confirming = null; this.render(); });
+      } else {
+        const del = actions.appendChild(button(t("pipeline.delete_note"), "button", "fd-button-danger"));
+        del.addEventListener("click", () => {
+          this.confirming = n.id;
+          this.render();
+          const yes = document.getElementById("fd-pl-delete-" + n.id);
+          if (yes) yes.focus();
+        });
+      }
+    }
+    return li;
+  }
+
+  editForm(n) {
+    const form = el("form", "fd-note-edit-form");
+    form.appendChild(labelFor("fd-pl-edit-" + n.id, t("pipeline.edit_note"), "fd-sr"));
+    const box = form.appendChild(field("textarea", "fd-pl-edit-" + n.id));
+    box.rows = 3;
+    box.maxLength = 5000;
+    box.value = this.editing.value;
+    box.addEventListener("input", () => { if (this.editing) this.editing.value = box.value; });
+    box.addEventListener("keydown", (e) => { if (e.key === "Escape") { this.editing = null; this.render(); } });
+    const actions = form.appendChild(el("div", "fd-note-actions"));
+    actions.appendChild(button(t("pipeline.save_note"), "submit", "fd-button-primary"));
+    const cancel = actions.appendChild(button(t("pipeline.cancel_edit"), "button"));
+    cancel.addEventListener("click", () => { this.editing = null; this.render(); });
+    form.addEventListener("submit", (e) => { e.preventDefault(); this.saveNote(n.id, box.value); });
+    return form;
   }
 
   showReason() {
@@ -199,13 +281,10 @@ class PipelinePanel {
     }));
     if (!p.tags.length) this.tags.appendChild(el("li", "fd-muted", t("pipeline.no_tags")));
 
-    this.notes.replaceChildren(...v.notes.slice().reverse().map((n) => {
-      const li = el("li", "fd-lead-note");
-      const when = parseDate(n.created_at);
-      li.appendChild(el("p", "fd-lead-note-meta", (n.author ? n.author.name : "—") + " · " + (when ? fmtFull.format(when) : "")));
-      li.appendChild(el("p", "fd-lead-note-body", n.body));
-      return li;
-    }));
+    // Rebuilt from the view; a note being edited keeps its box, what was typed and the focus.
+    const focused = document.activeElement && this.notes.contains(document.activeElement) ? document.activeElement.id : null;
+    this.notes.replaceChildren(...v.notes.slice().reverse().map((n) => this.noteItem(n)));
+    if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
   }
 
   showError(err) {
@@ -251,6 +330,24 @@ class PipelinePanel {
 
   removeTag(tag) {
     this.send("DELETE", "/tags", { tag: tag }).then(() => { this.render(); this.tag.focus(); }, () => {});
+  }
+
+  saveNote(id, body) {
+    if (!body.trim()) { this.showError({ message: t("error.invalid.body.empty_note") }); return; }
+    this.send("PUT", "/notes/" + encodeURIComponent(id), { body: body }).then((res) => {
+      this.editing = null;
+      if (res && res.note) this.putNote(res.note);
+      this.render();
+    }, () => {});
+  }
+
+  deleteNote(n) {
+    this.confirming = null;
+    this.send("DELETE", "/notes/" + encodeURIComponent(n.id)).then(() => {
+      this.dropNote(n.id);
+      this.render();
+      this.note.focus();
+    }, () => {});
   }
 
   addNote() {

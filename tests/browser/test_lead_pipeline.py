@@ -6,6 +6,7 @@ the keyboard, and shows hostile values as text at 1280, 768 and 360 px."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -189,5 +190,108 @@ def test_two_operators_work_the_pipeline_live_and_on_the_board(browser: Any, dem
     assert "VIP" not in page.locator("body").inner_text()
     for errors in (anna_errors, vera_errors, board_errors, lead_errors):
         assert errors.dialogs == [] and errors.errors == [], (errors.dialogs, errors.errors)
+    for ctx in (visitor_ctx, anna_ctx, vera_ctx):
+        ctx.close()
+
+
+def test_notes_are_edited_and_deleted_live_and_the_board_filters_by_tag(browser: Any, demo: Demo,
+                                                                          vera: tuple[str, str]) -> None:
+    """Vera (an agent) edits her note in the card and Anna (an admin) sees it live; Vera gets
+    no controls for Anna's note; Anna deletes Vera's note and it leaves Vera's card; the
+    board shows only the leads with the tag chosen; the notes are text, never run."""
+    visitor_ctx = browser.new_context(locale="en-US")
+    page = visitor_ctx.new_page()
+    frames: list[str] = []
+    page.on("websocket", lambda ws: ws.on(
+        "framereceived", lambda payload: frames.append(payload if isinstance(payload, str) else payload.decode())))
+    page.goto(demo.demo_url + "/")
+    visitor_says(open_widget(page), "Notes: three green sofas for our hall")
+
+    anna_ctx = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
+    anna = operator_login(anna_ctx, demo.server_url, demo.email, demo.password)
+    vera_ctx = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
+    vera_page = operator_login(vera_ctx, demo.server_url, vera[0], demo.password)
+    errors = [ConsoleErrors(anna), ConsoleErrors(vera_page)]
+    vera_page.locator("#fd-lang").select_option("en")   # the test above leaves her console in Kazakh
+    vera_page.locator("form.fd-langs button[type=submit]").click()
+    expect(vera_page.locator("html")).to_have_attribute("lang", "en", timeout=TIMEOUT)
+    for console in (anna, vera_page):
+        open_conversation(console, "three green sofas")
+        expect(console.locator("#fd-pipeline")).to_be_visible(timeout=TIMEOUT)
+    lead_id = (anna.locator("#fd-pl-page").get_attribute("href") or "").rsplit("/", 1)[1]
+
+    # Vera writes a note, then edits it in her card; Anna's card follows, marked edited.
+    vera_page.locator("#fd-pl-note").fill("Wants sofas by Friday")
+    vera_page.get_by_role("button", name="Add note").click()
+    anna_note = anna.locator("#fd-pl-notes .fd-lead-note", has_text="Wants sofas by Friday")
+    expect(anna_note).to_be_visible(timeout=TIMEOUT)
+    expect(anna_note.get_by_role("button", name="Edit note")).to_be_visible()   # an admin may
+    mine = vera_page.locator("#fd-pl-notes .fd-lead-note").first
+    mine.get_by_role("button", name="Edit note").click()
+    box = mine.locator("textarea")
+    expect(box).to_be_focused()
+    box.fill(HOSTILE_NOTE)
+    box.press("Tab")
+    expect(mine.get_by_role("button", name="Save note")).to_be_focused()
+    vera_page.keyboard.press("Enter")
+    expect(anna.locator("#fd-pl-notes .fd-lead-note-body")).to_have_text([HOSTILE_NOTE], timeout=TIMEOUT)
+    expect(anna.locator("#fd-pl-notes .fd-lead-note-meta").first).to_contain_text("edited")
+    expect(vera_page.locator("#fd-pl-notes .fd-lead-note-body")).to_have_text([HOSTILE_NOTE])
+
+    # Anna's own note: Vera sees it live, without controls.
+    anna.locator("#fd-pl-note").fill("Anna: offer the blue ones too")
+    anna.get_by_role("button", name="Add note").click()
+    annas = vera_page.locator("#fd-pl-notes .fd-lead-note", has_text="offer the blue ones")
+    expect(annas).to_be_visible(timeout=TIMEOUT)
+    expect(annas.get_by_role("button")).to_have_count(0)
+
+    # Anna deletes Vera's note (a second click confirms); it leaves Vera's card.
+    hers = anna.locator("#fd-pl-notes .fd-lead-note", has_text="call after 18:00")
+    hers.get_by_role("button", name="Delete note").click()
+    expect(hers.locator(".fd-note-ask")).to_have_text("Delete this note? This cannot be undone.")
+    expect(hers.get_by_role("button", name="Delete note")).to_be_focused()
+    anna.keyboard.press("Enter")
+    expect(vera_page.locator("#fd-pl-notes .fd-lead-note-body")).to_have_text(["Anna: offer the blue ones too"],
+                                                                              timeout=TIMEOUT)
+    expect(anna.locator("#fd-pl-notes .fd-lead-note-body")).to_have_text(["Anna: offer the blue ones too"])
+
+    # The lead's page: Anna's note with its edit form behind a disclosure, as text.
+    lead_page = vera_ctx.new_page()
+    errors.append(ConsoleErrors(lead_page))
+    lead_page.goto(f"{demo.server_url}/console/leads/{lead_id}")
+    expect(lead_page.locator("#fd-lead-notes .fd-lead-note-body")).to_have_text(["Anna: offer the blue ones too"])
+    expect(lead_page.locator("#fd-lead-notes summary")).to_have_count(0)   # not Vera's
+
+    # The board by tag: Anna tags the lead; the board filtered by it shows this lead alone.
+    anna.locator("#fd-pl-tag").fill("Lobby Deal")
+    anna.locator("#fd-pl-tag").press("Enter")
+    expect(vera_page.locator("#fd-pl-tags .fd-tag-text")).to_have_text(["lobby deal"], timeout=TIMEOUT)
+    board = vera_ctx.new_page()
+    errors.append(ConsoleErrors(board))
+    board.goto(demo.server_url + "/console/leads/board")
+    expect(board.locator(".fd-board-card").first).to_be_visible(timeout=TIMEOUT)
+    board.locator("#fd-board-tag").fill("LOBBY deal ")
+    board.locator("#fd-board-tag").press("Enter")
+    expect(board).to_have_url(re.compile(r"tag=LOBBY"), timeout=TIMEOUT)
+    expect(board.locator(".fd-board-card")).to_have_count(1)
+    expect(board.locator(f"#lead-{lead_id} .fd-tag-text")).to_have_text(["lobby deal"])
+    expect(board.locator("#fd-board-tag")).to_have_value("lobby deal")
+    # Live: the filtered board follows a move.
+    anna.locator("#fd-pl-status").select_option("qualified")
+    anna.get_by_role("button", name="Save status").click()
+    expect(board.locator(f'.fd-board-col[data-status="qualified"] #lead-{lead_id}')).to_be_visible(timeout=TIMEOUT)
+    expect(board.locator(".fd-board-card")).to_have_count(1)
+    assert _violations(board) == [], "the board filtered by tag"
+    for width in (768, 360):
+        board.set_viewport_size({"width": width, "height": 900})
+        no_sideways_scroll(board)
+    screenshot(board, "board-by-tag-360")
+
+    wire = "\n".join(frames)
+    assert "three green sofas" in wire
+    for secret in ("Friday", "call after 18:00", "blue ones", "lobby deal", "lead.updated"):
+        assert secret not in wire, secret
+    for collected in errors:
+        assert collected.dialogs == [] and collected.errors == [], (collected.dialogs, collected.errors)
     for ctx in (visitor_ctx, anna_ctx, vera_ctx):
         ctx.close()

@@ -19,7 +19,7 @@ from starlette.responses import RedirectResponse, Response
 
 from ...errors import FrontdeskError, NotFound
 from ...locales import format_datetime
-from ...services import lead_pipeline, phones, rates, sites
+from ...services import lead_pipeline, phones, rates, search, sites
 from ...store.outbox import last_event_id
 from ..context import app_state
 from .auth_cookies import current_operator
@@ -56,7 +56,9 @@ class BoardPage:
     error: str | None
     owner: str  # the owner filter: "" anyone, "me", "none"
     site: int | None  # the site filter
+    tag: str  # the tag filter ("" any)
     sites: list[dict[str, Any]]  # the sites the operator may see: {id, name}
+    tags: list[str]  # the tags in use on those sites (the tag filter's suggestions)
     query: str  # the filters as a query string, carried through the move forms
     console_data: dict[str, Any]
 
@@ -67,7 +69,7 @@ class LeadPage:
     site_name: str | None
     pipeline: dict[str, Any]
     status_changed: str | None
-    notes: list[dict[str, Any]]  # each with created (formatted)
+    notes: list[dict[str, Any]]  # each with created, edited (formatted) and mine (may change it)
     owners: list[dict[str, Any]]
     conversations: list[dict[str, Any]]  # each with created (formatted)
     statuses: list[str]
@@ -114,16 +116,21 @@ async def _live_data(request: Request, operator: Any, page: str, **extra: Any) -
 OWNER_FILTERS = ("", "me", "none")
 
 
-def board_filters(query: Mapping[str, str]) -> tuple[str, int | None]:
-    """The board's filters from a query (odd values are ignored, not refused)."""
+def board_filters(query: Mapping[str, str]) -> tuple[str, int | None, str]:
+    """The board's filters from a query: owner, site, tag (odd values are ignored, not
+    refused; a tag is read as one is stored, so "VIP " finds "vip")."""
     owner = query.get("owner", "")
     site = query.get("site", "")
+    try:
+        tag = lead_pipeline.check_tag(query.get("tag", "")) if query.get("tag", "").strip() else ""
+    except FrontdeskError:
+        tag = ""
     return (owner if owner in OWNER_FILTERS else "",
-            int(site) if site.isdigit() and 0 < len(site) < 10 else None)
+            int(site) if site.isdigit() and 0 < len(site) < 10 else None, tag)
 
 
-def board_query(owner: str, site: int | None) -> str:
-    return urlencode({k: v for k, v in (("owner", owner), ("site", site)) if v})
+def board_query(owner: str, site: int | None, tag: str = "") -> str:
+    return urlencode({k: v for k, v in (("owner", owner), ("site", site), ("tag", tag)) if v})
 
 
 async def board_page(request: Request) -> Response:
@@ -131,8 +138,8 @@ async def board_page(request: Request) -> Response:
     if operator is None:
         return RedirectResponse("/console/login", status_code=303)
     state = app_state(request)
-    owner, site = board_filters(request.query_params)
-    columns = await lead_pipeline.board(state.db, operator, site_id=site, owner=owner)
+    owner, site, tag = board_filters(request.query_params)
+    columns = await lead_pipeline.board(state.db, operator, site_id=site, owner=owner, tag=tag or None)
     visible = [{"id": s.id, "name": s.name} for s in await sites.list_sites(state.db) if operator.may_see_site(s.id)]
     page = BoardPage(
         columns=[
@@ -145,7 +152,8 @@ async def board_page(request: Request) -> Response:
         ],
         statuses=list(lead_pipeline.STATUSES),
         error=_error(request, console_language(request, operator)),
-        owner=owner, site=site, sites=visible, query=board_query(owner, site),
+        owner=owner, site=site, tag=tag, sites=visible, tags=await search.known_tags(state.db, operator.site_ids),
+        query=board_query(owner, site, tag),
         console_data=await _live_data(request, operator, "board"),
     )
     return await render_page(request, "console/leads_board.html", asdict(page), operator=operator)
@@ -168,7 +176,9 @@ async def lead_page(request: Request) -> Response:
         site_name=view["site_name"],
         pipeline=view["pipeline"],
         status_changed=_when(lang, view["pipeline"]["status_changed_at"]),
-        notes=[{**n, "created": _when(lang, n["created_at"])} for n in reversed(view["notes"])],  # newest first
+        notes=[{**n, "created": _when(lang, n["created_at"]), "edited": _when(lang, n["edited_at"]),
+                "mine": lead_pipeline.may_change_note(operator, n)}
+               for n in reversed(view["notes"])],  # newest first
         owners=view["owners"],
         conversations=[{**c, "created": _when(lang, c["created_at"])} for c in view["conversations"]],
         statuses=list(lead_pipeline.STATUSES),
@@ -181,7 +191,8 @@ async def lead_page(request: Request) -> Response:
 
 async def change(request: Request) -> Response:
     """POST /console/leads/{lead_id}/pipeline: action = status | owner | tag_add | tag_remove |
-    note; then back to the board (next=board) or the lead's page, with the error if any."""
+    note | note_edit | note_delete (with note_id); then back to the board (next=board) or the
+    lead's page, with the error if any. Another operator's note (not an admin): 403."""
     post = await operator_post(request)
     if isinstance(post, Response):
         return post
@@ -203,6 +214,10 @@ async def change(request: Request) -> Response:
             await lead_pipeline.remove_tag(state.writer, operator, lead_id, form.get("tag"))
         elif action == "note":
             await lead_pipeline.add_note(state.writer, operator, lead_id, form.get("body"))
+        elif action == "note_edit":
+            await lead_pipeline.edit_note(state.writer, operator, lead_id, form.get("note_id"), form.get("body"))
+        elif action == "note_delete":
+            await lead_pipeline.delete_note(state.writer, operator, lead_id, form.get("note_id"))
         else:
             raise NotFound(field="action")
         error = ""
@@ -211,6 +226,10 @@ async def change(request: Request) -> Response:
             message = state.catalogs.translate(lang, "error.not_found.lead_id")
             return await render_page(request, "console/message.html", {"message": message}, operator=operator,
                                      status_code=404)
+        if isinstance(exc, lead_pipeline.NoteNotYours):
+            message = state.catalogs.first(lang, exc.message_keys, **exc.message_params)
+            return await render_page(request, "console/message.html", {"message": message}, operator=operator,
+                                     status_code=403)
         error = urlencode(_error_query(exc))
     if form.get("next") == "board":  # back to the board as filtered
         filters = board_filters({k: v[0] for k, v in parse_qs(form.get("board_query", "")[:200]).items()})

@@ -49,8 +49,8 @@ class LeadRow:
     tags: list[str] = field(default_factory=list)
     # The matching message or private note: (text, highlighted) pieces, who wrote it, where.
     snippet: list[tuple[str, bool]] | None = None
-    snippet_kind: str | None = None  # visitor | operator | note
-    snippet_conversation: str | None = None
+    snippet_kind: str | None = None  # visitor | operator | note | lead_note
+    snippet_conversation: str | None = None  # None: a note on the lead (its page is the link)
 
 
 def _source(lead: dict[str, Any]) -> str | None:
@@ -75,7 +75,8 @@ def hit_row(hit: Hit, match: Match, lang: str) -> LeadRow:
     if found is not None and match.words:
         extra.update(
             snippet=search.snippet(found["body"], match),
-            snippet_kind="note" if hit.message is None else found["author_kind"],
+            snippet_kind=(found["author_kind"] if hit.message is not None
+                          else "lead_note" if found["kind"] == "lead_note" else "note"),
             snippet_conversation=found["conversation_id"],
         )
     return lead_row(hit.lead, lang, **extra)
