@@ -153,11 +153,14 @@ class FrameSocket:
                 return
             for text in texts:
                 self.send(text)
-        except SubscriberTooSlow:
-            self.drop()
-        except Exception:  # noqa: BLE001 - one socket's fault must not stop the fan-out to others
-            log.exception("gathered frames could not be written")
-            self.drop()
+        except Exception as exc:  # noqa: BLE001 - one socket's fault must not stop the fan-out to others
+            self._faulted(exc, "gathered frames could not be written")
+
+    def _faulted(self, exc: Exception, what: str) -> None:
+        """A frame for this socket failed in a fan-out: the socket is dropped (it resumes by seq)."""
+        if not isinstance(exc, SubscriberTooSlow):
+            log.error(what, exc_info=exc)
+        self.drop()
 
     def _send_asgi(self, text: str) -> None:
         # The ASGI send of a text frame returns without suspending unless the transport
@@ -287,11 +290,8 @@ class FrameSocket:
                 self._holding.append(frame)
             elif self._forward is not None:
                 self._forward(frame)
-        except SubscriberTooSlow:
-            self.drop()
-        except Exception:  # noqa: BLE001 - one socket's fault must not stop the fan-out to others
-            log.exception("a live frame could not be forwarded")
-            self.drop()
+        except Exception as exc:  # noqa: BLE001 - one socket's fault must not stop the fan-out to others
+            self._faulted(exc, "a live frame could not be forwarded")
 
     async def _reader(
         self, handle: Callable[[dict[str, Any]], Awaitable[None]], admit: Callable[[str], Awaitable[None]] | None
