@@ -46,6 +46,7 @@ class Database:
         parsed = make_url(url)
         self.dialect = parsed.get_backend_name()
         self.sync_engine: Engine | None = None
+        self._writer_connection: Connection | None = None  # SQLite: the group-commit writer's own
         self.engine: AsyncEngine | None = None
         if self.dialect == "sqlite":
             parsed = parsed.set(drivername="sqlite+pysqlite")
@@ -87,6 +88,15 @@ class Database:
         async with self.engine.begin() as conn:
             return await conn.run_sync(fn)
 
+    async def writer_transaction(self, fn: Callable[[Connection], T]) -> T:
+        """``transaction`` for the group-commit writer (one transaction at a time): on SQLite
+        on a connection it keeps, not one from the pool per batch. Checking one out and
+        back in (with its reset) was a fifth of the server's CPU at 100 messages/s, where
+        each batch holds one message."""
+        if self.sync_engine is None:
+            return await self.transaction(fn)
+        return await asyncio.to_thread(self._sync_writer_transaction, fn)
+
     async def ordered_transaction(
         self, fn: Callable[[Connection], T], after_commit: Callable[[T], Awaitable[None]], *, shared: bool
     ) -> T:
@@ -99,12 +109,12 @@ class Database:
         relays learn which missing ids are final from its lock table (store/event_gaps.py).
         """
         if not shared or self.sync_engine is None:
-            result = await self.transaction(fn)
+            result = await self.writer_transaction(fn)
             await after_commit(result)
             return result
         lock = await asyncio.to_thread(self._lock_sqlite_writes)
         try:
-            result = await asyncio.to_thread(self._sync_transaction, fn)
+            result = await asyncio.to_thread(self._sync_writer_transaction, fn)
             await after_commit(result)
             return result
         finally:
@@ -136,6 +146,14 @@ class Database:
         with self.sync_engine.begin() as conn:
             return fn(conn)
 
+    def _sync_writer_transaction(self, fn: Callable[[Connection], T]) -> T:
+        assert self.sync_engine is not None
+        conn = self._writer_connection
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self._writer_connection = self.sync_engine.connect()
+        with conn.begin():
+            return fn(conn)
+
     def _sync_connection(self, fn: Callable[[Connection], T]) -> T:
         assert self.sync_engine is not None
         with self.sync_engine.connect() as conn:
@@ -147,6 +165,9 @@ class Database:
         await self.read(lambda conn: conn.execute(text("SELECT 1")).scalar_one())
 
     async def close(self) -> None:
+        if self._writer_connection is not None:
+            self._writer_connection.close()
+            self._writer_connection = None
         if self.sync_engine is not None:
             self.sync_engine.dispose()
         if self.engine is not None:

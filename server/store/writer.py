@@ -286,7 +286,7 @@ class GroupWriter:
         if self._db.engine is not None:  # PostgreSQL: bulk jobs on the driver, no lock (store/pg_writer.py)
             results = await pg_writer.run_batch(self._db, batch, work, lambda conn: Tx(conn, dialect), after_commit)
         elif publish is None:
-            results = await self._db.transaction(run_batch)
+            results = await self._db.writer_transaction(run_batch)
         else:
             results = await self._db.ordered_transaction(run_batch, after_commit, shared=self._shared)
         return results, work
