@@ -10,11 +10,13 @@ published in between.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import Any, Callable
 
+import orjson
 from redis.asyncio import Redis
+
+from ..json_text import dumps
 
 from .memory import MemoryHub, MemorySubscription
 
@@ -56,7 +58,7 @@ class RedisHub:
         await self._confirmed["_hub"]
 
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
-        await self.redis.publish(self.prefix + channel, json.dumps(message, separators=(",", ":")))
+        await self.redis.publish(self.prefix + channel, dumps(message))
 
     async def publish_many(self, messages: list[tuple[str, dict[str, Any]]]) -> None:
         """One pipeline, one round trip: a write batch's events are published while the
@@ -65,7 +67,7 @@ class RedisHub:
             return
         pipe = self.redis.pipeline(transaction=False)
         for channel, message in messages:
-            pipe.publish(self.prefix + channel, json.dumps(message, separators=(",", ":")))
+            pipe.publish(self.prefix + channel, dumps(message))
         await pipe.execute()
 
     async def listen(self, channel: str, callback: Callable[[dict[str, Any]], None]) -> None:
@@ -114,10 +116,11 @@ class RedisHub:
             elif message["type"] == "message":
                 listener = self._listeners.get(channel)
                 try:
+                    # orjson: every node decodes every committed batch (json: ~3 % of a node's CPU)
                     if listener is not None:
-                        listener(json.loads(message["data"]))
+                        listener(orjson.loads(message["data"]))
                     else:
-                        self.local.deliver(channel, json.loads(message["data"]))
+                        self.local.deliver(channel, orjson.loads(message["data"]))
                 except Exception:  # noqa: BLE001 - one bad message must not stop the node's reader
                     log.exception("could not deliver a hub message on %s", channel)
 
