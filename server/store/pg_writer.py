@@ -59,6 +59,10 @@ class WriterConnection:
         if conn is None or conn.closed or conn.invalidated:
             assert self._db.engine is not None
             conn = self._conn = await self._db.engine.connect()
+            # A kept connection's prepared statements would settle on generic plans made
+            # while the tables were small (a whole-table hash of messages per batch, for
+            # good): plan each execution for the tables as they are.
+            await (await conn.get_raw_connection()).driver_connection.execute("SET plan_cache_mode = force_custom_plan")
         return conn
 
     async def drop(self) -> None:
