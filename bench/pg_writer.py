@@ -1,7 +1,7 @@
 """The message path's write cost on PostgreSQL: bulk (two statements a batch) vs Core.
 
     .venv/bin/python bench/pg_writer.py [--messages 3000] [--visitors 50] [--batch 100] [--repeat 3]
-                                        [--pg-admin-url postgresql://postgres@127.0.0.1:5432/test]
+                                        [--no-core] [--pg-admin-url postgresql://postgres@127.0.0.1:5432/test]
 
 A scratch database (dropped afterwards), one site and ``--visitors`` visitors with an
 open conversation each; then ``--messages`` visitor messages through
@@ -117,7 +117,7 @@ async def scratch(admin: str, name: str, create: bool) -> None:
 
 
 async def main_async(args: argparse.Namespace) -> int:
-    modes = ["core", "bulk", "bulk, 2 writers"]
+    modes = ["core", "bulk", "bulk, 2 writers"][1 if args.no_core else 0:]
     results: dict[str, list[dict[str, float]]] = {m: [] for m in modes}
     for round_no in range(1, args.repeat + 1):
         print(f"round {round_no}")
@@ -147,6 +147,7 @@ def main() -> int:
     parser.add_argument("--visitors", type=int, default=50)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--no-core", action="store_true", help="Leave out the (slow) Core path.")
     parser.add_argument("--pg-admin-url", default=os.environ.get("FRONTDESK_BENCH_PG_URL",
                                                                   "postgresql://postgres@127.0.0.1:5432/test"))
     args = parser.parse_args()

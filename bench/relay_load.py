@@ -333,12 +333,12 @@ class Generator:
         await asyncio.sleep(cfg["warmup"])
         server_pids: list[int] = cfg.get("server_pids") or []
         writer0 = await self.writer_counters()
-        infra0 = infra_cpu_seconds()
+        infra0 = infra_cpu_seconds(cfg.get("pg_database"))
         cpu0 = (proc_cpu_seconds(os.getpid()), [proc_cpu_seconds(p) for p in server_pids], system_cpu())
         w0 = time.perf_counter()
         await asyncio.sleep(max(0.0, (self.window_end - time.perf_counter_ns()) / 1e9))
         cpu1 = (proc_cpu_seconds(os.getpid()), [proc_cpu_seconds(p) for p in server_pids], system_cpu())
-        infra1 = infra_cpu_seconds()
+        infra1 = infra_cpu_seconds(cfg.get("pg_database"))
         wall = time.perf_counter() - w0
         writer1 = await self.writer_counters()
         writer = None

@@ -47,8 +47,24 @@ def system_cpu() -> tuple[float, float, float]:
 INFRA_COMMS = {"postgres": "postgres", "redis": "redis-server"}
 
 
-def infra_cpu_seconds() -> dict[str, dict[int, float]]:
-    """CPU seconds of every PostgreSQL and Redis process on the machine, by pid."""
+def _other_database(pid: int, database: str | None) -> bool:
+    """A PostgreSQL backend of another database than ``database`` (another session's tests
+    or benchmarks on a shared server): not this run's. Background processes (WAL writer,
+    checkpointer, ...) name no database and count for every run."""
+    if database is None:
+        return False
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            title = f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return True
+    connected = "(" in title or "[local]" in title or "autovacuum worker" in title
+    return connected and f" {database} " not in title
+
+
+def infra_cpu_seconds(database: str | None = None) -> dict[str, dict[int, float]]:
+    """CPU seconds of every PostgreSQL and Redis process on the machine, by pid; with
+    ``database``, of PostgreSQL only its backends and the background processes."""
     found: dict[str, dict[int, float]] = {name: {} for name in INFRA_COMMS}
     by_comm = {comm: name for name, comm in INFRA_COMMS.items()}
     for entry in os.scandir("/proc"):
@@ -60,6 +76,8 @@ def infra_cpu_seconds() -> dict[str, dict[int, float]]:
         except OSError:
             continue
         if comm in by_comm:
+            if comm == "postgres" and _other_database(int(entry.name), database):
+                continue
             cpu = proc_cpu_seconds(int(entry.name))
             if cpu is not None:
                 found[by_comm[comm]][int(entry.name)] = cpu

@@ -255,7 +255,7 @@ def run_target(target: str, args: argparse.Namespace, rate: float, tmp: Path,
                                                stdout=log, stderr=subprocess.STDOUT, cwd=tmp))
                 wait_for_http(f"http://127.0.0.1:{port}/healthz", procs[-1])
                 ports.append(port)
-            cfg.update(site_key=site_key, operator_emails=emails)
+            cfg.update(site_key=site_key, operator_emails=emails, pg_database=db_name)  # its PostgreSQL CPU only
         cfg.update(port=ports[0], ports=ports, server_pids=[p.pid for p in procs])
         result = run_generator(cfg, timeout=args.warmup + args.seconds + 90)
     finally:

@@ -13,12 +13,15 @@ Also here: the count of sockets each address holds open on this node.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
 from redis.asyncio import Redis
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -110,8 +113,7 @@ class RedisThrottle:
                 async with self._redis.pipeline(transaction=False) as pipe:
                     for redis_key, waiting in batch.items():
                         pipe.incrby(redis_key, len(waiting.hits))
-                        pipe.expire(redis_key, waiting.seconds + 1)
-                    counts = (await pipe.execute())[::2]
+                    counts = await pipe.execute()
             except Exception as exc:  # noqa: BLE001 - each waiting hit gets the error
                 for waiting in batch.values():
                     for _, verdict in waiting.hits:
@@ -124,6 +126,17 @@ class RedisThrottle:
                 for n, (limit, verdict) in enumerate(waiting.hits, start=1):
                     if not verdict.done():
                         verdict.set_result(ALLOWED if first + n <= limit else Verdict(False, waiting.ends_at - now))
+            # The round trip that made a counter gives it its expiry, after the verdicts: one
+            # EXPIRE per key and window, not one per key per round trip (half the commands).
+            made = [(k, w.seconds + 1) for (k, w), count in zip(batch.items(), counts) if count == len(w.hits)]
+            if made:
+                try:
+                    async with self._redis.pipeline(transaction=False) as pipe:
+                        for redis_key, seconds in made:
+                            pipe.expire(redis_key, seconds)
+                        await pipe.execute()
+                except Exception:  # noqa: BLE001 - a counter without expiry is only memory
+                    log.warning("could not set the expiry of %d rate counters", len(made), exc_info=True)
 
 
 class SocketCounts:

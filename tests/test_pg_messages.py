@@ -145,3 +145,48 @@ async def test_two_nodes_writing_one_conversation_keep_seqs_and_live_order(
         with pytest.raises(asyncio.TimeoutError):
             await asyncio.wait_for(watcher.get(), 0.3)
         await watcher.close()
+
+
+async def test_messages_written_in_bulk_queue_their_webhook_deliveries_once(
+    chat_nodes: tuple[ChatNode, ChatNode],
+) -> None:
+    """The bulk statement queues the deliveries of the events it writes (the same rows as
+    ``queue_deliveries``: each subscribed, enabled endpoint of the event's site, once), the
+    Core jobs of the same batches theirs, and the writer is told there is webhook work."""
+    from sqlalchemy import select, update
+
+    from server.services import chat
+    from server.store import webhooks
+    from server.store.schema import events, webhook_endpoints
+
+    a, b = chat_nodes
+    site_id, visitor_ids, _ = await _people(a.db, 4)
+    woken: list[set[str]] = []
+    a.writer._on_work = woken.append
+
+    def endpoints(conn: Any) -> list[Any]:
+        made = [webhooks.insert_endpoint(conn, site_id=site_id, url=f"https://hooks.test/{name}", secret="s",
+                                         description=None, event_types=types)
+                for name, types in (("all", ()), ("messages", ("message.created", "message.created")),
+                                    ("closed", ("conversation.closed",)), ("off", ()))]
+        conn.execute(update(webhook_endpoints).where(webhook_endpoints.c.id == made[3].id).values(enabled=False))
+        return made
+
+    every, messages, closed, off = await a.db.transaction(endpoints)
+    first = [await chat.queue_visitor_message(a.writer, site_id, vid, uuid.uuid4().hex, "hi") for vid in visitor_ids]
+    woken.clear()
+    more = await asyncio.gather(*(chat.queue_visitor_message(a.writer, site_id, vid, uuid.uuid4().hex, f"m{j}")
+                                  for j in range(10) for vid in visitor_ids))
+    assert {"webhooks"} <= set().union(*woken)
+
+    def read(conn: Any) -> tuple[dict[str, list[int]], list[int]]:
+        by_endpoint = {name: [r["event_id"] for r in webhooks.list_deliveries(conn, e.id)]
+                       for name, e in (("every", every), ("messages", messages), ("closed", closed), ("off", off))}
+        created = conn.execute(select(events.c.id).where(events.c.type == "message.created")).scalars()
+        return by_endpoint, list(created)
+
+    got, created = await a.db.read(read)
+    assert len(created) == len(first) + len(more)
+    assert sorted(got["messages"]) == sorted(created), "each message's delivery, once"
+    assert set(created) <= set(got["every"]) and len(got["every"]) == len(set(got["every"]))
+    assert got["closed"] == [] and got["off"] == []

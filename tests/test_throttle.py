@@ -98,3 +98,19 @@ async def test_redis_counters_counted_in_batches_still_allow_exactly_the_limit(
     assert sum(v.allowed for v in verdicts[:20]) == 7
     assert [v.allowed for v in verdicts[20:]] == [True, True, True, False]
     assert all(0 < v.retry_after <= 60 for v in verdicts if not v.allowed)
+
+
+async def test_redis_counters_expire_after_their_window(redis_nodes: tuple[RedisThrottle, RedisThrottle]) -> None:
+    """The round trip that makes a counter gives it its expiry (not every round trip): a
+    window's counter is gone from Redis after the window, whichever node made it."""
+    import asyncio
+
+    one, two = redis_nodes
+    await asyncio.gather(*(one.hit("messages", "v5", 100, 60.0) for _ in range(3)))
+    await two.hit("messages", "v5", 100, 60.0)
+    await two.hit("typing", "v6", 100, 60.0)
+    await asyncio.gather(*(t._flushing for t in (one, two) if t._flushing is not None))
+    keys = [k async for k in one._redis.scan_iter(match=one._prefix + "*")]
+    assert len(keys) == 2
+    for key in keys:
+        assert 0 < await one._redis.ttl(key) <= 61

@@ -10,11 +10,13 @@ published in between.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import Any, Callable
 
+import orjson
 from redis.asyncio import Redis
+
+from ..json_text import dumps
 
 from .memory import MemoryHub, MemorySubscription
 
@@ -46,7 +48,7 @@ class RedisHub:
         self._confirmed: dict[str, asyncio.Future[None]] = {}
         self._reader: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
-        self._listeners: dict[str, Callable[[dict[str, Any]], None]] = {}
+        self._listeners: dict[str, Callable[[bytes], None]] = {}
 
     async def start(self) -> None:
         await self.redis.ping()
@@ -56,7 +58,7 @@ class RedisHub:
         await self._confirmed["_hub"]
 
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
-        await self.redis.publish(self.prefix + channel, json.dumps(message, separators=(",", ":")))
+        await self.redis.publish(self.prefix + channel, dumps(message))
 
     async def publish_many(self, messages: list[tuple[str, dict[str, Any]]]) -> None:
         """One pipeline, one round trip: a write batch's events are published while the
@@ -65,12 +67,17 @@ class RedisHub:
             return
         pipe = self.redis.pipeline(transaction=False)
         for channel, message in messages:
-            pipe.publish(self.prefix + channel, json.dumps(message, separators=(",", ":")))
+            pipe.publish(self.prefix + channel, dumps(message))
         await pipe.execute()
 
-    async def listen(self, channel: str, callback: Callable[[dict[str, Any]], None]) -> None:
-        """Hand every message of ``channel`` to ``callback`` (in the reader, in order) instead
-        of local subscribers; returns once Redis has confirmed the subscription."""
+    async def publish_raw(self, channel: str, data: bytes) -> None:
+        """Publish bytes as they are, for a ``listen`` callback (which decodes them itself)."""
+        await self.redis.publish(self.prefix + channel, data)
+
+    async def listen(self, channel: str, callback: Callable[[bytes], None]) -> None:
+        """Hand every message of ``channel``, as the bytes published, to ``callback`` (in the
+        reader, in order) instead of local subscribers; returns once Redis has confirmed the
+        subscription."""
         self._listeners[channel] = callback
         await self._want(channel)
 
@@ -115,9 +122,9 @@ class RedisHub:
                 listener = self._listeners.get(channel)
                 try:
                     if listener is not None:
-                        listener(json.loads(message["data"]))
+                        listener(message["data"])
                     else:
-                        self.local.deliver(channel, json.loads(message["data"]))
+                        self.local.deliver(channel, orjson.loads(message["data"]))
                 except Exception:  # noqa: BLE001 - one bad message must not stop the node's reader
                     log.exception("could not deliver a hub message on %s", channel)
 

@@ -9,7 +9,13 @@ transaction in which
   connection for all of them (prepared once per connection by asyncpg's cache);
 * every other job runs as it always did, on SQLAlchemy Core (``run_sync``), in the same
   transaction and in submission order;
-* the webhook deliveries of all the batch's events are queued in one statement.
+* the webhook deliveries of the events a handler did not queue itself (in its own
+  statement) are queued in one statement.
+
+A batch takes four round trips in the usual case (issue 20; there were nine): BEGIN, the
+handler's two statements, COMMIT. The writer keeps its connection between batches (a pool
+checkout pings the server first: BEGIN, a query and ROLLBACK), and the transaction is
+begun by the driver adapter itself rather than by a first query.
 
 A handler may take only a prefix of its items (say, a visitor's first message opens a
 conversation: that one is the Core job's to do); the next item then runs on Core and
@@ -30,10 +36,42 @@ from .webhooks import queue_deliveries
 
 @dataclass(frozen=True)
 class Done:
-    """What a bulk handler did for one item: the job's result and the events it appended."""
+    """What a bulk handler did for one item: the job's result and the events it appended;
+    ``queued``: their webhook deliveries are queued already (``deliveries`` of them, counted
+    on one item of the handler's run)."""
 
     result: Any
     events: list[StoredEvent]
+    queued: bool = False
+    deliveries: int = 0
+
+
+class WriterConnection:
+    """The writer's own connection, kept between batches (one writer per node). Dropped
+    after a failed batch: the next one checks a fresh one out of the pool (pinged)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._conn: AsyncConnection | None = None
+
+    async def get(self) -> AsyncConnection:
+        conn = self._conn
+        if conn is None or conn.closed or conn.invalidated:
+            assert self._db.engine is not None
+            conn = self._conn = await self._db.engine.connect()
+            # A kept connection's prepared statements would settle on generic plans made
+            # while the tables were small (a whole-table hash of messages per batch, for
+            # good): plan each execution for the tables as they are.
+            await (await conn.get_raw_connection()).driver_connection.execute("SET plan_cache_mode = force_custom_plan")
+        return conn
+
+    async def drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                await conn.close()
+            except Exception:  # noqa: BLE001 - a broken connection: the pool discards it
+                await conn.invalidate()
 
 
 class BulkItem(Protocol):
@@ -51,29 +89,45 @@ def bulk_item(job: Any) -> BulkItem | None:
 
 
 async def run_batch(
-    db: Database, batch: Sequence[Pending], work: set[str], new_tx: Callable[[Connection], Any],
+    held: WriterConnection, batch: Sequence[Pending], work: set[str], new_tx: Callable[[Connection], Any],
     after_commit: Callable[[list[Any]], Awaitable[None]],
 ) -> list[Any]:
     """Run ``batch`` in one transaction, commit, then ``after_commit(results)``."""
-    assert db.engine is not None
     work.clear()  # a batch run again after a rollback starts afresh
-    async with db.engine.connect() as conn:
+    conn = await held.get()
+    try:
         async with conn.begin():
-            raw = (await conn.get_raw_connection()).driver_connection
-            await conn.exec_driver_sql("SELECT 1")  # the driver's transaction begins (SQLAlchemy begins lazily)
-            results = await _run_jobs(conn, raw, batch, work, new_tx)
-            events = [e for p in batch for e in p.events]
+            fairy = await conn.get_raw_connection()
+            await _begin(conn, fairy.dbapi_connection)
+            results, queued = await _run_jobs(conn, fairy.driver_connection, batch, work, new_tx)
+            events = [e for p in batch for e in p.events if e.id not in queued]
             if any(e.site_id is not None for e in events):
                 if await conn.run_sync(lambda sync: queue_deliveries(sync, events)):
                     work.add("webhooks")
+    except BaseException:
+        await held.drop()
+        raise
     await after_commit(results)
     return results
 
 
+async def _begin(conn: AsyncConnection, adapter: Any) -> None:
+    """Start the driver's transaction now (SQLAlchemy's asyncpg adapter begins lazily, at
+    the first statement through it; the bulk handlers use the driver directly). The
+    adapter's own BEGIN, one round trip; a first query costs two."""
+    start = getattr(adapter, "_start_transaction", None)
+    if start is not None and getattr(adapter, "_transaction", "unknown") is None:
+        await start()
+    else:  # another SQLAlchemy version: a first query begins it
+        await conn.exec_driver_sql("SELECT 1")
+
+
 async def _run_jobs(
     conn: AsyncConnection, raw: Any, batch: Sequence[Pending], work: set[str], new_tx: Callable[[Connection], Any]
-) -> list[Any]:
+) -> tuple[list[Any], set[int]]:
+    """The batch's results, and the ids of the events whose webhook deliveries are queued."""
     results: list[Any] = []
+    queued: set[int] = set()
     i = 0
     while i < len(batch):
         item = bulk_item(batch[i].job)
@@ -91,11 +145,15 @@ async def _run_jobs(
         for pending, outcome in zip(batch[i:j], done):
             pending.events = outcome.events
             results.append(outcome.result)
+            if outcome.queued:
+                queued.update(e.id for e in outcome.events)
+            if outcome.deliveries:
+                work.add("webhooks")
         i += len(done)
         if i < j:  # the handler left this one to its Core job
             results += await conn.run_sync(lambda sync: _core(sync, batch[i:i + 1], work, new_tx))
             i += 1
-    return results
+    return results, queued
 
 
 def _core(conn: Connection, run: Sequence[Pending], work: set[str], new_tx: Callable[[Connection], Any]) -> list[Any]:

@@ -108,6 +108,7 @@ class GroupWriter:
         self._hold = hold
         self._cork = cork
         self._publishing: asyncio.Future[None] | None = None  # the last committed batch's publication
+        self._pg_conn = pg_writer.WriterConnection(db)  # PostgreSQL: the writer's own connection
         self._gap = 0.1  # seconds between submitted jobs, a moving average
         self._last_submit = 0.0
         self.batches = 0
@@ -126,6 +127,7 @@ class GroupWriter:
                 pass
             self._task = None
         await self.published()  # committed writes are still published and acked
+        await self._pg_conn.drop()
 
     @property
     def waiting(self) -> int:
@@ -177,8 +179,11 @@ class GroupWriter:
 
         SQLite in one process: the publication is a task of its own, after the previous
         batch's, and the next batch's transaction starts at once, so the next disk sync
-        overlaps this batch's fan-out and acks (the loop's work) instead of following it."""
-        pipelined = self._db.engine is None and not self._shared
+        overlaps this batch's fan-out and acks (the loop's work) instead of following it.
+        PostgreSQL likewise (nodes commit in parallel; each node's relay delivers in event-id
+        order whatever the order of publications): the next batch's round trips overlap this
+        one's fan-out and Redis publish."""
+        pipelined = self._db.engine is not None or not self._shared
         try:
             results, work = await self._transaction(batch, None if pipelined else self._publish)
         except Exception as exc:
@@ -284,7 +289,7 @@ class GroupWriter:
                     self._on_work(set(work))
 
         if self._db.engine is not None:  # PostgreSQL: bulk jobs on the driver, no lock (store/pg_writer.py)
-            results = await pg_writer.run_batch(self._db, batch, work, lambda conn: Tx(conn, dialect), after_commit)
+            results = await pg_writer.run_batch(self._pg_conn, batch, work, lambda conn: Tx(conn, dialect), after_commit)
         elif publish is None:
             results = await self._db.writer_transaction(run_batch)
         else:

@@ -10,7 +10,8 @@ a crash takes every socket with it, and clients resume from the table.
 Several processes (a Redis hub): each node's ``EventRelay`` delivers every committed
 event to its own sockets **in event-id order, each once, whoever committed it and
 whether or not that node lived to publish it**. A node's own batches are delivered at
-once and sent to the others as one Redis message per batch; an event id that arrives
+once and sent to the others as one Redis message per batch (per several, when they were
+committed while a publication was on its way); an event id that arrives
 ahead of a missing one is held. Nodes commit in parallel, so a missing id is usually
 another node's batch whose publication is on its way; if the relay makes no progress
 for ``gap_grace`` it reads the events table after the last id it delivered (and it
@@ -28,8 +29,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from typing import Any
 
+import orjson
+
+from ..json_text import dumps
 from ..realtime.hub import OPERATORS, Frame, Hub, conversation_channel, site_channel
 from ..realtime.memory import MemoryHub
 from ..realtime.redis import RedisHub
@@ -114,6 +119,11 @@ class EventRelay:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self.recovered = 0  # events delivered from the table before (or without) their publication
+        # Published batches start with this relay's tag: Redis hands a node its own batches
+        # back, and those (delivered when committed) are dropped without being decoded.
+        self._tag = uuid.uuid4().hex[:16].encode() + b" "
+        self._unpublished: list[StoredEvent] = []  # committed here, not yet sent to the others
+        self._publisher: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self.position = await settled_position(self._db)
@@ -121,6 +131,8 @@ class EventRelay:
         self._task = asyncio.create_task(self._run(), name="frontdesk-event-relay")
 
     async def stop(self) -> None:
+        if self._publisher is not None:  # what this node committed still goes to the others
+            await asyncio.gather(asyncio.wait_for(self._publisher, 5), return_exceptions=True)
         if self._task is not None:
             # Python 3.11's wait_for can swallow a cancel that lands as the gap is set: the
             # flag ends the loop at its next turn anyway (seen as a hang at shutdown).
@@ -131,12 +143,33 @@ class EventRelay:
             self._task = None
 
     async def committed(self, events: list[StoredEvent]) -> None:
-        """The writer's after-commit step: this node's sockets now, the others through Redis."""
-        self.offer(events)
-        await self._hub.publish(EVENTS, {"events": [_wire(e) for e in events]})  # type: ignore[dict-item]
+        """The writer's after-commit step: this node's sockets now, the others through Redis.
 
-    def _heard(self, message: dict[str, Any]) -> None:
-        self.offer([StoredEvent(*item) for item in message["events"]])
+        On PostgreSQL it returns without waiting for Redis (the batch's acks go out after
+        the local fan-out, not after a round trip): another node gets the events from the
+        publication or, if it never comes, from the table like any gap. One publisher task
+        sends what was committed meanwhile as one message, in commit order. On a shared
+        SQLite file the publication stays within the commit's turn."""
+        self.offer(events)
+        self._unpublished.extend(events)
+        if self._publisher is None or self._publisher.done():
+            self._publisher = asyncio.ensure_future(self._publish())
+        if self._db.dialect != "postgresql":
+            await asyncio.shield(self._publisher)
+
+    async def _publish(self) -> None:
+        while self._unpublished:
+            events, self._unpublished = self._unpublished, []
+            try:
+                await self._hub.publish_raw(EVENTS, self._tag + dumps({"events": [_wire(e) for e in events]}).encode())
+            except Exception:  # noqa: BLE001 - the other nodes read them from the table
+                log.warning("could not publish %d committed events", len(events), exc_info=True)
+
+    def _heard(self, data: bytes) -> None:
+        if data.startswith(self._tag):
+            return  # this node's own batch: delivered when it committed
+        _, _, body = data.partition(b" ")
+        self.offer([StoredEvent(*item) for item in orjson.loads(body)["events"]])
 
     def offer(self, events: list[StoredEvent]) -> None:
         for event in events:
