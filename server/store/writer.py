@@ -87,14 +87,15 @@ class GroupWriter:
     def __init__(
         self, db: Database, *, max_batch: int = 256, on_commit: OnCommit | None = None,
         metrics: Metrics | None = None, shared: bool = False, on_work: Callable[[set[str]], None] | None = None,
-        hold: float = 0.001, cork: AbstractContextManager[Any] | None = None,
+        hold: float = 0.0, cork: AbstractContextManager[Any] | None = None,
     ) -> None:
         """``shared``: other processes write to this database too (a Redis hub); on a
         shared SQLite file commits and their publication take turns with them
         (Database.ordered_transaction); on PostgreSQL nodes commit in parallel.
         ``on_work``: called after a commit that queued jobs, with the names of the workers
         that have new work ("webhooks" for deliveries; a job adds others to ``tx.work``).
-        ``hold``: how long a lone job may wait for others at moderate load (0: never).
+        ``hold``: how long a lone job may wait for others at moderate load (0: never;
+        FRONTDESK_COMMIT_HOLD_MS).
         ``cork``: held while a batch's futures resolve, released once their callbacks ran:
         the acks a socket gets from one batch go in one write (realtime/cork.py)."""
         self._db = db
