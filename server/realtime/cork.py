@@ -7,8 +7,10 @@ console gets each of them: a system call per frame per socket was the largest pa
 the event loop's time. Each event's frame is built once for all the sockets that send
 it (the text is shared: ``hub.encoded``), not once per socket.
 
-The cork is held only inside a synchronous fan-out (nothing awaits while it is held), so
-nothing else can write to a socket in between and the order of frames is kept.
+The cork is held over a synchronous fan-out, and by the writer over a batch's acks until
+the loop has run their callbacks (it is released by a callback queued after them). A
+frame any code sends meanwhile joins its socket's list behind the others, so each
+socket's frames keep their order; nothing waits on the cork.
 """
 
 from __future__ import annotations
