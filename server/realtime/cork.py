@@ -68,13 +68,12 @@ class Cork:
         return True
 
     def framed(self, text: str) -> bytes:
-        """``text`` as a frame, built once while the cork is held (texts shared by sockets)."""
+        """``text`` as a frame, built once per release (a text shared by sockets is one object)."""
         known = self._framed.get(id(text))
         if known is not None and known[0] is text:
             return known[1]
         data = text_frame(text)
-        if self._depth or self._pending:
-            self._framed[id(text)] = (text, data)
+        self._framed[id(text)] = (text, data)
         return data
 
     def release(self) -> None:

@@ -36,21 +36,44 @@ from websockets.protocol import State
 RAW_WRITES = "frontdesk.raw_writes"
 
 
-class Inbox:
-    """The part of ``asyncio.Queue`` uvicorn's protocol uses: put_nowait, get, empty."""
+class _Waiters:
+    """Who waits, made only while someone does (no deque or Event per socket)."""
 
-    __slots__ = ("_items", "_waiters")
+    __slots__ = ("_waiters",)
 
     def __init__(self) -> None:
-        self._items: list[Any] = []
         self._waiters: list[asyncio.Future[None]] | None = None
 
-    def put_nowait(self, item: Any) -> None:
-        self._items.append(item)
+    def _wake(self) -> None:
         waiters, self._waiters = self._waiters, None
         for waiter in waiters or ():
             if not waiter.done():
                 waiter.set_result(None)
+
+    async def _wait(self) -> None:
+        waiter = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = []
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            if self._waiters is not None and waiter in self._waiters:
+                self._waiters.remove(waiter)  # cancelled: not woken
+
+
+class Inbox(_Waiters):
+    """The part of ``asyncio.Queue`` uvicorn's protocol uses: put_nowait, get, empty."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._items: list[Any] = []
+
+    def put_nowait(self, item: Any) -> None:
+        self._items.append(item)
+        self._wake()
 
     def empty(self) -> bool:
         return not self._items
@@ -60,52 +83,32 @@ class Inbox:
 
     async def get(self) -> Any:
         while not self._items:
-            waiter = asyncio.get_running_loop().create_future()
-            if self._waiters is None:
-                self._waiters = []
-            self._waiters.append(waiter)
-            try:
-                await waiter
-            finally:
-                if self._waiters is not None and waiter in self._waiters:
-                    self._waiters.remove(waiter)  # cancelled: not woken
+            await self._wait()
         return self._items.pop(0)
 
 
-class Flag:
+class Flag(_Waiters):
     """The part of ``asyncio.Event`` uvicorn's protocol uses: set, clear, is_set, wait."""
 
-    __slots__ = ("_value", "_waiters")
+    __slots__ = ("_value",)
 
     def __init__(self, value: bool = False) -> None:
+        super().__init__()
         self._value = value
-        self._waiters: list[asyncio.Future[None]] | None = None
 
     def is_set(self) -> bool:
         return self._value
 
     def set(self) -> None:
         self._value = True
-        waiters, self._waiters = self._waiters, None
-        for waiter in waiters or ():
-            if not waiter.done():
-                waiter.set_result(None)
+        self._wake()
 
     def clear(self) -> None:
         self._value = False
 
     async def wait(self) -> bool:
-        if self._value:
-            return True
-        waiter = asyncio.get_running_loop().create_future()
-        if self._waiters is None:
-            self._waiters = []
-        self._waiters.append(waiter)
-        try:
-            await waiter
-        finally:
-            if self._waiters is not None and waiter in self._waiters:
-                self._waiters.remove(waiter)
+        if not self._value:
+            await self._wait()
         return True
 
 
