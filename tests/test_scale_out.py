@@ -566,6 +566,7 @@ class PublishHoldingProxy:
         self.held = 0
         self._server: asyncio.AbstractServer | None = None
         self._writers: list[asyncio.StreamWriter] = []
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> str:
         self._server = await asyncio.start_server(self._connection, "127.0.0.1", 0)
@@ -573,8 +574,12 @@ class PublishHoldingProxy:
         return f"redis://127.0.0.1:{port}{self.db}"
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.append(writer)
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.append(task)
         up_reader, up_writer = await asyncio.open_connection(*self.upstream)
-        self._writers += [writer, up_writer]
+        self._writers.append(up_writer)
 
         async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, outbound: bool) -> None:
             held = False
@@ -594,10 +599,21 @@ class PublishHoldingProxy:
         await asyncio.gather(pipe(reader, up_writer, True), pipe(up_reader, writer, False))
 
     async def close(self) -> None:
-        for writer in self._writers:
-            writer.close()
+        """Ends every piped connection before the test's loop closes (a task left pending
+        would be cancelled by the loop's teardown and its unclosed writers reported as
+        warnings against whichever test runs next on this worker)."""
         if self._server is not None:
             self._server.close()
+        for writer in self._writers:
+            writer.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for writer in self._writers:
+            try:
+                await writer.wait_closed()
+            except (ConnectionError, OSError):
+                pass
 
 
 @pytest.fixture(params=["postgres", "sqlite"])
@@ -652,6 +668,10 @@ async def test_events_of_a_node_killed_before_publishing_reach_live_clients(
                 break
             await asyncio.sleep(0.05)
         assert [m["body"] for m in listed] == ["is anyone there?", "yes, Olga here"]
+        for _ in range(100):  # the commit shows before A sends its publication: wait for the send
+            if proxy.held:
+                break
+            await asyncio.sleep(0.02)
         assert proxy.held >= 1, "A published its batch: nothing was held"
         a.kill()
 
