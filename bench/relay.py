@@ -90,12 +90,14 @@ def main_bench(args: argparse.Namespace) -> int:
     if args.page_views_every:
         plan.append(("frontdesk-pages", args.rate))
     if args.hold_control is not None:
-        plan.append(("frontdesk-hold", args.rate))
+        args.control.append(f"commit_hold_ms={args.hold_control:g}")
+    if args.control:
+        plan.append(("frontdesk-control", args.rate))
     if args.rate <= 0:
         for fixed in fixed_rates(args, "100,1000"):
             plan += [("bare", fixed), ("frontdesk", fixed)]
-            if args.hold_control is not None:
-                plan.append(("frontdesk-hold", fixed))
+            if args.control:
+                plan.append(("frontdesk-control", fixed))
             if args.page_views_every:
                 plan.append(("frontdesk-pages", fixed))
     runs: list[dict[str, Any]] = []
@@ -256,7 +258,10 @@ def main() -> int:
                              "loss), to see what the disk sync costs.")
     parser.add_argument("--hold-control", type=float, default=None, metavar="MS",
                         help="Also run Frontdesk with FRONTDESK_COMMIT_HOLD_MS=MS (how long a lone write waits "
-                             "for company at moderate load), at every load.")
+                             "for company at moderate load), at every load: --control commit_hold_ms=MS.")
+    parser.add_argument("--control", action="append", default=[], metavar="SETTING=VALUE",
+                        help="Also run Frontdesk with this setting (e.g. commit_on_loop_ms=0 for FRONTDESK_COMMIT_"
+                             "ON_LOOP_MS=0), at every load; repeat for several settings in the one control run.")
     parser.add_argument("--page-views-every", type=int, default=0, metavar="N",
                         help="Also run Frontdesk with each visitor sending a page.viewed frame after every N-th "
                              "message (leads' journey reporting on the same socket and writer).")

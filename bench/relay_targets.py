@@ -49,13 +49,17 @@ def frontdesk_env(data_dir: Path, **settings: str) -> dict[str, str]:
 FRONTDESK_VARIANTS = {"frontdesk": {}, "frontdesk-sync-off": {"sqlite_synchronous": "OFF"},
                       # --page-views-every N: the same server, its visitors also report pages (leads).
                       "frontdesk-pages": {"visitor_pages_per_minute": "10000000"},
-                      "frontdesk-hold": {}}  # --hold-control MS: commit_hold_ms set from the argument
+                      "frontdesk-control": {}}  # --control SETTING=VALUE (and --hold-control MS)
 
 
 def variant_settings(target: str, args: argparse.Namespace) -> dict[str, str]:
     settings = dict(FRONTDESK_VARIANTS[target])
-    if target == "frontdesk-hold":
-        settings["commit_hold_ms"] = str(args.hold_control)
+    if target == "frontdesk-control":
+        for item in args.control:
+            name, sep, value = item.partition("=")
+            if not sep or not name.strip():
+                raise SystemExit(f"--control {item!r}: expected SETTING=VALUE, e.g. commit_on_loop_ms=0")
+            settings[name.strip().lower()] = value.strip()
     return settings
 
 
@@ -87,7 +91,7 @@ def count_rows(db_path: Path) -> dict[str, int]:
 # Scale-out targets: nodes on one fresh PostgreSQL database and one Redis (unique key prefix).
 SCALE_OUT_TARGETS = {"pg-redis-1": 1, "pg-redis-2": 2}
 TARGET_LABELS = {"bare": "bare relay", "frontdesk": "SQLite, 1 node", "frontdesk-sync-off": "SQLite sync=OFF",
-                 "frontdesk-pages": "SQLite + page views", "frontdesk-hold": "SQLite, other hold",
+                 "frontdesk-pages": "SQLite + page views", "frontdesk-control": "SQLite, control",
                  "pg-redis-1": "PG + Redis, 1 node", "pg-redis-2": "PG + Redis, 2 nodes"}
 
 

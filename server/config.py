@@ -162,6 +162,11 @@ class Settings:
         0.0, "At moderate load (writes under 2 ms apart), how long a lone write waits for others to share its "
         "commit (0: never; more: fewer disk syncs and less CPU, more latency)."
     )
+    commit_on_loop_ms: float = _setting(
+        2.0, "SQLite: chat messages, read marks and page views are written on the event loop while the disk's "
+        "commits take under this many ms on average (a thread's hand-offs cost more than a fast disk's sync); "
+        "slower, in a thread (0: always in a thread)."
+    )
     webhook_timeout_seconds: int = _setting(10, "Seconds a webhook receiver has to answer before the attempt counts as failed.")
     webhook_retry_seconds: str = _setting(
         "5,300,1800,7200,18000,36000,36000",
@@ -296,6 +301,8 @@ class Settings:
             raise SettingsError("FRONTDESK_WORKER_POLL_SECONDS: must be more than 0 and at most 60")
         if not 0 <= self.commit_hold_ms <= 50:
             raise SettingsError("FRONTDESK_COMMIT_HOLD_MS: must be from 0 to 50")
+        if not 0 <= self.commit_on_loop_ms <= 50:
+            raise SettingsError("FRONTDESK_COMMIT_ON_LOOP_MS: must be from 0 to 50")
         self.webhook_retry_schedule  # raises if malformed
         if self.geoip_database and not Path(self.geoip_database).is_file():
             raise SettingsError(f"FRONTDESK_GEOIP_DATABASE: {self.geoip_database} is not a readable file")

@@ -24,6 +24,17 @@ class Metrics:
             "frontdesk_writer_commits_total", "Transactions committed by the group-commit writer.",
             registry=self.registry,
         )
+        self.commits_on_loop = Counter(
+            "frontdesk_writer_commits_on_loop_total",
+            "Of those, transactions started on the event loop (SQLite: chat messages while commits are quick, "
+            "FRONTDESK_COMMIT_ON_LOOP_MS; one finding the write lock held elsewhere waits for it in a thread).",
+            registry=self.registry,
+        )
+        self.commit_seconds = Gauge(
+            "frontdesk_writer_commit_seconds", "SQLite: how long the writer's commits of a few writes take (the disk's sync), a "
+            "moving average.",
+            registry=self.registry,
+        )
         self.writes = Counter(
             "frontdesk_writer_writes_total", "Writes committed by the group-commit writer.", registry=self.registry
         )

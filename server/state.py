@@ -129,7 +129,7 @@ class AppState:
         writer = GroupWriter(
             db, max_batch=settings.commit_batch_max, on_commit=on_commit, metrics=metrics,
             shared=bool(settings.redis_url), on_work=on_work, cork=local_hub.cork,
-            hold=settings.commit_hold_ms / 1000,
+            hold=settings.commit_hold_ms / 1000, on_loop_below=settings.commit_on_loop_ms / 1000,
         )
         writer.start()
         signer = Signer(settings.resolved_secret_key(), visitor_token_days=settings.visitor_token_days)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +15,7 @@ from server.store import migrate
 from server.store.db import Database, utcnow
 from server.store.outbox import StoredEvent, events_after
 from server.store.schema import sites
-from server.store.writer import GroupWriter, Tx
+from server.store.writer import GroupWriter, Tx, on_loop
 
 
 @pytest.fixture
@@ -165,3 +168,62 @@ async def test_driver_path_summary_and_a_closed_conversation(db: Database) -> No
     assert [(e.kind, e.actor_kind, e.after_seq) for e in lines] == [
         ("assigned", "operator", 1), ("closed", "operator", 2), ("reopened", "visitor", 2),
     ]
+
+
+async def test_hot_path_jobs_run_on_the_loop_and_others_in_a_thread(db: Database) -> None:
+    """A batch of only ``on_loop`` jobs (chat messages, read marks, page views) is written on
+    the event loop's thread; any other job (it may rebuild an index) in a worker thread; and
+    with commits slower than the limit (a slow disk) everything goes to a thread."""
+    loop_thread = threading.get_ident()
+    seen: dict[str, int] = {}
+
+    def job(name: str) -> object:
+        def run(tx: Tx) -> str:
+            seen[name] = threading.get_ident()
+            return _site_job(name)(tx)  # type: ignore[operator]
+
+        return run
+
+    writer = GroupWriter(db, on_loop_below=0.002)
+    writer.start()
+    await writer.run(on_loop(job("hot")))  # type: ignore[arg-type]
+    await writer.run(job("other"))  # type: ignore[arg-type]
+    writer.sync_seconds = 0.01  # commits of 10 ms on average: over the 2 ms limit
+    await writer.run(on_loop(job("hot-on-a-slow-disk")))  # type: ignore[arg-type]
+    await writer.stop()
+    assert seen["hot"] == loop_thread
+    assert seen["other"] != loop_thread
+    assert seen["hot-on-a-slow-disk"] != loop_thread
+
+
+async def test_a_write_lock_held_elsewhere_does_not_stall_the_loop(db: Database, tmp_path: Path) -> None:
+    """Another connection (a worker, a CLI command) holds SQLite's write lock for 0.6 s: a
+    chat message's batch must not wait for it on the event loop (the loop keeps ticking),
+    and it commits once the lock is released."""
+    writer = GroupWriter(db, on_loop_below=0.002)
+    writer.start()
+    await writer.run(on_loop(_site_job("before")))  # type: ignore[arg-type]
+    other = sqlite3.connect(tmp_path / "w.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    gaps: list[float] = []
+
+    async def ticker() -> None:
+        last = time.perf_counter()
+        for _ in range(60):
+            await asyncio.sleep(0.01)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    ticking = asyncio.create_task(ticker())
+    write = asyncio.ensure_future(writer.run(on_loop(_site_job("during"))))  # type: ignore[arg-type]
+    await asyncio.sleep(0.6)
+    assert not write.done(), "the write committed while another connection held the lock"
+    other.execute("COMMIT")
+    other.close()
+    assert await asyncio.wait_for(write, 10) == "during"
+    await ticking
+    await writer.stop()
+    assert max(gaps) < 0.2, f"the event loop stalled {max(gaps):.3f} s behind another writer's lock"
+    count = await db.read(lambda conn: conn.execute(select(func.count()).select_from(sites)).scalar_one())
+    assert count == 2

@@ -79,7 +79,7 @@ def statements(db: Database) -> list[str]:
     seen: list[str] = []
     writer_connection = db._writer_connection  # the writer's own, kept across batches (store/db.py)
     if writer_connection is not None:
-        writer_connection.connection.driver_connection.set_trace_callback(seen.append)
+        writer_connection.connection.dbapi_connection.set_trace_callback(seen.append)
 
     @event.listens_for(db.sync_engine, "connect")
     def _trace(dbapi_connection: Any, _record: Any) -> None:

@@ -15,7 +15,7 @@ from ..store.conversations import Message
 from ..store.db import Database, iso, utcnow
 from ..store.operators import Operator
 from ..store.outbox import last_event_id
-from ..store.writer import GroupWriter, Tx
+from ..store.writer import GroupWriter, Tx, on_loop
 from ..throttle import Throttle
 from . import conversations, email_flows, events, fields, rates
 from .chat_batch import PREVIEW_CHARS, Ack, MessageJob  # Ack: callers find it here, as ever
@@ -189,6 +189,7 @@ async def mark_read(writer: GroupWriter, conversation_id: Any, site_ids: Any = N
     """An operator has read everything so far: unread 0, and read_seq (the visitor's "Seen")."""
     conversation_id = _check_conversation_id(conversation_id)
 
+    @on_loop
     def job(tx: Tx) -> None:
         conversation = _conversation(tx, conversation_id, site_ids)
         if conversation.unread_count or conversation.read_seq < conversation.last_seq:

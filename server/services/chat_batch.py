@@ -13,7 +13,7 @@ and nothing written.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 from ..store import message_batch
 from ..store.conversations import Message, RawConversation, sqlite_time
@@ -56,6 +56,7 @@ class MessageJob:
     conversation_id: str | None = None
     site_ids: Any = None
     batchable: bool = True
+    on_loop: ClassVar[bool] = True  # a few statements: may be written on the event loop (store/writer.py)
 
     def __call__(self, tx: Tx) -> Ack:
         return self.alone(tx)

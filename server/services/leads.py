@@ -32,7 +32,7 @@ from ..store import leads as store
 from ..store import visitors as visitor_store
 from ..store.db import Database
 from ..store.sites import Site
-from ..store.writer import GroupWriter, Tx
+from ..store.writer import GroupWriter, Tx, on_loop
 from . import events, fields
 from .geo import Geolocator, Place, anonymize
 from .useragents import Browser, parse
@@ -226,6 +226,7 @@ def queue_page_view(writer: GroupWriter, site_id: int, visitor_id: str, page: di
     """The visitor is on ``page`` now: stored and announced (``lead.updated``), in the
     writer's next batch beside the messages (a page view costs the chat no commit of its own)."""
 
+    @on_loop
     def job(tx: Tx) -> dict[str, Any] | None:
         conn = tx.conn
         row = store.lead_of_visitor(conn, visitor_id)  # one statement on the usual path

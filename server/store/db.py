@@ -14,6 +14,8 @@ import asyncio
 import fcntl
 import logging
 import os
+import sqlite3
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Awaitable, Callable, TypeVar
@@ -41,12 +43,41 @@ def iso(value: datetime | None) -> str | None:
     return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
+WRITE_LOCK_WAIT = 10.0  # seconds the writer, in a thread, waits for another connection's write lock
+
+
+class WriteLockBusy(Exception):
+    """Another connection holds SQLite's write lock (and the writer would not wait)."""
+
+
+def _begin_immediate(raw: sqlite3.Connection, wait: float) -> None:
+    """BEGIN IMMEDIATE, retried with short sleeps for up to ``wait`` seconds while another
+    connection holds the write lock (the writer's connection has no busy timeout of its own,
+    so that on the event loop it never sleeps in SQLite); WriteLockBusy if ``wait`` is 0."""
+    deadline = time.monotonic() + wait
+    pause = 0.001
+    while True:
+        try:
+            raw.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorcode", sqlite3.SQLITE_BUSY) & 0xFF != sqlite3.SQLITE_BUSY:
+                raise
+            if wait <= 0:
+                raise WriteLockBusy() from exc
+            if time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
+
+
 class Database:
     def __init__(self, url: str, *, sqlite_synchronous: str = "FULL") -> None:
         parsed = make_url(url)
         self.dialect = parsed.get_backend_name()
         self.sync_engine: Engine | None = None
         self._writer_connection: Connection | None = None  # SQLite: the group-commit writer's own
+        self.last_commit_seconds = 0.0  # SQLite: how long the writer's last COMMIT took
         self.engine: AsyncEngine | None = None
         if self.dialect == "sqlite":
             parsed = parsed.set(drivername="sqlite+pysqlite")
@@ -88,13 +119,24 @@ class Database:
         async with self.engine.begin() as conn:
             return await conn.run_sync(fn)
 
-    async def writer_transaction(self, fn: Callable[[Connection], T]) -> T:
+    async def writer_transaction(self, fn: Callable[[Connection], T], *, on_loop: bool = False) -> T:
         """``transaction`` for the group-commit writer (one transaction at a time): on SQLite
         on a connection it keeps, not one from the pool per batch. Checking one out and
         back in (with its reset) was a fifth of the server's CPU at 100 messages/s, where
-        each batch holds one message."""
+        each batch holds one message.
+
+        ``on_loop`` (SQLite): run it here, on the event loop, unless another connection
+        holds the write lock (then in a thread, waiting for it). A thread's two hand-offs
+        and its fight with the loop for the GIL cost more than a fast disk's sync: chat
+        messages written on the loop went 6,500 -> 7,800 a second saturated and 64 -> 59 %
+        of a core at 1,000 a second (docs/benchmarks.md)."""
         if self.sync_engine is None:
             return await self.transaction(fn)
+        if on_loop:
+            try:
+                return self._sync_writer_transaction(fn, wait=False)
+            except WriteLockBusy:
+                pass
         return await asyncio.to_thread(self._sync_writer_transaction, fn)
 
     async def ordered_transaction(
@@ -146,13 +188,31 @@ class Database:
         with self.sync_engine.begin() as conn:
             return fn(conn)
 
-    def _sync_writer_transaction(self, fn: Callable[[Connection], T]) -> T:
+    def _writer(self) -> Connection:
         assert self.sync_engine is not None
         conn = self._writer_connection
         if conn is None or conn.closed or conn.invalidated:
-            conn = self._writer_connection = self.sync_engine.connect()
+            conn = self.sync_engine.connect()
+            conn.detach()  # its own: the driver settings below never reach a pooled connection
+            raw = conn.connection.dbapi_connection
+            raw.isolation_level = None  # the writer begins its transactions itself (IMMEDIATE)
+            raw.execute("PRAGMA busy_timeout=0")  # never block the loop: _begin_immediate waits
+            self._writer_connection = conn
+        return conn
+
+    def _sync_writer_transaction(self, fn: Callable[[Connection], T], *, wait: bool = True) -> T:
+        """``fn`` in one transaction on the writer's connection, which takes the write lock
+        at its start (BEGIN IMMEDIATE): its statements then never wait for another writer,
+        and a read never has to be upgraded to a write that another commit made stale.
+        ``wait`` False: raise WriteLockBusy at once if another connection holds the lock."""
+        conn = self._writer()
+        raw = conn.connection.dbapi_connection
         with conn.begin():
-            return fn(conn)
+            _begin_immediate(raw, WRITE_LOCK_WAIT if wait else 0.0)
+            result = fn(conn)
+            committing = time.perf_counter()
+        self.last_commit_seconds = time.perf_counter() - committing
+        return result
 
     def _sync_connection(self, fn: Callable[[Connection], T]) -> T:
         assert self.sync_engine is not None

@@ -104,7 +104,7 @@ def queue_deliveries(conn: Connection, stored: list[StoredEvent]) -> int:
     if not ids:
         return 0
     if conn.dialect.name == "sqlite":  # the hot path: on the driver, fixed text (issue 20)
-        raw = conn.connection.driver_connection
+        raw = conn.connection.dbapi_connection
         return raw.execute(_QUEUE_RAW, (json.dumps(ids), sqlite_time(utcnow()))).rowcount  # type: ignore[union-attr]
     return conn.execute(_QUEUE, {"ids": ids, "now": utcnow()}).rowcount
 

@@ -42,7 +42,7 @@ class Tx:
         """SQLite only: the stdlib sqlite3 connection under ``conn``, in the same transaction,
         for the few statements on the hottest path (a chat message); None on PostgreSQL."""
         if self._raw is None and self.dialect == "sqlite":
-            self._raw = self.conn.connection.driver_connection
+            self._raw = self.conn.connection.dbapi_connection
         return self._raw
 
     def append_event(
@@ -58,6 +58,15 @@ class Tx:
 
 
 Job = Callable[[Tx], T]
+J = TypeVar("J", bound=Callable[..., Any])
+
+
+def on_loop(job: J) -> J:
+    """Marks ``job`` as a few statements of the hot path (a read mark, a page view; chat
+    messages are MessageJobs): a batch of only such jobs may be written on the event loop."""
+    job.on_loop = True  # type: ignore[attr-defined]
+    return job
+
 # A job may also have ``run_together(tx, jobs) -> [(result, events), ...]``: the writer then
 # hands it the run of such jobs next to it in a batch (the same function), to be written
 # with a few statements for all of them (chat messages: services/chat_batch.py). It
@@ -87,7 +96,7 @@ class GroupWriter:
     def __init__(
         self, db: Database, *, max_batch: int = 256, on_commit: OnCommit | None = None,
         metrics: Metrics | None = None, shared: bool = False, on_work: Callable[[set[str]], None] | None = None,
-        hold: float = 0.0, cork: AbstractContextManager[Any] | None = None,
+        hold: float = 0.0, cork: AbstractContextManager[Any] | None = None, on_loop_below: float = 0.002,
     ) -> None:
         """``shared``: other processes write to this database too (a Redis hub); on a
         shared SQLite file commits and their publication take turns with them
@@ -97,7 +106,10 @@ class GroupWriter:
         ``hold``: how long a lone job may wait for others at moderate load (0: never;
         FRONTDESK_COMMIT_HOLD_MS).
         ``cork``: held while a batch's futures resolve, released once their callbacks ran:
-        the acks a socket gets from one batch go in one write (realtime/cork.py)."""
+        the acks a socket gets from one batch go in one write (realtime/cork.py).
+        ``on_loop_below``: SQLite in one process: a batch of ``on_loop`` jobs is written on
+        the event loop while commits take less than this many seconds on average (0: never;
+        FRONTDESK_COMMIT_ON_LOOP_MS)."""
         self._db = db
         self._max_batch = max_batch
         self._on_commit = on_commit
@@ -107,6 +119,8 @@ class GroupWriter:
         self._queue: asyncio.Queue[_Pending[Any]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._hold = hold
+        self._loop_commit_limit = on_loop_below
+        self.sync_seconds = 0.0  # SQLite: how long a small batch's commit takes, a moving average
         self._cork = cork
         self._publishing: asyncio.Future[None] | None = None  # the last committed batch's publication
         self._pg_conn = pg_writer.WriterConnection(db)  # PostgreSQL: the writer's own connection
@@ -248,6 +262,14 @@ class GroupWriter:
             except Exception:  # live delivery failing must not un-ack a stored write
                 log.exception("publishing committed events failed")
 
+    def _on_loop(self, batch: list[_Pending[Any]]) -> bool:
+        """Whether ``batch`` is written on the event loop (SQLite in one process): only jobs of
+        the hot path's few statements (``on_loop``), and only while commits are quick. A slow
+        disk's sync, or a job that may rebuild an index, would stall every socket meanwhile."""
+        return self.sync_seconds < self._loop_commit_limit and all(
+            getattr(p.job, "on_loop", False) for p in batch
+        )
+
     async def _transaction(
         self, batch: list[_Pending[Any]], publish: Callable[[list[_Pending[Any]]], Awaitable[None]] | None
     ) -> tuple[list[Any], set[str]]:
@@ -292,7 +314,16 @@ class GroupWriter:
         if self._db.engine is not None:  # PostgreSQL: bulk jobs on the driver, no lock (store/pg_writer.py)
             results = await pg_writer.run_batch(self._pg_conn, batch, work, lambda conn: Tx(conn, dialect), after_commit)
         elif publish is None:
-            results = await self._db.writer_transaction(run_batch)
+            on_loop = self._on_loop(batch)
+            results = await self._db.writer_transaction(run_batch, on_loop=on_loop)
+            if len(batch) <= 4:
+                # The disk's sync, a moving average over ~16 commits: of small batches only,
+                # as a big one's commit also writes its many pages (3-4 ms a commit here,
+                # saturated, on a disk that syncs in 0.4).
+                self.sync_seconds += (self._db.last_commit_seconds - self.sync_seconds) / 16
+            if self._metrics is not None:
+                self._metrics.commits_on_loop.inc(on_loop)
+                self._metrics.commit_seconds.set(self.sync_seconds)
         else:
             results = await self._db.ordered_transaction(run_batch, after_commit, shared=self._shared)
         return results, work
