@@ -128,8 +128,8 @@ class Database:
         ``on_loop`` (SQLite): run it here, on the event loop, unless another connection
         holds the write lock (then in a thread, waiting for it). A thread's two hand-offs
         and its fight with the loop for the GIL cost more than a fast disk's sync: chat
-        messages written on the loop went 6,500 -> 7,800 a second saturated and 64 -> 59 %
-        of a core at 1,000 a second (docs/benchmarks.md)."""
+        messages written on the loop went 6,768 -> 7,779 a second saturated, and 704 -> 620
+        µs of CPU a message at 1,000 a second (docs/benchmarks.md)."""
         if self.sync_engine is None:
             return await self.transaction(fn)
         if on_loop:
