@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 REQUIRE_SERVICES = os.environ.get("FRONTDESK_REQUIRE_SERVICES") == "1"
 PG_ADMIN_URL = os.environ.get("FRONTDESK_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -183,6 +184,15 @@ def redis_available() -> str | None:
     except Exception as exc:  # noqa: BLE001
         return f"{type(exc).__name__}: {exc}"
     return None
+
+
+def require_redis(what: str = "") -> None:
+    """Skip without Redis, or fail where CI says it must be there (FRONTDESK_REQUIRE_SERVICES)."""
+    why = redis_available()
+    if why is not None:
+        if REQUIRE_SERVICES:
+            pytest.fail(f"Redis is required here (FRONTDESK_REQUIRE_SERVICES=1) but: {why}")
+        pytest.skip(f"Redis not reachable at {REDIS_URL} ({why}){': ' + what if what else ''}")
 
 
 def frontdesk(server: ServerProcess, *args: str, stdin: Any = subprocess.DEVNULL) -> subprocess.CompletedProcess[str]:

@@ -15,10 +15,9 @@ from server.cli import main
 from tests.clients import connect_operator, connect_visitor, console_login, start_visitor
 from tests.conftest import Backend
 from tests.factories import PASSWORD, make_operator
-from tests.servers import REDIS_URL, ServerProcess
+from tests.servers import REDIS_URL, ServerProcess, require_redis
 from tests.test_callbacks import book, callback_site, offer
 from tests.test_callbacks_assign import pending
-from tests.test_presence import require_redis
 
 NOBODY = {"code": "invalid", "field": "slot", "message": "Nobody is on duty right now: choose a time for the call."}
 

@@ -15,7 +15,7 @@ import pytest
 from server.realtime.hub import site_channel
 from server.realtime.memory import MemoryHub, MemorySubscription
 from server.realtime.presence import MemoryPresence, OnDuty, RedisPresence
-from tests.servers import REDIS_URL, REQUIRE_SERVICES, redis_available
+from tests.servers import REDIS_URL, require_redis
 
 SITE_A, SITE_B = 101, 102
 TTL, BEAT = 1.0, 0.2
@@ -46,18 +46,10 @@ class Nodes:
             await subscription.close()
 
 
-def require_redis() -> None:
-    why = redis_available()
-    if why is not None:
-        if REQUIRE_SERVICES:
-            pytest.fail(f"Redis is required here (FRONTDESK_REQUIRE_SERVICES=1) but: {why}")
-        pytest.skip(f"Redis not reachable at {REDIS_URL} ({why}): the Redis presence is not tested")
-
-
 async def redis_nodes() -> AsyncIterator[Nodes]:
     from server.realtime.redis import RedisHub
 
-    require_redis()
+    require_redis("the Redis presence is not tested")
     prefix = f"test-{uuid.uuid4().hex[:10]}:"
     hubs = [RedisHub(REDIS_URL, prefix=prefix), RedisHub(REDIS_URL, prefix=prefix)]
     nodes = []

@@ -29,16 +29,7 @@ from tests.clients import (
 from tests.conftest import Backend
 from tests.factories import PASSWORD, deliveries_of, make_operator, make_site, make_webhook
 from tests.receivers import WEBHOOK_ENV, Receiver, webhook_jobs
-from tests.servers import REDIS_URL, REQUIRE_SERVICES, ServerProcess, free_port, redis_available
-
-
-def require_redis() -> None:
-    """Skip without Redis, or fail where CI says it must be there."""
-    why = redis_available()
-    if why is not None:
-        if REQUIRE_SERVICES:
-            pytest.fail(f"Redis is required here (FRONTDESK_REQUIRE_SERVICES=1) but: {why}")
-        pytest.skip(f"Redis not reachable at {REDIS_URL} ({why})")
+from tests.servers import REDIS_URL, REQUIRE_SERVICES, ServerProcess, free_port, require_redis
 
 
 class Cluster:

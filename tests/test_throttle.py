@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from typing import AsyncIterator
 
 import pytest
 
 from server.throttle import MemoryThrottle, RedisThrottle, SocketCounts
-from tests.servers import REQUIRE_SERVICES, redis_available
-
-REDIS_URL = os.environ.get("FRONTDESK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+from tests.servers import REDIS_URL, require_redis
 
 
 class Clock:
@@ -59,11 +56,7 @@ def test_socket_counts_give_slots_back() -> None:
 
 @pytest.fixture
 async def redis_nodes() -> AsyncIterator[tuple[RedisThrottle, RedisThrottle]]:
-    why = redis_available()
-    if why is not None:
-        if REQUIRE_SERVICES:
-            pytest.fail(f"Redis is required here (FRONTDESK_REQUIRE_SERVICES=1) but: {why}")
-        pytest.skip(f"Redis not reachable at {REDIS_URL}: {why}")
+    require_redis()
     from redis.asyncio import Redis
 
     prefix = f"test-{uuid.uuid4().hex[:8]}:"
