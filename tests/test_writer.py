@@ -227,3 +227,24 @@ async def test_a_write_lock_held_elsewhere_does_not_stall_the_loop(db: Database,
     assert max(gaps) < 0.2, f"the event loop stalled {max(gaps):.3f} s behind another writer's lock"
     count = await db.read(lambda conn: conn.execute(select(func.count()).select_from(sites)).scalar_one())
     assert count == 2
+
+
+def test_the_driver_paths_timestamps_read_as_sqlalchemys() -> None:
+    """The message path formats its times itself (cheaper than ``strftime``): they must be
+    what SQLAlchemy stores in SQLite (so Core reads them back and orders them alike) and
+    ISO 8601 with a Z, with or without microseconds."""
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy.dialects import sqlite
+
+    from server.store.conversations import sqlite_time
+    from server.store.db import iso
+
+    stored = sqlite.DATETIME().bind_processor(sqlite.dialect())
+    assert stored is not None
+    for value in (datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc), datetime(999, 12, 31, 23, 59, 59, 7, timezone.utc),
+                  utcnow()):
+        assert sqlite_time(value) == stored(value.replace(tzinfo=None))
+        assert iso(value) == value.isoformat().replace("+00:00", "Z")
+        assert iso(value.replace(tzinfo=None)) == iso(value)  # SQLite hands back naive UTC
+        assert iso(value.astimezone(timezone(timedelta(hours=5)))) == iso(value)

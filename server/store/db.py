@@ -38,6 +38,8 @@ def iso(value: datetime | None) -> str | None:
     """ISO 8601 in UTC; SQLite hands back naive datetimes that were stored as UTC."""
     if value is None:
         return None
+    if value.tzinfo is timezone.utc:  # most of them (utcnow): 1.1 µs instead of 2.3, a few a message
+        return value.isoformat()[:-6] + "Z"
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
     return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
