@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await state.close()
             raise
         app.state.fd = state
+        state.signer.warm_up()
         state.start_workers()
         try:
             await state.start_inbound()

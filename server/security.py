@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import hmac
 import secrets
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -42,7 +43,8 @@ class Signer:
         self.visitor_max_age = visitor_token_days * 86400
         self.session_max_age = session_days * 86400
         self.passwords = PasswordHasher()  # argon2id with the library's current parameters
-        self._dummy_hash = self.passwords.hash(secrets.token_hex(16))
+        self._dummy_hash: str | None = None  # made on first use: ~0.15 s of CPU every command paid
+        self._dummy_lock = threading.Lock()
         # argon2 takes tens of ms of CPU (the C code releases the GIL): it runs in a few
         # threads of its own so a burst of logins queues there and never stalls chat,
         # and a queue longer than ``password_queue`` is refused rather than grown.
@@ -142,9 +144,22 @@ class Signer:
 
     def _verify(self, password_hash: str | None, password: str) -> bool:
         try:
-            return self.passwords.verify(password_hash or self._dummy_hash, password) and password_hash is not None
+            return self.passwords.verify(password_hash or self._dummy(), password) and password_hash is not None
         except (VerificationError, InvalidHashError):
             return False
+
+    def _dummy(self) -> str:
+        """A hash to verify against when the account does not exist (the same work either
+        way). ``warm_up`` makes it ahead of the first login, in the password threads."""
+        with self._dummy_lock:  # a login during the warm-up waits for it, not makes another
+            if self._dummy_hash is None:
+                self._dummy_hash = self.passwords.hash(secrets.token_hex(16))
+            return self._dummy_hash
+
+    def warm_up(self) -> None:
+        """Serving: make the dummy hash now, off the event loop, so the first login for an
+        unknown account takes no longer than one for a known account."""
+        self._password_pool.submit(self._dummy)
 
     async def _in_password_pool(self, fn: Callable[..., T], *args: Any) -> T:
         if self._password_waiting >= self._password_queue:

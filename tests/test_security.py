@@ -63,6 +63,32 @@ async def test_passwords_are_argon2id(signer: Signer) -> None:
     assert not await signer.verify_password(None, "anything")
 
 
+async def test_an_unknown_account_is_checked_against_a_hash_made_once_in_the_password_threads() -> None:
+    """No hash is made at start (every command paid ~0.15 s for one); serving warms it up in
+    the password threads, so a login for an unknown account does as much work as any."""
+    import threading
+
+    from argon2 import PasswordHasher
+
+    made_in: list[int] = []
+
+    class Watched(PasswordHasher):
+        def hash(self, password: str | bytes, *, salt: bytes | None = None) -> str:
+            made_in.append(threading.get_ident())
+            return super().hash(password, salt=salt)
+
+    signer = Signer("unit-test-key", visitor_token_days=30)
+    signer.passwords = Watched()
+    try:
+        assert made_in == []
+        signer.warm_up()
+        assert not await signer.verify_password(None, "anything")
+        assert not await signer.verify_password(None, "anything else")
+        assert len(made_in) == 1 and made_in[0] != threading.get_ident()
+    finally:
+        signer.close()
+
+
 def test_csrf_tokens_must_match_a_signed_cookie(signer: Signer) -> None:
     cookie = signer.new_csrf_secret()
     assert signer.csrf_matches(cookie, cookie)
