@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 import socket
 import time
-
-import aiohttp
+from typing import TYPE_CHECKING
 
 from ..config import Settings
 from ..metrics import Metrics
@@ -16,6 +15,9 @@ from ..store.db import Database, utcnow
 from ..store.leases import Claim
 from ..store.schema import webhook_deliveries
 from .leased import LeasedWorker
+
+if TYPE_CHECKING:
+    import aiohttp
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,10 @@ class WebhookSender:
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:
+            # Imported at the first send, not with this module: aiohttp's import (it makes
+            # its TLS contexts then) cost every process, commands included, ~0.25 s.
+            import aiohttp
+
             allow_private = self._settings.webhook_allow_private_networks
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(
@@ -92,6 +98,8 @@ class WebhookSender:
         return result.label, result.values
 
     async def _send(self, job: store.DeliveryJob) -> tuple[int | None, str | None]:
+        import aiohttp  # loaded by ``session`` (its errors are named below)
+
         request = webhooks.request(job, utcnow())
         started = time.monotonic()
         try:
