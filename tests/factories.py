@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import os
+import time
 import uuid
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import insert
 
@@ -64,6 +66,20 @@ async def deliveries_of(server: ServerProcess, endpoint: Endpoint) -> list[dict[
     """The endpoint's delivery rows, as stored."""
     async with opened(settings_for(server)) as state:
         return await state.db.read(lambda conn: webhook_store.list_deliveries(conn, endpoint.id))
+
+
+async def deliveries_when(
+    server: ServerProcess, endpoint: Endpoint, done: Callable[[list[dict[str, Any]]], bool], timeout: float = 20.0
+) -> list[dict[str, Any]]:
+    """The endpoint's delivery rows once ``done(rows)``; the last ones seen if that never came.
+    A receiver answers before the sender records its answer: a test that saw the request
+    waits for the row."""
+    deadline = time.monotonic() + timeout
+    rows = await deliveries_of(server, endpoint)
+    while not done(rows) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+        rows = await deliveries_of(server, endpoint)
+    return rows
 
 
 async def seed_conversation(settings: Settings, site_key: str, count: int, *, text: str = "Seeded message") -> tuple[str, str]:

@@ -27,7 +27,7 @@ from tests.clients import (
     visitor_says,
 )
 from tests.conftest import Backend
-from tests.factories import PASSWORD, deliveries_of, make_operator, make_site, make_webhook
+from tests.factories import PASSWORD, deliveries_of, deliveries_when, make_operator, make_site, make_webhook
 from tests.receivers import WEBHOOK_ENV, Receiver, webhook_jobs
 from tests.servers import REDIS_URL, REQUIRE_SERVICES, ServerProcess, free_port, require_redis
 
@@ -536,7 +536,7 @@ async def test_a_live_node_takes_over_a_dead_nodes_webhook_leases(cluster: Clust
 
     await receiver.wait_for(lambda r: len(r.accepted) == 4, "B's deliveries after A's leases expired")
     assert all(count == 1 for count in receiver.accepted.values()), receiver.accepted
+    rows = await deliveries_when(b, endpoint, lambda rows: all(r["status"] == "done" for r in rows))
     assert scrape_metrics(b)['frontdesk_worker_lease_takeovers_total{worker="webhooks"}'] == 4
     assert webhook_jobs(b, "delivered") == 4
-    rows = await deliveries_of(b, endpoint)
     assert [(r["status"], r["attempts"], r["claims"]) for r in rows] == [("done", 1, 2)] * 4

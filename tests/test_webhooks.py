@@ -9,15 +9,14 @@ import hashlib
 import hmac
 import subprocess
 import sys
-import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Iterator
 
 import pytest
 
 from tests.clients import scrape_metrics, visitor_says
 from tests.conftest import BACKENDS, served
-from tests.factories import deliveries_of, make_site, make_webhook, settings_for
+from tests.factories import deliveries_of, deliveries_when, make_site, make_webhook, settings_for
 from tests.receivers import BACKLOG, WEBHOOK_ENV, Receiver, metric_becomes, webhook_jobs
 from tests.servers import ServerProcess
 
@@ -25,18 +24,6 @@ from tests.servers import ServerProcess
 def hook_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     with served(request.param, tmp_path_factory.mktemp("hooks-" + request.param), **WEBHOOK_ENV) as proc:
         yield proc
-
-
-async def rows_when(
-    server: ServerProcess, endpoint: Any, done: Callable[[list[dict[str, Any]]], bool], timeout: float = 20.0
-) -> list[dict[str, Any]]:
-    """The endpoint's delivery rows once ``done(rows)``; the last ones seen if that never came."""
-    deadline = time.monotonic() + timeout
-    rows = await deliveries_of(server, endpoint)
-    while not done(rows) and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
-        rows = await deliveries_of(server, endpoint)
-    return rows
 
 
 async def test_each_event_arrives_once_signed(hook_server: ServerProcess, receiver: Receiver) -> None:
@@ -68,7 +55,8 @@ async def test_each_event_arrives_once_signed(hook_server: ServerProcess, receiv
     expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
     assert first.headers["webhook-signature"] == f"v1,{expected}"
 
-    rows = await deliveries_of(hook_server, endpoint)
+    # The receiver answers before the sender records it: wait for the rows, not the requests.
+    rows = await deliveries_when(hook_server, endpoint, lambda rows: all(r["status"] == "done" for r in rows))
     assert [(r["status"], r["attempts"], r["last_status_code"]) for r in rows] == [("done", 1, 204)] * 5
     assert webhook_jobs(hook_server, "delivered") - delivered_before == 5
 
@@ -98,7 +86,7 @@ async def test_a_failing_receiver_gets_retries_with_the_same_id(hook_server: Ser
     await receiver.wait_for(lambda r: len(r.deliveries) == 1, "the retried delivery")
     [delivery] = receiver.deliveries
     assert receiver.requests[delivery.webhook_id] == 2  # refused once, then accepted, one id
-    [row] = await deliveries_of(hook_server, endpoint)
+    [row] = await deliveries_when(hook_server, endpoint, lambda rows: rows[0]["status"] != "pending")
     assert (row["status"], row["attempts"], row["last_status_code"]) == ("done", 2, 200)
 
 
@@ -113,7 +101,7 @@ async def test_gives_up_after_the_schedule_and_keeps_the_chat(hook_server: Serve
 
     # The first attempt and the two retries of FRONTDESK_WEBHOOK_RETRY_SECONDS=1,1.
     await receiver.wait_for(lambda r: sum(r.requests.values()) == 3, "three attempts")
-    rows = await rows_when(hook_server, endpoint, lambda rows: rows[0]["status"] == "failed")
+    rows = await deliveries_when(hook_server, endpoint, lambda rows: rows[0]["status"] == "failed")
     assert (rows[0]["status"], rows[0]["attempts"], rows[0]["last_status_code"]) == ("failed", 3, 503)
     assert webhook_jobs(hook_server, "failed") - failed_before == 1
     assert receiver.deliveries == []
@@ -131,7 +119,7 @@ async def test_private_addresses_are_refused_by_default(sqlite_server: ServerPro
 
     endpoint = await make_webhook(sqlite_server, site, receiver.url.replace("127.0.0.1", "localhost"))
     await visitor_says(sqlite_server, site.key, site.allowed_origins[0], ["to my own network?"])
-    rows = await rows_when(sqlite_server, endpoint, lambda rows: bool(rows and rows[0]["last_error"]))
+    rows = await deliveries_when(sqlite_server, endpoint, lambda rows: bool(rows and rows[0]["last_error"]))
     assert rows and "private or local address" in rows[0]["last_error"], rows
     assert sum(receiver.requests.values()) == 0
 
@@ -242,7 +230,7 @@ async def test_a_look_alike_loopback_url_in_the_database_is_refused_at_send_time
     await visitor_says(sqlite_server, site.key, site.allowed_origins[0], ["is anyone on 127.0.0.1?"])
 
     for endpoint in endpoints:
-        rows = await rows_when(sqlite_server, endpoint, lambda rows: bool(rows and rows[0]["last_error"]))
+        rows = await deliveries_when(sqlite_server, endpoint, lambda rows: bool(rows and rows[0]["last_error"]))
         assert rows and rows[0]["last_status_code"] is None, (endpoint.url, rows)
         assert "is a private or local address" in (rows[0]["last_error"] or ""), (endpoint.url, rows)
     assert sum(receiver.requests.values()) == 0, receiver.requests
@@ -320,6 +308,6 @@ async def test_a_crash_while_holding_leases_loses_nothing(own_hook_server: Serve
     assert all(count == 1 for count in receiver.accepted.values()), receiver.accepted
     assert all(count == 2 for count in receiver.requests.values()), receiver.requests  # same id again
     assert scrape_metrics(server)['frontdesk_worker_lease_takeovers_total{worker="webhooks"}'] == 4
-    rows = await deliveries_of(server, endpoint)
+    rows = await deliveries_when(server, endpoint, lambda rows: all(r["status"] == "done" for r in rows))
     assert [(r["status"], r["claims"]) for r in rows] == [("done", 2)] * 4
     await metric_becomes(server, BACKLOG, 0)
