@@ -248,3 +248,40 @@ def test_the_driver_paths_timestamps_read_as_sqlalchemys() -> None:
         assert iso(value) == value.isoformat().replace("+00:00", "Z")
         assert iso(value.replace(tzinfo=None)) == iso(value)  # SQLite hands back naive UTC
         assert iso(value.astimezone(timezone(timedelta(hours=5)))) == iso(value)
+
+
+async def test_deliveries_are_queued_for_subscribed_sites_only_alone_or_mixed(db: Database) -> None:
+    """A one-site batch of a site without webhooks skips the delivery insert (one index probe);
+    a subscribed site's events are queued whether its batch holds one site or several."""
+    from server.store.schema import webhook_deliveries, webhook_endpoints, webhook_subscriptions
+
+    def site_events(site_id: int, count: int) -> object:
+        def job(tx: Tx) -> None:
+            for n in range(count):
+                tx.append_event("message.created", {"n": n}, site_id=site_id)
+        return on_loop(job)
+
+    writer = GroupWriter(db, max_batch=64)
+    writer.start()
+    await writer.run(_site_job("hooked"))  # type: ignore[arg-type]
+    await writer.run(_site_job("quiet"))  # type: ignore[arg-type]
+    hooked, quiet = await db.read(lambda conn: conn.execute(select(sites.c.id).order_by(sites.c.id)).scalars().all())
+
+    def subscribe(tx: Tx) -> None:
+        tx.conn.execute(insert(webhook_endpoints).values(
+            id=1, site_id=hooked, url="https://hooks.example/in", secret="whsec_x", enabled=True, created_at=utcnow(),
+        ))
+        tx.conn.execute(insert(webhook_subscriptions).values(endpoint_id=1, event_type="*", site_id=hooked))
+
+    await writer.run(subscribe)  # type: ignore[arg-type]
+    await writer.run(site_events(quiet, 2))  # type: ignore[arg-type]
+    await writer.run(site_events(hooked, 2))  # type: ignore[arg-type]
+    await asyncio.gather(*(writer.run(site_events(s, 1)) for s in (quiet, hooked, quiet)))  # type: ignore[arg-type]
+    await writer.stop()
+
+    queued = await db.read(lambda conn: conn.execute(
+        select(webhook_deliveries.c.event_id).order_by(webhook_deliveries.c.event_id)).scalars().all())
+    hooked_events = await db.read(lambda conn: [
+        e.id for e in events_after(conn, 0) if e.site_id == hooked and e.type == "message.created"
+    ])
+    assert len(hooked_events) == 3 and queued == hooked_events

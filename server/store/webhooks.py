@@ -105,9 +105,18 @@ def queue_deliveries(conn: Connection, stored: list[StoredEvent]) -> int:
         return 0
     if conn.dialect.name == "sqlite":  # the hot path: on the driver, fixed text (issue 20)
         raw = conn.connection.dbapi_connection
+        site_ids = {e.site_id for e in stored if e.site_id is not None}
+        if len(site_ids) == 1 and raw.execute(_ANY_SUBSCRIPTION_RAW, tuple(site_ids)).fetchone() is None:  # type: ignore[union-attr]
+            return 0
         return raw.execute(_QUEUE_RAW, (json.dumps(ids), sqlite_time(utcnow()))).rowcount  # type: ignore[union-attr]
     return conn.execute(_QUEUE, {"ids": ids, "now": utcnow()}).rowcount
 
+
+# Most sites have no webhook: one index probe settles a one-site batch. A lone message is
+# committed on a CPU that has idled since the last one (at 100 msg/s), where the probe took
+# 22 µs and the insert below 99 µs with nothing to insert (20 and 2 µs back to back).
+# Read in the batch's write transaction: no subscription can change before its commit.
+_ANY_SUBSCRIPTION_RAW = "SELECT 1 FROM webhook_subscriptions WHERE site_id = ? LIMIT 1"
 
 # ``_QUEUE`` for SQLite on the stdlib driver. SQLAlchemy compiles ``_QUEUE`` afresh for
 # each number of ids (an expanding IN): with a batch's chat messages written by a few
