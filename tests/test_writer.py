@@ -14,7 +14,7 @@ from sqlalchemy import func, insert, select
 from server.store import migrate
 from server.store.db import Database, utcnow
 from server.store.outbox import StoredEvent, events_after
-from server.store.schema import sites
+from server.store.schema import sites, webhook_deliveries, webhook_endpoints, webhook_subscriptions
 from server.store.writer import GroupWriter, Tx, on_loop
 
 
@@ -253,8 +253,6 @@ def test_the_driver_paths_timestamps_read_as_sqlalchemys() -> None:
 async def test_deliveries_are_queued_for_subscribed_sites_only_alone_or_mixed(db: Database) -> None:
     """A one-site batch of a site without webhooks skips the delivery insert (one index probe);
     a subscribed site's events are queued whether its batch holds one site or several."""
-    from server.store.schema import webhook_deliveries, webhook_endpoints, webhook_subscriptions
-
     def site_events(site_id: int, count: int) -> object:
         def job(tx: Tx) -> None:
             for n in range(count):
