@@ -190,3 +190,29 @@ async def test_messages_written_in_bulk_queue_their_webhook_deliveries_once(
     assert sorted(got["messages"]) == sorted(created), "each message's delivery, once"
     assert set(created) <= set(got["every"]) and len(got["every"]) == len(set(got["every"]))
     assert got["closed"] == [] and got["off"] == []
+
+
+async def test_the_writer_plans_its_statements_again_as_its_batches_double(
+    chat_nodes: tuple[ChatNode, ChatNode],
+) -> None:
+    """A prepared statement's generic plan is made for the tables as they were (store/
+    pg_writer.py): the writer prepares its statements again after 16, 32, ... batches, and
+    messages and re-sends keep their seqs and acks across it."""
+    from server.services import chat
+    from server.store.conversations import list_messages
+
+    a, _ = chat_nodes
+    site_id, (vid,), _ = await _people(a.db, 1)
+    acks = [await chat.queue_visitor_message(a.writer, site_id, vid, f"c{j}", f"m{j}") for j in range(40)]
+    assert [x.seq for x in acks] == list(range(1, 41))
+    again = await chat.queue_visitor_message(a.writer, site_id, vid, "c3", "m3")
+    assert again == acks[3]
+    stored = await a.db.read(lambda conn: list_messages(conn, acks[0].conversation_id))
+    assert [(m.seq, m.body) for m in stored] == [(j + 1, f"m{j}") for j in range(40)]
+
+    conn = await a.writer._pg_conn.get()
+    raw = (await conn.get_raw_connection()).driver_connection
+    plans = await raw.fetch("SELECT generic_plans + custom_plans AS runs FROM pg_prepared_statements"
+                            " WHERE statement LIKE '%unnest($1::text[], $2::text[], $3::text[])%'")
+    # 41 batches, prepared again at the 32nd: its executions since then, not all 41.
+    assert plans and max(p["runs"] for p in plans) <= 10

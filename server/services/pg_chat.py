@@ -6,9 +6,13 @@ visitor's first message, one that reopens a closed conversation, a conversation 
 operator may not see) is left to the job's Core path, which decides as before.
 
 1. ``_RESOLVE``: each message's conversation (a visitor's latest, or the one an operator
-   named), locked in id order (``FOR UPDATE``: two nodes writing the same conversations
-   wait for each other instead of deadlocking), with what its summary shows and the
-   message already stored under the same client id (a re-send).
+   named), locked in id order (``FOR UPDATE``, row by row down the sorted ids: two nodes
+   writing the same conversations wait for each other instead of deadlocking), with what
+   its summary shows and the message already stored under the same client id (a re-send).
+   Every lookup is a ``LATERAL ... LIMIT 1`` probe by key, so whatever plan PostgreSQL
+   settles on for the prepared statement (a generic one, made while the tables were
+   small: ``store/pg_writer.py``), it stays one index probe a row, never a hash of the
+   whole of ``messages`` or ``conversations``.
 2. ``_WRITE``: the messages (``ON CONFLICT DO NOTHING``), each conversation's seq,
    unread count and preview, the events and their webhook deliveries (the same rows as
    ``store.webhooks.queue_deliveries``), in one statement of four parts.
@@ -44,14 +48,18 @@ WITH k AS (
     SELECT c.id, c.site_id, c.visitor_id, c.status, c.created_at, c.unread_count, c.last_seq, s.name AS site_name,
            v.name AS visitor_name, v.email AS visitor_email, v.phone AS visitor_phone, c.read_seq, c.assignee_id,
            a.name AS assignee_name, c.closed_at
-    FROM conversations c JOIN sites s ON s.id = c.site_id JOIN visitors v ON v.id = c.visitor_id
-    LEFT JOIN operators a ON a.id = c.assignee_id
-    WHERE c.id IN (SELECT cid FROM r)
+    FROM (SELECT DISTINCT cid FROM r ORDER BY cid) w
+    JOIN LATERAL (SELECT * FROM conversations c WHERE c.id = w.cid LIMIT 1) c ON true
+    JOIN LATERAL (SELECT name FROM sites s WHERE s.id = c.site_id LIMIT 1) s ON true
+    JOIN LATERAL (SELECT name, email, phone FROM visitors v WHERE v.id = c.visitor_id LIMIT 1) v ON true
+    LEFT JOIN LATERAL (SELECT name FROM operators a WHERE a.id = c.assignee_id LIMIT 1) a ON true
     ORDER BY c.id FOR UPDATE OF c
 )
 SELECT l.*, m.seq AS existing_seq, m.created_at AS existing_at
 FROM r LEFT JOIN l ON l.id = r.cid
-LEFT JOIN messages m ON m.conversation_id = r.cid AND m.client_id = r.client_id
+LEFT JOIN LATERAL (
+    SELECT m.seq, m.created_at FROM messages m WHERE m.conversation_id = r.cid AND m.client_id = r.client_id LIMIT 1
+) m ON true
 ORDER BY r.ord
 """
 
