@@ -3,9 +3,8 @@
 In one process: a token bucket per key in a dict — no task, no thread hop. (The
 `limits` moving window starts an expiry task and an ``asyncio.to_thread`` per key: 38 %
 of the server's GIL time at 100 messages/s, issue 20.) With Redis (several nodes share
-the counters): a fixed-window counter per key, counted in batches: the hits that come
-while one round trip is out go together in the next (INCRBY + EXPIRE per key, one
-pipeline), not a pipeline per message.
+the counters): a fixed-window counter per key; a key's first hit on a node waits for
+Redis, later ones are decided on the node and sent in batches (``RedisThrottle``).
 
 Also here: the count of sockets each address holds open on this node.
 """
@@ -74,61 +73,109 @@ class MemoryThrottle:
 
 
 @dataclass
-class _Window:
-    """The hits on one Redis counter waiting for the next round trip."""
+class _Counter:
+    """This node's view of one Redis counter (one key, one window)."""
 
     seconds: int
     ends_at: float
-    hits: list[tuple[int, "asyncio.Future[Verdict]"]] = field(default_factory=list)  # (limit, verdict)
+    known: int = 0  # the counter as Redis last answered (every node's hits)
+    sending: int = 0  # admitted here and sent; the answer is not back yet
+    unsent: int = 0  # admitted here since, to go in the next round trip
+    synced: bool = False  # Redis has answered for this key once: later hits are decided here
+    waiting: list[tuple[int, "asyncio.Future[Verdict]"]] = field(default_factory=list)  # (limit, verdict)
 
 
 class RedisThrottle:
-    """Fixed windows shared by every node (a burst may reach 2x the limit across a
-    window's edge; the memory buckets are smoother but per process), counted in batches."""
+    """Fixed windows shared by every node, counted in Redis in batches.
 
-    def __init__(self, redis: Redis, prefix: str) -> None:
+    A key's first hit on this node waits for Redis (one INCRBY with the other hits that
+    came meanwhile: the verdict counts every node's hits). After that, hits are decided
+    here, at once, on the counter as Redis last answered plus this node's hits since, and
+    go to Redis in the background at most every ``sync_seconds`` (one INCRBY a key for
+    all of them). On one node that is exact; across nodes a key may pass its limit by
+    what other nodes admitted since their last round trip (~``sync_seconds``). A burst
+    may also reach 2x the limit across a window's edge (fixed windows)."""
+
+    def __init__(self, redis: Redis, prefix: str, sync_seconds: float = 0.05) -> None:
         self._redis = redis
         self._prefix = prefix + "rate:"
-        self._waiting: dict[str, _Window] = {}
+        self._sync = sync_seconds
+        self._counters: dict[str, _Counter] = {}
         self._flushing: asyncio.Task[None] | None = None
+        self._urgent = asyncio.Event()
 
     async def hit(self, name: str, key: str, limit: int, per_seconds: float) -> Verdict:
         window = max(1, math.ceil(per_seconds))
-        slot = int(time.time() // window)
+        now = time.time()
+        slot = int(now // window)
         redis_key = f"{self._prefix}{name}:{key}:{slot}"
-        waiting = self._waiting.get(redis_key)
-        if waiting is None:
-            waiting = self._waiting[redis_key] = _Window(window, (slot + 1) * window)
+        counter = self._counters.get(redis_key)
+        if counter is None:
+            counter = self._counters[redis_key] = _Counter(window, (slot + 1) * window)
+        if counter.synced:
+            self._start()
+            if counter.known + counter.sending + counter.unsent < limit:
+                counter.unsent += 1
+                return ALLOWED
+            return Verdict(False, counter.ends_at - now)
         verdict: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
-        waiting.hits.append((limit, verdict))
-        if self._flushing is None or self._flushing.done():
-            self._flushing = asyncio.ensure_future(self._flush())
+        counter.waiting.append((limit, verdict))
+        self._urgent.set()
+        self._start()
         return await verdict
 
+    def _start(self) -> None:
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.ensure_future(self._flush())
+
     async def _flush(self) -> None:
-        """Round trips until nothing waits: each takes every hit that came meanwhile."""
-        while self._waiting:
-            batch, self._waiting = self._waiting, {}
+        """Round trips until nothing is left to send; hits that wait for a verdict go at once,
+        hits already admitted wait up to ``sync_seconds`` for company."""
+        while True:
+            if not self._urgent.is_set():
+                try:
+                    await asyncio.wait_for(self._urgent.wait(), self._sync)
+                except asyncio.TimeoutError:
+                    pass
+            self._urgent.clear()
+            now = time.time()
+            for redis_key in [k for k, c in self._counters.items() if c.ends_at <= now and not c.waiting]:
+                del self._counters[redis_key]  # a past window: forget it (memory stays bounded)
+            batch = [(k, c, c.unsent, c.waiting) for k, c in self._counters.items() if c.unsent or c.waiting]
+            if not batch:
+                return
+            for _, counter, unsent, _ in batch:
+                counter.sending += unsent
+                counter.unsent, counter.waiting = 0, []
             try:
                 async with self._redis.pipeline(transaction=False) as pipe:
-                    for redis_key, waiting in batch.items():
-                        pipe.incrby(redis_key, len(waiting.hits))
+                    for redis_key, _, unsent, waiting in batch:
+                        pipe.incrby(redis_key, unsent + len(waiting))
                     counts = await pipe.execute()
-            except Exception as exc:  # noqa: BLE001 - each waiting hit gets the error
-                for waiting in batch.values():
-                    for _, verdict in waiting.hits:
+            except Exception as exc:  # noqa: BLE001 - hits that wait get the error
+                for _, counter, unsent, waiting in batch:
+                    # Admitted hits stay counted here (the limit holds on this node while
+                    # Redis is away) and go with the next round trip, a later hit's.
+                    counter.sending -= unsent
+                    counter.unsent += unsent
+                    for _, verdict in waiting:
                         if not verdict.done():
                             verdict.set_exception(exc)
-                continue
+                log.debug("rate counters not sent to Redis", exc_info=True)
+                return
             now = time.time()
-            for waiting, count in zip(batch.values(), counts):
-                first = count - len(waiting.hits)  # the counter before this batch's hits
-                for n, (limit, verdict) in enumerate(waiting.hits, start=1):
+            made = []
+            for (redis_key, counter, unsent, waiting), count in zip(batch, counts):
+                counter.sending -= unsent
+                counter.known, counter.synced = count, True
+                first = count - len(waiting)  # the counter before this round trip's waiting hits
+                for n, (limit, verdict) in enumerate(waiting, start=1):
                     if not verdict.done():
-                        verdict.set_result(ALLOWED if first + n <= limit else Verdict(False, waiting.ends_at - now))
+                        verdict.set_result(ALLOWED if first + n <= limit else Verdict(False, counter.ends_at - now))
+                if count == unsent + len(waiting):
+                    made.append((redis_key, counter.seconds + 1))
             # The round trip that made a counter gives it its expiry, after the verdicts: one
             # EXPIRE per key and window, not one per key per round trip (half the commands).
-            made = [(k, w.seconds + 1) for (k, w), count in zip(batch.items(), counts) if count == len(w.hits)]
             if made:
                 try:
                     async with self._redis.pipeline(transaction=False) as pipe:

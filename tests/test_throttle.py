@@ -70,11 +70,48 @@ async def redis_nodes() -> AsyncIterator[tuple[RedisThrottle, RedisThrottle]]:
 
 
 async def test_redis_counters_are_shared_by_nodes(redis_nodes: tuple[RedisThrottle, RedisThrottle]) -> None:
+    """A key's first hit on a node waits for Redis, so it counts every node's hits sent so
+    far; later hits are decided on the node (this node's hits since, and the other nodes'
+    as of its last round trip) and reach Redis within ``sync_seconds``."""
+    import asyncio
+
     one, two = redis_nodes
-    verdicts = [await (one if i % 2 else two).hit("typing", "v1", 5, 60.0) for i in range(7)]
-    assert [v.allowed for v in verdicts] == [True] * 5 + [False] * 2
+    assert [(await one.hit("typing", "v1", 5, 60.0)).allowed for _ in range(3)] == [True] * 3
+    await asyncio.sleep(one._sync * 3)  # one's hits are in Redis
+    verdicts = [await two.hit("typing", "v1", 5, 60.0) for _ in range(3)]
+    assert [v.allowed for v in verdicts] == [True, True, False]
     assert 0 < verdicts[-1].retry_after <= 60
+    # Node one has not heard of two's hits yet: one more passes there (the bound of a
+    # shared counter), then its round trip brings them, and it refuses too.
+    assert (await one.hit("typing", "v1", 5, 60.0)).allowed
+    await asyncio.sleep(one._sync * 3)
+    assert not (await one.hit("typing", "v1", 5, 60.0)).allowed
+    assert not (await two.hit("typing", "v1", 5, 60.0)).allowed
     assert (await one.hit("typing", "v2", 5, 60.0)).allowed
+
+
+async def test_on_one_node_exactly_the_limit_passes_with_one_round_trip_a_key(
+    redis_nodes: tuple[RedisThrottle, RedisThrottle], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a key's first round trip its hits are decided at once (no round trip each):
+    exactly the limit passes, and Redis gets them as one INCRBY."""
+    import asyncio
+
+    one, _ = redis_nodes
+    assert (await one.hit("messages", "v7", 6, 60.0)).allowed
+    sent: list[tuple[str, int]] = []
+    incrby = type(one._redis.pipeline()).incrby
+
+    def counted(pipe: object, key: str, amount: int) -> object:
+        sent.append((key, amount))
+        return incrby(pipe, key, amount)
+
+    monkeypatch.setattr(type(one._redis.pipeline()), "incrby", counted)
+    verdicts = [await one.hit("messages", "v7", 6, 60.0) for _ in range(9)]
+    assert [v.allowed for v in verdicts] == [True] * 5 + [False] * 4
+    await asyncio.sleep(one._sync * 3)
+    assert [amount for _, amount in sent] == [5]
+    assert int(await one._redis.get(sent[0][0])) == 6
 
 
 async def test_redis_counters_counted_in_batches_still_allow_exactly_the_limit(
