@@ -143,20 +143,21 @@ async def _run_jobs(
     """The batch's results, and the ids of the events whose webhook deliveries are queued."""
     results: list[Any] = []
     queued: set[int] = set()
+    items = [bulk_item(p.job) for p in batch]  # made once: a job's item is built on each access
     i = 0
     while i < len(batch):
-        item = bulk_item(batch[i].job)
+        item = items[i]
         if item is None:  # a run of Core jobs: one hand-off to SQLAlchemy for all of them
             j = i
-            while j < len(batch) and bulk_item(batch[j].job) is None:
+            while j < len(batch) and items[j] is None:
                 j += 1
             results += await conn.run_sync(lambda sync: _core(sync, batch[i:j], work, new_tx))
             i = j
             continue
         j = i
-        while j < len(batch) and (other := bulk_item(batch[j].job)) is not None and other.handler is item.handler:
+        while j < len(batch) and (other := items[j]) is not None and other.handler is item.handler:
             j += 1
-        done = await item.handler(raw, [bulk_item(p.job) for p in batch[i:j]])
+        done = await item.handler(raw, items[i:j])
         for pending, outcome in zip(batch[i:j], done):
             pending.events = outcome.events
             results.append(outcome.result)
