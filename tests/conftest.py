@@ -12,6 +12,7 @@ from typing import Iterator
 
 import pytest
 
+from tests.clusters import Cluster
 from tests.mailbox import Mailbox
 from tests.receivers import Receiver
 from tests.servers import (
@@ -20,6 +21,7 @@ from tests.servers import (
     create_scratch_database,
     drop_database,
     postgres_available,
+    require_redis,
 )
 
 BACKENDS = ["sqlite", "postgres"]
@@ -215,6 +217,23 @@ def own_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Serve
     """A server of the test's own, on a fresh database (for tests that kill it)."""
     with served(request.param, tmp_path) as proc:
         yield proc
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    """Nodes on one PostgreSQL database (migrated) and one Redis prefix: ``add_node()``."""
+    require_redis()
+    backend = Backend("postgres", tmp_path)
+    from server.cli import main
+
+    c = Cluster(backend, tmp_path)
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in c.env.items():
+            env.setenv(name, value)
+        assert main(["migrate"]) == 0
+    yield c
+    c.stop()
+    backend.close()
 
 
 @pytest.fixture
