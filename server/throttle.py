@@ -162,7 +162,9 @@ class RedisThrottle:
                         if not verdict.done():
                             verdict.set_exception(exc)
                 log.debug("rate counters not sent to Redis", exc_info=True)
-                return
+                if any(c.waiting for c in self._counters.values()):
+                    continue  # hits that came meanwhile wait for a verdict: they get theirs
+                return  # only admitted hits: they go with a later hit's round trip
             now = time.time()
             made = []
             for (redis_key, counter, unsent, waiting), count in zip(batch, counts):

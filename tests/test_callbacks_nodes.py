@@ -20,11 +20,8 @@ from tests.clients import connect_operator, console_login, scrape_metrics, start
 from tests.factories import PASSWORD, make_operator, make_webhook, settings_for
 from tests.mailbox import Mailbox, parts
 from tests.receivers import Receiver
-from tests import test_scale_out
 from tests.test_callbacks import book, callback_site, offer, one_winner, race, stored_for_slot
-from tests.test_scale_out import Cluster
-
-cluster = test_scale_out.cluster  # the two-node fixture (PostgreSQL + Redis), shared
+from tests.clusters import Cluster  # the fixture ``cluster``: tests/conftest.py
 
 
 async def test_two_nodes_race_for_the_last_place(cluster: Cluster, receiver: Receiver) -> None:

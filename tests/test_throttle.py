@@ -144,3 +144,24 @@ async def test_redis_counters_expire_after_their_window(redis_nodes: tuple[Redis
     assert len(keys) == 2
     for key in keys:
         assert 0 < await one._redis.ttl(key) <= 61
+
+
+async def test_without_redis_every_waiting_hit_gets_an_error_and_none_hangs() -> None:
+    """A Redis that cannot be reached: each hit that waits for a verdict gets the error,
+    including those that came while a failing round trip was out."""
+    import asyncio
+
+    from redis.asyncio import Redis
+
+    from tests.servers import free_port
+
+    redis = Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=1)
+    throttle = RedisThrottle(redis, "test:")
+    try:
+        hits = [throttle.hit("messages", f"v{i % 3}", 5, 60.0) for i in range(7)]
+        outcomes = await asyncio.wait_for(asyncio.gather(*hits, return_exceptions=True), 10)
+        assert len(outcomes) == 7 and all(isinstance(o, Exception) for o in outcomes), outcomes
+        late = await asyncio.wait_for(asyncio.gather(throttle.hit("messages", "v9", 5, 60.0), return_exceptions=True), 10)
+        assert isinstance(late[0], Exception)
+    finally:
+        await redis.aclose()
