@@ -69,22 +69,27 @@ async def redis_nodes() -> AsyncIterator[tuple[RedisThrottle, RedisThrottle]]:
     await b.aclose()
 
 
+async def flushed(throttle: RedisThrottle) -> None:
+    """Until the hits this node admitted are in Redis (its round trips are over)."""
+    if throttle._flushing is not None:
+        await throttle._flushing
+
+
 async def test_redis_counters_are_shared_by_nodes(redis_nodes: tuple[RedisThrottle, RedisThrottle]) -> None:
     """A key's first hit on a node waits for Redis, so it counts every node's hits sent so
     far; later hits are decided on the node (this node's hits since, and the other nodes'
     as of its last round trip) and reach Redis within ``sync_seconds``."""
-    import asyncio
-
     one, two = redis_nodes
     assert [(await one.hit("typing", "v1", 5, 60.0)).allowed for _ in range(3)] == [True] * 3
-    await asyncio.sleep(one._sync * 3)  # one's hits are in Redis
+    await flushed(one)
     verdicts = [await two.hit("typing", "v1", 5, 60.0) for _ in range(3)]
     assert [v.allowed for v in verdicts] == [True, True, False]
     assert 0 < verdicts[-1].retry_after <= 60
     # Node one has not heard of two's hits yet: one more passes there (the bound of a
     # shared counter), then its round trip brings them, and it refuses too.
     assert (await one.hit("typing", "v1", 5, 60.0)).allowed
-    await asyncio.sleep(one._sync * 3)
+    await flushed(two)
+    await flushed(one)
     assert not (await one.hit("typing", "v1", 5, 60.0)).allowed
     assert not (await two.hit("typing", "v1", 5, 60.0)).allowed
     assert (await one.hit("typing", "v2", 5, 60.0)).allowed
@@ -95,8 +100,6 @@ async def test_on_one_node_exactly_the_limit_passes_with_one_round_trip_a_key(
 ) -> None:
     """After a key's first round trip its hits are decided at once (no round trip each):
     exactly the limit passes, and Redis gets them as one INCRBY."""
-    import asyncio
-
     one, _ = redis_nodes
     assert (await one.hit("messages", "v7", 6, 60.0)).allowed
     sent: list[tuple[str, int]] = []
@@ -109,7 +112,7 @@ async def test_on_one_node_exactly_the_limit_passes_with_one_round_trip_a_key(
     monkeypatch.setattr(type(one._redis.pipeline()), "incrby", counted)
     verdicts = [await one.hit("messages", "v7", 6, 60.0) for _ in range(9)]
     assert [v.allowed for v in verdicts] == [True] * 5 + [False] * 4
-    await asyncio.sleep(one._sync * 3)
+    await flushed(one)
     assert [amount for _, amount in sent] == [5]
     assert int(await one._redis.get(sent[0][0])) == 6
 
