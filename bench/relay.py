@@ -85,6 +85,8 @@ def main_bench(args: argparse.Namespace) -> int:
     started = time.monotonic()
     RESULTS.mkdir(parents=True, exist_ok=True)
     plan: list[tuple[str, float]] = [("bare", args.rate), ("frontdesk", args.rate)]
+    if args.durable_bare:
+        plan.append(("bare-durable", args.rate))
     if args.sync_off_control:
         plan.append(("frontdesk-sync-off", args.rate))
     if args.page_views_every:
@@ -96,6 +98,8 @@ def main_bench(args: argparse.Namespace) -> int:
     if args.rate <= 0:
         for fixed in fixed_rates(args, "100,1000"):
             plan += [("bare", fixed), ("frontdesk", fixed)]
+            if args.durable_bare:
+                plan.append(("bare-durable", fixed))
             if args.control:
                 plan.append(("frontdesk-control", fixed))
             if args.page_views_every:
@@ -110,7 +114,7 @@ def main_bench(args: argparse.Namespace) -> int:
                 n += 1
                 load = f"{rate:g} msg/s" if rate > 0 else f"window {args.window}/visitor"
                 print(f"[{time.monotonic() - started:5.1f}s] round {round_no}: {target}, {load} ...", flush=True)
-                result = run_target(target, args, rate, tmp, template if target != "bare" else None, n)
+                result = run_target(target, args, rate, tmp, None if target.startswith("bare") else template, n)
                 result["round"] = round_no
                 runs.append(result)
                 cpu = result["cpu_pct_of_one_core"]
@@ -253,6 +257,10 @@ def main() -> int:
                         help="Also run the targets at these total msg/s, comma-separated (0: skip; "
                              "ignored with --rate). Default: 100,1000; with --scale-out 100,300,1000.")
     parser.add_argument("--repeat", type=int, default=1, help="Interleaved rounds.")
+    parser.add_argument("--durable-bare", action="store_true",
+                        help="Also run the bare relay storing each message in SQLite (WAL, synchronous=FULL; "
+                             "the messages of a loop turn in one commit) before it relays it: the floor a "
+                             "persist-then-relay has on this disk.")
     parser.add_argument("--sync-off-control", action="store_true",
                         help="Also run Frontdesk with FRONTDESK_SQLITE_SYNCHRONOUS=OFF (not durable across power "
                              "loss), to see what the disk sync costs.")

@@ -5,6 +5,11 @@
 Built on the `websockets` package (uvloop when installed, as ``frontdesk serve`` uses, no
 compression): a visitor's ``message.send`` gets an ``ack`` and is fanned out as
 ``message.created`` to every operator socket, in the same frame shapes as Frontdesk.
+
+``--durable PATH``: the least a persist-then-relay can do, as a floor for Frontdesk's
+latency on the same disk: each message is one row in a SQLite file (WAL,
+``synchronous=FULL``), the messages that arrived together committed together on the event
+loop, and only then fanned out and acked.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sqlite3
 import sys
 import uuid
 from typing import Any
@@ -19,14 +25,39 @@ from typing import Any
 from relay_proc import now_iso
 
 
-async def serve_bare(port: int) -> None:
-    """A relay that persists nothing: ack the sender, fan out to all operators."""
+def open_store(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("CREATE TABLE IF NOT EXISTS messages (id INTEGER PRIMARY KEY, conversation TEXT NOT NULL,"
+                 " seq INTEGER NOT NULL, client_id TEXT NOT NULL UNIQUE, body TEXT NOT NULL, created_at TEXT NOT NULL)")
+    return conn
+
+
+async def serve_bare(port: int, durable: str | None = None) -> None:
+    """A relay that persists nothing (or, with ``durable``, one row a message): ack the
+    sender, fan out to all operators."""
     import websockets
     from websockets.asyncio.server import broadcast, serve
 
     operators: set[Any] = set()
     counters = {"event": 0}
     site = {"id": 1, "name": "Bench"}
+    store = open_store(durable) if durable else None
+    pending: list[tuple[Any, tuple[Any, ...], str, str]] = []  # (socket, row, event frame, ack frame)
+
+    def commit() -> None:
+        """The messages that arrived since the last turn of the loop, in one transaction."""
+        assert store is not None
+        batch = pending[:]
+        pending.clear()
+        store.execute("BEGIN IMMEDIATE")
+        store.executemany("INSERT INTO messages (conversation, seq, client_id, body, created_at)"
+                          " VALUES (?, ?, ?, ?, ?)", [row for _, row, _, _ in batch])
+        store.execute("COMMIT")
+        for ws, _, event, ack in batch:
+            broadcast(operators, event)
+            broadcast([ws], ack)
 
     async def operator(ws: Any) -> None:
         await ws.recv()  # hello
@@ -61,13 +92,19 @@ async def serve_bare(port: int) -> None:
             summary = {"id": conversation_id, "site": site, "visitor": visitor, "status": "open",
                        "created_at": created_at, "last_message_at": at,
                        "last_message_preview": frame["body"][:140], "unread_count": seq, "last_seq": seq}
-            broadcast(operators, json.dumps({
+            event = json.dumps({
                 "event_id": counters["event"], "type": "message.created", "conversation_id": conversation_id,
                 "message": message, "conversation": summary,
-            }, ensure_ascii=False, separators=(",", ":")))
-            await ws.send(json.dumps({"type": "ack", "id": frame["id"], "seq": seq,
-                                      "conversation_id": conversation_id, "created_at": at},
-                                     separators=(",", ":")))
+            }, ensure_ascii=False, separators=(",", ":"))
+            ack = json.dumps({"type": "ack", "id": frame["id"], "seq": seq,
+                              "conversation_id": conversation_id, "created_at": at}, separators=(",", ":"))
+            if store is not None:
+                if not pending:
+                    asyncio.get_running_loop().call_soon(commit)
+                pending.append((ws, (conversation_id, seq, frame["id"], frame["body"], at), event, ack))
+                continue
+            broadcast(operators, event)
+            await ws.send(ack)
 
     async def handler(ws: Any) -> None:
         try:
@@ -86,14 +123,15 @@ async def serve_bare(port: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--durable", metavar="PATH", help="Store each message in this SQLite file before relaying it.")
     args = parser.parse_args()
     try:
         try:
             import uvloop  # as `frontdesk serve` does, so the comparison is like for like
         except ImportError:
-            asyncio.run(serve_bare(args.port))
+            asyncio.run(serve_bare(args.port, args.durable))
         else:
-            uvloop.run(serve_bare(args.port))
+            uvloop.run(serve_bare(args.port, args.durable))
     except KeyboardInterrupt:
         pass
     return 0

@@ -289,7 +289,7 @@ class Generator:
 
     async def writer_counters(self) -> list[dict[str, float]] | None:
         """Each node's group-commit counters from /metrics (commits, writes); None for the bare relay."""
-        if self.cfg["target"] == "bare":
+        if self.cfg["target"].startswith("bare"):
             return None
         import httpx
 
@@ -312,12 +312,12 @@ class Generator:
 
     async def run(self) -> dict[str, Any]:
         cfg = self.cfg
-        connect = self.connect_bare if cfg["target"] == "bare" else self.connect_frontdesk
+        connect = self.connect_bare if cfg["target"].startswith("bare") else self.connect_frontdesk
         visitors, operators = await asyncio.wait_for(connect(), 60)
         tasks = [asyncio.create_task(self.operator_reader(ws, j)) for j, ws in enumerate(operators)]
         rate = cfg["rate"]
         for i, ws in enumerate(visitors):
-            node = i % len(self.ports) if cfg["target"] != "bare" else 0
+            node = i % len(self.ports) if not cfg["target"].startswith("bare") else 0
             window = asyncio.Semaphore(cfg["window"])
             outstanding = [0]
             tasks.append(asyncio.create_task(self.visitor_reader(ws, window, outstanding)))
@@ -409,7 +409,7 @@ class Generator:
             "cross_node_delivery_ms": {"p50": r(percentile(self.cross_lat, 50), 3),
                                        "p99": r(percentile(self.cross_lat, 99), 3),
                                        "count": len(self.cross_lat)},
-            "nodes": len(self.ports) if cfg["target"] != "bare" else 1,
+            "nodes": len(self.ports) if not cfg["target"].startswith("bare") else 1,
             "writer_per_node": writer,  # group commit over the measured window, from /metrics
             "errors": self.errors,
             "error_count": sum(self.errors.values()),

@@ -90,7 +90,7 @@ def count_rows(db_path: Path) -> dict[str, int]:
 
 # Scale-out targets: nodes on one fresh PostgreSQL database and one Redis (unique key prefix).
 SCALE_OUT_TARGETS = {"pg-redis-1": 1, "pg-redis-2": 2}
-TARGET_LABELS = {"bare": "bare relay", "frontdesk": "SQLite, 1 node", "frontdesk-sync-off": "SQLite sync=OFF",
+TARGET_LABELS = {"bare": "bare relay", "bare-durable": "bare + SQLite commit", "frontdesk": "SQLite, 1 node", "frontdesk-sync-off": "SQLite sync=OFF",
                  "frontdesk-pages": "SQLite + page views", "frontdesk-control": "SQLite, control",
                  "pg-redis-1": "PG + Redis, 1 node", "pg-redis-2": "PG + Redis, 2 nodes"}
 
@@ -219,11 +219,12 @@ def run_target(target: str, args: argparse.Namespace, rate: float, tmp: Path,
     result: dict[str, Any] | None = None
     alive: list[bool] = []
     try:
-        if target == "bare":
+        if target in ("bare", "bare-durable"):
             port = free_port()
             log_paths.append(tmp / f"run{run_no}-{target}.log")
+            durable = ["--durable", str(tmp / f"run{run_no}-bare.db")] if target == "bare-durable" else []
             with open(log_paths[-1], "wb") as log:
-                procs.append(start_process([sys.executable, relay_bare.__file__, "--port", str(port)],
+                procs.append(start_process([sys.executable, relay_bare.__file__, "--port", str(port), *durable],
                                            stdout=log, stderr=subprocess.STDOUT))
             wait_for_port(port, procs[-1])
             ports = [port]
