@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import errno
 import gc
 import logging
 import os
 import socket
-from typing import Any
+from typing import Any, AsyncIterator
 
 from ..config import Settings
 from ..logs import logging_config, server_name
@@ -133,9 +134,29 @@ def serve_workers(settings: Settings) -> None:
     for f in Settings.fields():  # the workers build their settings from the environment
         os.environ[Settings.env_name(f.name)] = str(getattr(settings, f.name))
     uvicorn.run(
-        "server.app:create_app", factory=True, workers=settings.workers, port=settings.port,
+        "server.cli.serving:create_worker_app", factory=True, workers=settings.workers, port=settings.port,
         loop="uvloop" if _has_uvloop() else "asyncio", **_uvicorn_options(settings),
     )
+
+
+def create_worker_app() -> Any:
+    """The app of one ``serve --workers`` process (uvicorn's factory; settings from the
+    environment). Like a lone server, it freezes its start-up objects once started: left
+    to the cycle collector, each full collection walked them all, ~70 ms with every
+    socket of the process waiting (docs/benchmarks.md)."""
+    from ..app import create_app
+
+    app = create_app()
+    start = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(started_app: Any) -> AsyncIterator[Any]:
+        async with start(started_app) as state:
+            _freeze_startup_objects()
+            yield state
+
+    app.router.lifespan_context = lifespan
+    return app
 
 
 def _has_uvloop() -> bool:
