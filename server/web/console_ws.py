@@ -112,7 +112,7 @@ class OperatorConnection:
             received = time.perf_counter()
 
             def acked(_: chat.Ack) -> None:
-                self.state.metrics.messages.labels("operator").inc()
+                self.state.metrics.operator_messages.inc()
                 self.state.metrics.ack_latency.observe(time.perf_counter() - received)
 
             self.socket.acknowledge(pending, client_id, acked)

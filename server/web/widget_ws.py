@@ -122,7 +122,7 @@ class VisitorConnection:
 
             def acked(ack: chat.Ack) -> None:
                 metrics = self.state.metrics
-                metrics.messages.labels("visitor").inc()
+                metrics.visitor_messages.inc()
                 metrics.ack_latency.observe(time.perf_counter() - received)
                 if ack.conversation_id != self.conversation_id:  # the first: follow it from now on
                     self.socket.spawn(self.follow(ack.conversation_id))
