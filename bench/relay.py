@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/relay.py [--visitors 50] [--operators 5] [--seconds 10]
                                     [--rate 0] [--fixed-rate 100,1000] [--repeat 1]
-                                    [--page-views-every N]
+                                    [--page-views-every N] [--durable-bare]
 
 One invocation, 127.0.0.1 only, every loop bounded:
 
@@ -11,6 +11,9 @@ One invocation, 127.0.0.1 only, every loop bounded:
   operator socket (same frame shapes as Frontdesk);
 * **Frontdesk** is ``frontdesk serve`` on a fresh temporary data dir (SQLite, default
   durable settings: each message committed before its ack);
+* with ``--durable-bare``, the **bare relay storing each message** as a row of a SQLite
+  file (WAL, ``synchronous=FULL``) before it relays it: the floor any persist-then-relay
+  has on this disk, to tell the disk's share of Frontdesk's latency from its own;
 * the **load generator** (bench/relay_load.py) is a separate process holding all
   visitor and operator sockets, so send, ack and first-operator-receipt times come from
   one clock.
