@@ -49,6 +49,7 @@ class Record:
 class Generator:
     def __init__(self, cfg: dict[str, Any]) -> None:
         self.cfg = cfg
+        self.bare = cfg["target"].startswith("bare")  # a bare relay (durable or not): no Frontdesk API
         self.n_ops = cfg["operators"]
         # Several nodes (--scale-out): visitor i and operator j on ports[i % n] / ports[j % n].
         self.ports: list[int] = cfg.get("ports") or [cfg["port"]]
@@ -289,7 +290,7 @@ class Generator:
 
     async def writer_counters(self) -> list[dict[str, float]] | None:
         """Each node's group-commit counters from /metrics (commits, writes); None for the bare relay."""
-        if self.cfg["target"].startswith("bare"):
+        if self.bare:
             return None
         import httpx
 
@@ -312,12 +313,12 @@ class Generator:
 
     async def run(self) -> dict[str, Any]:
         cfg = self.cfg
-        connect = self.connect_bare if cfg["target"].startswith("bare") else self.connect_frontdesk
+        connect = self.connect_bare if self.bare else self.connect_frontdesk
         visitors, operators = await asyncio.wait_for(connect(), 60)
         tasks = [asyncio.create_task(self.operator_reader(ws, j)) for j, ws in enumerate(operators)]
         rate = cfg["rate"]
         for i, ws in enumerate(visitors):
-            node = i % len(self.ports) if not cfg["target"].startswith("bare") else 0
+            node = i % len(self.ports)
             window = asyncio.Semaphore(cfg["window"])
             outstanding = [0]
             tasks.append(asyncio.create_task(self.visitor_reader(ws, window, outstanding)))
@@ -409,7 +410,7 @@ class Generator:
             "cross_node_delivery_ms": {"p50": r(percentile(self.cross_lat, 50), 3),
                                        "p99": r(percentile(self.cross_lat, 99), 3),
                                        "count": len(self.cross_lat)},
-            "nodes": len(self.ports) if not cfg["target"].startswith("bare") else 1,
+            "nodes": len(self.ports),
             "writer_per_node": writer,  # group commit over the measured window, from /metrics
             "errors": self.errors,
             "error_count": sum(self.errors.values()),
