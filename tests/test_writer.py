@@ -197,6 +197,29 @@ async def test_hot_path_jobs_run_on_the_loop_and_others_in_a_thread(db: Database
     assert seen["hot-on-a-slow-disk"] != loop_thread
 
 
+async def test_a_batch_written_on_the_loop_is_published_before_the_next_is_committed(db: Database, tmp_path: Path) -> None:
+    """Two chat batches queued together (one job each): the first one's events go out
+    before the second one's commit, not after it (its disk sync would delay the first
+    one's delivery for nothing: a commit on the loop overlaps nothing)."""
+    stored_when_published: list[tuple[str, int]] = []
+    reader = sqlite3.connect(tmp_path / "w.db")
+
+    async def on_commit(events: list[StoredEvent]) -> None:
+        for event in events:
+            count = reader.execute("SELECT count(*) FROM sites WHERE key LIKE 'hot-%'").fetchone()[0]
+            stored_when_published.append((event.payload["key"], count))
+
+    writer = GroupWriter(db, max_batch=1, on_commit=on_commit, on_loop_below=1.0)  # on the loop, even on a slow disk
+    writer.start()
+    await writer.run(on_loop(_site_job("warm")))  # type: ignore[arg-type]
+    first = writer.run(on_loop(_site_job("hot-1")))  # type: ignore[arg-type]
+    second = writer.run(on_loop(_site_job("hot-2")))  # type: ignore[arg-type]
+    assert await asyncio.gather(first, second) == ["hot-1", "hot-2"]
+    await writer.stop()
+    reader.close()
+    assert stored_when_published[1:] == [("hot-1", 1), ("hot-2", 2)]
+
+
 async def test_a_write_lock_held_elsewhere_does_not_stall_the_loop(db: Database, tmp_path: Path) -> None:
     """Another connection (a worker, a CLI command) holds SQLite's write lock for 0.6 s: a
     chat message's batch must not wait for it on the event loop (the loop keeps ticking),
