@@ -281,8 +281,9 @@ class GroupWriter:
         self, batch: list[_Pending[Any]], publish: Callable[[list[_Pending[Any]]], Awaitable[None]] | None
     ) -> tuple[list[Any], set[str], bool]:
         """Run and commit ``batch``; with ``publish``, publish it before returning (in turn
-        with other processes on a shared SQLite file). Returns the results and the names of
-        the workers with new work."""
+        with other processes on a shared SQLite file). Returns the results, the names of the
+        workers with new work, and whether the batch was for the event loop (it went to a
+        thread only if another connection held the write lock)."""
         dialect = self._db.dialect
         work: set[str] = set()
         on_loop = False
