@@ -66,21 +66,21 @@ ORDER BY r.ord
 _WRITE = """
 WITH m AS (
     INSERT INTO messages (conversation_id, seq, client_id, author_kind, author_id, author_name, body, created_at)
-    SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                         $8::timestamptz[])
+    SELECT *, $8::timestamptz FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[],
+                                          $7::text[])
     ON CONFLICT DO NOTHING RETURNING 1
 ), u AS (
-    UPDATE conversations c SET last_seq = x.last_seq, last_message_at = x.at, last_message_preview = x.preview,
+    UPDATE conversations c SET last_seq = x.last_seq, last_message_at = $8, last_message_preview = x.preview,
                                unread_count = x.unread
-    FROM unnest($9::text[], $10::int[], $11::timestamptz[], $12::text[], $13::int[]) AS x(id, last_seq, at, preview, unread)
+    FROM unnest($9::text[], $10::int[], $11::text[], $12::int[]) AS x(id, last_seq, preview, unread)
     WHERE c.id = x.id RETURNING 1
 ), e AS (
     INSERT INTO events (type, site_id, conversation_id, payload, created_at)
-    SELECT * FROM unnest($14::text[], $15::int[], $16::text[], $17::text[], $8::timestamptz[])
+    SELECT *, $8::timestamptz FROM unnest($13::text[], $14::int[], $15::text[], $16::text[])
     RETURNING id, type, site_id
 ), d AS (
     INSERT INTO webhook_deliveries (endpoint_id, event_id, status, attempts, claims, next_attempt_at, created_at)
-    SELECT DISTINCT s.endpoint_id, e.id, '%(pending)s', 0, 0, $18::timestamptz, $18::timestamptz FROM e
+    SELECT DISTINCT s.endpoint_id, e.id, '%(pending)s', 0, 0, $8, $8 FROM e
     JOIN webhook_subscriptions s ON s.site_id = e.site_id AND (s.event_type = e.type OR s.event_type = '%(all)s')
     JOIN webhook_endpoints w ON w.id = s.endpoint_id
     WHERE w.enabled
@@ -172,8 +172,7 @@ async def store_messages(raw: Any, items: list[MessageItem]) -> list[Done]:
         payload = {"conversation_id": conversation.id, "message": message, "conversation": summary}
         acked[key] = item.ack(item.client_id, conversation.id, seq, at_iso)
         new.append((len(done), _Row(
-            (conversation.id, seq, item.client_id, item.author_kind, item.author_id, item.author_name,
-             item.body, now),
+            (conversation.id, seq, item.client_id, item.author_kind, item.author_id, item.author_name, item.body),
             (events.MESSAGE_CREATED, conversation.site_id, conversation.id, payload),
         )))
         done.append(Done(acked[key], []))
@@ -187,15 +186,17 @@ async def _write(
 ) -> None:
     messages = list(zip(*(r.message for _, r in new)))
     types, site_ids, conversation_ids, payloads = zip(*(r.event for _, r in new))
-    latest: dict[str, tuple[int, datetime, str]] = {}
+    latest: dict[str, tuple[int, str]] = {}  # each conversation's last seq and preview
     for _, r in new:
-        latest[r.message[0]] = (r.message[1], r.message[7], r.event[3]["conversation"]["last_message_preview"])
+        latest[r.message[0]] = (r.message[1], r.event[3]["conversation"]["last_message_preview"])
+    # The batch's one time goes once ($8), not as an array of copies: each timestamp in an
+    # array is one more conversion in the driver, per message and per conversation.
     result = await raw.fetchrow(
-        _WRITE, *messages,
+        _WRITE, *messages, now,
         list(latest), [v[0] for v in latest.values()], [v[1] for v in latest.values()],
-        [v[2] for v in latest.values()], [found[c].unread_count for c in latest],
+        [found[c].unread_count for c in latest],
         list(types), list(site_ids), list(conversation_ids),
-        [json_text.dumps(p) for p in payloads], now,
+        [json_text.dumps(p) for p in payloads],
     )
     if result["inserted"] != len(new):
         raise ResendRaced("a message's client id was stored meanwhile: the writer runs the batch one by one")
