@@ -43,6 +43,14 @@ class SchemaOutdated(RuntimeError):
     pass
 
 
+def open_database(settings: Settings) -> Database:
+    """The database as the settings describe it (its URL and SQLite's pragmas)."""
+    return Database(
+        settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous,
+        sqlite_wal_pages=settings.sqlite_wal_pages,
+    )
+
+
 @dataclass
 class AppState:
     settings: Settings
@@ -73,7 +81,7 @@ class AppState:
 
     @classmethod
     async def open(cls, settings: Settings) -> "AppState":
-        db = Database(settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous)
+        db = open_database(settings)
         current, head = await migrate.current_revision(db), migrate.head_revision()
         if current != head:
             await db.close()

@@ -59,6 +59,27 @@ async def test_concurrent_writes_share_commits_and_all_land(db: Database) -> Non
     assert [e.id for e in published] == [e.id for e in stored]
 
 
+@pytest.mark.parametrize("wal_pages", [100, 2000])
+async def test_the_write_ahead_log_is_copied_back_at_the_configured_length(tmp_path: Path, wal_pages: int) -> None:
+    """The log file grows to about ``sqlite_wal_pages`` pages, then starts over (a
+    checkpoint): SQLite's own 1000 would cut the longer one short and let the shorter grow."""
+    database = Database(f"sqlite:///{tmp_path / 'w.db'}", sqlite_wal_pages=wal_pages)
+    await migrate.upgrade(database)
+    writer = GroupWriter(database)
+    writer.start()
+    try:
+        for i in range(300):  # one commit each, a few pages each: ~1,500 pages in all
+            await writer.run(_site_job(f"wal-{i}"))
+    finally:
+        await writer.stop()
+        pages = (tmp_path / "w.db-wal").stat().st_size // (4096 + 24)
+        await database.close()
+    if wal_pages == 100:
+        assert pages < 200, pages
+    else:
+        assert 1000 < pages <= 2100, pages
+
+
 async def test_a_failing_job_fails_alone(db: Database) -> None:
     writer = GroupWriter(db)
     writer.start()

@@ -169,12 +169,12 @@ def _has_uvloop() -> bool:
 
 async def serve_one(settings: Settings) -> None:
     from ..app import create_app
-    from ..store.db import Database
+    from ..state import open_database
 
     sock = _listen(settings.host, settings.port, "--port")
     try:
         await migrate(settings)
-        db = Database(settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous)
+        db = open_database(settings)
         try:
             await _check_alone(settings, db)
         finally:

@@ -29,11 +29,11 @@ async def upgrade(settings: Settings) -> str:
     """Migrate; a database that cannot be reached or written is one line naming it."""
     from sqlalchemy.exc import SQLAlchemyError
 
+    from ..state import open_database
     from ..store import migrate
-    from ..store.db import Database
 
     try:
-        db = Database(settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous)
+        db = open_database(settings)
         try:
             return await migrate.upgrade(db)
         finally:

@@ -74,7 +74,9 @@ def _begin_immediate(raw: sqlite3.Connection, wait: float) -> None:
 
 
 class Database:
-    def __init__(self, url: str, *, sqlite_synchronous: str = "FULL") -> None:
+    def __init__(self, url: str, *, sqlite_synchronous: str = "FULL", sqlite_wal_pages: int = 10_000) -> None:
+        """``sqlite_wal_pages``: SQLite's ``wal_autocheckpoint``, the log's length in pages
+        at which a commit copies it into the database (see Settings.sqlite_wal_pages)."""
         parsed = make_url(url)
         self.dialect = parsed.get_backend_name()
         self.sync_engine: Engine | None = None
@@ -98,6 +100,7 @@ class Database:
                 cursor.execute(f"PRAGMA synchronous={synchronous}")
                 cursor.execute("PRAGMA foreign_keys=ON")
                 cursor.execute("PRAGMA busy_timeout=10000")
+                cursor.execute(f"PRAGMA wal_autocheckpoint={int(sqlite_wal_pages)}")
                 cursor.close()
         elif self.dialect == "postgresql":
             self.url = parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
