@@ -159,8 +159,9 @@ class Settings:
     )
     sqlite_wal_pages: int = _setting(
         10_000, "SQLite: pages the write-ahead log grows to before a commit copies it into the database (a "
-        "checkpoint, a pause of the writes). Fewer, larger checkpoints: a shorter delivery tail at steady load, "
-        "a longer pause now and then when saturated, and a log file of up to ~4 KiB a page (1000: SQLite's own)."
+        "checkpoint, a pause of the writes) while writes come a few at a time; fewer checkpoints, a shorter "
+        "delivery tail at steady load, a log file of up to ~4 KiB a page. Saturated (batches of 16 writes or "
+        "more), SQLite's own 1000, for shorter pauses."
     )
     commit_batch_max: int = _setting(256, "Most writes the group-commit writer puts in one transaction.")
     commit_hold_ms: float = _setting(

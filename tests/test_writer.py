@@ -80,6 +80,29 @@ async def test_the_write_ahead_log_is_copied_back_at_the_configured_length(tmp_p
         assert 1000 < pages <= 2100, pages
 
 
+async def test_a_large_batch_copies_a_long_log_back(tmp_path: Path) -> None:
+    """Saturated (big batches), the log is copied back at SQLite's own 1,000 pages, in
+    shorter pauses; lone writes let it grow to the setting."""
+    path = tmp_path / "w.db"
+    database = Database(f"sqlite:///{path}", sqlite_wal_pages=10_000)
+    await migrate.upgrade(database)
+    writer = GroupWriter(database)
+    writer.start()
+    try:
+        for i in range(300):  # ~1,500 log pages, none copied back yet
+            await writer.run(_site_job(f"lone-{i}"))
+        copied = path.stat().st_size
+        await writer.run(_site_job("one-more"))
+        assert path.stat().st_size == copied  # a lone write: the log grows on
+        batches = writer.batches
+        await asyncio.gather(*[writer.submit(_site_job(f"big-{i}")) for i in range(20)])
+        assert writer.batches == batches + 1  # the 20 in one batch
+        assert path.stat().st_size > copied  # its commit copied the log's pages into the database
+    finally:
+        await writer.stop()
+        await database.close()
+
+
 async def test_a_failing_job_fails_alone(db: Database) -> None:
     writer = GroupWriter(db)
     writer.start()

@@ -75,13 +75,16 @@ def _begin_immediate(raw: sqlite3.Connection, wait: float) -> None:
 
 class Database:
     def __init__(self, url: str, *, sqlite_synchronous: str = "FULL", sqlite_wal_pages: int = 10_000) -> None:
-        """``sqlite_wal_pages``: SQLite's ``wal_autocheckpoint``, the log's length in pages
-        at which a commit copies it into the database (see Settings.sqlite_wal_pages)."""
+        """``sqlite_wal_pages``: SQLite's ``wal_autocheckpoint`` for the writer's small batches,
+        the log's length in pages at which a commit copies it into the database (see
+        Settings.sqlite_wal_pages); large batches (saturation) keep SQLite's own 1,000."""
         parsed = make_url(url)
         self.dialect = parsed.get_backend_name()
         self.sync_engine: Engine | None = None
         self._writer_connection: Connection | None = None  # SQLite: the group-commit writer's own
         self.last_commit_seconds = 0.0  # SQLite: how long the writer's last COMMIT took
+        self._wal_pages = sqlite_wal_pages
+        self._writer_wal_pages = 0  # the writer connection's wal_autocheckpoint now
         self.engine: AsyncEngine | None = None
         if self.dialect == "sqlite":
             parsed = parsed.set(drivername="sqlite+pysqlite")
@@ -100,6 +103,7 @@ class Database:
                 cursor.execute(f"PRAGMA synchronous={synchronous}")
                 cursor.execute("PRAGMA foreign_keys=ON")
                 cursor.execute("PRAGMA busy_timeout=10000")
+                # Any connection's commit may copy the log back: none at SQLite's own 1,000.
                 cursor.execute(f"PRAGMA wal_autocheckpoint={int(sqlite_wal_pages)}")
                 cursor.close()
         elif self.dialect == "postgresql":
@@ -124,7 +128,7 @@ class Database:
         async with self.engine.begin() as conn:
             return await conn.run_sync(fn)
 
-    async def writer_transaction(self, fn: Callable[[Connection], T], *, on_loop: bool = False) -> T:
+    async def writer_transaction(self, fn: Callable[[Connection], T], *, on_loop: bool = False, large: bool = False) -> T:
         """``transaction`` for the group-commit writer (one transaction at a time): on SQLite
         on a connection it keeps, not one from the pool per batch. Checking one out and
         back in (with its reset) was a fifth of the server's CPU at 100 messages/s, where
@@ -134,15 +138,22 @@ class Database:
         holds the write lock (then in a thread, waiting for it). A thread's two hand-offs
         and its fight with the loop for the GIL cost more than a fast disk's sync: chat
         messages written on the loop went 6,768 -> 7,779 a second saturated, and 704 -> 620
-        µs of CPU a message at 1,000 a second (docs/benchmarks.md)."""
+        µs of CPU a message at 1,000 a second (docs/benchmarks.md).
+
+        ``large`` (SQLite): a big batch (saturation), whose commit copies the log back into
+        the database at SQLite's own 1,000 pages; small ones let it grow to ``sqlite_wal_pages``.
+        At 1,000 lone messages a second a checkpoint every 1,000 pages came every ~115
+        commits and copied the same hot pages each time (delivery p99 0.78x with 10,000);
+        saturated, a 10,000-page checkpoint paused the writes long enough to double p99."""
         if self.sync_engine is None:
             return await self.transaction(fn)
+        pages = 1000 if large else self._wal_pages
         if on_loop:
             try:
-                return self._sync_writer_transaction(fn, wait=False)
+                return self._sync_writer_transaction(fn, wait=False, wal_pages=pages)
             except WriteLockBusy:
                 pass
-        return await asyncio.to_thread(self._sync_writer_transaction, fn)
+        return await asyncio.to_thread(self._sync_writer_transaction, fn, wal_pages=pages)
 
     async def ordered_transaction(
         self, fn: Callable[[Connection], T], after_commit: Callable[[T], Awaitable[None]], *, shared: bool
@@ -202,16 +213,21 @@ class Database:
             raw = conn.connection.dbapi_connection
             raw.isolation_level = None  # the writer begins its transactions itself (IMMEDIATE)
             raw.execute("PRAGMA busy_timeout=0")  # never block the loop: _begin_immediate waits
+            self._writer_wal_pages = self._wal_pages  # as every connection starts (the connect pragma)
             self._writer_connection = conn
         return conn
 
-    def _sync_writer_transaction(self, fn: Callable[[Connection], T], *, wait: bool = True) -> T:
+    def _sync_writer_transaction(self, fn: Callable[[Connection], T], *, wait: bool = True, wal_pages: int = 0) -> T:
         """``fn`` in one transaction on the writer's connection, which takes the write lock
         at its start (BEGIN IMMEDIATE): its statements then never wait for another writer,
         and a read never has to be upgraded to a write that another commit made stale.
-        ``wait`` False: raise WriteLockBusy at once if another connection holds the lock."""
+        ``wait`` False: raise WriteLockBusy at once if another connection holds the lock.
+        ``wal_pages``: the log's length at which this commit copies it back (0: as set last)."""
         conn = self._writer()
         raw = conn.connection.dbapi_connection
+        if wal_pages and wal_pages != self._writer_wal_pages:
+            raw.execute(f"PRAGMA wal_autocheckpoint={int(wal_pages)}")
+            self._writer_wal_pages = wal_pages
         with conn.begin():
             _begin_immediate(raw, WRITE_LOCK_WAIT if wait else 0.0)
             result = fn(conn)

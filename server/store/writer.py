@@ -73,6 +73,7 @@ def on_loop(job: J) -> J:
 # returns the results of a leading part of them; the next one then runs alone, and
 # grouping resumes after it. Alone (a batch retried job by job) a job is just called.
 OnCommit = Callable[[list[StoredEvent]], Awaitable[None]]
+_LARGE_BATCH = 16  # SQLite: a batch this big means saturation (Database.writer_transaction's ``large``)
 
 
 @dataclass
@@ -324,7 +325,7 @@ class GroupWriter:
             results = await pg_writer.run_batch(self._pg_conn, batch, work, lambda conn: Tx(conn, dialect), after_commit)
         elif publish is None:
             on_loop = self._on_loop(batch)
-            results = await self._db.writer_transaction(run_batch, on_loop=on_loop)
+            results = await self._db.writer_transaction(run_batch, on_loop=on_loop, large=len(batch) >= _LARGE_BATCH)
             if len(batch) <= 4:
                 # The disk's sync, a moving average over ~16 commits: of small batches only,
                 # as a big one's commit also writes its many pages (3-4 ms a commit here,
