@@ -143,7 +143,7 @@ class Database:
         ``large`` (SQLite): a big batch (saturation), whose commit copies the log back into
         the database at SQLite's own 1,000 pages; small ones let it grow to ``sqlite_wal_pages``.
         At 1,000 lone messages a second a checkpoint every 1,000 pages came every ~115
-        commits and copied the same hot pages each time (delivery p99 0.78x with 10,000);
+        commits and copied the same hot pages each time (delivery p99 0.65-0.78x with 10,000);
         saturated, a 10,000-page checkpoint paused the writes long enough to double p99."""
         if self.sync_engine is None:
             return await self.transaction(fn)
