@@ -68,7 +68,7 @@ async def test_the_write_ahead_log_is_copied_back_at_the_configured_length(tmp_p
     writer = GroupWriter(database)
     writer.start()
     try:
-        for i in range(300):  # one commit each, a few pages each: ~1,500 pages in all
+        for i in range(400):  # one commit each, ~4 pages each: ~1,650 pages in all
             await writer.run(_site_job(f"wal-{i}"))
     finally:
         await writer.stop()
@@ -77,7 +77,7 @@ async def test_the_write_ahead_log_is_copied_back_at_the_configured_length(tmp_p
     if wal_pages == 100:
         assert pages < 200, pages
     else:
-        assert 1000 < pages <= 2100, pages
+        assert 1300 < pages <= 2100, pages  # SQLite's own would have started over at ~1,000
 
 
 async def test_a_large_batch_copies_a_long_log_back(tmp_path: Path) -> None:
@@ -89,7 +89,7 @@ async def test_a_large_batch_copies_a_long_log_back(tmp_path: Path) -> None:
     writer = GroupWriter(database)
     writer.start()
     try:
-        for i in range(300):  # ~1,500 log pages, none copied back yet
+        for i in range(300):  # ~1,250 log pages, none copied back yet
             await writer.run(_site_job(f"lone-{i}"))
         copied = path.stat().st_size
         await writer.run(_site_job("one-more"))
