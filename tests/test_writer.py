@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import sqlite3
 import threading
 import time
 from pathlib import Path
+from typing import AsyncIterator
 
 import pytest
 from sqlalchemy import func, insert, select
@@ -59,21 +61,31 @@ async def test_concurrent_writes_share_commits_and_all_land(db: Database) -> Non
     assert [e.id for e in published] == [e.id for e in stored]
 
 
-@pytest.mark.parametrize("wal_pages", [100, 2000])
-async def test_the_write_ahead_log_is_copied_back_at_the_configured_length(tmp_path: Path, wal_pages: int) -> None:
-    """The log file grows to about ``sqlite_wal_pages`` pages, then starts over (a
-    checkpoint): SQLite's own 1000 would cut the longer one short and let the shorter grow."""
-    database = Database(f"sqlite:///{tmp_path / 'w.db'}", sqlite_wal_pages=wal_pages)
+@contextlib.asynccontextmanager
+async def _writer_on(path: Path, wal_pages: int) -> AsyncIterator[GroupWriter]:
+    """A started writer on a new database at ``path`` whose log is copied back at ``wal_pages``."""
+    database = Database(f"sqlite:///{path}", sqlite_wal_pages=wal_pages)
     await migrate.upgrade(database)
     writer = GroupWriter(database)
     writer.start()
     try:
-        for i in range(400):  # one commit each, ~4 pages each: ~1,650 pages in all
-            await writer.run(_site_job(f"wal-{i}"))
+        yield writer
     finally:
         await writer.stop()
-        pages = (tmp_path / "w.db-wal").stat().st_size // (4096 + 24)
         await database.close()
+
+
+_LOG_FRAME = 4096 + 24  # bytes: a log frame's header and its page
+
+
+@pytest.mark.parametrize("wal_pages", [100, 2000])
+async def test_the_write_ahead_log_is_copied_back_at_the_configured_length(tmp_path: Path, wal_pages: int) -> None:
+    """The log file grows to about ``sqlite_wal_pages`` pages, then starts over (a
+    checkpoint): SQLite's own 1000 would cut the longer one short and let the shorter grow."""
+    async with _writer_on(tmp_path / "w.db", wal_pages) as writer:
+        for i in range(400):  # one commit each, ~4 pages each: ~1,650 pages in all
+            await writer.run(_site_job(f"wal-{i}"))
+        pages = (tmp_path / "w.db-wal").stat().st_size // _LOG_FRAME
     if wal_pages == 100:
         assert pages < 200, pages
     else:
@@ -84,11 +96,7 @@ async def test_a_large_batch_copies_a_long_log_back(tmp_path: Path) -> None:
     """Saturated (big batches), the log is copied back at SQLite's own 1,000 pages, in
     shorter pauses; lone writes let it grow to the setting."""
     path = tmp_path / "w.db"
-    database = Database(f"sqlite:///{path}", sqlite_wal_pages=10_000)
-    await migrate.upgrade(database)
-    writer = GroupWriter(database)
-    writer.start()
-    try:
+    async with _writer_on(path, 10_000) as writer:
         for i in range(300):  # ~1,250 log pages, none copied back yet
             await writer.run(_site_job(f"lone-{i}"))
         copied = path.stat().st_size
@@ -98,9 +106,6 @@ async def test_a_large_batch_copies_a_long_log_back(tmp_path: Path) -> None:
         await asyncio.gather(*[writer.submit(_site_job(f"big-{i}")) for i in range(20)])
         assert writer.batches == batches + 1  # the 20 in one batch
         assert path.stat().st_size > copied  # its commit copied the log's pages into the database
-    finally:
-        await writer.stop()
-        await database.close()
 
 
 async def test_a_failing_job_fails_alone(db: Database) -> None:

@@ -73,6 +73,9 @@ def _begin_immediate(raw: sqlite3.Connection, wait: float) -> None:
         pause = min(pause * 2, 0.05)
 
 
+SQLITE_OWN_WAL_PAGES = 1000  # SQLite's default wal_autocheckpoint: the writer's for large batches
+
+
 class Database:
     def __init__(self, url: str, *, sqlite_synchronous: str = "FULL", sqlite_wal_pages: int = 10_000) -> None:
         """``sqlite_wal_pages``: SQLite's ``wal_autocheckpoint`` for the writer's small batches,
@@ -147,7 +150,7 @@ class Database:
         saturated, a 10,000-page checkpoint paused the writes long enough to double p99."""
         if self.sync_engine is None:
             return await self.transaction(fn)
-        pages = 1000 if large else self._wal_pages
+        pages = SQLITE_OWN_WAL_PAGES if large else self._wal_pages
         if on_loop:
             try:
                 return self._sync_writer_transaction(fn, wait=False, wal_pages=pages)
