@@ -81,9 +81,10 @@ async def test_two_nodes_writing_one_conversation_keep_seqs_and_live_order(
     in_bulk = []  # how many messages each call of the bulk path stored or acked
     store_messages = pg_chat.store_messages
 
-    async def counted(raw: Any, items: list[Any]) -> list[Any]:
-        done = await store_messages(raw, items)
-        in_bulk.append(len(done))
+    async def counted(raw: Any, items: list[Any], memo: dict[str, Any], alone: bool) -> list[Any] | None:
+        done = await store_messages(raw, items, memo, alone)
+        if done is not None:
+            in_bulk.append(len(done))
         return done
 
     monkeypatch.setattr(pg_chat, "store_messages", counted)
@@ -216,3 +217,62 @@ async def test_the_writer_plans_its_statements_again_as_its_batches_double(
                             " WHERE statement LIKE '%unnest($1::text[], $2::text[], $3::text[])%'")
     # 41 batches, prepared again at the 32nd: its executions since then, not all 41.
     assert plans and max(p["runs"] for p in plans) <= 10
+
+
+async def _guarded_runs(node: ChatNode) -> int:
+    """How often the node's writer ran its one-statement write (services/pg_chat.py)."""
+    conn = await node.writer._pg_conn.get()
+    raw = (await conn.get_raw_connection()).driver_connection
+    plans = await raw.fetch("SELECT generic_plans + custom_plans AS runs FROM pg_prepared_statements"
+                            " WHERE statement LIKE '%cardinality($9::text[])%'")
+    return sum(p["runs"] for p in plans)
+
+
+async def test_a_node_writing_again_sees_what_others_changed_meanwhile(chat_nodes: tuple[ChatNode, ChatNode]) -> None:
+    """A node remembers the conversations it wrote and writes the next messages into them in
+    one statement, which checks that nothing changed: a visitor's new name, an operator's
+    read mark and assignment, or another node's reply show in the next message's event, with
+    the right seq and unread count, and a re-send still gets its first ack."""
+    from sqlalchemy import update
+
+    from server.services import chat
+    from server.store.schema import conversations, visitors
+
+    a, b = chat_nodes
+    site_id, (vid,), operator = await _people(a.db, 1)
+    watcher = a.hub.subscription()
+    await watcher.add("operators")
+    acks = [await chat.queue_visitor_message(a.writer, site_id, vid, f"c{j}", f"m{j}") for j in range(3)]
+    cid = acks[0].conversation_id
+    runs = await _guarded_runs(a)
+    assert runs >= 1, "the messages after the first two went in one statement"
+
+    def change(values: dict[str, Any], table: Any = conversations) -> Any:
+        key = table.c.id == (vid if table is visitors else cid)
+        return lambda conn: conn.execute(update(table).where(key).values(**values))
+
+    await b.db.transaction(change({"name": "Aigerim", "email": "a@shop.test"}, visitors))
+    named = await chat.queue_visitor_message(a.writer, site_id, vid, "c3", "m3")
+    await b.db.transaction(change({"read_seq": 4, "unread_count": 0, "assignee_id": operator.id}))
+    read = await chat.queue_visitor_message(a.writer, site_id, vid, "c4", "m4")
+    reply = await chat.queue_operator_message(b.writer, operator, cid, "r1", "hello from B")
+    after_reply = await chat.queue_visitor_message(a.writer, site_id, vid, "c5", "m5")
+    again = await chat.queue_visitor_message(a.writer, site_id, vid, "c4", "m4")
+    assert [x.seq for x in (*acks, named, read, reply, after_reply)] == [1, 2, 3, 4, 5, 6, 7]
+    assert again == read
+
+    frames = [await asyncio.wait_for(watcher.get(), 10) for _ in range(8)]  # + the first's conversation.created
+    created = {f["message"]["client_id"]: f["conversation"] for f in frames if f["type"] == "message.created"}
+    assert created["c3"]["visitor"]["name"] == "Aigerim" and created["c3"]["visitor"]["email"] == "a@shop.test"
+    assert created["c3"]["unread_count"] == 4 and created["c3"]["read_seq"] == 0
+    assert (created["c4"]["read_seq"], created["c4"]["unread_count"]) == (4, 1)
+    assert created["c4"]["assignee"] == {"id": operator.id, "name": "Olga"}
+    assert (created["c5"]["last_seq"], created["c5"]["unread_count"]) == (7, 1), "after B's reply"
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(watcher.get(), 0.3)
+    await watcher.close()
+    # A conversation someone else wrote goes the locked way for a while (pg_chat.COLD_BATCHES).
+    runs = await _guarded_runs(a)
+    more = [await chat.queue_visitor_message(a.writer, site_id, vid, f"d{j}", f"n{j}") for j in range(40)]
+    assert [x.seq for x in more] == list(range(8, 48))
+    assert await _guarded_runs(a) > runs, "written in one statement again once nothing changes"

@@ -13,7 +13,10 @@ transaction in which
   statement) are queued in one statement.
 
 A batch takes four round trips in the usual case (issue 20; there were nine): BEGIN, the
-handler's two statements, COMMIT. The writer keeps its connection between batches (a pool
+handler's two statements, COMMIT. A batch of nothing but bulk jobs of one handler is first
+offered to that handler outside any transaction (``alone``): it may write all of them in
+one statement (one round trip, atomic by itself) or nothing, and then the batch runs as
+above. The writer keeps its connection between batches (a pool
 checkout pings the server first: BEGIN, a query and ROLLBACK), and the transaction is
 begun by the driver adapter itself rather than by a first query.
 
@@ -65,6 +68,9 @@ class WriterConnection:
         self._conn: AsyncConnection | None = None
         self._batches = 0
         self._replan_at = self._FIRST_REPLAN
+        # What the handlers keep between batches (services/pg_chat.py: the conversations
+        # as this node last wrote them); forgotten with the connection after a failed batch.
+        self.memo: dict[str, Any] = {}
 
     async def get(self) -> AsyncConnection:
         conn = self._conn
@@ -82,6 +88,7 @@ class WriterConnection:
 
     async def drop(self) -> None:
         conn, self._conn = self._conn, None
+        self.memo.clear()
         if conn is not None:
             try:
                 await conn.close()
@@ -90,8 +97,11 @@ class WriterConnection:
 
 
 class BulkItem(Protocol):
-    # Handles a prefix of ``items`` (all of the same handler) on the asyncpg connection.
-    handler: Callable[[Any, list[Any]], Awaitable[list[Done]]]
+    # ``handler(raw, items, memo, alone)`` handles a prefix of ``items`` (all of the same
+    # handler) on the asyncpg connection, in the writer's transaction; ``alone``: with no
+    # transaction open, all of them in one statement (their webhook deliveries queued in
+    # it too), or nothing and None.
+    handler: Callable[[Any, list[Any], dict[str, Any], bool], Awaitable[list[Done] | None]]
 
 
 class Pending(Protocol):
@@ -110,20 +120,51 @@ async def run_batch(
     """Run ``batch`` in one transaction, commit, then ``after_commit(results)``."""
     work.clear()  # a batch run again after a rollback starts afresh
     conn = await held.get()
+    items = [bulk_item(p.job) for p in batch]  # made once: a job's item is built on each access
     try:
-        async with conn.begin():
-            fairy = await conn.get_raw_connection()
-            await _begin(conn, fairy.dbapi_connection)
-            results, queued = await _run_jobs(conn, fairy.driver_connection, batch, work, new_tx)
-            events = [e for p in batch for e in p.events if e.id not in queued]
-            if any(e.site_id is not None for e in events):
-                if await conn.run_sync(lambda sync: queue_deliveries(sync, events)):
-                    work.add("webhooks")
+        results = await _alone(conn, batch, items, work, held.memo)
+        if results is None:
+            async with conn.begin():
+                fairy = await conn.get_raw_connection()
+                await _begin(conn, fairy.dbapi_connection)
+                results, queued = await _run_jobs(conn, fairy.driver_connection, batch, items, work, new_tx, held.memo)
+                events = [e for p in batch for e in p.events if e.id not in queued]
+                if any(e.site_id is not None for e in events):
+                    if await conn.run_sync(lambda sync: queue_deliveries(sync, events)):
+                        work.add("webhooks")
     except BaseException:
         await held.drop()
         raise
     await after_commit(results)
     return results
+
+
+async def _alone(
+    conn: AsyncConnection, batch: Sequence[Pending], items: list[BulkItem | None], work: set[str],
+    memo: dict[str, Any],
+) -> list[Any] | None:
+    """A batch of one handler's items, written by it in one statement; None: not written."""
+    first = items[0]
+    if first is None or any(item is None or item.handler is not first.handler for item in items):
+        return None
+    raw = (await conn.get_raw_connection()).driver_connection
+    done = await first.handler(raw, items, memo, True)
+    if done is None:
+        return None
+    results: list[Any] = []
+    _record(batch, done, results, set(), work)
+    return results
+
+
+def _record(run: Sequence[Pending], done: list[Done], results: list[Any], queued: set[int], work: set[str]) -> None:
+    """A handler's outcomes for the leading jobs of ``run``."""
+    for pending, outcome in zip(run, done):
+        pending.events = outcome.events
+        results.append(outcome.result)
+        if outcome.queued:
+            queued.update(e.id for e in outcome.events)
+        if outcome.deliveries:
+            work.add("webhooks")
 
 
 async def _begin(conn: AsyncConnection, adapter: Any) -> None:
@@ -138,12 +179,12 @@ async def _begin(conn: AsyncConnection, adapter: Any) -> None:
 
 
 async def _run_jobs(
-    conn: AsyncConnection, raw: Any, batch: Sequence[Pending], work: set[str], new_tx: Callable[[Connection], Any]
+    conn: AsyncConnection, raw: Any, batch: Sequence[Pending], items: list[BulkItem | None], work: set[str],
+    new_tx: Callable[[Connection], Any], memo: dict[str, Any],
 ) -> tuple[list[Any], set[int]]:
     """The batch's results, and the ids of the events whose webhook deliveries are queued."""
     results: list[Any] = []
     queued: set[int] = set()
-    items = [bulk_item(p.job) for p in batch]  # made once: a job's item is built on each access
     i = 0
     while i < len(batch):
         item = items[i]
@@ -157,14 +198,9 @@ async def _run_jobs(
         j = i
         while j < len(batch) and (other := items[j]) is not None and other.handler is item.handler:
             j += 1
-        done = await item.handler(raw, items[i:j])
-        for pending, outcome in zip(batch[i:j], done):
-            pending.events = outcome.events
-            results.append(outcome.result)
-            if outcome.queued:
-                queued.update(e.id for e in outcome.events)
-            if outcome.deliveries:
-                work.add("webhooks")
+        done = await item.handler(raw, items[i:j], memo, False)
+        assert done is not None  # in a transaction a handler takes a prefix, maybe empty
+        _record(batch[i:j], done, results, queued, work)
         i += len(done)
         if i < j:  # the handler left this one to its Core job
             results += await conn.run_sync(lambda sync: _core(sync, batch[i:i + 1], work, new_tx))
