@@ -81,8 +81,8 @@ async def test_two_nodes_writing_one_conversation_keep_seqs_and_live_order(
     in_bulk = []  # how many messages each call of the bulk path stored or acked
     store_messages = pg_chat.store_messages
 
-    async def counted(raw: Any, items: list[Any], memo: dict[str, Any], alone: bool) -> list[Any] | None:
-        done = await store_messages(raw, items, memo, alone)
+    async def counted(raw: Any, items: list[Any], memo: dict[str, Any], one_statement: bool) -> list[Any] | None:
+        done = await store_messages(raw, items, memo, one_statement)
         if done is not None:
             in_bulk.append(len(done))
         return done

@@ -230,13 +230,15 @@ class _Row:
     event: tuple[Any, ...]
 
 
-async def store_messages(raw: Any, items: list[MessageItem], memo: dict[str, Any], alone: bool) -> list[Done] | None:
-    """Store the leading ``items`` whose conversation is open and theirs to write. ``alone``
+async def store_messages(
+    raw: Any, items: list[MessageItem], memo: dict[str, Any], one_statement: bool
+) -> list[Done] | None:
+    """Store the leading ``items`` whose conversation is open and theirs to write. ``one_statement``
     (no transaction is open): all of them in one statement, or nothing and None."""
     known = memo.get("pg_chat")
     if known is None:
         known = memo["pg_chat"] = Known()
-    if alone:
+    if one_statement:
         return await _store_if_unchanged(raw, items, known)
     rows = await raw.fetch(
         _RESOLVE, [i.visitor_id for i in items], [i.conversation_id for i in items], [i.client_id for i in items]

@@ -14,7 +14,7 @@ transaction in which
 
 A batch takes four round trips in the usual case (issue 20; there were nine): BEGIN, the
 handler's two statements, COMMIT. A batch of nothing but bulk jobs of one handler is first
-offered to that handler outside any transaction (``alone``): it may write all of them in
+offered to that handler outside any transaction (``one_statement``): it may write all of them in
 one statement (one round trip, atomic by itself) or nothing, and then the batch runs as
 above. The writer keeps its connection between batches (a pool
 checkout pings the server first: BEGIN, a query and ROLLBACK), and the transaction is
@@ -97,8 +97,8 @@ class WriterConnection:
 
 
 class BulkItem(Protocol):
-    # ``handler(raw, items, memo, alone)`` handles a prefix of ``items`` (all of the same
-    # handler) on the asyncpg connection, in the writer's transaction; ``alone``: with no
+    # ``handler(raw, items, memo, one_statement)`` handles a prefix of ``items`` (all of the same
+    # handler) on the asyncpg connection, in the writer's transaction; ``one_statement``: with no
     # transaction open, all of them in one statement (their webhook deliveries queued in
     # it too), or nothing and None.
     handler: Callable[[Any, list[Any], dict[str, Any], bool], Awaitable[list[Done] | None]]
@@ -117,12 +117,12 @@ async def run_batch(
     held: WriterConnection, batch: Sequence[Pending], work: set[str], new_tx: Callable[[Connection], Any],
     after_commit: Callable[[list[Any]], Awaitable[None]],
 ) -> list[Any]:
-    """Run ``batch`` in one transaction, commit, then ``after_commit(results)``."""
+    """Run ``batch`` in one statement or one transaction, commit, then ``after_commit(results)``."""
     work.clear()  # a batch run again after a rollback starts afresh
     conn = await held.get()
     items = [bulk_item(p.job) for p in batch]  # made once: a job's item is built on each access
     try:
-        results = await _alone(conn, batch, items, work, held.memo)
+        results = await _one_statement(conn, batch, items, work, held.memo)
         if results is None:
             async with conn.begin():
                 fairy = await conn.get_raw_connection()
@@ -139,7 +139,7 @@ async def run_batch(
     return results
 
 
-async def _alone(
+async def _one_statement(
     conn: AsyncConnection, batch: Sequence[Pending], items: list[BulkItem | None], work: set[str],
     memo: dict[str, Any],
 ) -> list[Any] | None:
@@ -151,6 +151,7 @@ async def _alone(
     done = await first.handler(raw, items, memo, True)
     if done is None:
         return None
+    assert len(done) == len(batch), "one statement writes all of the batch or none of it"
     results: list[Any] = []
     _record(batch, done, results, set(), work)
     return results
