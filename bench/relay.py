@@ -73,7 +73,7 @@ from relay_report import (
     print_table, print_warnings, summarize, summarize_scale,
 )
 from relay_targets import (
-    SCALE_OUT_TARGETS, TARGET_LABELS, check_services, cleanup_all, create_scratch_database, drop_scratch_database,
+    TARGET_LABELS, check_services, cleanup_all, create_scratch_database, drop_scratch_database,
     frontdesk_bin, frontdesk_env, make_template, pg_url, redis_delete_prefix, run_target, setup_database,
 )
 
@@ -176,7 +176,8 @@ def main_scale_out(args: argparse.Namespace) -> int:
     check_services(args)
     code_before = code_state()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    targets = ([] if args.no_bare else ["bare"]) + ["frontdesk", *SCALE_OUT_TARGETS]
+    targets = ([] if args.no_bare else ["bare"]) + ["frontdesk", "pg-redis-1"] \
+        + (["pg-redis-1-control"] if args.control else []) + ["pg-redis-2"]
     rates = [args.rate] + ([] if args.rate > 0 else fixed_rates(args, "100,300,1000"))
     runs: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="fd-bench-") as tmp_name:
@@ -272,7 +273,8 @@ def main() -> int:
                              "for company at moderate load), at every load: --control commit_hold_ms=MS.")
     parser.add_argument("--control", action="append", default=[], metavar="SETTING=VALUE",
                         help="Also run Frontdesk with this setting (e.g. commit_on_loop_ms=0 for FRONTDESK_COMMIT_"
-                             "ON_LOOP_MS=0), at every load; repeat for several settings in the one control run.")
+                             "ON_LOOP_MS=0), at every load; repeat for several settings in the one control run. "
+                             "With --scale-out: one more PostgreSQL + Redis node with them.")
     parser.add_argument("--page-views-every", type=int, default=0, metavar="N",
                         help="Also run Frontdesk with each visitor sending a page.viewed frame after every N-th "
                              "message (leads' journey reporting on the same socket and writer).")

@@ -4,7 +4,8 @@
 * **frontdesk** (and its variants: sync=OFF, with page views): ``frontdesk serve`` on SQLite,
   on a fresh copy of a template data dir (the site and operators made once with the CLI);
 * **pg-redis-1**, **pg-redis-2**: one or two ``frontdesk serve`` on a scratch PostgreSQL
-  database and one Redis key prefix (both removed afterwards).
+  database and one Redis key prefix (both removed afterwards); **pg-redis-1-control**: one
+  node with the ``--control`` settings.
 
 ``run_target`` starts a target, runs the load generator against it (bench/relay_load.py),
 stops it and checks that every acked message was stored.
@@ -53,8 +54,8 @@ FRONTDESK_VARIANTS = {"frontdesk": {}, "frontdesk-sync-off": {"sqlite_synchronou
 
 
 def variant_settings(target: str, args: argparse.Namespace) -> dict[str, str]:
-    settings = dict(FRONTDESK_VARIANTS[target])
-    if target == "frontdesk-control":
+    settings = dict(FRONTDESK_VARIANTS.get(target, {}))
+    if target.endswith("-control"):  # frontdesk-control, pg-redis-1-control
         for item in args.control:
             name, sep, value = item.partition("=")
             if not sep or not name.strip():
@@ -89,10 +90,11 @@ def count_rows(db_path: Path) -> dict[str, int]:
 
 
 # Scale-out targets: nodes on one fresh PostgreSQL database and one Redis (unique key prefix).
-SCALE_OUT_TARGETS = {"pg-redis-1": 1, "pg-redis-2": 2}
+SCALE_OUT_TARGETS = {"pg-redis-1": 1, "pg-redis-2": 2, "pg-redis-1-control": 1}  # the last: with --control
 TARGET_LABELS = {"bare": "bare relay", "bare-durable": "bare + SQLite commit", "frontdesk": "SQLite, 1 node", "frontdesk-sync-off": "SQLite sync=OFF",
                  "frontdesk-pages": "SQLite + page views", "frontdesk-control": "SQLite, control",
-                 "pg-redis-1": "PG + Redis, 1 node", "pg-redis-2": "PG + Redis, 2 nodes"}
+                 "pg-redis-1": "PG + Redis, 1 node", "pg-redis-2": "PG + Redis, 2 nodes",
+                 "pg-redis-1-control": "PG, 1 node, control"}
 
 
 def pg_run(admin_url: str, fn: Any) -> Any:
@@ -249,7 +251,8 @@ def run_target(target: str, args: argparse.Namespace, rate: float, tmp: Path,
             data_dir.mkdir()
             env = frontdesk_env(data_dir, database_url=pg_url(args.pg_admin_url, db_name),
                                 redis_url=args.redis_url, redis_prefix=redis_prefix,
-                                secret_key=uuid.uuid4().hex + uuid.uuid4().hex)  # the same on every node
+                                secret_key=uuid.uuid4().hex + uuid.uuid4().hex,  # the same on every node
+                                **variant_settings(target, args))
             site_key, emails = setup_database(env, args.operators, tmp)
             ports = []
             for k in range(nodes):
