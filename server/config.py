@@ -163,7 +163,10 @@ class Settings:
         "delivery tail at steady load, a log file of up to ~4 KiB a page. Saturated (batches of 16 writes or "
         "more), SQLite's own 1000, for shorter pauses."
     )
-    commit_batch_max: int = _setting(256, "Most writes the group-commit writer puts in one transaction.")
+    commit_batch_max: int = _setting(
+        256, "Most writes the group-commit writer puts in one transaction (on PostgreSQL 64 at the most: "
+        "smaller batches keep a long queue moving there)."
+    )
     commit_hold_ms: float = _setting(
         0.0, "At moderate load (writes under 2 ms apart), how long a lone write waits for others to share its "
         "commit (0: never; more: fewer disk syncs and less CPU, more latency)."

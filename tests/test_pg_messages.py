@@ -276,3 +276,33 @@ async def test_a_node_writing_again_sees_what_others_changed_meanwhile(chat_node
     more = [await chat.queue_visitor_message(a.writer, site_id, vid, f"d{j}", f"n{j}") for j in range(40)]
     assert [x.seq for x in more] == list(range(8, 48))
     assert await _guarded_runs(a) > runs, "written in one statement again once nothing changes"
+
+
+async def test_a_long_queue_is_written_in_batches_of_at_most_the_cap(chat_nodes: tuple[ChatNode, ChatNode]) -> None:
+    """On PostgreSQL a writer takes at most ``pg_writer.MAX_BATCH`` jobs a batch (smaller
+    batches keep a long queue moving: docs/benchmarks.md), and every message of the queue
+    lands once, in order, with its ack."""
+    from server.services import chat
+    from server.store.conversations import list_messages
+    from server.store.db import Database
+    from server.store.pg_writer import MAX_BATCH
+    from server.store.writer import GroupWriter
+
+    a, _ = chat_nodes
+    site_id, visitor_ids, _ = await _people(a.db, 10)
+    for vid in visitor_ids:  # each conversation opened (the Core path)
+        await chat.queue_visitor_message(a.writer, site_id, vid, uuid.uuid4().hex, "hello")
+    db = Database(a.db.url)
+    writer = GroupWriter(db, max_batch=256)
+    writer.start()
+    try:
+        queued = [chat.queue_visitor_message(writer, site_id, visitor_ids[n % 10], f"q{n}", f"m{n}")
+                  for n in range(200)]
+        acks = await asyncio.gather(*queued)
+        assert writer.batches >= 200 / MAX_BATCH and writer.writes == 200
+    finally:
+        await writer.stop()
+        await db.close()
+    stored = await a.db.read(lambda conn: list_messages(conn, acks[0].conversation_id))
+    assert [m.body for m in stored] == ["hello"] + [f"m{n}" for n in range(0, 200, 10)]
+    assert [x.seq for x in acks[::10]] == list(range(2, 22))

@@ -112,7 +112,7 @@ class GroupWriter:
         the event loop while commits take less than this many seconds on average (0: never;
         FRONTDESK_COMMIT_ON_LOOP_MS)."""
         self._db = db
-        self._max_batch = max_batch
+        self._max_batch = min(max_batch, pg_writer.MAX_BATCH) if db.dialect == "postgresql" else max_batch
         self._on_commit = on_commit
         self._metrics = metrics
         self._shared = shared
