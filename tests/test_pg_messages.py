@@ -239,6 +239,8 @@ async def test_a_node_writing_again_sees_what_others_changed_meanwhile(chat_node
     from sqlalchemy import update
 
     from server.services import chat
+    from server.store.conversations import get_conversation_row
+    from server.store.db import utcnow
     from server.store.schema import conversations, visitors
 
     a, b = chat_nodes
@@ -279,6 +281,13 @@ async def test_a_node_writing_again_sees_what_others_changed_meanwhile(chat_node
     more = [await chat.queue_visitor_message(a.writer, site_id, vid, f"d{j}", f"n{j}") for j in range(40)]
     assert [x.seq for x in more] == list(range(8, 48))
     assert await _guarded_runs(a) > runs, "written in one statement again once nothing changes"
+
+    # Closed meanwhile: the visitor's next message reopens it (the Core path), not written
+    # into a closed conversation.
+    await b.db.transaction(change({"status": "closed", "closed_at": utcnow()}))
+    reopened = await chat.queue_visitor_message(a.writer, site_id, vid, "e1", "back again")
+    row = await a.db.read(lambda conn: get_conversation_row(conn, cid))
+    assert (reopened.seq, row.status, row.closed_at) == (48, "open", None)
 
 
 async def test_a_long_queue_is_written_in_batches_of_at_most_the_cap(chat_nodes: tuple[ChatNode, ChatNode]) -> None:

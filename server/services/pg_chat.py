@@ -111,7 +111,7 @@ _WRITE = "WITH " + _WRITES % {
     "if_ok": "", "and_ok": "", "on_conflict": "ON CONFLICT DO NOTHING", "ok": "true",
     "pending": leases.PENDING, "all": ALL_EVENTS,
 }
-# $17-$27: each conversation ($9) as remembered, in the order of RawConversation.state().
+# $17-$27: each conversation ($9) as remembered, in the order of _state().
 _WRITE_IF_UNCHANGED = """
 WITH x AS (
     SELECT * FROM unnest($9::text[], $17::int[], $18::int[], $19::int[], $20::int[], $21::timestamptz[], $22::text[],
@@ -247,6 +247,9 @@ async def store_messages(
     targets: list[tuple[RawConversation, tuple[int, datetime] | None]] = []
     for item, row in zip(items, rows):
         if row["id"] is None or row["status"] != conversations.OPEN:
+            gone = known.target(item)  # remembered open (or at all): closed or deleted since
+            if gone is not None:
+                known.forget(gone.id)
             break  # a first message, or a closed conversation: the Core path
         if item.site_ids is not None and row["site_id"] not in item.site_ids:
             break  # the Core path refuses it as not found
