@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/relay.py [--visitors 50] [--operators 5] [--seconds 10]
                                     [--rate 0] [--fixed-rate 100,1000] [--repeat 1]
-                                    [--page-views-every N] [--durable-bare]
+                                    [--page-views-every N] [--durable-bare] [--spine-bare]
 
 One invocation, 127.0.0.1 only, every loop bounded:
 
@@ -13,7 +13,9 @@ One invocation, 127.0.0.1 only, every loop bounded:
   durable settings: each message committed before its ack);
 * with ``--durable-bare``, the **bare relay storing each message** as a row of a SQLite
   file (WAL, ``synchronous=FULL``) before it relays it: the floor any persist-then-relay
-  has on this disk, to tell the disk's share of Frontdesk's latency from its own;
+  has on this disk, to tell the disk's share of Frontdesk's latency from its own; with
+  ``--spine-bare``, the same relay storing **what Frontdesk stores** for a message (the
+  message row, its event, the conversation's update): that floor with Frontdesk's pages;
 * the **load generator** (bench/relay_load.py) is a separate process holding all
   visitor and operator sockets, so send, ack and first-operator-receipt times come from
   one clock.
@@ -90,6 +92,8 @@ def main_bench(args: argparse.Namespace) -> int:
     plan: list[tuple[str, float]] = [("bare", args.rate), ("frontdesk", args.rate)]
     if args.durable_bare:
         plan.append(("bare-durable", args.rate))
+    if args.spine_bare:
+        plan.append(("bare-spine", args.rate))
     if args.sync_off_control:
         plan.append(("frontdesk-sync-off", args.rate))
     if args.page_views_every:
@@ -103,6 +107,8 @@ def main_bench(args: argparse.Namespace) -> int:
             plan += [("bare", fixed), ("frontdesk", fixed)]
             if args.durable_bare:
                 plan.append(("bare-durable", fixed))
+            if args.spine_bare:
+                plan.append(("bare-spine", fixed))
             if args.control:
                 plan.append(("frontdesk-control", fixed))
             if args.page_views_every:
@@ -265,6 +271,10 @@ def main() -> int:
                         help="Also run the bare relay storing each message in SQLite (WAL, synchronous=FULL; "
                              "the messages of a loop turn in one commit) before it relays it: the floor a "
                              "persist-then-relay has on this disk.")
+    parser.add_argument("--spine-bare", action="store_true",
+                        help="Also run the bare relay storing what Frontdesk stores for a message (the message "
+                             "row, its event, the conversation's update) in the same way: the floor with "
+                             "Frontdesk's rows and none of its Python.")
     parser.add_argument("--sync-off-control", action="store_true",
                         help="Also run Frontdesk with FRONTDESK_SQLITE_SYNCHRONOUS=OFF (not durable across power "
                              "loss), to see what the disk sync costs.")

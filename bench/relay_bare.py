@@ -9,7 +9,10 @@ compression): a visitor's ``message.send`` gets an ``ack`` and is fanned out as
 ``--durable PATH``: the least a persist-then-relay can do, as a floor for Frontdesk's
 latency on the same disk: each message is one row in a SQLite file (WAL,
 ``synchronous=FULL``), the messages that arrived together committed together on the event
-loop, and only then fanned out and acked.
+loop, and only then fanned out and acked. ``--rows spine``: the same, storing what
+Frontdesk must store for a message (the message row under its two unique indexes, the
+event with its JSON in the log, the conversation's seq, unread count and preview), so
+the floor includes the pages Frontdesk's commit writes but none of its Python.
 """
 
 from __future__ import annotations
@@ -25,16 +28,29 @@ from typing import Any
 from relay_proc import now_iso
 
 
-def open_store(path: str) -> sqlite3.Connection:
+def open_store(path: str, rows: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("CREATE TABLE IF NOT EXISTS messages (id INTEGER PRIMARY KEY, conversation TEXT NOT NULL,"
-                 " seq INTEGER NOT NULL, client_id TEXT NOT NULL UNIQUE, body TEXT NOT NULL, created_at TEXT NOT NULL)")
+    if rows == "message":
+        conn.execute("CREATE TABLE IF NOT EXISTS messages (id INTEGER PRIMARY KEY, conversation TEXT NOT NULL,"
+                     " seq INTEGER NOT NULL, client_id TEXT NOT NULL UNIQUE, body TEXT NOT NULL, created_at TEXT NOT NULL)")
+        return conn
+    # Frontdesk's shapes (store/schema.py), cut to what a message's commit touches.
+    conn.executescript("""
+        CREATE TABLE IF NOT EXISTS conversations (id TEXT PRIMARY KEY, last_seq INTEGER NOT NULL,
+            unread_count INTEGER NOT NULL, last_message_at TEXT, last_message_preview TEXT);
+        CREATE INDEX IF NOT EXISTS conversations_recent ON conversations (last_message_at);
+        CREATE TABLE IF NOT EXISTS messages (id INTEGER PRIMARY KEY, conversation_id TEXT NOT NULL, seq INTEGER NOT NULL,
+            client_id TEXT NOT NULL, author_kind TEXT NOT NULL, body TEXT NOT NULL, created_at TEXT NOT NULL,
+            UNIQUE (conversation_id, seq), UNIQUE (conversation_id, client_id));
+        CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY, type TEXT NOT NULL, site_id INTEGER,
+            conversation_id TEXT, payload TEXT NOT NULL, created_at TEXT NOT NULL);
+    """)
     return conn
 
 
-async def serve_bare(port: int, durable: str | None = None) -> None:
+async def serve_bare(port: int, durable: str | None = None, rows: str = "message") -> None:
     """A relay that persists nothing (or, with ``durable``, one row a message): ack the
     sender, fan out to all operators."""
     import websockets
@@ -43,7 +59,7 @@ async def serve_bare(port: int, durable: str | None = None) -> None:
     operators: set[Any] = set()
     counters = {"event": 0}
     site = {"id": 1, "name": "Bench"}
-    store = open_store(durable) if durable else None
+    store = open_store(durable, rows) if durable else None
     pending: list[tuple[Any, tuple[Any, ...], str, str]] = []  # (socket, row, event frame, ack frame)
 
     def commit() -> None:
@@ -52,8 +68,20 @@ async def serve_bare(port: int, durable: str | None = None) -> None:
         batch = pending[:]
         pending.clear()
         store.execute("BEGIN IMMEDIATE")
-        store.executemany("INSERT INTO messages (conversation, seq, client_id, body, created_at)"
-                          " VALUES (?, ?, ?, ?, ?)", [row for _, row, _, _ in batch])
+        if rows == "message":
+            store.executemany("INSERT INTO messages (conversation, seq, client_id, body, created_at)"
+                              " VALUES (?, ?, ?, ?, ?)", [row for _, row, _, _ in batch])
+        else:
+            for _, (conversation, seq, client_id, body, at), event, _ in batch:
+                store.execute("INSERT INTO messages (conversation_id, seq, client_id, author_kind, body, created_at)"
+                              " VALUES (?, ?, ?, 'visitor', ?, ?)", (conversation, seq, client_id, body, at))
+                store.execute("INSERT INTO events (type, site_id, conversation_id, payload, created_at)"
+                              " VALUES ('message.created', 1, ?, ?, ?)", (conversation, event, at))
+                store.execute("INSERT INTO conversations VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+                              " last_seq = excluded.last_seq, unread_count = excluded.unread_count,"
+                              " last_message_at = excluded.last_message_at,"
+                              " last_message_preview = excluded.last_message_preview",
+                              (conversation, seq, seq, at, body[:140]))
         store.execute("COMMIT")
         for ws, _, event, ack in batch:
             broadcast(operators, event)
@@ -124,14 +152,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--durable", metavar="PATH", help="Store each message in this SQLite file before relaying it.")
+    parser.add_argument("--rows", choices=("message", "spine"), default="message",
+                        help="With --durable: one row a message, or what Frontdesk stores for one (spine).")
     args = parser.parse_args()
     try:
         try:
             import uvloop  # as `frontdesk serve` does, so the comparison is like for like
         except ImportError:
-            asyncio.run(serve_bare(args.port, args.durable))
+            asyncio.run(serve_bare(args.port, args.durable, args.rows))
         else:
-            uvloop.run(serve_bare(args.port, args.durable))
+            uvloop.run(serve_bare(args.port, args.durable, args.rows))
     except KeyboardInterrupt:
         pass
     return 0

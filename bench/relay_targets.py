@@ -91,7 +91,8 @@ def count_rows(db_path: Path) -> dict[str, int]:
 
 # Scale-out targets: nodes on one fresh PostgreSQL database and one Redis (unique key prefix).
 SCALE_OUT_TARGETS = {"pg-redis-1": 1, "pg-redis-2": 2, "pg-redis-1-control": 1}  # the last: with --control
-TARGET_LABELS = {"bare": "bare relay", "bare-durable": "bare + SQLite commit", "frontdesk": "SQLite, 1 node", "frontdesk-sync-off": "SQLite sync=OFF",
+TARGET_LABELS = {"bare": "bare relay", "bare-durable": "bare + SQLite commit",
+                 "bare-spine": "bare + Frontdesk's rows", "frontdesk": "SQLite, 1 node", "frontdesk-sync-off": "SQLite sync=OFF",
                  "frontdesk-pages": "SQLite + page views", "frontdesk-control": "SQLite, control",
                  "pg-redis-1": "PG + Redis, 1 node", "pg-redis-2": "PG + Redis, 2 nodes",
                  "pg-redis-1-control": "PG, 1 node, control"}
@@ -221,10 +222,11 @@ def run_target(target: str, args: argparse.Namespace, rate: float, tmp: Path,
     result: dict[str, Any] | None = None
     alive: list[bool] = []
     try:
-        if target in ("bare", "bare-durable"):
+        if target in ("bare", "bare-durable", "bare-spine"):
             port = free_port()
             log_paths.append(tmp / f"run{run_no}-{target}.log")
-            durable = ["--durable", str(tmp / f"run{run_no}-bare.db")] if target == "bare-durable" else []
+            durable = [] if target == "bare" else ["--durable", str(tmp / f"run{run_no}-bare.db"),
+                                                   "--rows", "spine" if target == "bare-spine" else "message"]
             with open(log_paths[-1], "wb") as log:
                 procs.append(start_process([sys.executable, relay_bare.__file__, "--port", str(port), *durable],
                                            stdout=log, stderr=subprocess.STDOUT))
