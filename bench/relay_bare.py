@@ -51,8 +51,8 @@ def open_store(path: str, rows: str) -> sqlite3.Connection:
 
 
 async def serve_bare(port: int, durable: str | None = None, rows: str = "message") -> None:
-    """A relay that persists nothing (or, with ``durable``, one row a message): ack the
-    sender, fan out to all operators."""
+    """A relay that persists nothing (or, with ``durable``, what ``rows`` says for each
+    message before relaying it): ack the sender, fan out to all operators."""
     import websockets
     from websockets.asyncio.server import broadcast, serve
 
